@@ -1,0 +1,83 @@
+"""The practice-analysis pipeline: score + take -> pitch contour -> alignment -> per-note report."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from musicdesk.align import Alignment, align
+from musicdesk.audio import Take
+from musicdesk.feedback import Report, Tolerances, build_report
+from musicdesk.pitch import DEFAULT_TRACKER, PitchContour, refine_with_score, track_pitch
+from musicdesk.score import Score
+
+Progress = Callable[[str, float], None]  # (stage name, fraction done in [0, 1])
+
+
+class AnalysisError(ValueError):
+    """The take cannot be analysed (e.g. it is silent); the message says what to do."""
+
+
+class Cancelled(Exception):
+    """Raised when the caller's `cancelled()` returns True between stages."""
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the pipeline produced, for drawing (contour, alignment) and for the report."""
+
+    report: Report
+    contour: PitchContour
+    alignment: Alignment
+    timings_s: dict = field(default_factory=dict)
+
+
+def expected_midi_per_frame(score: Score, alignment: Alignment, times_s: np.ndarray) -> np.ndarray:
+    """The score's pitch expected at each frame time under `alignment` (NaN outside aligned notes)."""
+    out = np.full(len(times_s), np.nan)
+    for sn, na in zip(score.notes, alignment.notes):
+        if na.onset_s is None or na.offset_s is None:
+            continue
+        lo, hi = np.searchsorted(times_s, [na.onset_s, na.offset_s])
+        out[lo:hi] = sn.midi
+    return out
+
+
+MIN_VOICED_S = 0.2  # less pitched sound than this in a whole take: treat it as silent
+
+
+def analyze(score: Score, take: Take, *, tracker: str = DEFAULT_TRACKER,
+            tolerances: Tolerances = Tolerances(), progress: Progress | None = None,
+            cancelled: Callable[[], bool] | None = None) -> Analysis:
+    """Run the whole pipeline on a take of `score`'s chosen part."""
+    timings: dict[str, float] = {}
+
+    def stage(name: str, frac: float) -> None:
+        if cancelled is not None and cancelled():
+            raise Cancelled(name)
+        if progress is not None:
+            progress(name, frac)
+
+    if take.duration_s < 0.1:
+        raise AnalysisError("The take is too short to analyse (under 0.1 s); record again.")
+    stage("pitch", 0.0)
+    t = time.perf_counter()
+    contour = track_pitch(take, tracker=tracker)
+    timings["pitch"] = time.perf_counter() - t
+    if contour.voiced.sum() * contour.hop_s < MIN_VOICED_S:
+        raise AnalysisError("No pitched sound was found in the take: it is silent or only noise. "
+                            "Check the input device and its level, then record again.")
+    stage("align", 0.45)
+    t = time.perf_counter()
+    alignment = align(score, contour, take)
+    timings["align"] = time.perf_counter() - t
+    stage("report", 0.85)
+    t = time.perf_counter()
+    # With the alignment known, the expected pitch of each frame resolves octave errors of the tracker.
+    contour = refine_with_score(contour, expected_midi_per_frame(score, alignment, contour.times_s))
+    report = build_report(score, contour, alignment, tolerances)
+    timings["report"] = time.perf_counter() - t
+    stage("done", 1.0)
+    return Analysis(report=report, contour=contour, alignment=alignment, timings_s=timings)

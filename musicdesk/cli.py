@@ -1,0 +1,192 @@
+"""`musicdesk <command>`: the command line, a stable contract for people, tests and other tools.
+
+    musicdesk analyze SCORE AUDIO [--part P] [--tempo BPM] [--tracker NAME] [--json OUT] [--all]
+    musicdesk parts SCORE
+    musicdesk demo            analyse the bundled example take against the bundled example score
+
+Bad input gets a one-line error on stderr and exit status 2 (never a traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Sequence
+
+EXIT_BAD_INPUT = 2
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def note_name(midi: float) -> str:
+    """Scientific pitch name of the nearest semitone, e.g. 66 -> 'F#4'."""
+    m = int(round(midi))
+    return f"{NOTE_NAMES[m % 12]}{m // 12 - 1}"
+
+
+def _fmt_beat(beat: float) -> str:
+    return f"{beat:g}" if abs(beat - round(beat)) < 1e-6 else f"{beat:.2f}"
+
+
+def describe_note(r) -> str | None:
+    """What went wrong with one NoteResult, in musical terms; None when nothing did."""
+    if r.status == "missed":
+        return "missed"
+    bits = []
+    if r.status == "wrong_pitch":
+        bits.append(f"wrong note: played {note_name(r.played_midi)} ({r.cents:+.0f} cents)")
+    elif r.intonation in ("sharp", "flat"):
+        bits.append(f"{abs(r.cents):.0f} cents {r.intonation}")
+    if r.timing in ("early", "late"):
+        bits.append(f"{r.timing} by {abs(r.timing_error_ms):.0f} ms")
+    return "; ".join(bits) or None
+
+
+def format_report(analysis, score, take_path: str, show_all: bool = False) -> str:
+    """The readable report printed by `musicdesk analyze`."""
+    rep = analysis.report
+    s = rep.summary
+    lines = [f"Score: {score.title or os.path.basename(score.source_path)} - part {score.part}, "
+             f"{s['n_notes']} notes, score tempo {score.tempo_bpm:.0f} bpm"
+             + (f", played at about {s['played_tempo_bpm']:.0f} bpm" if s["played_tempo_bpm"] else ""),
+             f"Take:  {os.path.basename(take_path)}, tracker {analysis.contour.tracker}"]
+    for w in rep.warnings:
+        lines.append(f"Note:  {w}")
+    rows = [(r, describe_note(r)) for r in rep.notes]
+    rows = [(r, d) for r, d in rows if show_all or d]
+    if rows:
+        lines.append("")
+        lines.append(f"{'bar':>4} {'beat':>5}  {'note':<5} what happened")
+        for r, d in rows:
+            lines.append(f"{r.measure:>4} {_fmt_beat(r.beat):>5}  {note_name(r.expected_midi):<5} {d or 'ok'}")
+    else:
+        lines.append("\nEvery note was right, in tune and on time.")
+    if rep.extra_notes:
+        lines.append("")
+        lines.append("Extra notes (not in the score): " + ", ".join(
+            f"{e.onset_s:.2f} s {note_name(e.midi) if e.midi is not None else '?'}" for e in rep.extra_notes))
+    lines.append("")
+    mac = s["median_abs_cents"]
+    spread = s["timing_spread_ms"]
+    lines.append(f"Summary: {s['n_correct']}/{s['n_notes']} notes correct ({s['percent_correct']:.1f}% of "
+                 f"the {100 * s['coverage']:.0f}% of the score played), {s['n_wrong_pitch']} wrong, "
+                 f"{s['n_missed']} missed, {s['n_extra']} extra; median |cents| "
+                 f"{'-' if mac is None else f'{mac:.0f}'}, timing spread {'-' if spread is None else f'{spread:.0f} ms'}")
+    rt = rep.ratings
+    lines.append(f"Ratings: note accuracy {rt['note_accuracy']:.2f}, rhythmic accuracy "
+                 f"{rt['rhythmic_accuracy']:.2f}, intonation {rt['intonation']:.2f}")
+    return "\n".join(lines)
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from musicdesk.analysis import analyze
+    from musicdesk.audio import load_take
+    from musicdesk.score import load_score
+
+    t0 = time.perf_counter()
+    score = load_score(args.score, part=_part_arg(args.part), tempo_bpm=args.tempo)
+    take = load_take(args.audio)
+    kwargs = {"tracker": args.tracker} if args.tracker else {}
+    analysis = analyze(score, take, **kwargs)
+    if args.json:
+        out = analysis.report.to_json_dict()
+        out["score"] = {"path": os.path.abspath(args.score), "part": score.part, "title": score.title,
+                        "tempo_bpm": score.tempo_bpm}
+        out["take"] = {"path": os.path.abspath(args.audio), "duration_s": round(take.duration_s, 3)}
+        out["timings_s"] = {k: round(v, 4) for k, v in analysis.timings_s.items()}
+        out["timings_s"]["total"] = round(time.perf_counter() - t0, 4)
+        try:
+            with open(args.json, "w", encoding="utf-8") as fh:
+                json.dump(out, fh, indent=1)
+        except OSError as exc:
+            raise _BadInput(f"Cannot write the JSON report to {args.json}: {exc.strerror or exc}") from exc
+    if not args.quiet:
+        print(format_report(analysis, score, args.audio, show_all=args.all))
+    return 0
+
+
+def _cmd_parts(args: argparse.Namespace) -> int:
+    from musicdesk.score import list_parts
+
+    for i, name in enumerate(list_parts(args.score)):
+        print(f"{i}\t{name}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from musicdesk.resources import example_take_path
+    from musicdesk.score import example_score_path
+
+    ns = argparse.Namespace(score=example_score_path(), audio=example_take_path(), part=None, tempo=None,
+                            tracker=None, json=args.json, all=False, quiet=False)
+    return _cmd_analyze(ns)
+
+
+def _part_arg(part: str | None) -> str | int | None:
+    if part is None:
+        return None
+    return int(part) if part.strip().isdigit() else part
+
+
+class _BadInput(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="musicdesk", description="musicdesk: practice analysis of recorded takes.")
+    sub = p.add_subparsers(dest="command")
+    a = sub.add_parser("analyze", help="align a take to a score and report every note")
+    a.add_argument("score", help="MusicXML, MXL, MIDI or ABC file")
+    a.add_argument("audio", help="WAV, FLAC, OGG or MP3 recording of one part")
+    a.add_argument("--part", help="part name or 0-based index (default: the first part with notes)")
+    a.add_argument("--tempo", type=float, help="tempo in quarter notes per minute (default: the score's)")
+    a.add_argument("--tracker", help="pitch tracker (default: the benchmark's choice)")
+    a.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
+    a.add_argument("--all", action="store_true", help="list every note, not only the problems")
+    a.add_argument("--quiet", action="store_true", help="print nothing (with --json)")
+    a.set_defaults(func=_cmd_analyze)
+    pp = sub.add_parser("parts", help="list the parts of a score")
+    pp.add_argument("score")
+    pp.set_defaults(func=_cmd_parts)
+    d = sub.add_parser("demo", help="analyse the bundled example take")
+    d.add_argument("--json", metavar="OUT")
+    d.set_defaults(func=_cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from musicdesk.analysis import AnalysisError
+    from musicdesk.audio import AudioError
+    from musicdesk.score import ScoreError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["demo"])
+    if getattr(args, "tempo", None) is not None and not (10 <= args.tempo <= 400):
+        print("musicdesk: error: --tempo must be between 10 and 400 quarter notes per minute", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        return args.func(args)
+    except (ScoreError, AudioError, AnalysisError, _BadInput) as exc:
+        print(f"musicdesk: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ValueError as exc:  # e.g. an unknown tracker name
+        print(f"musicdesk: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except MemoryError:
+        print("musicdesk: error: not enough memory for this take; try a shorter recording", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug of ours: one line, and the traceback only on request
+        if os.environ.get("MUSICDESK_DEBUG"):
+            raise
+        print(f"musicdesk: internal error: {type(exc).__name__}: {exc} "
+              "(set MUSICDESK_DEBUG=1 for details and please report it)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,235 @@
+"""The per-note report: what happened to every score note, extra notes, summary figures, ratings.
+
+Pure functions over a Score, a PitchContour and an Alignment. Tolerances follow mir_eval's
+conventions (a pitch within 50 cents is the right note; an onset within 50 ms is on time), and are
+named parameters of `Tolerances`.
+
+Timing is judged against the player's *own local tempo*: for each note, the onsets of its neighbours
+(within `tempo_window_beats`, the note itself left out) give a robust local line from score beats to
+seconds; the timing error is how far the note's onset lies from that line. A slow but steady take is
+therefore not "late" everywhere, while one rushed note still stands out.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from musicdesk.align import Alignment
+from musicdesk.pitch import PitchContour
+from musicdesk.score import Score
+
+CORRECT, WRONG_PITCH, MISSED = "correct", "wrong_pitch", "missed"
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    pitch_cents: float = 50.0        # |played - expected| below this: the right note (mir_eval: 50 cents)
+    intonation_cents: float = 25.0   # a right note further off than this is out of tune (sharp/flat)
+    timing_ms: float = 50.0          # |timing error| above this: early/late (mir_eval onsets: 50 ms)
+    tempo_window_beats: float = 8.0  # neighbourhood (each side) for the local tempo fit
+    min_voiced_frames: int = 3       # fewer voiced frames inside a note's span: the note is missed
+    edge_trim: float = 0.2           # fraction of a note's span ignored at each end when reading its pitch
+
+
+@dataclass(frozen=True)
+class NoteResult:
+    id: str
+    index: int
+    measure: int
+    beat: float
+    expected_midi: int
+    status: str                      # correct | wrong_pitch | missed
+    played_midi: float | None        # median MIDI (float) of the performed note
+    cents: float | None              # played - expected, in cents
+    onset_s: float | None
+    offset_s: float | None
+    timing_error_ms: float | None    # onset relative to the local tempo line (+ late, - early)
+    intonation: str | None = None    # in_tune | sharp | flat (right notes only)
+    timing: str | None = None        # on_time | early | late
+
+
+@dataclass(frozen=True)
+class ExtraNote:
+    onset_s: float
+    offset_s: float
+    midi: float | None
+
+
+@dataclass(frozen=True)
+class Report:
+    notes: tuple[NoteResult, ...]
+    extra_notes: tuple[ExtraNote, ...]
+    summary: dict
+    ratings: dict
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_json_dict(self) -> dict:
+        """The stable JSON contract of `musicdesk analyze --json`."""
+        return {
+            "notes": [_round_floats(asdict(n)) for n in self.notes],
+            "extra_notes": [_round_floats(asdict(e)) for e in self.extra_notes],
+            "summary": _round_floats(dict(self.summary)),
+            "ratings": _round_floats(dict(self.ratings)),
+            "warnings": list(self.warnings),
+        }
+
+
+def _round_floats(d: dict, ndigits: int = 4) -> dict:
+    return {k: (round(v, ndigits) if isinstance(v, float) and math.isfinite(v) else v) for k, v in d.items()}
+
+
+def played_midi(contour: PitchContour, onset_s: float, offset_s: float, tol: Tolerances) -> tuple[float | None, int]:
+    """Median MIDI pitch of the voiced frames in the middle part of [onset_s, offset_s]; and their count."""
+    span = offset_s - onset_s
+    lo, hi = onset_s + tol.edge_trim * span, offset_s - tol.edge_trim * span
+    midi = contour.midi
+    sel = (contour.times_s >= lo) & (contour.times_s <= hi) & np.isfinite(midi)
+    if sel.sum() < tol.min_voiced_frames:  # very short notes: use the whole span
+        sel = (contour.times_s >= onset_s) & (contour.times_s <= offset_s) & np.isfinite(midi)
+    n = int(sel.sum())
+    return (float(np.median(midi[sel])) if n else None), n
+
+
+def local_tempo_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, window_beats: float) -> np.ndarray:
+    """Leave-one-out timing error (ms) of each onset against a robust local curve beats -> seconds.
+
+    For note i, the neighbours within `window_beats` (i left out) are fitted by weighted least squares
+    (tricube distance weights, Tukey-bisquare reweighting against outliers): a parabola when there are
+    at least 3 neighbours on each side (it follows an accelerando or ritardando), else a line. The error
+    is onset_s[i] minus the fit at onset_beats[i]. With fewer than 3 neighbours a global line is used.
+    """
+    n = len(onset_s)
+    out = np.full(n, np.nan)
+    if n < 4:
+        return out
+    glob = _robust_poly(onset_beats, onset_s, np.ones(n), 1)
+    for i in range(n):
+        dx = onset_beats - onset_beats[i]
+        nb = (np.abs(dx) <= window_beats) & (np.arange(n) != i)
+        before, after = int(np.sum(nb & (dx < 0))), int(np.sum(nb & (dx > 0)))
+        if nb.sum() >= 3 and np.ptp(onset_beats[nb]) > 0:
+            w = (1 - (np.abs(dx[nb]) / (window_beats * 1.0001)) ** 3) ** 3
+            deg = 2 if min(before, after) >= 3 else 1
+            coef = _robust_poly(dx[nb], onset_s[nb], w, deg)
+            pred = coef[-1]  # the fit at dx = 0
+        else:
+            pred = np.polyval(glob, onset_beats[i])
+        out[i] = (onset_s[i] - pred) * 1000.0
+    return out
+
+
+def _robust_poly(x: np.ndarray, y: np.ndarray, w: np.ndarray, deg: int, iters: int = 4) -> np.ndarray:
+    """Weighted robust (bisquare) polynomial fit of y on x; coefficients highest power first."""
+    rw = np.ones_like(w)
+    coef = np.zeros(deg + 1)
+    coef[-1] = float(np.median(y))
+    for _ in range(iters):
+        ww = w * rw
+        if np.count_nonzero(ww > 0) <= deg:
+            break
+        coef = np.polyfit(x, y, deg, w=np.sqrt(ww))
+        r = y - np.polyval(coef, x)
+        s = 6.0 * max(float(np.median(np.abs(r))), 0.005)  # 5 ms floor: sub-frame residuals are noise
+        rw = np.clip(1 - (r / s) ** 2, 0, None) ** 2
+    return coef
+
+
+def build_report(score: Score, contour: PitchContour, alignment: Alignment,
+                 tol: Tolerances = Tolerances()) -> Report:
+    """Judge every score note of the take and sum up."""
+    notes = score.notes
+    results: list[dict] = []
+    for sn, na in zip(notes, alignment.notes):
+        r = dict(id=sn.id, index=sn.index, measure=sn.measure, beat=sn.beat, expected_midi=sn.midi,
+                 status=MISSED, played_midi=None, cents=None, onset_s=na.onset_s, offset_s=na.offset_s,
+                 timing_error_ms=None)
+        if na.onset_s is not None and na.offset_s is not None:
+            pm, _ = played_midi(contour, na.onset_s, na.offset_s, tol)
+            if pm is not None:
+                cents = 100.0 * (pm - sn.midi)
+                r.update(played_midi=pm, cents=cents,
+                         status=CORRECT if abs(cents) < tol.pitch_cents else WRONG_PITCH)
+                if r["status"] == CORRECT:
+                    r["intonation"] = ("in_tune" if abs(cents) <= tol.intonation_cents
+                                       else ("sharp" if cents > 0 else "flat"))
+        if r["status"] == MISSED:
+            r.update(onset_s=None, offset_s=None)
+        results.append(r)
+
+    played = [i for i, r in enumerate(results) if r["status"] != MISSED]
+    if played:
+        beats = np.array([notes[i].onset_beats for i in played])
+        secs = np.array([results[i]["onset_s"] for i in played])
+        errs = local_tempo_errors_ms(beats, secs, tol.tempo_window_beats)
+        for i, e in zip(played, errs):
+            if np.isfinite(e):
+                results[i]["timing_error_ms"] = float(e)
+                results[i]["timing"] = ("on_time" if abs(e) <= tol.timing_ms else ("late" if e > 0 else "early"))
+
+    extra = tuple(ExtraNote(on, off, played_midi(contour, on, off, tol)[0]) for on, off in alignment.extra)
+    note_results = tuple(NoteResult(**r) for r in results)
+    summary, ratings, warnings = _summarise(score, note_results, extra, tol)
+    return Report(note_results, extra, summary, ratings, tuple(warnings))
+
+
+def _summarise(score: Score, notes: tuple[NoteResult, ...], extra: tuple[ExtraNote, ...],
+               tol: Tolerances) -> tuple[dict, dict, list[str]]:
+    n = len(notes)
+    played = [r for r in notes if r.status != MISSED]
+    # The stretch the player covered: from the first to the last note found. Ratings judge that stretch;
+    # `coverage` says how much of the score it is, so stopping early is visible but not double-counted.
+    first = next((r.index for r in notes if r.status != MISSED), None)
+    last = next((r.index for r in reversed(notes) if r.status != MISSED), None)
+    in_range = [r for r in notes if first is not None and first <= r.index <= last]
+    correct = [r for r in in_range if r.status == CORRECT]
+    cents = np.array([r.cents for r in correct if r.cents is not None])
+    terr = np.array([r.timing_error_ms for r in played if r.timing_error_ms is not None])
+    summary = {
+        "n_notes": n,
+        "n_correct": sum(r.status == CORRECT for r in notes),
+        "n_wrong_pitch": sum(r.status == WRONG_PITCH for r in notes),
+        "n_missed": sum(r.status == MISSED for r in notes),
+        "n_extra": len(extra),
+        "first_played_index": first,
+        "last_played_index": last,
+        "coverage": (len(in_range) / n) if n else 0.0,
+        "percent_correct": (100.0 * len(correct) / len(in_range)) if in_range else 0.0,
+        "median_abs_cents": float(np.median(np.abs(cents))) if len(cents) else None,
+        "n_out_of_tune": sum(r.intonation in ("sharp", "flat") for r in notes),
+        "median_abs_timing_ms": float(np.median(np.abs(terr))) if len(terr) else None,
+        "timing_spread_ms": float(1.4826 * np.median(np.abs(terr - np.median(terr)))) if len(terr) else None,
+        "n_early": sum(r.timing == "early" for r in notes),
+        "n_late": sum(r.timing == "late" for r in notes),
+        "played_tempo_bpm": _played_tempo_bpm(score, played),
+        "score_tempo_bpm": score.tempo_bpm,
+    }
+    ratings = {
+        # share of the covered notes played at the right pitch
+        "note_accuracy": (len(correct) / len(in_range)) if in_range else 0.0,
+        # mean over played notes of 1 - |timing error| / (4 x tolerance), floored at 0: 0 ms -> 1,
+        # one tolerance (50 ms) -> 0.75, 200 ms or more -> 0
+        "rhythmic_accuracy": float(np.mean(np.clip(1 - np.abs(terr) / (4 * tol.timing_ms), 0, 1))) if len(terr) else 0.0,
+        # mean over right notes of 1 - |cents| / pitch tolerance: 0 cents -> 1, 25 -> 0.5, 50 -> 0
+        "intonation": float(np.mean(np.clip(1 - np.abs(cents) / tol.pitch_cents, 0, 1))) if len(cents) else 0.0,
+    }
+    warnings: list[str] = list(score.warnings)
+    if not played:
+        warnings.append("No note of the score was found in the take: is it a recording of this piece and part?")
+    elif len(in_range) >= 8 and len(correct) / len(in_range) < 0.25:
+        warnings.append(f"Only {len(correct)} of {len(in_range)} notes match the score: "
+                        "is this take of the chosen piece and part, at the written key?")
+    return summary, ratings, warnings
+
+
+def _played_tempo_bpm(score: Score, played: list[NoteResult]) -> float | None:
+    """The player's average tempo in quarter notes per minute (robust line over all played onsets)."""
+    if len(played) < 2:
+        return None
+    beats = np.array([score.notes[r.index].onset_beats for r in played])
+    secs = np.array([r.onset_s for r in played])
+    if np.ptp(beats) <= 0:
+        return None
+    b = _robust_poly(beats, secs, np.ones(len(beats)), 1)[0]  # seconds per quarter note
+    return 60.0 / b if b > 0 else None
