@@ -170,19 +170,41 @@ def build_report(score: Score, contour: PitchContour, alignment: Alignment,
 
     extra = tuple(ExtraNote(on, off, played_midi(contour, on, off, tol)[0]) for on, off in alignment.extra)
     note_results = tuple(NoteResult(**r) for r in results)
-    summary, ratings, warnings = _summarise(score, note_results, extra, tol)
+    summary, ratings, warnings = _summarise(score, note_results, extra, tol, _matched_time(contour, note_results))
     return Report(note_results, extra, summary, ratings, tuple(warnings))
 
 
+def _matched_time(contour: PitchContour, notes: tuple[NoteResult, ...]) -> tuple[float, float]:
+    """(seconds of pitched sound inside the spans of the score notes found, seconds of pitched sound)."""
+    inside = np.zeros(len(contour.times_s), dtype=bool)
+    for r in notes:
+        if r.onset_s is not None and r.offset_s is not None:
+            lo, hi = np.searchsorted(contour.times_s, [r.onset_s, r.offset_s])
+            inside[lo:hi] = True
+    return float((inside & contour.voiced).sum() * contour.hop_s), float(contour.voiced.sum() * contour.hop_s)
+
+
+# A take with at least MISMATCH_MIN_VOICED_S of pitched sound of which less than MIN_MATCHED_FRACTION lies
+# inside score notes is not (mostly) a performance of this part: it is judged against the whole score.
+MIN_MATCHED_FRACTION = 0.5
+MISMATCH_MIN_VOICED_S = 2.0
+
+
 def _summarise(score: Score, notes: tuple[NoteResult, ...], extra: tuple[ExtraNote, ...],
-               tol: Tolerances) -> tuple[dict, dict, list[str]]:
+               tol: Tolerances, matched: tuple[float, float] = (0.0, 0.0)) -> tuple[dict, dict, list[str]]:
     n = len(notes)
+    matched_s, voiced_s = matched
+    matched_fraction = matched_s / voiced_s if voiced_s > 0 else 0.0
+    mismatch = voiced_s >= MISMATCH_MIN_VOICED_S and matched_fraction < MIN_MATCHED_FRACTION
     played = [r for r in notes if r.status != MISSED]
     # The stretch the player covered: from the first to the last note found. Ratings judge that stretch;
     # `coverage` says how much of the score it is, so stopping early is visible but not double-counted.
     first = next((r.index for r in notes if r.status != MISSED), None)
     last = next((r.index for r in reversed(notes) if r.status != MISSED), None)
     in_range = [r for r in notes if first is not None and first <= r.index <= last]
+    coverage = (len(in_range) / n) if n else 0.0
+    if mismatch:  # the covered stretch means little when most of the take is something else
+        in_range = list(notes)
     correct = [r for r in in_range if r.status == CORRECT]
     cents = np.array([r.cents for r in correct if r.cents is not None])
     terr = np.array([r.timing_error_ms for r in played if r.timing_error_ms is not None])
@@ -194,7 +216,7 @@ def _summarise(score: Score, notes: tuple[NoteResult, ...], extra: tuple[ExtraNo
         "n_extra": len(extra),
         "first_played_index": first,
         "last_played_index": last,
-        "coverage": (len(in_range) / n) if n else 0.0,
+        "coverage": coverage,
         "percent_correct": (100.0 * len(correct) / len(in_range)) if in_range else 0.0,
         "median_abs_cents": float(np.median(np.abs(cents))) if len(cents) else None,
         "n_out_of_tune": sum(r.intonation in ("sharp", "flat") for r in notes),
@@ -203,6 +225,8 @@ def _summarise(score: Score, notes: tuple[NoteResult, ...], extra: tuple[ExtraNo
         "n_early": sum(r.timing == "early" for r in notes),
         "n_late": sum(r.timing == "late" for r in notes),
         "played_tempo_bpm": _played_tempo_bpm(score, played),
+        # share of the take's pitched sound that lies inside score notes found in it
+        "matched_fraction": matched_fraction,
         "score_tempo_bpm": score.tempo_bpm,
     }
     ratings = {
@@ -217,6 +241,9 @@ def _summarise(score: Score, notes: tuple[NoteResult, ...], extra: tuple[ExtraNo
     warnings: list[str] = list(score.warnings)
     if not played:
         warnings.append("No note of the score was found in the take: is it a recording of this piece and part?")
+    elif mismatch:
+        warnings.append(f"Only {matched_s:.1f} s of the {voiced_s:.1f} s played were found to match the score: "
+                        "is this take of the chosen piece and part, at the written key?")
     elif len(in_range) >= 8 and len(correct) / len(in_range) < 0.25:
         warnings.append(f"Only {len(correct)} of {len(in_range)} notes match the score: "
                         "is this take of the chosen piece and part, at the written key?")

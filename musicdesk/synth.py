@@ -72,12 +72,35 @@ def _synth(sf2: str, sr: int):
             import fluidsynth
         except Exception as exc:  # pyfluidsynth missing or libfluidsynth not installed
             raise SynthError(f"FluidSynth is not available ({exc}); install `fluidsynth`.") from exc
-        fs = fluidsynth.Synth(samplerate=float(sr), gain=0.5)
+        # Reverb and chorus off: their tails and LFOs carry state from one render to the next, and a
+        # render must depend on its notes only (tests compare against known truth). Rooms are simulated
+        # separately where wanted.
+        fs = fluidsynth.Synth(samplerate=float(sr), gain=0.5,
+                              **{"synth.reverb.active": 0, "synth.chorus.active": 0})
         sfid = fs.sfload(sf2)
         if sfid < 0:
             raise SynthError(f"Cannot load soundfont {sf2}.")
         _SYNTHS[key] = (fs, sfid)
+        _RENDERED[key] = 0
     return _SYNTHS[key]
+
+
+_RENDERED: dict[tuple[str, int], int] = {}  # samples rendered so far per synth
+_BLOCK = 64  # FluidSynth renders in blocks of 64 samples and applies events at block boundaries
+
+
+def _get(fs, key: tuple[str, int], n: int) -> np.ndarray:
+    """Render n mono samples, keeping count (see `_align_block`)."""
+    _RENDERED[key] += n
+    return np.asarray(fs.get_samples(n)[::2], dtype=np.float64)
+
+
+def _align_block(fs, key: tuple[str, int]) -> None:
+    """Render silence up to a block boundary, so every render sees its events at the same block phase
+    and the same notes always give the same samples."""
+    rest = (-_RENDERED[key]) % _BLOCK
+    if rest:
+        _get(fs, key, rest)
 
 
 def render_notes(notes: Sequence[PerformedNote], program: int | str = "clarinet",
@@ -90,7 +113,8 @@ def render_notes(notes: Sequence[PerformedNote], program: int | str = "clarinet"
     """
     if isinstance(program, str):
         program = GM_PROGRAMS[program]
-    fs, sfid = _synth(soundfont or default_soundfont(), sr)
+    skey = (soundfont or default_soundfont(), sr)
+    fs, sfid = _synth(*skey)
     fs.system_reset()
     for ch in _CHANNELS:
         fs.program_select(ch, sfid, 0, int(program))
@@ -104,6 +128,7 @@ def render_notes(notes: Sequence[PerformedNote], program: int | str = "clarinet"
         events.append((on, 2, "on", ch, int(n.midi), int(n.velocity)))
         events.append((off, 0, "off", ch, int(n.midi), 0))
     events.sort(key=lambda e: (e[0], e[1]))
+    _align_block(fs, skey)
     end_s = max((n.offset_s for n in notes), default=0.0) + lead_s + tail_s
     total = int(np.ceil(end_s * sr))
     out = np.zeros(total, dtype=np.float64)
@@ -111,7 +136,7 @@ def render_notes(notes: Sequence[PerformedNote], program: int | str = "clarinet"
     for t, _, kind, ch, key, val in events:
         at = min(total, int(round(t * sr)))
         if at > pos:
-            out[pos:at] = fs.get_samples(at - pos)[::2]
+            out[pos:at] = _get(fs, skey, at - pos)
             pos = at
         if kind == "on":
             fs.noteon(ch, key, val)
@@ -120,9 +145,9 @@ def render_notes(notes: Sequence[PerformedNote], program: int | str = "clarinet"
         else:
             fs.pitch_bend(ch, val)
     if total > pos:
-        out[pos:] = fs.get_samples(total - pos)[::2]
+        out[pos:] = _get(fs, skey, total - pos)
     fs.system_reset()
-    fs.get_samples(int(0.5 * sr))  # let reverb tails die before the next render
+    _get(fs, skey, int(0.5 * sr))  # let reverb tails die before the next render
     peak = float(np.max(np.abs(out))) if len(out) else 0.0
     if peak > 0:
         out *= 0.5 / peak

@@ -1,0 +1,433 @@
+"""Score loading: formats, parts, concert pitch, played order, tempo, ids, errors."""
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+import time
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from musicdesk import score as S
+from musicdesk.score import ScoreError, example_score_path, list_parts, load_score, score_to_musicxml
+
+SCORES = Path(__file__).resolve().parent.parent / "resources" / "scores"
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+if not DATA.exists():
+    DATA = Path("/work/shared/data")
+
+
+def note(step: str, octave: int, dur: int, alter: int = 0, pre: str = "", post: str = "") -> str:
+    """One MusicXML <note>; pre goes before <pitch> (<grace/>, <chord/>), post after <duration>."""
+    alt = f"<alter>{alter}</alter>" if alter else ""
+    duration = "" if "<grace" in pre else f"<duration>{dur}</duration>"
+    return f"<note>{pre}<pitch><step>{step}</step>{alt}<octave>{octave}</octave></pitch>{duration}{post}</note>"
+
+
+def musicxml(parts: list[tuple[str, list[str]]], time_sig: str = "4/4", divisions: int = 1,
+             transpose: dict[int, str] | None = None, tempo: float | None = None) -> str:
+    """A small partwise MusicXML: parts = [(name, [measure inner xml, ...]), ...]."""
+    beats, beat_type = time_sig.split("/")
+    plist = "".join(f'<score-part id="P{i + 1}"><part-name>{name}</part-name></score-part>'
+                    for i, (name, _) in enumerate(parts))
+    body = []
+    for i, (_, measures) in enumerate(parts):
+        ms = []
+        for j, inner in enumerate(measures):
+            head = ""
+            if j == 0:
+                tr = (transpose or {}).get(i, "")
+                head = (f"<attributes><divisions>{divisions}</divisions><key><fifths>0</fifths></key>"
+                        f"<time><beats>{beats}</beats><beat-type>{beat_type}</beat-type></time>"
+                        f"<clef><sign>G</sign><line>2</line></clef>{tr}</attributes>")
+                if tempo and i == 0:
+                    head += (f'<direction><direction-type><metronome><beat-unit>quarter</beat-unit>'
+                             f'<per-minute>{tempo:g}</per-minute></metronome></direction-type>'
+                             f'<sound tempo="{tempo:g}"/></direction>')
+            ms.append(f'<measure number="{j + 1}">{head}{inner}</measure>')
+        body.append(f'<part id="P{i + 1}">{"".join(ms)}</part>')
+    return (f'<?xml version="1.0" encoding="UTF-8"?><score-partwise version="3.1"><part-list>{plist}</part-list>'
+            f'{"".join(body)}</score-partwise>')
+
+
+def write(tmp_path: Path, name: str, text: str) -> str:
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+def sig(score) -> list[tuple[int, float, float]]:
+    return [(n.midi, round(n.onset_beats, 6), round(n.duration_beats, 6)) for n in score.notes]
+
+
+# ---------------------------------------------------------------------------------------------- formats
+
+
+def test_each_format_gives_the_same_notes(tmp_path):
+    import music21
+
+    abc = SCORES / "example_tune.abc"
+    s = music21.converter.parse(str(abc))
+    xml_path = tmp_path / "tune.musicxml"
+    s.write("musicxml", fp=str(xml_path))
+    mxl_path = tmp_path / "tune.mxl"
+    with zipfile.ZipFile(mxl_path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("META-INF/container.xml",
+                   '<?xml version="1.0"?><container><rootfiles><rootfile full-path="score.musicxml"/>'
+                   '</rootfiles></container>')
+        z.writestr("score.musicxml", xml_path.read_text())
+    loaded = {p: load_score(p) for p in (str(abc), str(xml_path), str(mxl_path), str(SCORES / "example_tune.mid"))}
+    ref = sig(loaded[str(abc)])
+    assert len(ref) == 43  # 12 played bars: repeats and first/second endings expanded
+    for p, sc in loaded.items():
+        assert sig(sc) == ref, p
+        assert sc.tempo_bpm == pytest.approx(96, abs=0.01)
+        assert sc.duration_s == pytest.approx(48 * 60 / 96, abs=1e-3)
+    # the element ids of the MusicXML and the MXL copy agree (same text inside)
+    assert [n.id for n in loaded[str(xml_path)].notes] == [n.id for n in loaded[str(mxl_path)].notes]
+
+
+def test_bundled_examples_load():
+    path = example_score_path()
+    assert Path(path).is_file() and Path(path).suffix == ".musicxml"
+    sc = load_score(path)
+    assert sc.warnings == ()  # has a tempo marking, monophonic, no chords
+    assert sc.tempo_bpm == 100
+    assert 16 <= len({n.measure for n in sc.notes}) <= 24
+    assert all(b.onset_beats >= a.offset_beats - 1e-9 for a, b in zip(sc.notes, sc.notes[1:]))
+    assert len({n.id for n in sc.notes}) == len(sc.notes)
+    names = sorted(p.name for p in SCORES.iterdir())
+    assert {"example_tune.abc", "example_tune.mid", "example_transposing.musicxml"} <= set(names)
+
+
+# --------------------------------------------------------------------------------------- concert pitch
+
+
+def test_transposing_instruments_at_concert_pitch():
+    path = str(SCORES / "example_transposing.musicxml")
+    assert list_parts(path) == ["Clarinet in B-flat", "Alto Saxophone"]
+    clar = load_score(path, part="clarinet in b-flat")
+    sax = load_score(path, part=1)
+    assert [n.written_midi for n in clar.notes] == [74, 76, 78, 79, 81, 74]   # written D major
+    assert [n.midi for n in clar.notes] == [72, 74, 76, 77, 79, 72]           # sounds C major (M2 lower)
+    assert [n.written_midi for n in sax.notes] == [69, 71, 73, 74, 76, 69]    # written A major
+    assert [n.midi for n in sax.notes] == [60, 62, 64, 65, 67, 60]            # sounds C major (M6 lower)
+
+
+def test_tenor_sax_sounds_a_ninth_lower(tmp_path):
+    tr = "<transpose><diatonic>-1</diatonic><chromatic>-2</chromatic><octave-change>-1</octave-change></transpose>"
+    path = write(tmp_path, "tenor.musicxml",
+                 musicxml([("Tenor Sax", [note("D", 5, 2) + note("E", 5, 2)])], transpose={0: tr}))
+    sc = load_score(path)
+    assert [n.written_midi for n in sc.notes] == [74, 76]
+    assert [n.midi for n in sc.notes] == [60, 62]
+
+
+def test_no_transpose_element_means_written_is_sounding(tmp_path):
+    path = write(tmp_path, "c.musicxml", musicxml([("Clarinet in B-flat", [note("C", 5, 4)])]))
+    n = load_score(path).notes[0]
+    assert n.midi == n.written_midi == 72
+
+
+# ---------------------------------------------------------------------------------------- played order
+
+
+def test_repeat_expanded_with_second_pass_ids(tmp_path):
+    m1 = '<barline location="left"><repeat direction="forward"/></barline>' + note("C", 4, 2) + note("D", 4, 2)
+    m2 = note("E", 4, 2) + note("F", 4, 2) + '<barline location="right"><repeat direction="backward"/></barline>'
+    path = write(tmp_path, "rep.musicxml", musicxml([("Flute", [m1, m2])]))
+    sc = load_score(path, tempo_bpm=60)
+    assert [n.midi for n in sc.notes] == [60, 62, 64, 65] * 2
+    assert [n.measure for n in sc.notes] == [1, 1, 2, 2] * 2
+    assert [n.onset_beats for n in sc.notes] == [0, 2, 4, 6, 8, 10, 12, 14]
+    first, second = sc.notes[:4], sc.notes[4:]
+    assert [n.id for n in second] == [f"{n.element_id}#2" for n in first]
+    assert [n.element_id for n in second] == [n.element_id for n in first]
+    assert len({n.id for n in sc.notes}) == 8
+    assert [n.index for n in sc.notes] == list(range(8))
+
+
+def test_first_and_second_endings():
+    sc = load_score(str(SCORES / "example_tune.abc"))
+    order = []
+    for n in sc.notes:
+        if not order or order[-1] != n.measure:
+            order.append(n.measure)
+    assert order == [1, 2, 3, 1, 2, 4, 5, 6, 7, 5, 6, 7]
+
+
+def test_da_capo_al_fine(tmp_path):
+    fine = "<direction><direction-type><words>Fine</words></direction-type></direction>"
+    dc = "<direction><direction-type><words>D.C. al Fine</words></direction-type></direction>"
+    path = write(tmp_path, "dc.musicxml", musicxml([("Flute", [
+        note("C", 4, 4), note("D", 4, 2) + fine + note("E", 4, 2), note("F", 4, 2) + note("G", 4, 2) + dc])]))
+    sc = load_score(path)
+    assert [n.midi for n in sc.notes] == [60, 62, 64, 65, 67, 60, 62, 64]
+    assert [n.id for n in sc.notes][5:] == ["p0m0n0#2", "p0m1n0#2", "p0m1n1#2"]
+
+
+def test_ties_merged(tmp_path):
+    m1 = note("C", 4, 2) + note("G", 4, 2, post='<tie type="start"/><notations><tied type="start"/></notations>')
+    m2 = (note("G", 4, 4, post='<tie type="stop"/><tie type="start"/><notations><tied type="stop"/>'
+                                '<tied type="start"/></notations>'))
+    m3 = note("G", 4, 2, post='<tie type="stop"/><notations><tied type="stop"/></notations>') + note("A", 4, 2)
+    path = write(tmp_path, "tie.musicxml", musicxml([("Oboe", [m1, m2, m3])]))
+    sc = load_score(path, tempo_bpm=120)
+    assert sig(sc) == [(60, 0, 2), (67, 2, 8), (69, 10, 2)]
+    assert sc.notes[1].duration_s == pytest.approx(4.0)
+    assert sc.notes[1].measure == 1 and sc.notes[1].beat == 3.0
+
+
+def test_chords_reduced_to_top_note_with_warning(tmp_path):
+    chord = note("C", 4, 2) + note("E", 4, 2, pre="<chord/>") + note("G", 4, 2, pre="<chord/>")
+    path = write(tmp_path, "chord.musicxml", musicxml([("Violin", [chord + note("D", 4, 2), chord + chord])]))
+    sc = load_score(path)
+    assert [n.midi for n in sc.notes] == [67, 62, 67, 67]
+    assert any("3 chords reduced to their top note" in w for w in sc.warnings)
+    # the kept note's id is the top written note of the chord (its own <note> in the file)
+    xml = score_to_musicxml(path)
+    assert f'id="{sc.notes[0].element_id}"' in xml and sc.notes[0].element_id == "p0m0n2"
+
+
+def test_two_voices_skyline_and_grace_skipped(tmp_path):
+    v1 = note("E", 5, 4, post="<voice>1</voice>")
+    back = "<backup><duration>4</duration></backup>"
+    v2 = note("C", 4, 2, post="<voice>2</voice>") + note("D", 4, 2, post="<voice>2</voice>")
+    grace = note("B", 4, 0, pre='<grace slash="yes"/>')
+    path = write(tmp_path, "voices.musicxml",
+                 musicxml([("Piano", [v1 + back + v2, grace + note("C", 5, 4)])]))
+    sc = load_score(path)
+    assert sig(sc) == [(76, 0, 4), (72, 4, 4)]
+    assert any("skyline" in w for w in sc.warnings)
+    assert any("1 grace note skipped" in w for w in sc.warnings)
+
+
+def test_beat_in_denominator_units_for_six_eight(tmp_path):
+    m = "".join(note("C", 5, 1) for _ in range(6))
+    path = write(tmp_path, "68.musicxml", musicxml([("Flute", [m])], time_sig="6/8", divisions=2))
+    sc = load_score(path)
+    assert [n.beat for n in sc.notes] == [1, 2, 3, 4, 5, 6]   # eighths
+    assert [n.duration_beats for n in sc.notes] == [0.5] * 6   # quarter-note beats
+
+
+def test_pickup_measure_beat():
+    sc = load_score(example_score_path())
+    assert sc.notes[0].measure == 0 and sc.notes[0].beat == 3.0   # 3/4 with a one-beat pickup
+    assert sc.notes[1].measure == 1 and sc.notes[1].beat == 1.0
+
+
+# ---------------------------------------------------------------------------------------------- tempo
+
+
+def test_tempo_override_changes_seconds_not_beats():
+    a = load_score(example_score_path())
+    b = load_score(example_score_path(), tempo_bpm=50)
+    assert b.tempo_bpm == 50 and a.tempo_bpm == 100
+    assert sig(a) == sig(b)
+    for x, y in zip(a.notes, b.notes):
+        assert y.onset_s == pytest.approx(2 * x.onset_s)
+        assert y.duration_s == pytest.approx(2 * x.duration_s)
+    assert b.duration_s == pytest.approx(2 * a.duration_s)
+    with pytest.raises(ScoreError, match="positive"):
+        load_score(example_score_path(), tempo_bpm=0)
+
+
+def test_tempo_changes_and_default_tempo(tmp_path):
+    change = ('<direction><direction-type><metronome><beat-unit>quarter</beat-unit><per-minute>120'
+              '</per-minute></metronome></direction-type><sound tempo="120"/></direction>')
+    m = note("C", 5, 4)
+    path = write(tmp_path, "tempo.musicxml", musicxml([("Flute", [m, change + m, m])], tempo=60))
+    sc = load_score(path)
+    assert sc.tempo_bpm == 60 and sc.warnings == ()
+    assert [n.onset_s for n in sc.notes] == pytest.approx([0, 4, 6])
+    assert sc.duration_s == pytest.approx(8)
+    plain = load_score(write(tmp_path, "plain.musicxml", musicxml([("Flute", [m, m])])))
+    assert plain.tempo_bpm == 100 and any("100" in w for w in plain.warnings)
+    assert plain.notes[1].onset_s == pytest.approx(4 * 0.6)
+
+
+def test_midi_tempo_map_matches_pretty_midi(tmp_path):
+    import mido
+    import pretty_midi
+
+    mid = mido.MidiFile(ticks_per_beat=480)
+    meta = mido.MidiTrack()
+    meta.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(90), time=0))
+    meta.append(mido.MetaMessage("time_signature", numerator=3, denominator=4, time=0))
+    meta.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(150), time=480 * 6))
+    meta.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(70), time=480 * 5))
+    mid.tracks.append(meta)
+    tr = mido.MidiTrack()
+    tr.append(mido.MetaMessage("track_name", name="Flute", time=0))
+    tr.append(mido.Message("program_change", program=73, time=0))
+    pitches = [72, 74, 76, 77, 79, 77, 76, 74, 72, 71, 72, 74]
+    for p in pitches:
+        tr.append(mido.Message("note_on", note=p, velocity=80, time=0))
+        tr.append(mido.Message("note_off", note=p, velocity=0, time=480))
+    mid.tracks.append(tr)
+    path = tmp_path / "tempo.mid"
+    mid.save(str(path))
+
+    sc = load_score(str(path))
+    pm_notes = pretty_midi.PrettyMIDI(str(path)).instruments[0].notes
+    assert sc.part == "Flute" and sc.tempo_bpm == pytest.approx(90, abs=0.01)
+    assert [n.midi for n in sc.notes] == pitches
+    assert [n.onset_beats for n in sc.notes] == list(range(12))
+    assert [n.onset_s for n in sc.notes] == pytest.approx([n.start for n in pm_notes], abs=1e-6)
+    assert [n.offset_s for n in sc.notes] == pytest.approx([n.end for n in pm_notes], abs=1e-6)
+    assert [n.measure for n in sc.notes[:4]] == [1, 1, 1, 2] and sc.notes[4].beat == 2.0
+
+
+def test_clarinet_program_midi_stays_at_file_pitch(tmp_path):
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(initial_tempo=120)
+    inst = pretty_midi.Instrument(program=71, name="Clarinet")
+    inst.notes = [pretty_midi.Note(velocity=90, pitch=60 + i, start=0.5 * i, end=0.5 * i + 0.5) for i in range(4)]
+    pm.instruments.append(inst)
+    pm.write(str(tmp_path / "clar.mid"))
+    sc = load_score(str(tmp_path / "clar.mid"))
+    assert [n.midi for n in sc.notes] == [60, 61, 62, 63]   # MIDI holds sounding pitch
+    assert [n.written_midi for n in sc.notes] == [60, 61, 62, 63]
+
+
+# ---------------------------------------------------------------------------------------------- parts
+
+
+def test_part_selection(tmp_path):
+    path = write(tmp_path, "parts.musicxml", musicxml([
+        ("Violin", [note("E", 5, 4)]), ("Empty", ['<note><rest/><duration>4</duration></note>']),
+        ("Cello", [note("C", 3, 4)])]))
+    assert list_parts(path) == ["Violin", "Empty", "Cello"]
+    assert load_score(path).part == "Violin"
+    assert load_score(path, part="CELLO").notes[0].midi == 48
+    assert load_score(path, part=2).notes[0].midi == 48
+    assert load_score(path, part="2").part == "Cello"
+    with pytest.raises(ScoreError, match=r"No part 'Flute'.*0 'Violin', 1 'Empty', 2 'Cello'"):
+        load_score(path, part="Flute")
+    with pytest.raises(ScoreError, match="available parts"):
+        load_score(path, part=7)
+    with pytest.raises(ScoreError, match=r"'Empty'.*has no notes.*0 'Violin', 2 'Cello'"):
+        load_score(path, part="empty")
+
+
+def test_unnamed_parts_fall_back(tmp_path):
+    path = write(tmp_path, "unnamed.musicxml",
+                 musicxml([("", [note("E", 5, 4)]), ("", [note("C", 4, 4)])]))
+    assert list_parts(path) == ["Part 1", "Part 2"]
+    assert load_score(path, part="part 2").notes[0].midi == 60
+
+
+# ------------------------------------------------------------------------------------------------- ids
+
+
+def test_ids_stable_and_in_engraved_musicxml():
+    for path in (example_score_path(), str(SCORES / "example_tune.abc"), str(SCORES / "example_tune.mid")):
+        a = load_score(path)
+        S._CACHE.clear()
+        b = load_score(path)
+        assert [n.id for n in a.notes] == [n.id for n in b.notes]
+        xml = score_to_musicxml(path)
+        for eid in {n.element_id for n in a.notes}:
+            assert f'id="{eid}"' in xml, (path, eid)
+
+
+def test_score_to_musicxml_one_part():
+    path = str(SCORES / "example_transposing.musicxml")
+    sax = load_score(path, part="Alto Saxophone")
+    xml = score_to_musicxml(path, part="Alto Saxophone")
+    assert xml.count("<part ") == 1 and "Clarinet" not in xml
+    assert all(f'id="{n.element_id}"' in xml for n in sax.notes)
+    # the single-part text is itself a loadable score with the same ids
+    assert xml.startswith("<?xml")
+
+
+def test_verovio_uses_the_element_ids():
+    verovio = pytest.importorskip("verovio")
+    tk = verovio.toolkit()
+    assert tk.loadData(score_to_musicxml(example_score_path()))
+    svg = "".join(tk.renderToSVG(page) for page in range(1, tk.getPageCount() + 1))
+    sc = load_score(example_score_path())
+    assert all(f'id="{n.element_id}"' in svg for n in sc.notes)
+
+
+def test_file_note_ids_come_through():
+    path = DATA / "vienna4x22" / "musicxml" / "Mozart_K331_1st-mov.musicxml"
+    if not path.exists():
+        pytest.skip("vienna4x22 data not present")
+    import re
+
+    file_ids = set(re.findall(r'<note[^>]*\bid="([^"]+)"', path.read_text()))
+    sc = load_score(str(path))
+    assert sc.notes and all(n.element_id in file_ids for n in sc.notes)
+
+
+# ---------------------------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize("name,content,pattern", [
+    ("missing.musicxml", None, "not found"),
+    ("notes.txt", "hello", r"Unsupported score format '\.txt'.*\.musicxml.*\.mxl.*\.mid.*\.abc"),
+    ("trunc.musicxml", "<score-partwise><part id='P1'><measure>", "Could not read trunc.musicxml as MusicXML.*broken XML"),
+    ("garbage.musicxml", "\x00\x01 not xml at all", "Could not read garbage.musicxml as MusicXML"),
+    ("html.xml", "<html><body>hi</body></html>", "not <score-partwise>"),
+    ("garbage.mid", "MThd garbage", "Could not read garbage.mid as MIDI"),
+    ("garbage.mxl", "PK not a zip", "Could not read garbage.mxl"),
+])
+def test_bad_inputs_raise_helpful_errors(tmp_path, name, content, pattern):
+    p = tmp_path / name
+    if content is not None:
+        p.write_text(content)
+    with pytest.raises(ScoreError, match=pattern) as e:
+        load_score(str(p))
+    assert "\n" not in str(e.value)
+
+
+def test_empty_score_raises(tmp_path):
+    rest = '<note><rest/><duration>4</duration></note>'
+    with pytest.raises(ScoreError, match="contains no notes"):
+        load_score(write(tmp_path, "empty.musicxml", musicxml([("Flute", [rest, rest])])))
+    with pytest.raises(ScoreError, match="no parts/notes|contains no notes"):
+        load_score(write(tmp_path, "noparts.musicxml",
+                         '<?xml version="1.0"?><score-partwise version="3.1"><part-list/></score-partwise>'))
+
+
+# ---------------------------------------------------------------------------------- real data, speed
+
+
+def test_bach10_midi_note_counts_match_ground_truth():
+    folder = DATA / "bach10" / "01-AchGottundHerr"
+    if not folder.exists():
+        pytest.skip("bach10 data not present")
+    rows = Counter(r["part"] for r in csv.DictReader(open(folder / "01-AchGottundHerr-GTNotes.csv")))
+    order = ["violin", "clarinet", "saxphone", "bassoon"]
+    for i, part in enumerate(order):
+        sc = load_score(str(folder / "01-AchGottundHerr.mid"), part=i)
+        assert len(sc.notes) == rows[part], part
+        assert sc.notes[0].onset_s == pytest.approx(1.915, abs=0.01)
+
+
+def test_import_is_cheap_and_loading_is_fast(tmp_path):
+    code = "import sys, musicdesk.score; print('music21' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+    import music21
+
+    melody = music21.stream.Part()
+    melody.append(music21.tempo.MetronomeMark(number=110))
+    steps = "CDEFGABAGFED"
+    for i in range(60 * 4):
+        melody.append(music21.note.Note(steps[i % len(steps)] + "5", quarterLength=1.0))
+    s = music21.stream.Score([melody])
+    path = tmp_path / "sixty.musicxml"
+    s.write("musicxml", fp=str(path))
+    load_score(example_score_path())  # warm-up (first use patches the reader)
+    t0 = time.perf_counter()
+    sc = load_score(str(path))
+    elapsed = time.perf_counter() - t0
+    assert len(sc.notes) == 240 and sc.notes[-1].measure == 60
+    assert elapsed < 1.0, elapsed
