@@ -25,6 +25,7 @@ import glob
 import json
 import os
 import sys
+import datetime
 import time
 import warnings
 
@@ -44,7 +45,7 @@ if not os.path.isdir(DATA):
 PARTS = ["violin", "clarinet", "saxphone", "bassoon"]
 GM = {"violin": 40, "clarinet": 71, "saxphone": 66, "bassoon": 70}
 OUT_DIR = os.path.join(ROOT, "benchmarks", "results")
-DATE = "2026-11-22"
+DATE = datetime.date.today().isoformat()
 MACHINE = "2-core CPU, no GPU"
 
 

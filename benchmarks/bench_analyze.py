@@ -46,6 +46,8 @@ def make_inputs() -> tuple[str, str, float]:
         offset = 0.0
         while offset < 100.0:  # 100 quarter notes at 100 bpm = 60 s
             for n in flat:
+                if offset + n.offset + n.quarterLength > 100.0:
+                    break
                 c = n.__deepcopy__()
                 s.insert(offset + n.offset, c)
             offset += flat.highestTime

@@ -203,7 +203,7 @@ def main() -> None:
     if "fastpyin" in names:
         speed[SCORE_INFORMED] = audio_s / (wall["fastpyin"] + refine_wall)
     result = {
-        "benchmark": "pitch", "date": "2026-11-22", "machine": "2-core CPU, no GPU",
+        "benchmark": "pitch", "date": datetime.date.today().isoformat(), "machine": "2-core CPU, no GPU",
         "command": ".venv/bin/python benchmarks/bench_pitch.py" + (
             f" --trackers {args.trackers}" if args.trackers != ap.get_default("trackers") else "")
         + (f" --limit {args.limit}" if args.limit else ""),

@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import sys
+import datetime
 import time
 
 import numpy as np
@@ -126,7 +127,7 @@ def main() -> None:
                        "summary": summary, "speed": speed, "n": args.n, "seed": args.seed}, fh, indent=1)
         lines = ["## Pitch tracking, synthetic development set", "",
                  f"Command: `.venv/bin/python {' '.join(['benchmarks/bench_pitch_synth.py'] + sys.argv[1:])}`  ",
-                 "Machine: 2-core CPU, no GPU; date: 2026-11-22  ",
+                 f"Machine: 2-core CPU, no GPU; date: {datetime.date.today().isoformat()}  ",
                  f"{args.n} FluidSynth renders of music21 Bach chorale voices (not Bach10), reverb/noise/detune.",
                  "", "| tracker | RPA | RCA | VR | VFA | OA | x real time |", "| --- |" + " --- |" * 6]
         for n in names:

@@ -21,6 +21,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import datetime
 import time
 from collections import Counter
 from pathlib import Path
@@ -137,7 +138,7 @@ def vienna() -> dict:
 
 
 def main() -> None:
-    res = {"machine": "2-core CPU, no GPU", "date": "2026-11-22",
+    res = {"machine": "2-core CPU, no GPU", "date": datetime.date.today().isoformat(),
            "command": ".venv/bin/python benchmarks/bench_score.py",
            "speed": speed(), "bach10": bach10(), "vienna4x22": vienna()}
     RESULTS.mkdir(parents=True, exist_ok=True)

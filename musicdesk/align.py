@@ -68,6 +68,10 @@ class AlignParams:
     bg_voiced: float = 2.0               # LEAD / TAIL state, frame with pitch
     bg_unvoiced: float = 0.5
     onset_weight: float = 3.0            # cost of entering a note where no onset is detected
+    repeat_onset_weight: float = 40.0    # ... for a note of the same pitch as the one before, where the
+                                         # flux shows no clear re-attack: one long tone is one note (the
+                                         # repeated one is missed), so this exceeds skip_cost
+    repeat_flux: tuple = (0.15, 0.4)     # flux (normalised) from "no re-attack" to "a clear re-attack"
     inside_onset_weight: float = 2.0     # cost of holding a note (or gap) across an onset peak
     skip_cost: float = 25.0              # per missed note
     late_start_cost: float = 25.0        # entering the score after note 0
@@ -209,7 +213,7 @@ def _note_costs(midi_notes: np.ndarray, f: Frames, p: AlignParams) -> np.ndarray
 
 
 def _run(note_cost, f, p, min_frames, start_cost, stop_cost, chain_len=None, loop_cost=None, band=(None, None),
-         decim: int = 1):
+         decim: int = 1, is_repeat=None):
     """One Viterbi pass; with decim=2 it runs on 20 ms frames (pairs of frames merged) for speed."""
     from musicdesk.align_hmm import decode
 
@@ -218,6 +222,8 @@ def _run(note_cost, f, p, min_frames, start_cost, stop_cost, chain_len=None, loo
     extra = np.where(f.stable, p.extra_voiced, p.extra_unstable)
     bg = np.where(voiced, p.bg_voiced, p.bg_unvoiced)
     onset_cost = p.onset_weight * (1.0 - f.onset)
+    lo_f, hi_f = p.repeat_flux
+    repeat_cost = p.repeat_onset_weight * (1.0 - np.clip((f.flux - lo_f) / (hi_f - lo_f), 0.0, 1.0))
     r = 3  # onset peaks: local maxima within +-30 ms
     padded = np.pad(f.onset, r)
     win = np.lib.stride_tricks.sliding_window_view(padded, 2 * r + 1)
@@ -238,13 +244,14 @@ def _run(note_cost, f, p, min_frames, start_cost, stop_cost, chain_len=None, loo
             return getattr(x, how)(axis=-1)
 
         note_cost, gap, extra, bg = (red(x, "sum") for x in (note_cost, gap, extra, bg))
-        onset_cost, stay_cost = red(onset_cost, "min"), red(stay_cost, "max")
+        onset_cost, repeat_cost, stay_cost = red(onset_cost, "min"), red(repeat_cost, "min"), red(stay_cost, "max")
         min_frames = np.maximum(1, min_frames // decim)
         chain_len = np.maximum(min_frames, chain_len // decim)
         lx = max(1, lx // decim)
     kind, note, pos, cost = decode(note_cost, gap, extra, bg, onset_cost, stay_cost, chain_len, min_frames,
                                    loop_cost, lx, start_cost, stop_cost, p.skip_cost, p.gap_enter_cost,
-                                   p.extra_enter_cost, band_lo=band[0], band_hi=band[1])
+                                   p.extra_enter_cost, band_lo=band[0], band_hi=band[1],
+                                   repeat_onset_cost=repeat_cost, is_repeat=is_repeat)
     if decim > 1:
         kind, note, pos = (np.repeat(x, decim)[:T] for x in (kind, note, pos))
     return kind, note, pos, cost
@@ -477,6 +484,29 @@ def _split_merged(on: np.ndarray, off: np.ndarray, expected_frames: np.ndarray, 
     return on, off
 
 
+def _place_repeated(on: np.ndarray, off: np.ndarray, midi_n: np.ndarray, score_on_s: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Of two repeated notes (same pitch) of which only one was found, give the stretch to the one whose
+    expected onset it is nearer to: the performed times of the found notes around them, interpolated
+    at each note's score time. (The HMM has no onset-time prior, so it may pick either.)"""
+    on, off = on.copy(), off.copy()
+    n = len(on)
+    for i in range(n - 1):
+        if midi_n[i] != midi_n[i + 1] or (on[i] >= 0) == (on[i + 1] >= 0):
+            continue
+        k = next((k for k in range(i - 1, -1, -1) if on[k] >= 0), None)
+        m = next((m for m in range(i + 2, n) if on[m] >= 0), None)
+        if k is None or m is None or score_on_s[m] <= score_on_s[k]:
+            continue
+        found, other = (i, i + 1) if on[i] >= 0 else (i + 1, i)
+        slope = (on[m] - on[k]) / (score_on_s[m] - score_on_s[k])
+        pred = lambda j: on[k] + slope * (score_on_s[j] - score_on_s[k])  # noqa: E731
+        if abs(on[found] - pred(other)) < abs(on[found] - pred(found)):
+            on[other], off[other] = on[found], off[found]
+            on[found] = off[found] = -1
+    return on, off
+
+
 def align(score, contour: PitchContour, take: Take, params: AlignParams | None = None, **overrides) -> Alignment:
     """Align each note of `score` (a `musicdesk.score.Score`) to the take.
 
@@ -509,7 +539,8 @@ def align(score, contour: PitchContour, take: Take, params: AlignParams | None =
         r0 = 1.0
     min1 = _min_frames(dur_s, min(r0, 1.0) * 0.8, p.first_pass_min_frac, p.max_min_dur_s)
     note_cost = _note_costs(midi_n, f, p)
-    kind, note, pos, _ = _run(note_cost, f, p, min1, start_cost, stop_cost, decim=2)
+    repeat = np.append(False, midi_n[1:] == midi_n[:-1])
+    kind, note, pos, _ = _run(note_cost, f, p, min1, start_cost, stop_cost, decim=2, is_repeat=repeat)
     on_f, off_f, extras = _segments(kind, note, pos, n_notes)
     # second pass with the local tempo curve
     ratio = _tempo_curve(on_s, on_f, r0, f.hop_s)
@@ -523,12 +554,13 @@ def align(score, contour: PitchContour, take: Take, params: AlignParams | None =
     loop2[-1] = 0.0  # the last note may ring on
     chain2 = np.maximum(np.minimum(chain2, cap), min2)
     band = _band(kind, note, n_notes, p.band_notes, int(round(p.band_s / FRAME_S)))
-    kind, note, pos, _ = _run(note_cost, f, p, min2, start_cost, stop_cost, chain2, loop2, band)
+    kind, note, pos, _ = _run(note_cost, f, p, min2, start_cost, stop_cost, chain2, loop2, band, is_repeat=repeat)
     on_f, off_f, extras = _segments(kind, note, pos, n_notes)
     off_f, cut = _split_trailing_extra(on_f, off_f, midi_n, f, int(round(p.split_min_s / FRAME_S)))
     on_f, off_f, extras = _extra_to_wrong_note(on_f, off_f, sorted(extras + cut))
     on_f, extras = _merge_leading_extra(on_f, off_f, extras, f)
     on_f, off_f = _split_merged(on_f, off_f, expected, f.onset, min2)
+    on_f, off_f = _place_repeated(on_f, off_f, midi_n, on_s)
     on_f = _refine(on_f, off_f, f.flux, int(round(p.refine_s / FRAME_S)), int(round(p.refine_back_s / FRAME_S)),
                    p.refine_frac, int(round(p.onset_shift_s / FRAME_S)))
     out = []

@@ -10,7 +10,8 @@ Plus LEAD (before the player starts: silence, noise, anything) and TAIL (after t
 Entry into note n (chain[n, 0]) comes from: LEAD (cost start_cost[n]), the end of note n-1, gap[n-1],
 extra[n-1], or, skipping the k missed notes in between, the end / gap of note n-1-k (k * skip_cost).
 Any note end or gap may go to TAIL (cost stop_cost[n]). Entering a note or an extra note costs
-`onset_cost[t]` (low where the onset detector fires), which places boundaries between repeated notes.
+`onset_cost[t]` (low where the onset detector fires), or `repeat_onset_cost[t]` for a note that repeats
+the previous pitch (only a clear re-attack makes it a new note); this places boundaries between notes.
 Staying in a note, gap or extra note over an onset-detector peak costs `stay_cost[t]`.
 All costs are negative log-likelihoods (per frame for emissions).
 """
@@ -26,7 +27,7 @@ LEAD, NOTE, GAP, EXTRA, TAIL = 0, 1, 2, 3, 4
 @njit(cache=True)
 def _viterbi(note_cost, gap_cost, extra_cost, bg_cost, onset_cost, stay_cost, chain_len, min_len, loop_cost,
              extra_len, start_cost, stop_cost, skip_cost, gap_enter_cost, extra_enter_cost, max_skip,
-             band_lo, band_hi):
+             band_lo, band_hi, repeat_onset_cost, is_repeat):
     """note_cost: (N, T); per-frame arrays: (T,). Notes outside [band_lo[t], band_hi[t]] are not
     considered at frame t (band_lo / band_hi non-decreasing). Returns the path and its cost."""
     n_notes, n_frames = note_cost.shape
@@ -56,7 +57,7 @@ def _viterbi(note_cost, gap_cost, extra_cost, bg_cost, onset_cost, stay_cost, ch
     tail_bp = np.zeros(n_frames, np.int64)
     prev[0] = bg_cost[0]
     for n in range(band_lo[0], band_hi[0] + 1):
-        prev[chain_start[n]] = start_cost[n] + onset_cost[0] + note_cost[n, 0]
+        prev[chain_start[n]] = start_cost[n] + (repeat_onset_cost[0] if is_repeat[n] else onset_cost[0]) + note_cost[n, 0]
     end_val = np.full(n_notes, inf)
     end_arg = np.zeros(n_notes, np.int64)
     for t in range(1, n_frames):
@@ -110,7 +111,7 @@ def _viterbi(note_cost, gap_cost, extra_cost, bg_cost, onset_cost, stay_cost, ch
                 if v < best:
                     best = v
                     arg = gap_idx[m]
-            cur[cs] = best + onset_cost[t] + nc
+            cur[cs] = best + (repeat_onset_cost[t] if is_repeat[n] else onset_cost[t]) + nc
             bp[base + cs] = -1 if arg == 0 else cs - arg
             # --- chain
             for k in range(1, L):
@@ -230,7 +231,8 @@ def decode(note_cost: np.ndarray, gap_cost: np.ndarray, extra_cost: np.ndarray, 
            onset_cost: np.ndarray, stay_cost: np.ndarray, chain_len: np.ndarray, min_len: np.ndarray, loop_cost: np.ndarray,
            extra_len: int, start_cost: np.ndarray, stop_cost: np.ndarray, skip_cost: float,
            gap_enter_cost: float, extra_enter_cost: float, max_skip: int = 2,
-           band_lo: np.ndarray | None = None, band_hi: np.ndarray | None = None
+           band_lo: np.ndarray | None = None, band_hi: np.ndarray | None = None,
+           repeat_onset_cost: np.ndarray | None = None, is_repeat: np.ndarray | None = None
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Best path: per frame (kind code, note index or -1, position within the chain) and its cost.
 
@@ -238,9 +240,14 @@ def decode(note_cost: np.ndarray, gap_cost: np.ndarray, extra_cost: np.ndarray, 
     loop_cost[n] per frame (a duration beyond chain_len[n] frames costs that much per frame).
     stay_cost[t] is paid by every note / gap / extra state except a note's or extra's first frame
     (an onset inside a note is evidence against it). band_lo / band_hi (per frame, non-decreasing)
-    restrict which notes are considered at each frame (default: all).
+    restrict which notes are considered at each frame (default: all). Entering a note n with
+    is_repeat[n] (the same pitch as note n-1) costs repeat_onset_cost[t] instead of onset_cost[t].
     """
     n_notes, n_frames = note_cost.shape
+    if repeat_onset_cost is None:
+        repeat_onset_cost = onset_cost
+    if is_repeat is None:
+        is_repeat = np.zeros(n_notes, np.bool_)
     if band_lo is None:
         band_lo = np.zeros(n_frames, np.int64)
     if band_hi is None:
@@ -252,4 +259,6 @@ def decode(note_cost: np.ndarray, gap_cost: np.ndarray, extra_cost: np.ndarray, 
                     np.ascontiguousarray(loop_cost, np.float64), int(extra_len),
                     np.ascontiguousarray(start_cost, np.float64), np.ascontiguousarray(stop_cost, np.float64),
                     float(skip_cost), float(gap_enter_cost), float(extra_enter_cost), int(max_skip),
-                    np.ascontiguousarray(band_lo, np.int64), np.ascontiguousarray(band_hi, np.int64))
+                    np.ascontiguousarray(band_lo, np.int64), np.ascontiguousarray(band_hi, np.int64),
+                    np.ascontiguousarray(repeat_onset_cost, np.float64),
+                    np.ascontiguousarray(is_repeat, np.bool_))

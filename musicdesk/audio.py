@@ -69,6 +69,12 @@ def _read_with_librosa(p: str, first_error: Exception) -> tuple[np.ndarray, int]
                          f"({first_error}).") from first_error
 
 
+def take_from_samples(samples: np.ndarray, sr: int, path: str = "", to_sr: int = ANALYSIS_SR) -> Take:
+    """A Take from raw mono samples at `sr` Hz (e.g. a recording), resampled to `to_sr` Hz for analysis."""
+    return Take(samples=resample(np.asarray(samples, dtype=np.float32), int(sr), int(to_sr)), sr=int(to_sr),
+                path=path)
+
+
 def resample(samples: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     """Band-limited resampling (soxr via librosa) from `sr_in` to `sr_out` Hz."""
     if sr_in == sr_out:

@@ -3,6 +3,7 @@
     musicdesk analyze SCORE AUDIO [--part P] [--tempo BPM] [--tracker NAME] [--json OUT] [--all]
     musicdesk parts SCORE
     musicdesk demo            analyse the bundled example take against the bundled example score
+    musicdesk [SCORE] [--part P] [--take AUDIO] [--screenshot PNG]   open the window
 
 Bad input gets a one-line error on stderr and exit status 2 (never a traceback).
 """
@@ -16,35 +17,12 @@ import time
 from typing import Sequence
 
 EXIT_BAD_INPUT = 2
-NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-
-
-def note_name(midi: float) -> str:
-    """Scientific pitch name of the nearest semitone, e.g. 66 -> 'F#4'."""
-    m = int(round(midi))
-    return f"{NOTE_NAMES[m % 12]}{m // 12 - 1}"
-
-
-def _fmt_beat(beat: float) -> str:
-    return f"{beat:g}" if abs(beat - round(beat)) < 1e-6 else f"{beat:.2f}"
-
-
-def describe_note(r) -> str | None:
-    """What went wrong with one NoteResult, in musical terms; None when nothing did."""
-    if r.status == "missed":
-        return "missed"
-    bits = []
-    if r.status == "wrong_pitch":
-        bits.append(f"wrong note: played {note_name(r.played_midi)} ({r.cents:+.0f} cents)")
-    elif r.intonation in ("sharp", "flat"):
-        bits.append(f"{abs(r.cents):.0f} cents {r.intonation}")
-    if r.timing in ("early", "late"):
-        bits.append(f"{r.timing} by {abs(r.timing_error_ms):.0f} ms")
-    return "; ".join(bits) or None
 
 
 def format_report(analysis, score, take_path: str, show_all: bool = False) -> str:
     """The readable report printed by `musicdesk analyze`."""
+    from musicdesk.describe import describe_note, fmt_beat as _fmt_beat, note_name
+
     rep = analysis.report
     s = rep.summary
     lines = [f"Score: {score.title or os.path.basename(score.source_path)} - part {score.part}, "
@@ -133,6 +111,9 @@ class _BadInput(Exception):
     pass
 
 
+COMMANDS = ("analyze", "parts", "demo", "-h", "--help")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="musicdesk", description="musicdesk: practice analysis of recorded takes.")
     sub = p.add_subparsers(dest="command")
@@ -161,9 +142,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from musicdesk.score import ScoreError
 
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        from musicdesk.app.main import run
+
+        return run(argv)
     args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["demo"])
     if getattr(args, "tempo", None) is not None and not (10 <= args.tempo <= 400):
         print("musicdesk: error: --tempo must be between 10 and 400 quarter notes per minute", file=sys.stderr)
         return EXIT_BAD_INPUT

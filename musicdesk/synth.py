@@ -121,6 +121,8 @@ def render_notes(notes: Sequence[PerformedNote], program: int | str = "clarinet"
     # Events: (time_s, order, kind, channel, key, value); note-offs sort before note-ons at equal times.
     events: list[tuple[float, int, str, int, int, int]] = []
     for i, n in enumerate(sorted(notes, key=lambda n: n.onset_s)):
+        if not n.offset_s > n.onset_s:  # its note-off would come first and leave the note ringing
+            raise ValueError(f"A note must end after it starts (onset {n.onset_s} s, offset {n.offset_s} s).")
         ch = _CHANNELS[i % len(_CHANNELS)]
         on, off = float(n.onset_s) + lead_s, float(n.offset_s) + lead_s
         bend = int(round(n.cents / (100.0 * PITCH_BEND_RANGE_SEMITONES) * 8192))

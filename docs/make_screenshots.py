@@ -1,0 +1,89 @@
+"""Screenshots of the main states of the window into docs/screenshots/ (run from the repository root):
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_screenshots.py
+
+empty.png (no score yet), score.png (the bundled example loaded), recording.png (mid-take, recorded
+through a virtual microphone: a rendered take is played into a PulseAudio null sink), results.png (the
+bundled example take analysed: coloured notes, contour, ratings, problems).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+OUT = ROOT / "docs" / "screenshots"
+SIZE = (1400, 900)
+
+
+def main() -> None:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from vmic import virtual_microphone
+
+    from musicdesk.app.main_window import MainWindow
+    from musicdesk.app.settings import AppSettings
+    from musicdesk.audio import save_take
+    from musicdesk.resources import example_take_path
+    from musicdesk.score import example_score_path
+    from musicdesk.synth import render_notes
+    from musicdesk.simulate import perform
+
+    app = QApplication.instance() or QApplication([])
+    OUT.mkdir(parents=True, exist_ok=True)
+    tmp = tempfile.mkdtemp()
+
+    def wait_for(signal, timeout_s=120):
+        loop = QEventLoop()
+        signal.connect(loop.quit)
+        QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+        loop.exec()
+
+    def pump(seconds):
+        end = time.time() + seconds
+        while time.time() < end:
+            app.processEvents()
+            time.sleep(0.01)
+
+    def shot(win, name):
+        pump(0.5)
+        win.grab().save(str(OUT / name))
+        print("wrote", OUT / name)
+
+    settings = AppSettings(count_in_beats=0, takes_dir=tmp)
+    with virtual_microphone() as mic:
+        win = MainWindow(settings=settings, settings_org="musicdesk-screenshots")
+        win.resize(*SIZE)
+        win.show()
+        shot(win, "empty.png")
+        win.open_score(example_score_path())
+        wait_for(win.score_shown)
+        shot(win, "score.png")
+        notes, _ = perform(win.score.notes, lead_s=0.3, last=20)
+        wav = os.path.join(tmp, "take.wav")
+        save_take(render_notes(notes, "clarinet", sr=44100), wav)
+        win.start_recording()
+        proc = mic.play(wav)
+        pump(9.0)
+        shot(win, "recording.png")
+        proc.wait(timeout=60)
+        win.stop()
+        win.close()
+    win = MainWindow(settings=settings, settings_org="musicdesk-screenshots")
+    win.resize(*SIZE)
+    win.show()
+    win.open_score(example_score_path(), take=example_take_path())
+    wait_for(win.analysis_shown)
+    shot(win, "results.png")
+    win.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The Qt face of musicdesk: windows, panels, plots and background workers over the headless core."""

@@ -1,0 +1,61 @@
+"""Start the window: `musicdesk [SCORE] [--part P] [--take AUDIO] [--screenshot PNG]`."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="musicdesk", description="musicdesk: record a take against a score and "
+                                "see every note judged. Commands: analyze, parts, demo (see musicdesk analyze -h).")
+    p.add_argument("score", nargs="?", help="score to open (MusicXML, MXL, MIDI, ABC); default: the bundled example")
+    p.add_argument("--part", help="part name or 0-based index")
+    p.add_argument("--take", help="audio file to open as a take and analyse")
+    p.add_argument("--screenshot", metavar="PNG", help="save the window once everything is drawn, then quit")
+    p.add_argument("--size", default="1400x900", help="window size for --screenshot (WxH)")
+    return p
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from musicdesk.app.main_window import MainWindow
+    from musicdesk.score import example_score_path
+
+    for path in (args.score, args.take):
+        if path and not os.path.exists(path):
+            print(f"musicdesk: error: {path} does not exist", file=sys.stderr)
+            return 2
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("musicdesk")
+    app.setOrganizationName("musicdesk")
+    win = MainWindow()
+    if args.screenshot:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+        win.resize(w, h)
+    win.show()
+    part = int(args.part) if args.part and args.part.isdigit() else args.part
+    status = {"rc": 0}
+    if args.screenshot:
+        def shoot():
+            app.processEvents()
+            ok = win.grab().save(args.screenshot)
+            if not ok:
+                print(f"musicdesk: error: cannot write {args.screenshot}", file=sys.stderr)
+                status["rc"] = 1
+            win.close()
+            app.quit()
+
+        def later():
+            QTimer.singleShot(400, shoot)
+
+        (win.analysis_shown if args.take else win.score_shown).connect(later)
+        # a failed load still produces a screenshot (of the message) rather than hanging
+        QTimer.singleShot(120000, shoot)
+    win.open_score(args.score or example_score_path(), part=part, take=args.take)
+    rc = app.exec()
+    return status["rc"] or rc

@@ -1,0 +1,162 @@
+"""Piano-roll plot (pyqtgraph): the score's notes as bars, the pitch trace over them, a time cursor.
+
+While recording, `append_live` adds pitch points and `follow` scrolls; after analysis, `show_analysis`
+draws the contour, the notes at their performed times coloured by outcome, and the cents of right notes
+that are out of tune. Nothing is computed here: times and pitches come from the core.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+
+from musicdesk.app.colours import CATEGORY_COLOURS
+from musicdesk.describe import note_name
+
+
+@dataclass(frozen=True)
+class RollNote:
+    key: str             # note id (score) or "extra:<n>"
+    start_s: float
+    end_s: float
+    midi: float
+    category: str = ""   # "" = not judged yet (drawn neutral)
+    label: str = ""      # e.g. "-35c"
+
+
+NEUTRAL = "#5b7a99"
+
+
+class PianoRoll(pg.PlotWidget):
+    note_clicked = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent=parent, background="w")
+        self.setMinimumHeight(160)
+        pi = self.getPlotItem()
+        pi.showGrid(x=True, y=True, alpha=0.15)
+        pi.setLabel("bottom", "time", units="s")
+        pi.setLabel("left", "pitch")
+        pi.setMenuEnabled(False)
+        self.getAxis("left").setTickSpacing(12, 1)
+        self._bars = pg.BarGraphItem(x0=[], y0=[], width=[], height=[])
+        self.addItem(self._bars)
+        self._extra_bars = pg.BarGraphItem(x0=[], y0=[], width=[], height=[])
+        self.addItem(self._extra_bars)
+        self._contour = pg.PlotDataItem(pen=pg.mkPen("#202020", width=1.6), connect="finite")
+        self.addItem(self._contour)
+        self._live = pg.PlotDataItem(pen=pg.mkPen("#e4572e", width=2.0), connect="finite")
+        self.addItem(self._live)
+        self._cursor = pg.InfiniteLine(pos=0.0, angle=90, pen=pg.mkPen("#ff9800", width=2))
+        self._cursor.setVisible(False)
+        self.addItem(self._cursor)
+        self._labels: list[pg.TextItem] = []
+        self._notes: list[RollNote] = []
+        self._live_t = np.zeros(0)
+        self._live_m = np.zeros(0)
+        self._live_n = 0
+        self.scene().sigMouseClicked.connect(self._on_click)
+        self._update_pitch_axis(60, 72)
+
+    # ------------------------------------------------------------------ notes
+    def set_notes(self, notes: list[RollNote]) -> None:
+        """Draw `notes` as bars (coloured by category), replacing what was there."""
+        self._notes = list(notes)
+        for lab in self._labels:
+            self.removeItem(lab)
+        self._labels = []
+        score = [n for n in notes if not n.key.startswith("extra:")]
+        extra = [n for n in notes if n.key.startswith("extra:")]
+        for item, group in ((self._bars, score), (self._extra_bars, extra)):
+            if group:
+                item.setOpts(x0=[n.start_s for n in group], width=[max(n.end_s - n.start_s, 0.02) for n in group],
+                             y0=[n.midi - 0.4 for n in group], height=[0.8] * len(group),
+                             brushes=[pg.mkBrush(CATEGORY_COLOURS.get(n.category, NEUTRAL) + "b0") for n in group],
+                             pens=[pg.mkPen(CATEGORY_COLOURS.get(n.category, NEUTRAL)) for n in group])
+            else:
+                item.setOpts(x0=[], y0=[], width=[], height=[])
+        for n in notes:
+            if n.label:
+                t = pg.TextItem(n.label, color=CATEGORY_COLOURS.get(n.category, "#333333"), anchor=(0, 1))
+                t.setPos(n.start_s, n.midi + 0.5)
+                self.addItem(t)
+                self._labels.append(t)
+        if notes:
+            lo = min(n.midi for n in notes)
+            hi = max(n.midi for n in notes)
+            self._update_pitch_axis(lo, hi)
+
+    def notes(self) -> list[RollNote]:
+        return list(self._notes)
+
+    def _update_pitch_axis(self, lo: float, hi: float) -> None:
+        lo, hi = int(np.floor(lo)) - 3, int(np.ceil(hi)) + 3
+        self.setYRange(lo, hi, padding=0)
+        ticks = [(m, note_name(m)) for m in range(lo, hi + 1) if m % 12 in (0, 4, 7)]
+        self.getAxis("left").setTicks([ticks, []])
+
+    # ------------------------------------------------------------------ traces
+    def clear_live(self) -> None:
+        self._live_t = np.zeros(4096)
+        self._live_m = np.zeros(4096)
+        self._live_n = 0
+        self._live.setData([], [])
+
+    def append_live(self, times_s: np.ndarray, midi: np.ndarray) -> None:
+        """Add live pitch points (NaN = unvoiced, drawn as a break)."""
+        k = len(times_s)
+        if k == 0:
+            return
+        need = self._live_n + k
+        if need > len(self._live_t):
+            size = max(need, 2 * len(self._live_t), 4096)
+            self._live_t = np.resize(self._live_t, size)
+            self._live_m = np.resize(self._live_m, size)
+        self._live_t[self._live_n:need] = times_s
+        self._live_m[self._live_n:need] = midi
+        self._live_n = need
+        # draw only what can be on screen (the last 30 s): constant cost per frame
+        lo = int(np.searchsorted(self._live_t[:need], self._live_t[need - 1] - 30.0))
+        self._live.setData(self._live_t[lo:need], self._live_m[lo:need])
+
+    @property
+    def live_point_count(self) -> int:
+        return self._live_n
+
+    def set_contour(self, times_s: np.ndarray, midi: np.ndarray) -> None:
+        self._contour.setData(np.asarray(times_s), np.asarray(midi))
+
+    def set_cursor(self, t_s: float | None) -> None:
+        if t_s is None:
+            self._cursor.setVisible(False)
+            return
+        self._cursor.setVisible(True)
+        self._cursor.setPos(t_s)
+
+    def follow(self, t_s: float, width_s: float = 8.0) -> None:
+        """Scroll so that `t_s` is near the right edge (recording) ."""
+        self.setXRange(t_s - 0.75 * width_s, t_s + 0.25 * width_s, padding=0)
+
+    def show_range(self, start_s: float, end_s: float) -> None:
+        self.setXRange(start_s, end_s, padding=0.05)
+
+    # ------------------------------------------------------------------ clicks
+    def _on_click(self, ev) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton:
+            return
+        vb = self.getPlotItem().vb
+        if not vb.sceneBoundingRect().contains(ev.scenePos()):
+            return
+        p = vb.mapSceneToView(ev.scenePos())
+        key = self.note_at(p.x(), p.y())
+        if key is not None:
+            self.note_clicked.emit(key)
+
+    def note_at(self, t_s: float, midi: float) -> str | None:
+        """The note whose bar contains (t_s, midi), allowing half a semitone."""
+        for n in self._notes:
+            if n.start_s <= t_s <= max(n.end_s, n.start_s + 0.02) and abs(midi - n.midi) <= 0.6:
+                return n.key
+        return None

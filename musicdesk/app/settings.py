@@ -1,0 +1,70 @@
+"""Persistent settings (QSettings): input device, sample rate, tolerances, tracker, latency offset, ..."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from PySide6.QtCore import QSettings
+
+from musicdesk.feedback import Tolerances
+from musicdesk.pitch import DEFAULT_TRACKER
+
+MAX_RECENT = 10
+
+
+@dataclass
+class AppSettings:
+    input_device: str = ""            # device name; "" = the system default
+    output_device: str = ""
+    sample_rate: int = 44100
+    pitch_cents: float = 50.0         # tolerances, see musicdesk.feedback.Tolerances
+    intonation_cents: float = 25.0
+    timing_ms: float = 50.0
+    tracker: str = DEFAULT_TRACKER
+    latency_ms: float = 0.0           # input latency: subtracted from the take's times against the metronome
+    count_in_beats: int = 4           # metronome beats before recording; 0 = none
+    takes_dir: str = ""               # "" = the user data folder
+    recent_files: list[str] = field(default_factory=list)
+
+    def tolerances(self) -> Tolerances:
+        return Tolerances(pitch_cents=self.pitch_cents, intonation_cents=self.intonation_cents,
+                          timing_ms=self.timing_ms)
+
+    def add_recent(self, path: str) -> None:
+        self.recent_files = [path] + [p for p in self.recent_files if p != path][: MAX_RECENT - 1]
+
+
+def _qsettings(org: str | None) -> QSettings:
+    return QSettings(org or "musicdesk", "musicdesk")
+
+
+def load_settings(org: str | None = None) -> AppSettings:
+    """Read the stored settings (defaults for anything missing or unreadable)."""
+    qs = _qsettings(org)
+    s = AppSettings()
+    for f in fields(AppSettings):
+        if not qs.contains(f.name):
+            continue
+        raw = qs.value(f.name)
+        default = getattr(s, f.name)
+        try:
+            if isinstance(default, list):
+                val = [str(x) for x in (raw if isinstance(raw, list) else ([raw] if raw else []))]
+            elif isinstance(default, bool):
+                val = str(raw).lower() in ("1", "true", "yes")
+            elif isinstance(default, int):
+                val = int(float(raw))
+            elif isinstance(default, float):
+                val = float(raw)
+            else:
+                val = str(raw)
+        except (TypeError, ValueError):
+            continue
+        setattr(s, f.name, val)
+    return s
+
+
+def save_settings(s: AppSettings, org: str | None = None) -> None:
+    qs = _qsettings(org)
+    for k, v in asdict(s).items():
+        qs.setValue(k, v)
+    qs.sync()

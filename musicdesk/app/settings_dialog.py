@@ -1,0 +1,134 @@
+"""The settings dialog: devices, sample rate, tolerances, tracker, latency (with calibration), count-in."""
+from __future__ import annotations
+
+import dataclasses
+
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
+                               QLabel, QLineEdit, QPushButton, QSpinBox, QWidget)
+
+from musicdesk.app import workers
+from musicdesk.app.settings import AppSettings
+from musicdesk.pitch import TRACKERS
+
+RATES = (44100, 48000, 22050, 32000, 96000)
+
+
+def _devices(want_input: bool) -> list[str]:
+    try:
+        import sounddevice as sd
+
+        key = "max_input_channels" if want_input else "max_output_channels"
+        return [d["name"] for d in sd.query_devices() if d[key] > 0]
+    except Exception:
+        return []
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: AppSettings, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self._s = settings
+        self._task = None
+        form = QFormLayout(self)
+        self.input = QComboBox()
+        self.input.addItem("System default", "")
+        for name in _devices(True):
+            self.input.addItem(name, name)
+        if self.input.count() == 1:
+            self.input.setToolTip("No microphone found: connect one, then reopen Settings.")
+        self._select(self.input, settings.input_device)
+        form.addRow("Input device", self.input)
+        self.output = QComboBox()
+        self.output.addItem("System default", "")
+        for name in _devices(False):
+            self.output.addItem(name, name)
+        self._select(self.output, settings.output_device)
+        form.addRow("Output device", self.output)
+        self.rate = QComboBox()
+        for r in RATES:
+            self.rate.addItem(f"{r} Hz", r)
+        self._select(self.rate, settings.sample_rate)
+        form.addRow("Sample rate", self.rate)
+        self.pitch = self._spin(settings.pitch_cents, 5, 100, " cents")
+        form.addRow("Right note within", self.pitch)
+        self.inton = self._spin(settings.intonation_cents, 2, 100, " cents")
+        form.addRow("In tune within", self.inton)
+        self.timing = self._spin(settings.timing_ms, 10, 500, " ms")
+        form.addRow("On time within", self.timing)
+        self.tracker = QComboBox()
+        for t in TRACKERS:
+            self.tracker.addItem(t, t)
+        self._select(self.tracker, settings.tracker)
+        form.addRow("Pitch tracker", self.tracker)
+        row = QWidget()
+        hl = QHBoxLayout(row)
+        hl.setContentsMargins(0, 0, 0, 0)
+        self.latency = self._spin(settings.latency_ms, 0, 1000, " ms")
+        hl.addWidget(self.latency)
+        self.calibrate = QPushButton("Calibrate…")
+        self.calibrate.setToolTip("Plays clicks through the speaker and records them: hold the microphone "
+                                  "near the speaker and keep quiet for 3 seconds.")
+        self.calibrate.clicked.connect(self._calibrate)
+        hl.addWidget(self.calibrate)
+        form.addRow("Input latency", row)
+        self.cal_label = QLabel("")
+        self.cal_label.setWordWrap(True)
+        form.addRow("", self.cal_label)
+        self.count_in = QSpinBox()
+        self.count_in.setRange(0, 16)
+        self.count_in.setValue(settings.count_in_beats)
+        self.count_in.setSuffix(" beats")
+        form.addRow("Count-in", self.count_in)
+        self.takes_dir = QLineEdit(settings.takes_dir)
+        self.takes_dir.setPlaceholderText("(your user data folder)")
+        form.addRow("Folder for takes", self.takes_dir)
+        bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        bb.accepted.connect(self.accept)
+        bb.rejected.connect(self.reject)
+        form.addRow(bb)
+
+    @staticmethod
+    def _select(combo: QComboBox, value) -> None:
+        i = combo.findData(value)
+        if i >= 0:
+            combo.setCurrentIndex(i)
+
+    @staticmethod
+    def _spin(value: float, lo: float, hi: float, suffix: str) -> QDoubleSpinBox:
+        s = QDoubleSpinBox()
+        s.setRange(lo, hi)
+        s.setDecimals(0 if hi > 50 else 1)
+        s.setValue(value)
+        s.setSuffix(suffix)
+        return s
+
+    def _calibrate(self) -> None:
+        from musicdesk.capture import measure_latency
+
+        self.calibrate.setEnabled(False)
+        self.cal_label.setText("Measuring: keep quiet…")
+        inp, out = self.input.currentData() or None, self.output.currentData() or None
+        task = workers.Task(lambda: measure_latency(input_device=inp, output_device=out),
+                            user_errors=(RuntimeError, OSError, ValueError))
+
+        def done(res):
+            self.calibrate.setEnabled(True)
+            self.latency.setValue(round(res.latency_ms))
+            self.cal_label.setText(f"Measured {res.latency_ms:.0f} ms (spread {res.spread_ms:.1f} ms, "
+                                   f"{res.n_detected} clicks found).")
+
+        def failed(msg):
+            self.calibrate.setEnabled(True)
+            self.cal_label.setText(msg)
+
+        task.signals.finished.connect(done)
+        task.signals.failed.connect(failed)
+        self._task = workers.start(task)
+
+    def result_settings(self) -> AppSettings:
+        return dataclasses.replace(
+            self._s, input_device=self.input.currentData() or "", output_device=self.output.currentData() or "",
+            sample_rate=int(self.rate.currentData()), pitch_cents=self.pitch.value(),
+            intonation_cents=self.inton.value(), timing_ms=self.timing.value(),
+            tracker=self.tracker.currentData(), latency_ms=self.latency.value(),
+            count_in_beats=self.count_in.value(), takes_dir=self.takes_dir.text().strip())

@@ -1,0 +1,98 @@
+"""The report in musical words: note names, what went wrong with a note, and the list of problems
+that the command line prints and the window shows ("bar 12, beat 3: F#5 35 cents flat")."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from musicdesk.feedback import Report
+
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+# One outcome per note for colouring, most serious first (a wrong note that is also late is "wrong").
+CATEGORIES = ("missed", "wrong_pitch", "out_of_tune", "early", "late", "correct")
+
+
+def note_name(midi: float) -> str:
+    """Scientific pitch name of the nearest semitone, e.g. 66 -> 'F#4'."""
+    m = int(round(midi))
+    return f"{NOTE_NAMES[m % 12]}{m // 12 - 1}"
+
+
+def fmt_beat(beat: float) -> str:
+    """A beat position as written: 3 -> '3', 2.5 -> '2.50'."""
+    return f"{beat:g}" if abs(beat - round(beat)) < 1e-6 else f"{beat:.2f}"
+
+
+def describe_note(r) -> str | None:
+    """What went wrong with one NoteResult, in musical terms; None when nothing did."""
+    if r.status == "missed":
+        return "missed"
+    bits = []
+    if r.status == "wrong_pitch":
+        bits.append(f"wrong note: played {note_name(r.played_midi)} ({r.cents:+.0f} cents)")
+    elif r.intonation in ("sharp", "flat"):
+        bits.append(f"{abs(r.cents):.0f} cents {r.intonation}")
+    if r.timing in ("early", "late"):
+        bits.append(f"{r.timing} by {abs(r.timing_error_ms):.0f} ms")
+    return "; ".join(bits) or None
+
+
+def note_category(r) -> str:
+    """The one outcome a note is coloured by (see CATEGORIES)."""
+    if r.status in ("missed", "wrong_pitch"):
+        return r.status
+    if r.intonation in ("sharp", "flat"):
+        return "out_of_tune"
+    if r.timing in ("early", "late"):
+        return r.timing
+    return "correct"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One line of the problem list. note_id/index are None for an extra note."""
+
+    text: str                 # "bar 12, beat 3: F#5 35 cents flat"
+    category: str             # one of CATEGORIES, or "extra"
+    measure: int
+    beat: float
+    note_id: str | None
+    index: int | None
+    onset_s: float | None     # where to play from in the take (None: missed and no neighbour found)
+    offset_s: float | None
+
+
+def extra_after(report: Report) -> list[int | None]:
+    """For each extra note, the index of the score note played last before it (None: before any)."""
+    found = [(r.onset_s, r.index) for r in report.notes if r.onset_s is not None]
+    out: list[int | None] = []
+    for e in report.extra_notes:
+        before = [i for on, i in found if on <= e.onset_s]
+        out.append(before[-1] if before else None)
+    return out
+
+
+def problems(report: Report) -> list[Problem]:
+    """Every note that went wrong and every extra note, in the order they were played."""
+    out: list[Problem] = []
+    notes = report.notes
+    for r in notes:
+        d = describe_note(r)
+        if d is None:
+            continue
+        on, off = r.onset_s, r.offset_s
+        if on is None:  # a missed note: play the stretch between its found neighbours
+            prev = next((p for p in reversed(notes[:r.index]) if p.offset_s is not None), None)
+            nxt = next((p for p in notes[r.index + 1:] if p.onset_s is not None), None)
+            on = prev.onset_s if prev else (nxt.onset_s if nxt else None)
+            off = nxt.offset_s if nxt else (prev.offset_s if prev else None)
+        out.append(Problem(f"bar {r.measure}, beat {fmt_beat(r.beat)}: {note_name(r.expected_midi)} {d}",
+                           note_category(r), r.measure, r.beat, r.id, r.index, on, off))
+    for e, i in zip(report.extra_notes, extra_after(report)):
+        at = notes[i] if i is not None else (notes[0] if notes else None)
+        m, b = (at.measure, at.beat) if at else (0, 0.0)
+        name = note_name(e.midi) if e.midi is not None else "a note"
+        out.append(Problem(f"bar {m}, after beat {fmt_beat(b)}: extra {name} (not in the score)", "extra",
+                           m, b, None, None, e.onset_s, e.offset_s))
+    out.sort(key=lambda p: (p.onset_s if p.onset_s is not None else float("inf")))
+    return out

@@ -1,0 +1,104 @@
+"""Metronome: click tracks (count-in) and non-blocking playback through sounddevice."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+CLICK_S = 0.03           # length of one click (s)
+CLICK_HZ = 1000.0        # pitch of an ordinary beat
+ACCENT_HZ = 1500.0       # pitch of a downbeat
+CLICK_GAIN = 0.45
+ACCENT_GAIN = 0.8
+
+
+def click(sr: int, freq_hz: float = CLICK_HZ, gain: float = CLICK_GAIN, length_s: float = CLICK_S
+          ) -> np.ndarray:
+    """One tuned click: a sine at `freq_hz` with a 1 ms attack and an exponential decay (float32)."""
+    n = max(2, int(round(length_s * sr)))
+    t = np.arange(n) / sr
+    env = np.exp(-t / (length_s / 5.0))
+    attack = min(n, max(1, int(0.001 * sr)))
+    env[:attack] *= np.linspace(0.0, 1.0, attack, endpoint=False)
+    return (gain * env * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
+
+
+def count_in_s(bpm: float, n_beats: int) -> float:
+    """Duration of `n_beats` beats at `bpm` beats per minute, in seconds."""
+    if bpm <= 0:
+        raise ValueError("bpm must be positive")
+    return n_beats * 60.0 / bpm
+
+
+def beat_times_s(bpm: float, n_beats: int) -> np.ndarray:
+    """Onset of every beat of a click track, in seconds from its start."""
+    return np.arange(n_beats) * (60.0 / bpm)
+
+
+def click_track(bpm: float, n_beats: int, sr: int, beats_per_bar: int = 4, accent: bool = True
+                ) -> np.ndarray:
+    """Mono float32 click track of `n_beats` beats (length count_in_s(bpm, n_beats)); the first beat
+    of each bar is higher and louder when `accent`."""
+    total = int(round(count_in_s(bpm, n_beats) * sr))
+    out = np.zeros(total, dtype=np.float32)
+    normal = click(sr)
+    strong = click(sr, ACCENT_HZ, ACCENT_GAIN) if accent else normal
+    for i, t in enumerate(beat_times_s(bpm, n_beats)):
+        c = strong if (accent and i % max(1, beats_per_bar) == 0) else normal
+        at = int(round(t * sr))
+        n = min(len(c), total - at)
+        if n > 0:
+            out[at:at + n] += c[:n]
+    return out
+
+
+class Playback:
+    """A sound playing through sounddevice; `stop()` ends it, `wait()` blocks until it has played."""
+
+    def __init__(self, samples: np.ndarray, sr: int, device: int | str | None = None) -> None:
+        import sounddevice as sd
+
+        self.sr = int(sr)
+        self._x = np.ascontiguousarray(np.asarray(samples, dtype=np.float32).reshape(-1))
+        self._pos = 0
+        self._done = threading.Event()
+        self._stream = sd.OutputStream(samplerate=self.sr, channels=1, dtype="float32", device=device,
+                                       callback=self._callback, finished_callback=self._done.set)
+        self._stream.start()
+
+    def _callback(self, outdata, frames, time_info, status) -> None:
+        import sounddevice as sd
+
+        chunk = self._x[self._pos:self._pos + frames]
+        outdata[:len(chunk), 0] = chunk
+        outdata[len(chunk):, 0] = 0.0
+        self._pos += len(chunk)
+        if self._pos >= len(self._x):
+            raise sd.CallbackStop
+
+    @property
+    def position_s(self) -> float:
+        """Seconds of audio handed to the device so far."""
+        return self._pos / self.sr
+
+    @property
+    def active(self) -> bool:
+        return not self._done.is_set()
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until the sound has played (True) or `timeout_s` passed (False)."""
+        return self._done.wait(timeout_s)
+
+    def stop(self) -> None:
+        """Stop now (idempotent)."""
+        try:
+            self._stream.abort()
+            self._stream.close()
+        except Exception:
+            pass
+        self._done.set()
+
+
+def play(samples: np.ndarray, sr: int, device: int | str | None = None) -> Playback:
+    """Start playing mono `samples` at `sr` Hz on `device` (default output); returns at once."""
+    return Playback(samples, sr, device)

@@ -1,0 +1,126 @@
+"""The window (pytest-qt, offscreen): loading scores, analysing a take from a file, selection, errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytest.importorskip("pytestqt")
+
+from musicdesk.app.main_window import MainWindow  # noqa: E402
+from musicdesk.app.settings import AppSettings, load_settings, save_settings  # noqa: E402
+from musicdesk.audio import save_take  # noqa: E402
+from musicdesk.score import example_score_path, load_score  # noqa: E402
+from musicdesk.simulate import Errors, perform  # noqa: E402
+from musicdesk.synth import render_notes  # noqa: E402
+
+ORG = "musicdesk-tests"
+
+
+@pytest.fixture
+def win(qtbot, tmp_path):
+    w = MainWindow(settings=AppSettings(count_in_beats=0, takes_dir=str(tmp_path)), settings_org=ORG)
+    qtbot.addWidget(w)
+    w.show()
+    with qtbot.waitSignal(w.score_shown, timeout=60000):
+        w.open_score(example_score_path())
+    return w
+
+
+@pytest.fixture(scope="module")
+def take_file(tmp_path_factory):
+    score = load_score(example_score_path())
+    iw, im = 8, 20
+    notes, _ = perform(score.notes, Errors(wrong_midi={iw: score.notes[iw].midi + 3}, missed=frozenset({im})))
+    path = tmp_path_factory.mktemp("takes") / "take.wav"
+    save_take(render_notes(notes, "flute"), path)
+    return str(path), iw, im
+
+
+def test_score_loads_with_parts_tempo_and_engraving(win):
+    assert win.score is not None and len(win.score.notes) == 35
+    assert win.part_combo.count() == 1 and win.part_combo.currentText() == win.score.part
+    assert win.tempo_spin.value() == 100
+    assert not win.score_view.grab().toImage().isNull()
+    assert win.act_record.isEnabled() and not win.act_play_take.isEnabled()
+
+
+def test_tempo_change_reloads_the_score_at_that_tempo(win, qtbot):
+    with qtbot.waitSignal(win.score_shown, timeout=60000):
+        win.tempo_spin.setValue(50)
+    assert win.score.tempo_bpm == 50
+    assert win.score.notes[-1].onset_s == pytest.approx(2 * load_score(example_score_path()).notes[-1].onset_s)
+
+
+def test_analysing_a_take_file_colours_the_injected_notes(win, qtbot, take_file):
+    path, iw, im = take_file
+    with qtbot.waitSignal(win.analysis_shown, timeout=120000):
+        win.open_take(path)
+    cats = win.categories
+    ids = [n.id for n in win.score.notes]
+    assert [i for i, k in enumerate(ids) if cats[k] == "wrong_pitch"] == [iw]
+    assert [i for i, k in enumerate(ids) if cats[k] == "missed"] == [im]
+    # the engraved score carries those colours, the problem list names them, the ratings are drawn
+    assert win.score_view.colours()[win.score.notes[iw].element_id].lower() == "#d62728"
+    texts = [win.problem_list.item(i).text() for i in range(win.problem_list.count())]
+    assert any("wrong note" in t for t in texts) and any("missed" in t for t in texts)
+    assert 0 < win.rating_bars["note_accuracy"].value() < 100
+    assert win.act_play_take.isEnabled() and win.act_play_both.isEnabled()
+    # clicking the wrong note shows its details and moves the cursor there
+    win.select_note(win.score.notes[iw].id)
+    assert "wrong note" in win.details.text() and win._cursor_id == win.score.notes[iw].element_id
+
+
+def test_analysis_can_be_cancelled_and_the_window_stays_usable(win, qtbot, take_file):
+    win.open_take(take_file[0])
+    qtbot.waitUntil(lambda: win._analysis_task is not None, timeout=30000)
+    win.cancel_analysis()
+    assert win._analysis_task is None and not win.progress.isVisible()
+    qtbot.wait(200)
+    assert win.act_open.isEnabled()
+
+
+def test_a_broken_score_gives_a_clear_message(win, qtbot, tmp_path):
+    bad = tmp_path / "broken.musicxml"
+    bad.write_text("<score-partwise><part id='P1'><measure")
+    win.open_score(str(bad))
+    qtbot.waitUntil(lambda: win.last_error is not None, timeout=30000)
+    assert "broken.musicxml" in win.last_error or "score" in win.last_error.lower()
+    assert win.score is not None  # the score that was open stays open
+
+
+def test_unreadable_audio_gives_a_clear_message(win, qtbot, tmp_path):
+    bad = tmp_path / "take.wav"
+    bad.write_bytes(b"RIFF....WAVEfmt garbage")
+    win.open_take(str(bad))
+    qtbot.waitUntil(lambda: win.last_error is not None, timeout=30000)
+    assert "take.wav" in win.last_error
+
+
+def test_silent_take_says_what_to_do(win, qtbot, tmp_path):
+    p = tmp_path / "silent.wav"
+    sf.write(p, np.zeros(44100 * 2, dtype=np.float32), 44100)
+    win.open_take(str(p))
+    qtbot.waitUntil(lambda: win.last_error is not None, timeout=30000)
+    assert "silent" in win.last_error and "record again" in win.last_error
+
+
+def test_settings_persist(tmp_path):
+    org = ORG + "-persist"
+    s = AppSettings(latency_ms=42.0, tracker="yin", count_in_beats=2, recent_files=["/a.xml", "/b.xml"])
+    save_settings(s, org)
+    back = load_settings(org)
+    assert (back.latency_ms, back.tracker, back.count_in_beats, back.recent_files) == (42.0, "yin", 2,
+                                                                                         ["/a.xml", "/b.xml"])
+
+
+def test_loop_range_is_shaded_on_the_score_while_looping(win):
+    win.loop_from.setValue(3)
+    win.loop_to.setValue(2)
+    assert win.score_view._loop_items == []            # looping is off
+    win.loop_check.setChecked(True)
+    assert win.score_view._loop == (2, 3) and len(win.score_view._loop_items) == 2
+    win.loop_to.setValue(4)
+    assert win.score_view._loop == (3, 4)
+    win.loop_check.setChecked(False)
+    assert win.score_view._loop_items == []

@@ -1,0 +1,211 @@
+"""End to end through the window: record a rendered take with known mistakes from a real PortAudio input
+(a PulseAudio virtual microphone, see tests/vmic.py), stop, and check what the window shows; and the
+window's answers to a missing microphone, a microphone unplugged mid-take and a full disk."""
+from __future__ import annotations
+
+import errno
+import os
+import re
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytest.importorskip("pytestqt")
+
+from musicdesk import capture  # noqa: E402
+from musicdesk.app.main_window import MainWindow  # noqa: E402
+from musicdesk.app.settings import AppSettings  # noqa: E402
+from musicdesk.score import example_score_path, load_score  # noqa: E402
+from musicdesk.simulate import Errors, perform  # noqa: E402
+from musicdesk.synth import render_notes  # noqa: E402
+from vmic import VMIC_SR, virtual_microphone  # noqa: E402
+
+ORG = "musicdesk-tests-record"
+WRONG, FLAT, MISSED, LATE, EXTRA_AFTER = 8, 13, 20, 23, 5
+
+
+@pytest.fixture(scope="module")
+def mic():
+    with virtual_microphone() as m:
+        yield m
+
+
+@pytest.fixture(scope="module")
+def take_wav(tmp_path_factory):
+    """The bundled example played by a simulated flautist with five known mistakes (44.1 kHz WAV)."""
+    score = load_score(example_score_path())
+    errs = Errors(wrong_midi={WRONG: score.notes[WRONG].midi + 3}, detune_cents={FLAT: -40.0},
+                  missed=frozenset({MISSED}), shift_ms={LATE: 150.0}, extra_after={EXTRA_AFTER: 77})
+    notes, truth = perform(score.notes, errs, lead_s=0.5)
+    take = render_notes(notes, "flute", sr=VMIC_SR, tail_s=0.5)
+    path = tmp_path_factory.mktemp("played") / "take.wav"
+    sf.write(path, take.samples, VMIC_SR, subtype="PCM_16")
+    return str(path), take.samples, truth
+
+
+def make_window(qtbot, tmp_path, **settings) -> MainWindow:
+    settings = {"count_in_beats": 0, "takes_dir": str(tmp_path), **settings}
+    w = MainWindow(settings=AppSettings(**settings), settings_org=ORG)
+    qtbot.addWidget(w)
+    w.show()
+    with qtbot.waitSignal(w.score_shown, timeout=60000):
+        w.open_score(example_score_path())
+    return w
+
+
+def by_category(win) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for n in win.score.notes:
+        out.setdefault(win.categories[n.id], []).append(n.index)
+    return out
+
+
+@pytest.mark.timeout(180)
+def test_recording_through_a_real_input_colours_exactly_the_injected_mistakes(mic, qtbot, tmp_path, take_wav):
+    path, played, _ = take_wav
+    win = make_window(qtbot, tmp_path)
+    win.start_recording()
+    assert win.recorder is not None and not win.act_record.isEnabled() and win.act_stop.isEnabled()
+    player = mic.play(path)
+    levels, points = [], []
+
+    def watch() -> bool:
+        levels.append(win.level_meter.value())
+        points.append(win.roll.live_point_count)
+        return player.poll() is not None
+
+    qtbot.waitUntil(watch, timeout=90000)
+    qtbot.wait(700)                                    # the last of the sound reaches the input
+    assert max(levels) > -30                           # the level meter moved
+    assert points[-1] > 0.5 * len(played) / VMIC_SR / 0.01  # the live trace was drawn as it played
+    assert len(set(points)) > 20                       # ... progressively, not at the end
+    with qtbot.waitSignal(win.analysis_shown, timeout=120000):
+        win.stop()
+    assert win.recorder is None
+    cats = by_category(win)
+    assert cats.get("wrong_pitch") == [WRONG]
+    assert cats.get("out_of_tune") == [FLAT]
+    assert cats.get("missed") == [MISSED]
+    assert cats.get("late") == [LATE]
+    assert set(cats) <= {"correct", "wrong_pitch", "out_of_tune", "missed", "late"}, (
+        cats, [(r.index, r.onset_s, r.timing_error_ms) for r in win.analysis.report.notes])
+    # the extra note is in the report, marked on the score after the note it followed, and listed
+    rep = win.analysis.report
+    assert len(rep.extra_notes) == 1 and abs(rep.extra_notes[0].midi - 77) < 0.5
+    assert list(win.score_view.marks()) == [win.score.notes[EXTRA_AFTER].element_id]
+    texts = [win.problem_list.item(i).text() for i in range(win.problem_list.count())]
+    assert any("extra F5" in t for t in texts) and any(re.search(r"bar \d+, beat [\d.]+: A4 4\d cents flat", t) for t in texts)
+    # the take streamed to disk in the takes folder holds everything that was played
+    saved = [p for p in os.listdir(tmp_path / "takes") if p.endswith(".flac")]
+    assert len(saved) == 1
+    y, sr = sf.read(tmp_path / "takes" / saved[0], dtype="float32")
+    assert sr == VMIC_SR and len(y) >= len(played)
+    assert win.take_path == str(tmp_path / "takes" / saved[0])
+
+
+@pytest.mark.timeout(60)
+def test_no_microphone_says_what_to_do(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setattr(capture, "list_input_devices", lambda: [])
+    win = make_window(qtbot, tmp_path)
+    win.start_recording()
+    assert win.recorder is None and "No microphone found" in win.last_error
+    assert "Settings" in win.last_error and win.act_record.isEnabled()
+
+
+@pytest.fixture(scope="module")
+def clean_wav(tmp_path_factory):
+    """The bundled example played right by a simulated flautist (44.1 kHz WAV)."""
+    score = load_score(example_score_path())
+    notes, truth = perform(score.notes, lead_s=0.5)
+    take = render_notes(notes, "flute", sr=VMIC_SR, tail_s=0.5)
+    path = tmp_path_factory.mktemp("played") / "clean.wav"
+    sf.write(path, take.samples, VMIC_SR, subtype="PCM_16")
+    return str(path), truth
+
+
+@pytest.mark.timeout(120)
+def test_microphone_unplugged_mid_take_keeps_and_analyses_the_take_so_far(qtbot, tmp_path, clean_wav):
+    path, truth = clean_wav
+    with virtual_microphone() as own:                  # its own server: this test kills it
+        win = make_window(qtbot, tmp_path)
+        win.start_recording()
+        own.play(path)
+        qtbot.wait(6000)
+        own.kill_server()
+        qtbot.waitUntil(lambda: win.recorder is None, timeout=10000)
+        assert "stopped delivering audio" in win.last_error and "saved at" in win.last_error
+        assert win.act_record.isEnabled()              # the window is usable again
+        qtbot.waitUntil(lambda: win.analysis is not None, timeout=120000)
+    saved = os.path.join(tmp_path, "takes", os.listdir(tmp_path / "takes")[0])
+    assert saved in win.last_error
+    y, sr = sf.read(saved, dtype="float32")            # a complete, readable file
+    assert 5.0 < len(y) / sr < 8.0
+    # the notes played before the cut are right; those after it are missed
+    rep = win.analysis.report
+    cut_s = len(y) / sr
+    detail = (cut_s, [(r.index, r.status, r.onset_s, truth.onset_s.get(r.index)) for r in rep.notes])
+    assert all(rep.notes[i].status == "correct" for i, on in truth.onset_s.items() if on < cut_s - 0.7), detail
+    assert all(r.status == "missed" for r in rep.notes if truth.onset_s[r.index] > cut_s), detail
+
+
+@pytest.mark.timeout(180)
+def test_disk_full_mid_take_keeps_recording_and_saves_a_complete_copy(mic, qtbot, tmp_path, take_wav,
+                                                                      monkeypatch):
+    path, played, _ = take_wav
+    rescue = tmp_path / "rescue"
+    monkeypatch.setattr(capture, "recovery_dir", lambda fallback_dir=None: str(rescue))
+    real_write = sf.SoundFile.write
+    calls = {"n": 0, "full": True}
+
+    def failing_write(self, data):
+        calls["n"] += 1
+        if calls["full"] and calls["n"] > 100:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(self, data)
+
+    monkeypatch.setattr(sf.SoundFile, "write", failing_write)
+    win = make_window(qtbot, tmp_path)
+    win.start_recording()
+    player = mic.play(path)
+    qtbot.waitUntil(lambda: "DISK FULL" in win.clip_label.text(), timeout=20000)
+    assert win.recorder is not None                    # still recording, in memory
+    qtbot.waitUntil(lambda: player.poll() is not None, timeout=90000)
+    qtbot.wait(700)
+    calls["full"] = False                              # space was freed before the user stops
+    with qtbot.waitSignal(win.analysis_shown, timeout=120000):
+        win.stop()
+    rescued = [p for p in os.listdir(rescue) if p.endswith(".flac")]
+    assert len(rescued) == 1 and str(rescue / rescued[0]) in win.last_error
+    assert "disk is full" in win.last_error
+    y, sr = sf.read(rescue / rescued[0], dtype="float32")
+    assert len(y) >= len(played)                       # nothing that was played is lost
+    assert win.take_path == str(rescue / rescued[0])
+    assert by_category(win).get("wrong_pitch") == [WRONG]
+    # and the take can be saved again where the user chooses
+    out = tmp_path / "again.wav"
+    assert win.save_take(str(out))
+    again, sr2 = sf.read(out, dtype="float32")
+    assert sr2 == VMIC_SR and len(again) == len(y) and np.abs(again - y).max() < 1e-3
+
+
+@pytest.mark.timeout(120)
+def test_count_in_shifts_the_expected_notes_and_the_cursor_follows(mic, qtbot, tmp_path, take_wav):
+    """With a count-in the expected notes start after it and the cursor walks over the score."""
+    path, _, _ = take_wav
+    win = make_window(qtbot, tmp_path, count_in_beats=2)
+    first_onset = win.score.notes[0].onset_s
+    win.start_recording()
+    assert win.roll.notes()[0].start_s == pytest.approx(first_onset + 1.2)  # 2 beats at 100 bpm
+    player = mic.play(path)
+    seen = set()
+    end = time.monotonic() + 8.0
+    while time.monotonic() < end:
+        qtbot.wait(50)
+        seen.add(win.score_view.cursor_note())
+    player.terminate()
+    with qtbot.waitSignal(win.analysis_shown, timeout=120000):
+        win.stop_recording()
+    ids = [n.element_id for n in win.score.notes[:8]]
+    assert len(seen & set(ids)) >= 5                   # the cursor moved note by note

@@ -1,0 +1,181 @@
+"""A virtual microphone for tests: a private PulseAudio server whose null sink `vsink` comes back as
+the default input `vmic` (see ../shared/PLATFORM.md).
+
+    with virtual_microphone() as mic:
+        rec = Recorder(path); rec.start()
+        mic.play("take.wav").wait()
+        rec.stop()
+
+Everything runs in a fresh runtime directory; PULSE_SERVER / XDG_RUNTIME_DIR / PULSE_CLIENTCONFIG are
+set in this process's environment (PortAudio's ALSA pulse plugin reads them) and restored on exit;
+PortAudio is re-initialised so that sounddevice sees the new devices; the daemons are stopped by their
+own process ids, even when the test fails.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+SINK = "vsink"
+SOURCE = "vmic"
+VMIC_SR = 44100
+_ENV_KEYS = ("PULSE_SERVER", "XDG_RUNTIME_DIR", "PULSE_CLIENTCONFIG", "PULSE_COOKIE")
+
+
+class VirtualMicError(RuntimeError):
+    """The virtual microphone could not be started; the message says what to install or check."""
+
+
+@dataclass
+class VirtualMic:
+    """A running private PulseAudio server with a null sink and its remapped monitor as default input."""
+
+    runtime_dir: str
+    server: str                       # value for PULSE_SERVER ("unix:/path/native")
+    daemon: subprocess.Popen
+    keepalive: subprocess.Popen | None = None
+    players: list[subprocess.Popen] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        """Environment for child processes (paplay, pactl) that talk to this server."""
+        e = dict(os.environ)
+        e.update(PULSE_SERVER=self.server, XDG_RUNTIME_DIR=self.runtime_dir,
+                 PULSE_CLIENTCONFIG=os.path.join(self.runtime_dir, "client.conf"),
+                 HOME=self.runtime_dir)
+        return e
+
+    def pactl(self, *args: str, timeout_s: float = 10.0) -> str:
+        r = subprocess.run(["pactl", *args], env=self.env(), capture_output=True, text=True,
+                           timeout=timeout_s)
+        if r.returncode != 0:
+            raise VirtualMicError(f"pactl {' '.join(args)} failed: {r.stderr.strip()}")
+        return r.stdout
+
+    def play(self, audio: str | os.PathLike | np.ndarray, sr: int = VMIC_SR) -> subprocess.Popen:
+        """Play a file (or a float mono array at `sr` Hz) into vsink with paplay; returns the Popen."""
+        if not isinstance(audio, (str, os.PathLike)):
+            import soundfile as sf
+
+            fd, path = tempfile.mkstemp(suffix=".wav", dir=self.runtime_dir)
+            os.close(fd)
+            sf.write(path, np.clip(np.asarray(audio, dtype=np.float32), -1, 1), sr, subtype="FLOAT")
+            audio = path
+        # 200 ms of buffer: a player starved of CPU for a moment would otherwise underrun, and pulse
+        # then skips the samples it missed (the take loses audio). The sink itself runs at the
+        # keep-alive's 20 ms (see virtual_microphone), so captures start at once.
+        p = subprocess.Popen(["paplay", f"--device={SINK}", "--latency-msec=200", os.fspath(audio)],
+                             env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.players.append(p)
+        return p
+
+    @property
+    def alive(self) -> bool:
+        return self.daemon.poll() is None
+
+    def kill_server(self) -> None:
+        """Kill the PulseAudio daemon (simulates the microphone being unplugged mid-take)."""
+        _stop(self.keepalive, sig=signal.SIGKILL)
+        _stop(self.daemon, sig=signal.SIGKILL)
+
+
+def _stop(p: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout_s: float = 5.0) -> None:
+    if p is None or p.poll() is not None:
+        return
+    try:
+        p.send_signal(sig)
+        p.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(timeout=timeout_s)
+    except ProcessLookupError:
+        pass
+
+
+def reinit_portaudio() -> None:
+    """sounddevice caches PortAudio's device list at import: terminate and initialise it again."""
+    import sounddevice as sd
+
+    sd._terminate()
+    sd._initialize()
+
+
+@contextlib.contextmanager
+def virtual_microphone(settle_s: float = 2.0, start_timeout_s: float = 10.0) -> Iterator[VirtualMic]:
+    """Start a private PulseAudio (vsink -> vmic, both defaults), yield it, stop it on exit."""
+    for tool in ("pulseaudio", "pactl", "pacat", "paplay"):
+        if shutil.which(tool) is None:
+            raise VirtualMicError(
+                f"`{tool}` is not installed: the virtual microphone needs PulseAudio "
+                "(apt-get install pulseaudio pulseaudio-utils libasound2-plugins libportaudio2).")
+    rundir = tempfile.mkdtemp(prefix="musicdesk-vmic-")
+    sock = os.path.join(rundir, "native")
+    with open(os.path.join(rundir, "client.conf"), "w") as f:
+        f.write("autospawn = no\n")  # a killed server must stay dead (device-vanished tests)
+    saved = {k: os.environ.get(k) for k in _ENV_KEYS}
+    log = open(os.path.join(rundir, "pulseaudio.log"), "w")
+    daemon_env = dict(os.environ, XDG_RUNTIME_DIR=rundir, HOME=rundir)
+    daemon_env.pop("PULSE_SERVER", None)
+    daemon = subprocess.Popen(
+        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
+         "--use-pid-file=no", "--log-target=stderr", "--log-level=error",
+         "-L", f"module-native-protocol-unix auth-anonymous=1 socket={sock}",
+         "-L", f"module-null-sink sink_name={SINK} rate={VMIC_SR} channels=1",
+         "-L", f"module-remap-source master={SINK}.monitor source_name={SOURCE}"],
+        env=daemon_env, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=rundir)
+    mic = VirtualMic(runtime_dir=rundir, server=f"unix:{sock}", daemon=daemon)
+    try:
+        deadline = time.monotonic() + start_timeout_s
+        while True:
+            if daemon.poll() is not None:
+                log.flush()
+                with open(os.path.join(rundir, "pulseaudio.log")) as f:
+                    raise VirtualMicError(f"pulseaudio exited at start (status {daemon.returncode}): "
+                                          f"{f.read().strip()[-800:]}")
+            if os.path.exists(sock):
+                try:
+                    mic.pactl("info", timeout_s=2.0)
+                    break
+                except (VirtualMicError, subprocess.TimeoutExpired):
+                    pass
+            if time.monotonic() > deadline:
+                raise VirtualMicError(f"pulseaudio did not answer within {start_timeout_s:.0f} s")
+            time.sleep(0.05)
+        mic.pactl("set-default-sink", SINK)
+        mic.pactl("set-default-source", SOURCE)
+        # A silent stream keeps the sink running; without it the first capture starts 1-2 s late.
+        # Its low latency sets the sink's: with pulse's default 2 s stream buffer the null sink
+        # renders in 2 s chunks and a capture's first block arrives about 2 s late.
+        mic.keepalive = subprocess.Popen(
+            ["pacat", "--playback", f"--device={SINK}", "--latency-msec=20", "--format=s16le",
+             f"--rate={VMIC_SR}", "--channels=1", "--raw", "/dev/zero"],
+            env=mic.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.environ.update(PULSE_SERVER=mic.server, XDG_RUNTIME_DIR=rundir,
+                          PULSE_CLIENTCONFIG=os.path.join(rundir, "client.conf"))
+        time.sleep(settle_s)
+        reinit_portaudio()
+        yield mic
+    finally:
+        for p in mic.players:
+            _stop(p, timeout_s=2.0)
+        _stop(mic.keepalive)
+        _stop(daemon)
+        log.close()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        try:
+            reinit_portaudio()
+        except Exception:
+            pass
+        shutil.rmtree(rundir, ignore_errors=True)
