@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["pitch", "align", "analyze"]  # sections in this order, then any others alphabetically
+ORDER = ["pitch", "align", "analyze", "live_gui", "live_core", "score"]  # sections in this order, then any others alphabetically
 
 HEADER = """# Benchmark results
 

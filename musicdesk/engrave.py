@@ -30,7 +30,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Mapping
 
-__all__ = ["Engraving", "EngraveError", "engrave"]
+__all__ = ["Engraving", "EngraveError", "engrave", "verovio_toolkit"]
 
 _SVG = "{http://www.w3.org/2000/svg}"
 _XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
@@ -147,6 +147,21 @@ class Engraving:
 _COLOUR_OK = re.compile(r"^[#\w(),.%\s-]{1,64}$")
 
 
+def verovio_toolkit():
+    """A verovio toolkit that finds its fonts in any thread.
+
+    verovio's module sets the font resource path on import, for the importing thread only; a toolkit
+    made in any other thread (the window engraves in workers) starts with a build-time path and can
+    load no font, so every score then fails to load."""
+    import verovio
+
+    tk = verovio.toolkit()
+    data = os.path.join(os.path.dirname(verovio.__file__), "data")
+    if os.path.isdir(data):
+        tk.setResourcePath(data)
+    return tk
+
+
 def engrave(musicxml: str, page_width_px: int = 2100, scale: int = 40,
             page_height_px: int = 2970) -> Engraving:
     """Lay out MusicXML text with verovio into pages of `page_width_px` x `page_height_px` layout pixels
@@ -163,12 +178,7 @@ def engrave(musicxml: str, page_width_px: int = 2100, scale: int = 40,
                            f"of at least 100x100 layout pixels and a scale between 1 and 1000 percent.")
     ties = _tie_roots(_check_musicxml(musicxml))
     verovio.enableLog(verovio.LOG_OFF)
-    tk = verovio.toolkit()
-    # verovio's module sets the font resource path on import, for the importing thread only; any other
-    # thread (the window engraves in workers) starts with a build-time path and can load no font.
-    data = os.path.join(os.path.dirname(verovio.__file__), "data")
-    if os.path.isdir(data):
-        tk.setResourcePath(data)
+    tk = verovio_toolkit()
     tk.setOptions({
         "pageWidth": int(page_width_px), "pageHeight": int(page_height_px), "adjustPageHeight": True,
         "scale": int(scale), "breaks": "auto", "header": "none", "footer": "none",

@@ -5,7 +5,7 @@ conventions (a pitch within 50 cents is the right note; an onset within 50 ms is
 named parameters of `Tolerances`.
 
 Timing is judged against the player's *own local tempo*: for each note, the onsets of its neighbours
-(within `tempo_window_beats`, the note itself left out) give a robust local line from score beats to
+(the nearest played notes on each side, the note itself left out) give a robust local curve from score beats to
 seconds; the timing error is how far the note's onset lies from that line. A slow but steady take is
 therefore not "late" everywhere, while one rushed note still stands out.
 """
@@ -92,27 +92,41 @@ def played_midi(contour: PitchContour, onset_s: float, offset_s: float, tol: Tol
     return (float(np.median(midi[sel])) if n else None), n
 
 
-def local_tempo_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, window_beats: float) -> np.ndarray:
+MIN_SIDE_WEIGHT = 2.0  # tricube weight needed on each side of a note for a local parabola (else a line)
+
+
+def local_tempo_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, window_beats: float,
+                          window_notes: int = 6) -> np.ndarray:
     """Leave-one-out timing error (ms) of each onset against a robust local curve beats -> seconds.
 
-    For note i, the neighbours within `window_beats` (i left out) are fitted by weighted least squares
-    (tricube distance weights, Tukey-bisquare reweighting against outliers): a parabola when there are
-    at least 3 neighbours on each side (it follows an accelerando or ritardando), else a line. The error
-    is onset_s[i] minus the fit at onset_beats[i]. With fewer than 3 neighbours a global line is used.
+    For note i, its neighbours are the `window_notes` played notes on each side, and any others within
+    `window_beats`; they are fitted by weighted least squares (tricube weights over the neighbour's
+    rank, Tukey-bisquare reweighting against outliers): a parabola when the neighbours on each side
+    that are not outliers of a robust line weigh at least MIN_SIDE_WEIGHT (about two close notes; it
+    follows an accelerando or ritardando), else that line. Counting neighbours by rank, not by beats,
+    keeps a late note identifiable as the outlier when a long note follows it. The error is
+    onset_s[i] minus the fit at onset_beats[i]. With fewer than 3 neighbours a global line is used.
     """
     n = len(onset_s)
     out = np.full(n, np.nan)
     if n < 4:
         return out
     glob = _robust_poly(onset_beats, onset_s, np.ones(n), 1)
+    ranks = np.arange(n)
     for i in range(n):
         dx = onset_beats - onset_beats[i]
-        nb = (np.abs(dx) <= window_beats) & (np.arange(n) != i)
-        before, after = int(np.sum(nb & (dx < 0))), int(np.sum(nb & (dx > 0)))
+        rank = np.abs(ranks - i)
+        nb = ((rank <= window_notes) | (np.abs(dx) <= window_beats)) & (rank > 0)
         if nb.sum() >= 3 and np.ptp(onset_beats[nb]) > 0:
-            w = (1 - (np.abs(dx[nb]) / (window_beats * 1.0001)) ** 3) ** 3
-            deg = 2 if min(before, after) >= 3 else 1
-            coef = _robust_poly(dx[nb], onset_s[nb], w, deg)
+            x, y = dx[nb], onset_s[nb]
+            span = max(window_notes, int(rank[nb].max())) + 1
+            w = (1 - (rank[nb] / span) ** 3) ** 3
+            coef, rw = _robust_poly(x, y, w, 1, with_weights=True)
+            # a parabola only with real support on both sides: outliers (a late note) do not pin it
+            # down, and its extrapolation would amplify onset noise
+            eff = w * rw
+            if min(float(eff[x < 0].sum()), float(eff[x > 0].sum())) >= MIN_SIDE_WEIGHT:
+                coef = _robust_poly(x, y, w, 2)
             pred = coef[-1]  # the fit at dx = 0
         else:
             pred = np.polyval(glob, onset_beats[i])
@@ -120,8 +134,22 @@ def local_tempo_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, window_b
     return out
 
 
-def _robust_poly(x: np.ndarray, y: np.ndarray, w: np.ndarray, deg: int, iters: int = 4) -> np.ndarray:
-    """Weighted robust (bisquare) polynomial fit of y on x; coefficients highest power first."""
+def _weighted_median(v: np.ndarray, w: np.ndarray) -> float:
+    order = np.argsort(v)
+    cw = np.cumsum(w[order])
+    if cw[-1] <= 0:
+        return float(np.median(v))
+    return float(v[order][np.searchsorted(cw, 0.5 * cw[-1])])
+
+
+def _robust_poly(x: np.ndarray, y: np.ndarray, w: np.ndarray, deg: int, iters: int = 20,
+                 with_weights: bool = False):
+    """Weighted robust (bisquare) polynomial fit of y on x; coefficients highest power first.
+
+    Reweights until the weights settle (at most `iters` times): one far-off onset (a note 150 ms
+    late) inflates the first fit's residual scale, and a few rounds only halve its pull on the curve,
+    which would make its right neighbours look early. With `with_weights`, also the final robustness
+    weights (0 for an outlier, near 1 for a point on the curve)."""
     rw = np.ones_like(w)
     coef = np.zeros(deg + 1)
     coef[-1] = float(np.median(y))
@@ -131,9 +159,14 @@ def _robust_poly(x: np.ndarray, y: np.ndarray, w: np.ndarray, deg: int, iters: i
             break
         coef = np.polyfit(x, y, deg, w=np.sqrt(ww))
         r = y - np.polyval(coef, x)
-        s = 6.0 * max(float(np.median(np.abs(r))), 0.005)  # 5 ms floor: sub-frame residuals are noise
-        rw = np.clip(1 - (r / s) ** 2, 0, None) ** 2
-    return coef
+        # residual scale from the points that count here (weighted median), 5 ms floor: sub-frame noise
+        s = 6.0 * max(_weighted_median(np.abs(r), w), 0.005)
+        new_rw = np.clip(1 - (r / s) ** 2, 0, None) ** 2
+        if np.max(np.abs(new_rw - rw)) < 1e-3:
+            rw = new_rw
+            break
+        rw = new_rw
+    return (coef, rw) if with_weights else coef
 
 
 def build_report(score: Score, contour: PitchContour, alignment: Alignment,

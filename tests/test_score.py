@@ -346,8 +346,10 @@ def test_score_to_musicxml_one_part():
 
 
 def test_verovio_uses_the_element_ids():
-    verovio = pytest.importorskip("verovio")
-    tk = verovio.toolkit()
+    pytest.importorskip("verovio")
+    from musicdesk.engrave import verovio_toolkit
+
+    tk = verovio_toolkit()
     assert tk.loadData(score_to_musicxml(example_score_path()))
     svg = "".join(tk.renderToSVG(page) for page in range(1, tk.getPageCount() + 1))
     sc = load_score(example_score_path())

@@ -72,6 +72,15 @@ def _user_errors() -> tuple[type, ...]:
     return tuple(errs)
 
 
+def _stop_quietly(thing) -> None:
+    """Stop a player or metronome, if any; a device that already went away must not stop us."""
+    if thing is not None:
+        try:
+            thing.stop()
+        except Exception:
+            pass
+
+
 class MainWindow(QMainWindow):
     """The practice window."""
 
@@ -321,7 +330,7 @@ class MainWindow(QMainWindow):
         rec = self.recorder is not None
         busy = self._analysis_task is not None
         has_score = self.score is not None
-        self.act_record.setEnabled(has_score and not rec and not busy)
+        self.act_record.setEnabled(has_score and not rec)  # recording again cancels an analysis
         self.act_stop.setEnabled(rec or self.player is not None)
         self.act_play_take.setEnabled(self.take is not None and not rec)
         self.act_play_ref.setEnabled(has_score and not rec)
@@ -503,8 +512,8 @@ class MainWindow(QMainWindow):
     def analyse(self) -> None:
         from musicdesk.analysis import analyze
 
-        if self.score is None or self.take is None:
-            return
+        if self.score is None or self.take is None or self.recorder is not None:
+            return  # (a take finished loading while the next one is being recorded: that one counts)
         self.cancel_analysis()
         self._clear_results()
         s = self.settings
@@ -783,12 +792,8 @@ class MainWindow(QMainWindow):
         if rec is None:
             return
         self.timer.stop()
-        if self._click is not None:
-            try:
-                self._click.stop()
-            except Exception:
-                pass
-            self._click = None
+        _stop_quietly(self._click)
+        self._click = None
         result = rec.stop()
         self.recorder = None
         self.rec_label.setText("")
@@ -894,12 +899,8 @@ class MainWindow(QMainWindow):
         self._start_player(self.take, (max(0.0, start_s - pad), end_s + pad), "take", 1.0)
 
     def stop_playback(self) -> None:
-        if self.player is not None:
-            try:
-                self.player.stop()
-            except Exception:
-                pass
-            self.player = None
+        _stop_quietly(self.player)
+        self.player = None
         self._play_map = None
         if self.recorder is None:
             self.timer.stop()
