@@ -65,8 +65,10 @@ def main() -> None:
         shot(win, "empty.png")
         win.open_score(example_score_path())
         wait_for(win.score_shown)
+        while win.warming:
+            pump(0.1)
         shot(win, "score.png")
-        notes, _ = perform(win.score.notes, lead_s=0.3, last=20)
+        notes, _ = perform(win.score.notes, lead_s=0.0, last=20)
         wav = os.path.join(tmp, "take.wav")
         save_take(render_notes(notes, "clarinet", sr=44100), wav)
         win.start_recording()

@@ -24,7 +24,7 @@ from numba import njit
 LEAD, NOTE, GAP, EXTRA, TAIL = 0, 1, 2, 3, 4
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _viterbi(note_cost, gap_cost, extra_cost, bg_cost, onset_cost, stay_cost, chain_len, min_len, loop_cost,
              extra_len, start_cost, stop_cost, skip_cost, gap_enter_cost, extra_enter_cost, max_skip,
              band_lo, band_hi, repeat_onset_cost, is_repeat):

@@ -81,3 +81,21 @@ def analyze(score: Score, take: Take, *, tracker: str = DEFAULT_TRACKER,
     timings["report"] = time.perf_counter() - t
     stage("done", 1.0)
     return Analysis(report=report, contour=contour, alignment=alignment, timings_s=timings)
+
+
+def warm_up() -> None:
+    """Load the compiled pitch tracker and aligner (numba's cache) by analysing one second of a
+    synthetic tone: the first analysis of a session then runs at full speed. Call it in a worker
+    thread at start-up; loading holds Python's GIL for a moment."""
+    from musicdesk.score import Score, ScoreNote
+
+    sr = 22050
+    t = np.arange(sr) / sr
+    y = (0.3 * np.sin(2 * np.pi * 440.0 * t) * (t > 0.1) * (t < 0.9)).astype(np.float32)
+    notes = tuple(ScoreNote(f"w{i}", f"w{i}", i, 69, 69, i * 1.0, 1.0, 0.1 + 0.4 * i, 0.4, 1, 1.0 + i)
+                  for i in range(2))
+    score = Score("warm-up", ("w",), "w", notes, 150.0, 0.9)
+    try:
+        analyze(score, Take(y, sr))
+    except AnalysisError:
+        pass

@@ -26,6 +26,10 @@ import numpy as np
 NO_MIC_MESSAGE = "No microphone found: connect one and choose it in Settings > Input device."
 DISK_FULL_MESSAGE = ("The disk is full: the take is kept in memory; free some space or choose another "
                      "folder, then save it.")
+# PortAudio buffering for every stream musicdesk opens (input, metronome, playback, calibration):
+# "high" is about 35 ms on PulseAudio against 9 ms for "low". The callbacks are Python and need the GIL;
+# with 9 ms, any short pause of the interpreter on a busy 2-core machine drops or repeats samples.
+STREAM_LATENCY = "high"
 CLIP_LEVEL = 0.999        # |sample| at or above this counts as clipped
 LEVEL_WINDOW_S = 0.05     # `level_dbfs` is the peak over about this much audio
 SILENCE_DBFS = -120.0     # level reported for digital silence
@@ -319,7 +323,8 @@ class Recorder:
         try:
             self._stream = sd.InputStream(
                 device=dev.index, samplerate=self.sr, channels=channels, dtype="float32",
-                blocksize=self.block, callback=self._callback, finished_callback=self._on_finished)
+                blocksize=self.block, latency=STREAM_LATENCY, callback=self._callback,
+                finished_callback=self._on_finished)
             self._stream.start()
         except Exception as exc:
             self._close_stream()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.signal
 
-from musicdesk.capture import CaptureError, resolve_input_device
+from musicdesk.capture import STREAM_LATENCY, CaptureError, resolve_input_device
 
 CLICK_SPACING_S = 0.3        # mean gap between calibration clicks
 MAX_LATENCY_S = 0.8          # longest round trip we look for
@@ -113,7 +113,7 @@ def measure_latency(sr: int = 44100, input_device=None, output_device=None, n_cl
     dev_in = resolve_input_device(input_device)
     played, starts = click_pattern(sr, n_clicks)
     try:
-        rec = sd.playrec(played, samplerate=sr, channels=1, dtype="float32",
+        rec = sd.playrec(played, samplerate=sr, channels=1, dtype="float32", latency=STREAM_LATENCY,
                          device=(dev_in.index, output_device), blocking=True)
     except sd.PortAudioError as exc:
         raise CaptureError(f"Cannot play and record at the same time ({exc}); check the output and "

@@ -62,7 +62,10 @@ class Playback:
         self._x = np.ascontiguousarray(np.asarray(samples, dtype=np.float32).reshape(-1))
         self._pos = 0
         self._done = threading.Event()
+        from musicdesk.capture import STREAM_LATENCY
+
         self._stream = sd.OutputStream(samplerate=self.sr, channels=1, dtype="float32", device=device,
+                                       latency=STREAM_LATENCY,
                                        callback=self._callback, finished_callback=self._done.set)
         self._stream.start()
 

@@ -51,7 +51,7 @@ def cross_correlation_frames(xc: np.ndarray, starts: np.ndarray, win: int, max_l
     return scipy.fft.irfft(a * b, nfft, axis=1, workers=-1)[:, win - 1: win + max_lag]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def candidates_from_correlation(r, sq_cum, starts, win, min_lag, max_cands, thr, thr_mass, boltz,
                                 no_trough_prob):
     """CMNDF troughs -> (lag, cmndf value, probability) of the `max_cands` most probable per frame.
@@ -146,7 +146,7 @@ def candidates_from_correlation(r, sq_cum, starts, win, min_lag, max_cands, thr,
     return out_lag, out_val, out_p
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, nogil=True)
 def _diff_at(x, s, win, tau):
     """YIN difference sum_j (x[s+j] - x[s+j+tau])^2, j < win (float32 slices + fastmath: SIMD)."""
     a = x[s:s + win]
@@ -158,7 +158,7 @@ def _diff_at(x, s, win, tau):
     return acc
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def refine_lags(x, starts, win, lags_coarse, q, max_lag, active):
     """Refine coarse lags (in coarse samples) to full-rate lags (in full-rate samples).
 
@@ -207,7 +207,7 @@ def refine_lags(x, starts, win, lags_coarse, q, max_lag, active):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def viterbi_candidates(midi, prob, gate, sigma_st, jump_cost, switch_cost):
     """Best path over states (candidate k voiced | candidate k unvoiced | no pitch) per frame.
 

@@ -432,6 +432,8 @@ class Player:
         return a + (first + n - b) % (b - a)
 
     def _start_stream(self, at: int) -> None:
+        from musicdesk.capture import STREAM_LATENCY
+
         try:
             import sounddevice as sd
         except Exception as exc:  # PortAudio library missing
@@ -453,7 +455,7 @@ class Player:
         for channels in (1, 2):  # mono, or the same signal on both sides where mono is refused
             try:
                 stream = sd.OutputStream(samplerate=self.sr, channels=channels, dtype="float32",
-                                         device=self._device, callback=self._callback,
+                                         device=self._device, latency=STREAM_LATENCY, callback=self._callback,
                                          finished_callback=lambda: self._finished(ended))
                 break
             except Exception as e:

@@ -52,6 +52,7 @@ def make_window(qtbot, tmp_path, **settings) -> MainWindow:
     w.show()
     with qtbot.waitSignal(w.score_shown, timeout=60000):
         w.open_score(example_score_path())
+    qtbot.waitUntil(lambda: not w.warming, timeout=60000)   # Record waits for the analysis code
     return w
 
 

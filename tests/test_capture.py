@@ -64,7 +64,7 @@ class FakeStream:
     then = "silence"
 
     def __init__(self, device=None, samplerate=None, channels=1, dtype=None, blocksize=0,
-                 callback=None, finished_callback=None):
+                 callback=None, finished_callback=None, latency=None):
         self.block, self.callback, self.channels = blocksize, callback, channels
         self.active = False
         self._stop = threading.Event()

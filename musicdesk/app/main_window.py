@@ -72,6 +72,9 @@ def _user_errors() -> tuple[type, ...]:
     return tuple(errs)
 
 
+_WARMED = False  # the analysis code was loaded in this process (see MainWindow._warm_up)
+
+
 def _stop_quietly(thing) -> None:
     """Stop a player or metronome, if any; a device that already went away must not stop us."""
     if thing is not None:
@@ -114,7 +117,7 @@ class MainWindow(QMainWindow):
         self._play_map = None       # (kind, speed) while playing, for the cursor
         self._count_in_s = 0.0
         self._cursor_id: str | None = None
-        self.frame_times: list[float] = []         # perf_counter of each drawn live frame (benchmarks)
+        self.warming = False                       # loading the compiled analysis code (record waits)
 
         # ---- central: score over piano roll
         self.score_view = ScoreView()
@@ -126,6 +129,7 @@ class MainWindow(QMainWindow):
         split.addWidget(self.roll)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setSizes([480, 360])  # the score first: two lines of music at the fitted width
 
         # ---- right panel: ratings, legend, problems, details
         side = QWidget()
@@ -160,6 +164,8 @@ class MainWindow(QMainWindow):
         sl.addWidget(legend)
         sl.addWidget(QLabel("Problems (click to hear and see):"))
         self.problem_list = QListWidget()
+        self.problem_list.setWordWrap(True)
+        self.problem_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.problem_list.itemClicked.connect(self._problem_clicked)
         sl.addWidget(self.problem_list, 1)
         self.details = QLabel("")
@@ -180,6 +186,26 @@ class MainWindow(QMainWindow):
         self.timer.setInterval(FRAME_MS)
         self.timer.timeout.connect(self._tick)
         self._update_enabled()
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Once per session, load the compiled analysis code in a worker while the user looks at the
+        score, so that the first take's analysis neither waits for it nor stalls the window."""
+        global _WARMED
+        if not _WARMED:
+            from musicdesk.analysis import warm_up
+
+            _WARMED = True
+            self.warming = True
+            self.statusBar().showMessage("Preparing the analysis…")
+
+            def done(_result=None) -> None:
+                self.warming = False
+                self._update_enabled()
+
+            task = self._run(workers.Task(warm_up), done, "Cannot prepare the analysis")
+            task.signals.failed.connect(lambda _m: done())
+            self._update_enabled()
 
     # ================================================================== building
     def _build_actions(self) -> None:
@@ -330,7 +356,9 @@ class MainWindow(QMainWindow):
         rec = self.recorder is not None
         busy = self._analysis_task is not None
         has_score = self.score is not None
-        self.act_record.setEnabled(has_score and not rec)  # recording again cancels an analysis
+        # recording again cancels an analysis; it waits for the analysis code to load, which holds
+        # Python's lock long enough to make the audio callback drop samples
+        self.act_record.setEnabled(has_score and not rec and not self.warming)
         self.act_stop.setEnabled(rec or self.player is not None)
         self.act_play_take.setEnabled(self.take is not None and not rec)
         self.act_play_ref.setEnabled(has_score and not rec)
@@ -411,6 +439,8 @@ class MainWindow(QMainWindow):
         self._show_score_notes()
         title = self.score.title or os.path.basename(loaded.path)
         self.setWindowTitle(f"musicdesk - {title} ({self.score.part})")
+        self.statusBar().showMessage(f"Opened {os.path.basename(loaded.path)}: {len(self.score.notes)} notes, "
+                                     f"part {self.score.part}, {self.score.tempo_bpm:.0f} bpm", 6000)
         self.settings.add_recent(loaded.path)
         save_settings(self.settings, self.settings_org)
         self._fill_recent()
@@ -706,6 +736,9 @@ class MainWindow(QMainWindow):
 
         if self.score is None or self.recorder is not None:
             return
+        if self.warming:
+            self.statusBar().showMessage("Preparing the analysis: record in a moment.", 4000)
+            return
         self.stop_playback()
         self.cancel_analysis()
         try:
@@ -738,7 +771,6 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(f"No metronome click ({exc}); start after {beats} beats.", 8000)
         self._show_score_notes(self._count_in_s)
         self.roll.clear_live()
-        self.frame_times = []
         self.clip_label.setText("")
         self.timer.start()
         self.rec_label.setText("● recording")
@@ -746,8 +778,6 @@ class MainWindow(QMainWindow):
 
     def _tick(self) -> None:
         """Timer: drain the recorder's ring buffer into the live trace; follow playback."""
-        import time
-
         if self.recorder is not None:
             rec = self.recorder
             frames = self.live.push(rec.ring.read_new())
@@ -764,7 +794,6 @@ class MainWindow(QMainWindow):
                 self.clip_label.setText("CLIPPING: move back or lower the input gain")
             self.rec_label.setText(f"● {rec.elapsed_s:5.1f} s")
             self._cursor_at_score_time(t - self._count_in_s)
-            self.frame_times.append(time.perf_counter())
             if not rec.is_recording:  # the device vanished: keep what was played and say so
                 self.stop_recording()
         elif self.player is not None:
