@@ -199,9 +199,11 @@ def render_md(r: dict) -> str:
         "roll).",
         f"- Targets: latency under 50 ms -> **{'MET' if met_lat else 'NOT MET'}** (p95 {lat['p95']:.1f} ms); "
         f"30 frames per second or more -> **{'MET' if met_fps else 'NOT MET'}** ({r['fps']:.1f}).",
-        f"- Not included above: a pitch frame describes the {r['pitch_window_ms']:.0f} ms of audio around "
-        "its time, so a note's first pitch point can only be computed once that window has arrived; on a "
-        "real display the compositor adds up to one refresh (about 16 ms at 60 Hz).",
+        f"- Not included above: PortAudio's input buffer before a block arrives (musicdesk asks for "
+        f"'high' latency, about 35 ms on PulseAudio, so that a busy interpreter never drops samples); a "
+        f"pitch frame describes the {r['pitch_window_ms']:.0f} ms of audio around its time, so a note's "
+        "first pitch point can only be computed once that window has arrived; on a real display the "
+        "compositor adds up to one refresh (about 16 ms at 60 Hz).",
         f"- After stop, the {r['recorded_s']:.0f} s take was analysed in a background worker in "
         f"{r['analysis_s']:.2f} s; the longest stall of the GUI event loop meanwhile was "
         f"{r['analysis_max_stall_ms']:.0f} ms (a 10 ms timer, {r['analysis_heartbeats']} beats). Drawing the "

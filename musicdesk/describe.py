@@ -62,6 +62,13 @@ class Problem:
     offset_s: float | None
 
 
+def found_neighbours(notes, index: int) -> tuple:
+    """The nearest notes before and after `index` that were found in the take (None where none is)."""
+    prev = next((p for p in reversed(notes[:index]) if p.offset_s is not None), None)
+    nxt = next((p for p in notes[index + 1:] if p.onset_s is not None), None)
+    return prev, nxt
+
+
 def extra_after(report: Report) -> list[int | None]:
     """For each extra note, the index of the score note played last before it (None: before any)."""
     found = [(r.onset_s, r.index) for r in report.notes if r.onset_s is not None]
@@ -82,8 +89,7 @@ def problems(report: Report) -> list[Problem]:
             continue
         on, off = r.onset_s, r.offset_s
         if on is None:  # a missed note: play the stretch between its found neighbours
-            prev = next((p for p in reversed(notes[:r.index]) if p.offset_s is not None), None)
-            nxt = next((p for p in notes[r.index + 1:] if p.onset_s is not None), None)
+            prev, nxt = found_neighbours(notes, r.index)
             on = prev.onset_s if prev else (nxt.onset_s if nxt else None)
             off = nxt.offset_s if nxt else (prev.offset_s if prev else None)
         out.append(Problem(f"bar {r.measure}, beat {fmt_beat(r.beat)}: {note_name(r.expected_midi)} {d}",

@@ -643,9 +643,9 @@ class MainWindow(QMainWindow):
         self.analysis_shown.emit()
 
     def _missed_span(self, index: int) -> tuple[float | None, float | None]:
-        notes = self.analysis.report.notes
-        prev = next((p for p in reversed(notes[:index]) if p.offset_s is not None), None)
-        nxt = next((p for p in notes[index + 1:] if p.onset_s is not None), None)
+        from musicdesk.describe import found_neighbours
+
+        prev, nxt = found_neighbours(self.analysis.report.notes, index)
         if prev is None or nxt is None:
             return None, None
         return prev.offset_s, max(nxt.onset_s, prev.offset_s + 0.05)
