@@ -113,7 +113,7 @@ def test_recording_through_a_real_input_colours_exactly_the_injected_mistakes(mi
     win.stop_playback()
     assert win.player is None
     # the take streamed to disk in the takes folder holds everything that was played
-    saved = [p for p in os.listdir(tmp_path / "takes") if p.endswith(".flac")]
+    saved = [p for p in os.listdir(tmp_path / "takes") if p.endswith(".wav")]
     assert len(saved) == 1
     y, sr = sf.read(tmp_path / "takes" / saved[0], dtype="float32")
     assert sr == VMIC_SR and len(y) >= len(played)

@@ -728,7 +728,9 @@ class MainWindow(QMainWindow):
         folder = Path(self.settings.takes_dir or platformdirs.user_data_dir("musicdesk")) / "takes"
         folder.mkdir(parents=True, exist_ok=True)
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        return str(folder / f"take-{stamp}.flac")
+        # WAV: every flushed sample is readable after a crash (a FLAC file being written lags by about
+        # a second of audio)
+        return str(folder / f"take-{stamp}.wav")
 
     def start_recording(self) -> None:
         from musicdesk.capture import CaptureError, Recorder
