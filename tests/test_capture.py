@@ -370,6 +370,8 @@ def test_metronome_plays_through_the_device(mic, tmp_path):
     track = metronome.click_track(240, 4, SR)
     rec = Recorder(tmp_path / "clicks.wav", sr=SR)
     rec.start()
+    # a fresh capture stream can take a moment to deliver; clicks played before that are not recorded
+    assert wait_for(lambda: rec.n_callbacks > 5, 5.0)
     pb = metronome.play(track, SR)
     assert pb.active
     assert pb.wait(5.0) and not pb.active and pb.position_s == pytest.approx(len(track) / SR)
