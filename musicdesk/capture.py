@@ -61,6 +61,19 @@ class RecordingResult:
     recovered_path: str | None = None
 
 
+def close_quietly(stream: Any, abort: bool = False) -> None:
+    """Stop (or abort: drop what is buffered) and close a sounddevice stream, ignoring errors: the
+    device may already be gone, and closing must never be what fails."""
+    try:
+        stream.abort() if abort else stream.stop()
+    except Exception:
+        pass
+    try:
+        stream.close()
+    except Exception:
+        pass
+
+
 def _sd():
     try:
         import sounddevice as sd
@@ -387,17 +400,7 @@ class Recorder:
         if stream is None:
             return
 
-        def close() -> None:
-            try:
-                stream.stop()
-            except Exception:
-                pass
-            try:
-                stream.close()
-            except Exception:
-                pass
-
-        t = threading.Thread(target=close, name="musicdesk-stream-close", daemon=True)
+        t = threading.Thread(target=close_quietly, args=(stream,), name="musicdesk-stream-close", daemon=True)
         t.start()
         t.join(timeout=3.0)
 

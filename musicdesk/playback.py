@@ -514,15 +514,10 @@ class Player:
     def _close_stream(self) -> None:
         stream, self._stream = self._stream, None
         if stream is not None:
+            from musicdesk.capture import close_quietly
+
             self._natural_end = False
-            try:
-                stream.abort()
-            except Exception:
-                pass
-            try:
-                stream.close()
-            except Exception:
-                pass
+            close_quietly(stream, abort=True)
         self._ended.set()
         self._sent = 0
 
