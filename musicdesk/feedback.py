@@ -5,9 +5,10 @@ conventions (a pitch within 50 cents is the right note; an onset within 50 ms is
 named parameters of `Tolerances`.
 
 Timing is judged against the player's *own local tempo*: for each note, the onsets of its neighbours
-(the nearest played notes on each side, the note itself left out) give a robust local curve from score beats to
-seconds; the timing error is how far the note's onset lies from that line. A slow but steady take is
-therefore not "late" everywhere, while one rushed note still stands out.
+(the nearest played notes on each side, the note itself left out) give a robust local curve from score
+beats to seconds; the timing error is how far the note's onset lies from that curve. A slow but steady
+take is therefore not "late" everywhere, while one rushed note still stands out, and does not make its
+neighbours look early.
 """
 from __future__ import annotations
 
