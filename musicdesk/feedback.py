@@ -221,6 +221,10 @@ def _matched_time(contour: PitchContour, notes: tuple[NoteResult, ...]) -> tuple
 # A take with at least MISMATCH_MIN_VOICED_S of pitched sound of which less than MIN_MATCHED_FRACTION lies
 # inside score notes is not (mostly) a performance of this part: it is judged against the whole score.
 MIN_MATCHED_FRACTION = 0.5
+# Fewer right notes than this share of the stretch played (at least 8 notes): ask whether the take is of
+# this piece. A take of another tune in a nearby key is force-fitted to the score as wrong notes, so its
+# pitched sound still lies "inside" score notes; a beginner's honest attempt gets the question too.
+MIN_CORRECT_FRACTION = 0.4
 MISMATCH_MIN_VOICED_S = 2.0
 
 
@@ -278,7 +282,7 @@ def _summarise(score: Score, notes: tuple[NoteResult, ...], extra: tuple[ExtraNo
     elif mismatch:
         warnings.append(f"Only {matched_s:.1f} s of the {voiced_s:.1f} s played were found to match the score: "
                         "is this take of the chosen piece and part, at the written key?")
-    elif len(in_range) >= 8 and len(correct) / len(in_range) < 0.25:
+    elif len(in_range) >= 8 and len(correct) / len(in_range) < MIN_CORRECT_FRACTION:
         warnings.append(f"Only {len(correct)} of {len(in_range)} notes match the score: "
                         "is this take of the chosen piece and part, at the written key?")
     return summary, ratings, warnings

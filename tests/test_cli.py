@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,3 +111,18 @@ def test_demo_finds_the_mistakes_recorded_in_the_bundled_take(tmp_path):
     assert [n["index"] for n in rep["notes"] if n.get("timing") in ("early", "late")] == \
         [int(k) for k in truth["late_ms"]]
     assert len(rep["extra_notes"]) == len(truth["extra_after"]) == 1
+
+
+def test_a_take_of_another_piece_gets_a_warning(tmp_path, capsys):
+    """The bundled take (Zwei Koenigskinder) against the bundled ABC tune: a clear question, not just
+    a page of red notes."""
+    from musicdesk.cli import main
+    from musicdesk.resources import example_take_path
+    from musicdesk.score import example_score_path
+
+    other = str(Path(example_score_path()).parent / "example_tune.abc")
+    out = tmp_path / "r.json"
+    assert main(["analyze", other, example_take_path(), "--json", str(out)]) == 0
+    rep = json.loads(out.read_text())
+    assert any("is this take of the chosen piece" in w for w in rep["warnings"])
+    assert "is this take of the chosen piece" in capsys.readouterr().out

@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QThreadPool, QTimer
     from PySide6.QtWidgets import QApplication
 
     from musicdesk.app.main_window import MainWindow
@@ -51,11 +51,15 @@ def run(argv: Sequence[str] | None = None) -> int:
             app.quit()
 
         def later():
-            QTimer.singleShot(400, shoot)
+            if win.warming:  # the window as the user sees it once ready (Record enabled)
+                QTimer.singleShot(100, later)
+            else:
+                QTimer.singleShot(400, shoot)
 
         (win.analysis_shown if args.take else win.score_shown).connect(later)
         # a failed load still produces a screenshot (of the message) rather than hanging
         QTimer.singleShot(120000, shoot)
     win.open_score(args.score or example_score_path(), part=part, take=args.take)
     rc = app.exec()
+    QThreadPool.globalInstance().waitForDone(30000)  # let background work end before Python shuts down
     return status["rc"] or rc
