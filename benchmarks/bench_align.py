@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import csv
 import glob
-import json
 import os
 import sys
 import datetime
@@ -38,13 +37,13 @@ from musicdesk.align import align  # noqa: E402
 from musicdesk.audio import Take, load_take  # noqa: E402
 from musicdesk.pitch import PitchContour  # noqa: E402
 from musicdesk.score import load_score  # noqa: E402
+from make_results import write_section  # noqa: E402  (benchmarks/ is this script's folder)
 
 DATA = os.path.join(os.path.dirname(ROOT), "shared", "data", "bach10")
 if not os.path.isdir(DATA):
     DATA = "/work/shared/data/bach10"
 PARTS = ["violin", "clarinet", "saxphone", "bassoon"]
 GM = {"violin": 40, "clarinet": 71, "saxphone": 66, "bassoon": 70}
-OUT_DIR = os.path.join(ROOT, "benchmarks", "results")
 DATE = datetime.date.today().isoformat()
 MACHINE = "2-core CPU, no GPU"
 
@@ -288,12 +287,9 @@ def main() -> None:
                                  "unplayed_reported_none": v["unplayed_reported_none"]} for k, v in robust.items()}
     summary["per_take"] = per_take
     summary["gt_notes_without_score_note"] = gt_unmatched
-    os.makedirs(OUT_DIR, exist_ok=True)
-    with open(os.path.join(OUT_DIR, "align.json"), "w") as fh:
-        json.dump(summary, fh, indent=1)
-    with open(os.path.join(OUT_DIR, "align.md"), "w") as fh:
-        fh.write(render_md(summary))
-    print(render_md(summary))
+    md = render_md(summary)
+    write_section("align", summary, md)
+    print(md)
 
 
 def render_md(s: dict) -> str:

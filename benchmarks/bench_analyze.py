@@ -10,7 +10,6 @@ side, with librosa's pYIN as the tracker (the classic choice). Results: benchmar
 """
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -19,9 +18,9 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
+from make_results import write_section  # noqa: E402  (benchmarks/ is this script's folder)
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT_DIR = ROOT / "benchmarks" / "results"
 CACHE = ROOT / "benchmarks" / ".cache"
 
 
@@ -113,8 +112,6 @@ def main() -> None:
     res = {"date": str(date.today()), "machine": f"{os.cpu_count()}-core CPU, no GPU ({platform.processor() or platform.machine()})",
            "take_s": dur, "cli_wall_s": cli, "cli_wall_median_s": statistics.median(cli),
            "inprocess": [ours, pyin]}
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    (OUT_DIR / "analyze.json").write_text(json.dumps(res, indent=1))
     lines = ["## End to end: `musicdesk analyze` on a 60 s take", "",
              f"Command: `.venv/bin/python benchmarks/bench_analyze.py` ({res['date']}, {res['machine']}).",
              f"Take: {dur:.1f} s, a ryansMammoth reel (Acacia Reel) repeated to 60 s, rendered (FluidSynth clarinet) with 4 injected "
@@ -128,7 +125,7 @@ def main() -> None:
         lines.append(f"| {r['tracker']} | **{r['analyze_median_s']:.3f}** | {st.get('pitch', 0):.3f} | "
                      f"{st.get('align', 0):.3f} | {st.get('report', 0):.3f} | {r['load_score_s']:.3f} | "
                      f"{r['load_audio_s']:.3f} | {r['n_correct']}/{r['n_notes']} |")
-    (OUT_DIR / "analyze.md").write_text("\n".join(lines) + "\n")
+    write_section("analyze", res, "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -25,6 +25,7 @@ sys.path.insert(0, ROOT)
 from musicdesk.capture import Recorder  # noqa: E402
 from musicdesk.live_pitch import LivePitch  # noqa: E402
 from musicdesk.synth import PerformedNote, render_notes  # noqa: E402
+from make_results import write_section  # noqa: E402  (benchmarks/ is this script's folder)
 
 BLOCK_S = 0.033
 SRS = (44100, 48000)
@@ -186,14 +187,10 @@ def main() -> None:
         res["recorder"][ext] = bench_recorder(x, 44100, ext)
     if args.accuracy:
         res["accuracy"] = bench_accuracy()
-    print(render_md(res))
+    md = render_md(res)
+    print(md)
     if not args.no_write:
-        out = os.path.join(ROOT, "benchmarks", "results")
-        os.makedirs(out, exist_ok=True)
-        with open(os.path.join(out, "live_core.json"), "w") as fh:
-            json.dump(res, fh, indent=1)
-        with open(os.path.join(out, "live_core.md"), "w") as fh:
-            fh.write(render_md(res))
+        write_section("live_core", res, md)
 
 
 if __name__ == "__main__":

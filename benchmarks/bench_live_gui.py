@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import sys
 import tempfile
 import time
 
 import numpy as np
+from make_results import write_section  # noqa: E402  (benchmarks/ is this script's folder)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -224,11 +224,7 @@ def main() -> None:
     md = render_md(res)
     print(md)
     if not args.no_write:
-        out = os.path.join(ROOT, "benchmarks", "results")
-        with open(os.path.join(out, "live_gui.json"), "w") as fh:
-            json.dump(res, fh, indent=1)
-        with open(os.path.join(out, "live_gui.md"), "w") as fh:
-            fh.write(md)
+        write_section("live_gui", res, md)
 
 
 if __name__ == "__main__":

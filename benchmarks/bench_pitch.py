@@ -35,6 +35,7 @@ sys.path.insert(0, ROOT)
 
 from musicdesk.audio import Take, load_take, resample  # noqa: E402
 from musicdesk.pitch import PitchContour, refine_with_score, track_pitch  # noqa: E402
+from make_results import write_section  # noqa: E402  (benchmarks/ is this script's folder)
 
 DATA = os.path.join(ROOT, "..", "shared", "data", "bach10")
 if not os.path.isdir(DATA):
@@ -214,12 +215,7 @@ def main() -> None:
     }
     print(json.dumps({"speed": speed, "all": {m: summary[m]["all"] for m in methods}}, indent=1))
     if not args.no_write:
-        out = os.path.join(ROOT, "benchmarks", "results")
-        os.makedirs(out, exist_ok=True)
-        with open(os.path.join(out, "pitch.json"), "w") as fh:
-            json.dump(result, fh, indent=1)
-        with open(os.path.join(out, "pitch.md"), "w") as fh:
-            fh.write(render_md(result, methods))
+        write_section("pitch", result, render_md(result, methods))
 
 
 LABELS = {

@@ -25,6 +25,7 @@ sys.path.insert(0, ROOT)
 from musicdesk.audio import Take  # noqa: E402
 from musicdesk.pitch import track_pitch  # noqa: E402
 from musicdesk.synth import PerformedNote, available_soundfonts, render_notes  # noqa: E402
+from make_results import write_section  # noqa: E402  (benchmarks/ is this script's folder)
 
 # The ten Bach10 chorales (BWV 255, 256, 273, 275, 296, 297, 327, 328, 363, 385) are evaluation-only.
 BACH10_BWV = {"bwv255", "bwv256", "bwv273", "bwv275", "bwv296", "bwv297", "bwv327", "bwv328", "bwv363",
@@ -121,10 +122,8 @@ def main() -> None:
     speed = {n: audio_s / wall[n] for n in names}
     print(json.dumps({"summary": summary, "speed": speed}, indent=1))
     if not args.no_write:
-        out = os.path.join(ROOT, "benchmarks", "results")
-        with open(os.path.join(out, "pitch_synth.json"), "w") as fh:
-            json.dump({"command": " ".join(["benchmarks/bench_pitch_synth.py"] + sys.argv[1:]),
-                       "summary": summary, "speed": speed, "n": args.n, "seed": args.seed}, fh, indent=1)
+        data = {"command": " ".join(["benchmarks/bench_pitch_synth.py"] + sys.argv[1:]),
+                "summary": summary, "speed": speed, "n": args.n, "seed": args.seed}
         lines = ["## Pitch tracking, synthetic development set", "",
                  f"Command: `.venv/bin/python {' '.join(['benchmarks/bench_pitch_synth.py'] + sys.argv[1:])}`  ",
                  f"Machine: 2-core CPU, no GPU; date: {datetime.date.today().isoformat()}  ",
@@ -133,8 +132,7 @@ def main() -> None:
         for n in names:
             lines.append(f"| {n} | " + " | ".join(f"{summary[n][k]:.3f}" for k in METRICS)
                          + f" | {speed[n]:.0f}x |")
-        with open(os.path.join(out, "pitch_synth.md"), "w") as fh:
-            fh.write("\n".join(lines) + "\n")
+        write_section("pitch_synth", data, "\n".join(lines))
 
 
 if __name__ == "__main__":

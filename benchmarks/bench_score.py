@@ -17,7 +17,6 @@ Writes benchmarks/results/score.md and benchmarks/results/score.json.
 from __future__ import annotations
 
 import csv
-import json
 import subprocess
 import sys
 import tempfile
@@ -25,12 +24,12 @@ import datetime
 import time
 from collections import Counter
 from pathlib import Path
+from make_results import write_section  # noqa: E402  (benchmarks/ is this script's folder)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
 if not DATA.exists():
     DATA = Path("/work/shared/data")
-RESULTS = ROOT / "benchmarks" / "results"
 sys.path.insert(0, str(ROOT))
 
 
@@ -141,8 +140,6 @@ def main() -> None:
     res = {"machine": "2-core CPU, no GPU", "date": datetime.date.today().isoformat(),
            "command": ".venv/bin/python benchmarks/bench_score.py",
            "speed": speed(), "bach10": bach10(), "vienna4x22": vienna()}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "score.json").write_text(json.dumps(res, indent=2))
     sp, b, v = res["speed"], res["bach10"], res["vienna4x22"]
     lines = ["## Score loading (musicdesk.score)", "",
              f"Command: `{res['command']}` — machine: {res['machine']} — date: {res['date']}.", "",
@@ -170,7 +167,7 @@ def main() -> None:
     lines += [f"| {r['score']} | {r['notes_kept']} | {r['ids_found']} | {r['pitch_agree']} | "
               f"{r['measure_agree']} ({r['measure_offset']:+d}) | "
               f"{r['onset_agree']} ({r['csv_units_per_quarter']:g}, {r['onset_shift']:+g}) |" for r in v["rows"]]
-    (RESULTS / "score.md").write_text("\n".join(lines) + "\n")
+    write_section("score", res, "\n".join(lines))
     print("\n".join(lines))
 
 

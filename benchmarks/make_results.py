@@ -19,6 +19,15 @@ this script, to refresh the page.
 """
 
 
+def write_section(name: str, data: dict, md: str) -> None:
+    """Write one benchmark's figures: results/NAME.json (the data) and results/NAME.md (its section of
+    RESULTS.md, which `main` assembles)."""
+    out = HERE / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(data, indent=1))
+    (out / f"{name}.md").write_text(md.rstrip("\n") + "\n")
+
+
 def _load(name: str) -> dict | None:
     f = HERE / "results" / f"{name}.json"
     return json.loads(f.read_text()) if f.exists() else None
