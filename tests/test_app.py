@@ -24,6 +24,7 @@ def win(qtbot, tmp_path):
     w.show()
     with qtbot.waitSignal(w.score_shown, timeout=60000):
         w.open_score(example_score_path())
+    qtbot.waitUntil(lambda: not w.warming, timeout=60000)   # Record waits for the analysis code
     return w
 
 
@@ -124,3 +125,19 @@ def test_loop_range_is_shaded_on_the_score_while_looping(win):
     assert win.score_view._loop == (3, 4)
     win.loop_check.setChecked(False)
     assert win.score_view._loop_items == []
+
+
+def test_record_waits_until_the_analysis_code_is_loaded(qtbot, tmp_path):
+    import musicdesk.app.main_window as mw
+
+    mw._WARMED = False                                 # as in a fresh session
+    w = MainWindow(settings=AppSettings(count_in_beats=0, takes_dir=str(tmp_path)), settings_org=ORG)
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(w.score_shown, timeout=60000):
+        w.open_score(example_score_path())
+    if w.warming:                                      # (it may already be done on a fast machine)
+        assert not w.act_record.isEnabled()
+        w.start_recording()
+        assert w.recorder is None
+    qtbot.waitUntil(lambda: not w.warming, timeout=60000)
+    assert w.act_record.isEnabled()

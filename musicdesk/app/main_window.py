@@ -104,6 +104,8 @@ class MainWindow(QMainWindow):
         self.take = None
         self.take_path: str | None = None
         self.recording = None                       # (samples, sr) of the last take recorded here
+        self._score_timeline = None                 # (onset_s array, element ids): score time -> note
+        self._take_timeline = None                  # the same at the performed onsets (after analysis)
         self.analysis = None
         self.categories: dict[str, str] = {}       # note id -> outcome category (after analysis)
         self.problems: list = []
@@ -435,6 +437,8 @@ class MainWindow(QMainWindow):
         self.loop_to.setRange(1, last_measure)
         self.loop_from.setValue(1)
         self.loop_to.setValue(last_measure)
+        self._score_timeline = (np.array([n.onset_s for n in self.score.notes]),
+                                [n.element_id for n in self.score.notes])
         self._clear_results()
         self._show_score_notes()
         title = self.score.title or os.path.basename(loaded.path)
@@ -484,6 +488,7 @@ class MainWindow(QMainWindow):
 
     def _clear_results(self) -> None:
         self.analysis = None
+        self._take_timeline = None
         self.categories = {}
         self.problems = []
         self.problem_list.clear()
@@ -587,6 +592,9 @@ class MainWindow(QMainWindow):
         self.analysis = analysis
         rep = analysis.report
         score = self.score
+        found = [r for r in rep.notes if r.onset_s is not None]
+        self._take_timeline = (np.array([r.onset_s for r in found]),
+                               [score.notes[r.index].element_id for r in found])
         self.categories = {r.id: note_category(r) for r in rep.notes}
         colours = {score.notes[r.index].element_id: CATEGORY_COLOURS[self.categories[r.id]] for r in rep.notes}
         self.score_view.set_colours(colours)
@@ -802,12 +810,16 @@ class MainWindow(QMainWindow):
             self._follow_playback()
 
     def _cursor_at_score_time(self, t_s: float) -> None:
-        notes = self.score.notes
-        if not notes or t_s < notes[0].onset_s:
+        self._cursor_at(self._score_timeline, t_s)
+
+    def _cursor_at(self, timeline, t_s: float) -> None:
+        """Put the score cursor on the last note starting at or before `t_s` in `timeline`
+        ((onsets in s, sorted), element ids): one search per frame, the lists made once."""
+        if timeline is None or not len(timeline[0]):
             return
-        onsets = [n.onset_s for n in notes]
-        i = int(np.searchsorted(onsets, t_s, side="right")) - 1
-        self._set_cursor_note(notes[max(0, i)].element_id)
+        i = int(np.searchsorted(timeline[0], t_s, side="right")) - 1
+        if i >= 0:
+            self._set_cursor_note(timeline[1][i])
 
     def stop(self) -> None:
         if self.recorder is not None:
@@ -950,12 +962,7 @@ class MainWindow(QMainWindow):
             self._cursor_at_score_time(t)
         else:
             self.roll.set_cursor(t)
-            if self.analysis is not None:
-                found = [(r.onset_s, r.index) for r in self.analysis.report.notes if r.onset_s is not None]
-                onsets = [f[0] for f in found]
-                i = int(np.searchsorted(onsets, t, side="right")) - 1
-                if i >= 0:
-                    self._set_cursor_note(self.score.notes[found[i][1]].element_id)
+            self._cursor_at(self._take_timeline, t)
 
     # ================================================================== settings
     def open_settings(self) -> None:
