@@ -32,6 +32,8 @@ class Analysis:
     contour: PitchContour
     alignment: Alignment
     timings_s: dict = field(default_factory=dict)
+    assessment: object | None = None    # musicdesk.assess.predict.Assessment, when a network was asked for
+    assessment_error: str = ""          # why there is no assessment although one was asked for
 
 
 def expected_midi_per_frame(score: Score, alignment: Alignment, times_s: np.ndarray) -> np.ndarray:
@@ -50,8 +52,14 @@ MIN_VOICED_S = 0.2  # less pitched sound than this in a whole take: treat it as 
 
 def analyze(score: Score, take: Take, *, tracker: str = DEFAULT_TRACKER,
             tolerances: Tolerances = Tolerances(), progress: Progress | None = None,
-            cancelled: Callable[[], bool] | None = None) -> Analysis:
-    """Run the whole pipeline on a take of `score`'s chosen part."""
+            cancelled: Callable[[], bool] | None = None, assess_model: str | None = None,
+            device: str | None = None) -> Analysis:
+    """Run the whole pipeline on a take of `score`'s chosen part.
+
+    `assess_model` (e.g. "siconvnet"; see musicdesk.assess) adds a network's ratings on `device`
+    ("auto": cuda, then mps, then cpu). A network that cannot be loaded leaves `assessment` empty and
+    says why in `assessment_error`; the rest of the analysis stands.
+    """
     timings: dict[str, float] = {}
 
     def stage(name: str, frac: float) -> None:
@@ -79,14 +87,27 @@ def analyze(score: Score, take: Take, *, tracker: str = DEFAULT_TRACKER,
     contour = refine_with_score(contour, expected_midi_per_frame(score, alignment, contour.times_s))
     report = build_report(score, contour, alignment, tolerances)
     timings["report"] = time.perf_counter() - t
+    assessment, assessment_error = None, ""
+    if assess_model:
+        stage("assess", 0.92)
+        t = time.perf_counter()
+        from musicdesk.assess.predict import assess
+        from musicdesk.assess.weights import ModelError
+
+        try:
+            assessment = assess(score, contour, assess_model, device)
+        except ModelError as exc:
+            assessment_error = str(exc)
+        timings["assess"] = time.perf_counter() - t
     stage("done", 1.0)
-    return Analysis(report=report, contour=contour, alignment=alignment, timings_s=timings)
+    return Analysis(report=report, contour=contour, alignment=alignment, timings_s=timings,
+                    assessment=assessment, assessment_error=assessment_error)
 
 
-def warm_up() -> None:
-    """Load the compiled pitch tracker and aligner (numba's cache) by analysing one second of a
-    synthetic tone: the first analysis of a session then runs at full speed. Call it in a worker
-    thread at start-up; loading holds Python's GIL for a moment."""
+def warm_up(assess_model: str | None = None, device: str | None = None) -> None:
+    """Load the compiled pitch tracker and aligner (numba's cache), and the assessment network when one
+    is named, by analysing one second of a synthetic tone: the first analysis of a session then runs
+    at full speed. Call it in a worker thread at start-up; loading holds Python's GIL for a moment."""
     from musicdesk.score import Score, ScoreNote
 
     sr = 22050
@@ -96,6 +117,6 @@ def warm_up() -> None:
                   for i in range(2))
     score = Score("warm-up", ("w",), "w", notes, 150.0, 0.9)
     try:
-        analyze(score, Take(y, sr))
+        analyze(score, Take(y, sr), assess_model=assess_model, device=device)
     except AnalysisError:
         pass

@@ -1,6 +1,8 @@
 """`musicdesk <command>`: the command line, a stable contract for people, tests and other tools.
 
     musicdesk analyze SCORE AUDIO [--part P] [--tempo BPM] [--tracker NAME] [--json OUT] [--all]
+                      [--assess MODEL|none] [--device auto|cpu|cuda|mps] [--calibration FILE]
+    musicdesk calibrate GRADES.csv [--assess MODEL] [--out FILE]   learn a teacher's grading
     musicdesk parts SCORE
     musicdesk demo            analyse the bundled example take against the bundled example score
     musicdesk [SCORE] [--part P] [--take AUDIO] [--screenshot PNG]   open the window
@@ -19,7 +21,7 @@ from typing import Sequence
 EXIT_BAD_INPUT = 2
 
 
-def format_report(analysis, score, take_path: str, show_all: bool = False) -> str:
+def format_report(analysis, score, take_path: str, show_all: bool = False, calibrated: dict | None = None) -> str:
     """The readable report printed by `musicdesk analyze`."""
     from musicdesk.describe import describe_note, fmt_beat as _fmt_beat, note_name
 
@@ -54,6 +56,15 @@ def format_report(analysis, score, take_path: str, show_all: bool = False) -> st
     rt = rep.ratings
     lines.append(f"Ratings: note accuracy {rt['note_accuracy']:.2f}, rhythmic accuracy "
                  f"{rt['rhythmic_accuracy']:.2f}, intonation {rt['intonation']:.2f}")
+    a = analysis.assessment
+    if a is not None:
+        lines.append(f"Network ({a.model} on {a.device}): " + ", ".join(
+            f"{k.replace('_', ' ')} {v:.2f}" for k, v in a.ratings.items()))
+    elif analysis.assessment_error:
+        lines.append(f"Network ratings unavailable: {analysis.assessment_error}")
+    if calibrated:
+        lines.append("Your teacher's scale: " + ", ".join(f"{k.replace('_', ' ')} {v:.1f}"
+                                                          for k, v in calibrated.items()))
     return "\n".join(lines)
 
 
@@ -66,9 +77,17 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     score = load_score(args.score, part=_part_arg(args.part), tempo_bpm=args.tempo)
     take = load_take(args.audio)
     kwargs = {"tracker": args.tracker} if args.tracker else {}
-    analysis = analyze(score, take, **kwargs)
+    model = None if (args.assess or "").lower() == "none" else (args.assess or _default_model())
+    analysis = analyze(score, take, assess_model=model, device=args.device, **kwargs)
+    calibrated = _calibrated(args, analysis, score) if model else None
     if args.json:
         out = analysis.report.to_json_dict()
+        if analysis.assessment is not None:
+            out["assessment"] = analysis.assessment.to_json_dict()
+            if calibrated:
+                out["assessment"]["teacher_calibrated"] = {k: round(v, 3) for k, v in calibrated.items()}
+        elif analysis.assessment_error:
+            out["assessment"] = {"model": model, "error": analysis.assessment_error}
         out["score"] = {"path": os.path.abspath(args.score), "part": score.part, "title": score.title,
                         "tempo_bpm": score.tempo_bpm}
         out["take"] = {"path": os.path.abspath(args.audio), "duration_s": round(take.duration_s, 3)}
@@ -80,7 +99,73 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise _BadInput(f"Cannot write the JSON report to {args.json}: {exc.strerror or exc}") from exc
     if not args.quiet:
-        print(format_report(analysis, score, args.audio, show_all=args.all))
+        print(format_report(analysis, score, args.audio, show_all=args.all, calibrated=calibrated))
+    return 0
+
+
+def _default_model() -> str:
+    from musicdesk.assess.predict import DEFAULT_MODEL
+
+    return DEFAULT_MODEL
+
+
+def _calibrated(args: argparse.Namespace, analysis, score) -> dict | None:
+    """The teacher-calibrated grades of this take, when a calibration exists (--calibration, or the one
+    `musicdesk calibrate` saved) and was made on the same network."""
+    from musicdesk.assess.calibrate import Calibration, CalibrationError, default_path
+
+    path = args.calibration or (str(default_path()) if default_path().is_file() else None)
+    if not path or analysis.assessment is None:
+        return None
+    try:
+        cal = Calibration.load(path)
+    except CalibrationError as exc:
+        raise _BadInput(str(exc)) from exc
+    from musicdesk.assess.predict import assessor
+
+    a = assessor(cal.model, args.device)
+    if a.display_name != analysis.assessment.model:
+        return None
+    return cal.predict(_features(a, analysis, score))
+
+
+def _features(a, analysis, score):
+    from musicdesk.assess.calibrate import take_features
+    from musicdesk.assess.features import build_input
+    from musicdesk.assess.predict import take_frames
+
+    perf, sc = take_frames(score, analysis.contour)
+    inp = build_input(perf, sc, with_distmat="distmat" in a.model.uses)
+    return take_features(analysis, a.rate_inputs([inp])[0], a.embed(inp))
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from musicdesk.analysis import analyze
+    from musicdesk.assess.calibrate import calibrate, default_path, read_grades
+    from musicdesk.assess.predict import assessor
+    from musicdesk.audio import load_take
+    from musicdesk.score import load_score
+
+    grades = read_grades(args.grades)
+    model = args.assess or _default_model()
+    a = assessor(model, args.device)
+
+    def features_of(audio: str, score_path: str, part: str | None):
+        score = load_score(score_path, part=_part_arg(part))
+        analysis = analyze(score, load_take(audio))
+        return _features(a, analysis, score)
+
+    cal = calibrate(grades, features_of, model,
+                    progress=lambda i, n: print(f"analysed {i}/{n} takes", file=sys.stderr, end="\r"))
+    out = args.out or str(default_path())
+    try:
+        cal.save(out)
+    except OSError as exc:
+        raise _BadInput(f"Cannot write the calibration to {out}: {exc.strerror or exc}") from exc
+    print(f"Calibration on {a.display_name} saved to {out}")
+    print(f"{'criterion':<20} {'takes':>5} {'cross-validated R2':>19}")
+    for c, m in cal.criteria.items():
+        print(f"{c:<20} {m.n_takes:>5} {m.cv_r2:>19.3f}")
     return 0
 
 
@@ -97,7 +182,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from musicdesk.score import example_score_path
 
     ns = argparse.Namespace(score=example_score_path(), audio=example_take_path(), part=None, tempo=None,
-                            tracker=None, json=args.json, all=False, quiet=False)
+                            tracker=None, json=args.json, all=False, quiet=False, assess=None, device=None,
+                            calibration=None)
     return _cmd_analyze(ns)
 
 
@@ -111,7 +197,7 @@ class _BadInput(Exception):
     pass
 
 
-COMMANDS = ("analyze", "parts", "demo", "-h", "--help")
+COMMANDS = ("analyze", "calibrate", "parts", "demo", "-h", "--help")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,7 +212,20 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
     a.add_argument("--all", action="store_true", help="list every note, not only the problems")
     a.add_argument("--quiet", action="store_true", help="print nothing (with --json)")
+    a.add_argument("--assess", metavar="MODEL", help="assessment network: siconvnet (default), "
+                   "jointembednet, distmatnet, pcconvnet, or none")
+    a.add_argument("--device", help="where the network runs: auto (cuda, then mps, then cpu; the default), "
+                   "cpu, cuda or mps (also MUSICDESK_DEVICE)")
+    a.add_argument("--calibration", metavar="FILE", help="a teacher's calibration (default: the one "
+                   "`musicdesk calibrate` saved, if any)")
     a.set_defaults(func=_cmd_analyze)
+    c = sub.add_parser("calibrate", help="learn a teacher's grading from graded takes (a CSV of audio, "
+                       "score, criterion, grade)")
+    c.add_argument("grades", help="CSV with the columns audio, score, criterion, grade (and optionally part)")
+    c.add_argument("--assess", metavar="MODEL", help="the network the calibration builds on (default siconvnet)")
+    c.add_argument("--device")
+    c.add_argument("--out", metavar="FILE", help="where to save it (default: the user data folder)")
+    c.set_defaults(func=_cmd_calibrate)
     pp = sub.add_parser("parts", help="list the parts of a score")
     pp.add_argument("score")
     pp.set_defaults(func=_cmd_parts)
@@ -138,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from musicdesk.analysis import AnalysisError
+    from musicdesk.assess.calibrate import CalibrationError
     from musicdesk.audio import AudioError
     from musicdesk.score import ScoreError
 
@@ -153,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     try:
         return args.func(args)
-    except (ScoreError, AudioError, AnalysisError, _BadInput) as exc:
+    except (ScoreError, AudioError, AnalysisError, CalibrationError, _BadInput) as exc:
         print(f"musicdesk: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except ValueError as exc:  # e.g. an unknown tracker name

@@ -148,6 +148,19 @@ class MainWindow(QMainWindow):
             bar.setFormat("-")
             self.rating_bars[key] = bar
             rl.addRow(label, bar)
+        self.network_label = QLabel("Network")
+        self.network_label.setToolTip("Ratings of a score-informed assessment network (Settings chooses it), "
+                                      "trained on simulated students; see models/.")
+        rl.addRow(self.network_label)
+        self.network_bars: dict[str, QProgressBar] = {}
+        for key, label in (("note_accuracy", "Note accuracy"), ("rhythmic_accuracy", "Rhythm"),
+                           ("intonation", "Intonation")):
+            bar = QProgressBar()
+            bar.setRange(0, 100)
+            bar.setValue(0)
+            bar.setFormat("-")
+            self.network_bars[key] = bar
+            rl.addRow(label, bar)
         self.summary_label = QLabel("Record a take (R) or open one to see how it went.")
         self.summary_label.setWordWrap(True)
         rl.addRow(self.summary_label)
@@ -205,7 +218,9 @@ class MainWindow(QMainWindow):
                 self.warming = False
                 self._update_enabled()
 
-            task = self._run(workers.Task(warm_up), done, "Cannot prepare the analysis")
+            s = self.settings
+            model = None if s.assess_model in ("", "none") else s.assess_model
+            task = self._run(workers.Task(warm_up, model, s.assess_device), done, "Cannot prepare the analysis")
             task.signals.failed.connect(lambda _m: done())
             self._update_enabled()
 
@@ -497,7 +512,7 @@ class MainWindow(QMainWindow):
         self.score_view.set_marks({})
         self.roll.set_contour([], [])
         self.roll.clear_live()
-        for bar in self.rating_bars.values():
+        for bar in (*self.rating_bars.values(), *self.network_bars.values()):
             bar.setValue(0)
             bar.setFormat("-")
         self.summary_label.setText("Record a take (R) or open one to see how it went.")
@@ -552,8 +567,9 @@ class MainWindow(QMainWindow):
         self.cancel_analysis()
         self._clear_results()
         s = self.settings
+        model = None if s.assess_model in ("", "none") else s.assess_model
         task = workers.Task(analyze, self.score, self.take, tracker=s.tracker, tolerances=s.tolerances(),
-                            user_errors=_user_errors())
+                            assess_model=model, device=s.assess_device, user_errors=_user_errors())
         self._analysis_task = task
         self.progress.setVisible(True)
         self.progress.setValue(0)
@@ -628,6 +644,17 @@ class MainWindow(QMainWindow):
             v = float(rep.ratings.get(key, 0.0))
             bar.setValue(int(round(100 * v)))
             bar.setFormat(f"{v:.2f}")
+        a = analysis.assessment
+        if a is not None:
+            self.network_label.setText(f"Network: {a.model} ({a.device})")
+            for key, bar in self.network_bars.items():
+                v = float(a.ratings.get(key, 0.0))
+                bar.setValue(int(round(100 * v)))
+                bar.setFormat(f"{v:.2f}")
+        else:
+            self.network_label.setText("Network: " + ("off (Settings)" if not analysis.assessment_error
+                                                      else "unavailable"))
+            self.network_label.setToolTip(analysis.assessment_error or self.network_label.toolTip())
         s = rep.summary
         mac = s.get("median_abs_cents")
         text = (f"{s['n_correct']} of {s['n_notes']} notes right, {s['n_wrong_pitch']} wrong, {s['n_missed']} "

@@ -60,6 +60,21 @@ class SettingsDialog(QDialog):
             self.tracker.addItem(t, t)
         self._select(self.tracker, settings.tracker)
         form.addRow("Pitch tracker", self.tracker)
+        from musicdesk.assess.models import DISPLAY_NAMES
+
+        self.assess_model = QComboBox()
+        for key, label in DISPLAY_NAMES.items():
+            self.assess_model.addItem(label, key)
+        self.assess_model.addItem("none", "none")
+        self._select(self.assess_model, settings.assess_model)
+        self.assess_model.setToolTip("The network that rates each take beside the report's own ratings.")
+        form.addRow("Assessment network", self.assess_model)
+        self.assess_device = QComboBox()
+        for d in ("auto", "cpu", "cuda", "mps"):
+            self.assess_device.addItem(d, d)
+        self._select(self.assess_device, settings.assess_device)
+        self.assess_device.setToolTip("auto: the GPU (CUDA, then Apple MPS) when there is one, else the CPU.")
+        form.addRow("Network runs on", self.assess_device)
         row = QWidget()
         hl = QHBoxLayout(row)
         hl.setContentsMargins(0, 0, 0, 0)
@@ -131,4 +146,5 @@ class SettingsDialog(QDialog):
             sample_rate=int(self.rate.currentData()), pitch_cents=self.pitch.value(),
             intonation_cents=self.inton.value(), timing_ms=self.timing.value(),
             tracker=self.tracker.currentData(), latency_ms=self.latency.value(),
+            assess_model=self.assess_model.currentData(), assess_device=self.assess_device.currentData(),
             count_in_beats=self.count_in.value(), takes_dir=self.takes_dir.text().strip())

@@ -1,0 +1,296 @@
+"""Assessment networks: held-out synthetic R², real recordings with known damage, and speed.
+
+1. R² per model and criterion on the held-out synthetic test split (unseen melodies and instruments;
+   training/make_data.py), for the shipped weights, with the mean and spread over the training seeds
+   from training/results/NAME.json, beside the rule-based ratings of musicdesk's own report.
+2. Bach10 (real professional recordings, 5 chorales x 4 parts, evaluation only): each part against
+   the same recording damaged in a known way, two random damages per kind:
+   - wrong: 25% of the notes pitch-shifted by 1 or 2 semitones        -> note accuracy
+   - detune: 40% of the notes pitch-shifted by 35-50 cents             -> intonation
+   - timing: 25% of the notes moved 150-250 ms early or late (the neighbouring audio stretched and
+     squeezed, the total length kept)                                  -> rhythmic accuracy
+   - cut: 20% of the notes replaced by silence                          -> note accuracy
+   A pair counts when the damaged take is rated lower on the criterion the damage touches.
+3. Speed on this CPU: ratings of a 60 s take after loading (features: DTW and distance image, then the
+   network, batched over chunks), the model's load time, and a fresh process importing torch.
+
+Run: .venv/bin/python benchmarks/bench_assess.py [--quick] [--data training/cache/fba]
+Writes benchmarks/results/assess.md and assess.json.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import json
+import os
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from make_results import write_section  # noqa: E402
+
+from musicdesk.analysis import analyze  # noqa: E402
+from musicdesk.assess.features import build_input  # noqa: E402
+from musicdesk.assess.models import CRITERIA, DISPLAY_NAMES, MODELS  # noqa: E402
+from musicdesk.assess.predict import Assessor, take_frames  # noqa: E402
+from musicdesk.audio import Take, load_take  # noqa: E402
+from musicdesk.score import load_score  # noqa: E402
+
+DATA = Path(os.path.dirname(ROOT)) / "shared" / "data" / "bach10"
+if not DATA.is_dir():
+    DATA = Path("/work/shared/data/bach10")
+PARTS = ["violin", "clarinet", "saxphone", "bassoon"]
+DATE = datetime.date.today().isoformat()
+MACHINE = "2-core CPU, no GPU"
+DAMAGES = {"wrong": "note_accuracy", "detune": "intonation", "timing": "rhythmic_accuracy", "cut": "note_accuracy"}
+FADE_S = 0.01
+
+
+# --------------------------------------------------------------------------- damage
+
+def _gt_notes(folder: Path, part: str) -> list[tuple[float, float]]:
+    name = folder.name
+    rows = []
+    with open(folder / f"{name}-GTNotes.csv") as fh:
+        for r in csv.DictReader(fh):
+            if r["part"] == part:
+                rows.append((float(r["onset_s"]), float(r["offset_s"])))
+    return sorted(rows)
+
+
+def _splice(y: np.ndarray, a: int, new: np.ndarray, sr: int) -> None:
+    """y[a:a+len(new)] = new with short crossfades at both ends."""
+    f = min(int(FADE_S * sr), len(new) // 4)
+    seg = new.copy()
+    if f > 0:
+        ramp = np.linspace(0, 1, f)
+        seg[:f] = ramp * seg[:f] + (1 - ramp) * y[a:a + f]
+        seg[-f:] = ramp[::-1] * seg[-f:] + (1 - ramp[::-1]) * y[a + len(seg) - f:a + len(seg)]
+    y[a:a + len(seg)] = seg
+
+
+def _pick(n: int, frac: float, rng: np.random.Generator, margin: int = 1) -> list[int]:
+    """About frac * n note indices, not adjacent, not the first or last."""
+    cand = list(range(margin, n - margin))
+    rng.shuffle(cand)
+    chosen: list[int] = []
+    for i in cand:
+        if len(chosen) >= max(1, round(frac * n)):
+            break
+        if all(abs(i - j) > 1 for j in chosen):
+            chosen.append(i)
+    return sorted(chosen)
+
+
+def damage(y: np.ndarray, sr: int, notes: list[tuple[float, float]], kind: str, rng: np.random.Generator) -> np.ndarray:
+    """A copy of the recording with `kind` of damage applied to randomly chosen notes (see module doc)."""
+    import librosa
+
+    y = y.astype(np.float64).copy()
+    idx = [(int(a * sr), int(b * sr)) for a, b in notes]
+    if kind in ("wrong", "detune"):
+        for i in _pick(len(idx), 0.25 if kind == "wrong" else 0.4, rng):
+            a, b = idx[i]
+            steps = rng.choice([-2, -1, 1, 2]) if kind == "wrong" else rng.choice([-1, 1]) * rng.uniform(0.35, 0.5)
+            seg = librosa.effects.pitch_shift(y[a:b], sr=sr, n_steps=float(steps))
+            _splice(y, a, seg[: b - a], sr)
+    elif kind == "cut":
+        for i in _pick(len(idx), 0.2, rng):
+            a, b = idx[i]
+            _splice(y, a, np.zeros(b - a), sr)
+    elif kind == "timing":
+        for i in _pick(len(idx), 0.25, rng, margin=1):
+            prev_on, on = idx[i - 1][0], idx[i][0]
+            nxt = idx[i + 1][0] if i + 1 < len(idx) else idx[i][1]
+            d = int(rng.uniform(0.15, 0.25) * sr) * int(rng.choice([-1, 1]))   # + late, - early
+            la, lb = on - prev_on, nxt - on
+            if la + d < 0.1 * sr or lb - d < 0.1 * sr:
+                continue
+            A = librosa.effects.time_stretch(y[prev_on:on], rate=la / (la + d))
+            B = librosa.effects.time_stretch(y[on:nxt], rate=lb / (lb - d))
+            A = np.pad(A, (0, max(0, la + d - len(A))))[: la + d]
+            B = np.pad(B, (0, max(0, lb - d - len(B))))[: lb - d]
+            _splice(y, prev_on, np.concatenate([A, B]), sr)
+    else:
+        raise ValueError(kind)
+    return y.astype(np.float32)
+
+
+# --------------------------------------------------------------------------- evaluations
+
+def synthetic_r2(assessors: dict, data: Path) -> dict:
+    """R² of the shipped weights on the test split, and the seeds' figures from training/results."""
+    sys.path.insert(0, str(ROOT))
+    from training.train import load_split, r2
+
+    out: dict = {}
+    te = None
+    for name, a in assessors.items():
+        res_file = ROOT / "training" / "results" / f"{name}.json"
+        res = json.loads(res_file.read_text()) if res_file.exists() else None
+        row: dict = {}
+        if (data / "test").is_dir():
+            te = load_split(data, "test", name == "distmatnet")
+            pred = a.rate_inputs(te.inputs)
+            row["shipped_test_r2"] = dict(zip(CRITERIA, map(float, r2(te.labels, pred))))
+            row["n_test"] = len(te.inputs)
+            out["rule_based"] = {"shipped_test_r2": dict(zip(CRITERIA, map(float, r2(te.labels, te.rule)))),
+                                 "n_test": len(te.inputs)}
+        if res:
+            row["seeds"] = res["seeds"]
+            row["test_r2_mean"] = res["test_r2_mean"]
+            row["test_r2_sd"] = res["test_r2_sd"]
+            row["n_takes"] = res["n_takes"]
+        out[name] = row
+    return out
+
+
+def bach10_pairs(assessors: dict, quick: bool) -> dict:
+    folders = sorted(p for p in DATA.iterdir() if p.is_dir())
+    if quick:
+        folders = folders[:1]
+    seeds = (0,) if quick else (0, 1)
+    results = {name: {k: [] for k in DAMAGES} for name in list(assessors) + ["rule_based"]}
+    for folder in folders:
+        score_path = folder / f"{folder.name}.mid"
+        for pi, part in enumerate(PARTS):
+            take = load_take(folder / f"{folder.name}-{part}.flac")
+            score = load_score(score_path, part=pi)
+            notes = _gt_notes(folder, part)
+
+            def ratings(t: Take) -> dict:
+                an = analyze(score, t)
+                perf, sc = take_frames(score, an.contour)
+                out = {"rule_based": dict(an.report.ratings)}
+                for name, a in assessors.items():
+                    inp = build_input(perf, sc, with_distmat="distmat" in a.model.uses)
+                    out[name] = dict(zip(a.criteria, map(float, a.rate_inputs([inp])[0])))
+                return out
+
+            clean = ratings(take)
+            for kind, crit in DAMAGES.items():
+                for s in seeds:
+                    rng = np.random.default_rng(zlib.crc32(f"{folder.name}/{part}/{kind}/{s}".encode()))
+                    bad = ratings(Take(damage(take.samples, take.sr, notes, kind, rng), take.sr))
+                    for name in results:
+                        results[name][kind].append({"take": f"{folder.name}/{part}", "seed": s,
+                                                    "clean": clean[name][crit], "damaged": bad[name][crit]})
+            print(f"  {folder.name} {part}: clean {json.dumps({k: round(v['note_accuracy'], 2) for k, v in clean.items()})}",
+                  flush=True)
+    summary = {}
+    for name, kinds in results.items():
+        summary[name] = {}
+        for kind, pairs in kinds.items():
+            lower = sum(p["damaged"] < p["clean"] for p in pairs)
+            summary[name][kind] = {"criterion": DAMAGES[kind], "pairs": len(pairs), "rated_lower": lower,
+                                   "pct": 100.0 * lower / max(1, len(pairs)),
+                                   "mean_drop": float(np.mean([p["clean"] - p["damaged"] for p in pairs]))}
+    return {"summary": summary, "pairs": results}
+
+
+def speed(names: list[str]) -> dict:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_analyze import make_inputs
+
+    score_path, take_path, dur = make_inputs()
+    score = load_score(score_path)
+    an = analyze(score, load_take(take_path))
+    perf, sc = take_frames(score, an.contour)
+    out = {"take_s": round(dur, 1)}
+    for name in names:
+        t = time.perf_counter()
+        a = Assessor(name, "cpu")
+        load_s = time.perf_counter() - t
+        a.rate(perf, sc)  # first call: numba kernels from cache, torch warm-up
+        times = []
+        for _ in range(20):
+            t = time.perf_counter()
+            a.rate(perf, sc)
+            times.append(time.perf_counter() - t)
+        out[name] = {"load_s": round(load_s, 4), "rate_median_s": round(float(np.median(times)), 4),
+                     "rate_max_s": round(float(np.max(times)), 4)}
+    code = ("import time; t=time.perf_counter(); import torch; from musicdesk.assess.predict import Assessor; "
+            "a=Assessor('siconvnet','cpu'); print(time.perf_counter()-t)")
+    cold = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                                 check=True).stdout) for _ in range(3)]
+    out["cold_import_and_load_s"] = round(float(np.median(cold)), 3)
+    return out
+
+
+def markdown(res: dict, cmd: str) -> str:
+    L = [f"## Assessment networks\n", f"`{cmd}` — {DATE}, {MACHINE}.\n"]
+    syn = res.get("synthetic", {})
+    if syn:
+        L.append("### R² on the held-out synthetic test split (unseen melodies and instruments)\n")
+        L.append("Labels: the documented rubric of training/README.md. Shipped weights; then mean ± sd over "
+                 "the training seeds.\n")
+        L.append("| model | " + " | ".join(CRITERIA) + " | seeds (mean ± sd) |")
+        L.append("| --- | " + " | ".join("---" for _ in CRITERIA) + " | --- |")
+        for name, row in syn.items():
+            if "shipped_test_r2" not in row:
+                continue
+            cells = [f"{row['shipped_test_r2'][c]:.3f}" for c in CRITERIA]
+            seeds = ("; ".join(f"{row['test_r2_mean'][c]:.3f} ± {row['test_r2_sd'][c]:.3f}" for c in CRITERIA)
+                     + f" ({len(row['seeds'])} seeds)") if "seeds" in row else "-"
+            label = DISPLAY_NAMES.get(name, "rule-based report ratings (no learning)")
+            L.append(f"| {label} | " + " | ".join(cells) + f" | {seeds} |")
+        n = next((r.get("n_test") for r in syn.values() if r.get("n_test")), None)
+        L.append(f"\n{n} test takes.\n")
+    b = res.get("bach10")
+    if b:
+        L.append("### Bach10: clean recording rated above the same recording damaged\n")
+        L.append("Percentage of pairs (5 chorales x 4 parts x 2 random damages) where the damaged take is rated "
+                 "lower on the criterion the damage touches; target >= 95%.\n")
+        kinds = list(DAMAGES)
+        L.append("| model | " + " | ".join(f"{k} ({DAMAGES[k]})" for k in kinds) + " |")
+        L.append("| --- | " + " | ".join("---" for _ in kinds) + " |")
+        for name, s in b["summary"].items():
+            label = DISPLAY_NAMES.get(name, "rule-based report ratings")
+            L.append(f"| {label} | " + " | ".join(
+                f"{s[k]['pct']:.0f}% ({s[k]['rated_lower']}/{s[k]['pairs']}, drop {s[k]['mean_drop']:+.3f})"
+                for k in kinds) + " |")
+        L.append("")
+    sp = res.get("speed")
+    if sp:
+        L.append(f"### Speed ({sp['take_s']} s take, CPU)\n")
+        L.append("| model | load (s) | ratings after loading, median of 20 (s) | max (s) |")
+        L.append("| --- | --- | --- | --- |")
+        for name in MODELS:
+            if name in sp:
+                r = sp[name]
+                L.append(f"| {DISPLAY_NAMES[name]} | {r['load_s']:.3f} | {r['rate_median_s']:.3f} | {r['rate_max_s']:.3f} |")
+        L.append(f"\nA fresh process importing torch and loading SIConvNet: {sp['cold_import_and_load_s']:.2f} s "
+                 "(median of 3). Target: ratings of a 60 s take under 0.2 s after loading.\n")
+    return "\n".join(L)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--data", default=str(ROOT / "training" / "cache" / "fba"))
+    ap.add_argument("--skip", nargs="*", default=[], choices=["synthetic", "bach10", "speed"])
+    args = ap.parse_args()
+    names = [n for n in MODELS]
+    assessors = {n: Assessor(n, "cpu") for n in names}
+    res: dict = {"date": DATE, "machine": MACHINE}
+    if "synthetic" not in args.skip:
+        res["synthetic"] = synthetic_r2(assessors, Path(args.data))
+    if "bach10" not in args.skip:
+        res["bach10"] = bach10_pairs(assessors, args.quick)
+    if "speed" not in args.skip:
+        res["speed"] = speed(names)
+    cmd = "python benchmarks/bench_assess.py" + (" --quick" if args.quick else "")
+    write_section("assess", res, markdown(res, cmd))
+    print(markdown(res, cmd))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""Model inputs of the assessment networks, as in the reference (biboamy/FBA-Fall19).
+
+- The performance: a pitch contour at FRAME_HOP_S (about 29 ms; the reference tracks pYIN at a 5.8 ms
+  hop and keeps every 5th frame), as MIDI numbers with 0 where unvoiced. Networks see MIDI / 128.
+- The score: a frame-wise MIDI sequence at the same frame rate (0 in rests), aligned to the contour by
+  DTW with an octave-tolerant distance, so both have one value per performance frame.
+- DistMatNet: the whole distance matrix between contour and score frames, resized to a fixed square.
+
+Everything here is pure numpy (and torch for the resize); no model code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from numba import njit
+
+FRAME_HOP_S = 5 * 128 / 22050.0   # 0.0290 s: a 5.8 ms hop (128 samples at 22050 Hz) decimated by 5
+MIDI_SCALE = 1.0 / 128.0          # network input = MIDI number * MIDI_SCALE (0 = unvoiced / rest)
+REST_DISTANCE = 7.0               # distance between a pitch and silence: the largest pitch distance
+DISTMAT_SIZE = 600                # DistMatNet's input is DISTMAT_SIZE x DISTMAT_SIZE
+
+
+def contour_frames(times_s: np.ndarray, midi: np.ndarray, duration_s: float) -> np.ndarray:
+    """Resample a pitch contour to the FRAME_HOP_S grid by nearest frame.
+
+    times_s, midi: the tracker's frames (MIDI as float, NaN or 0 where unvoiced). Returns float32 MIDI
+    per frame, 0 where unvoiced, covering [0, duration_s).
+    """
+    n = max(1, int(np.ceil(duration_s / FRAME_HOP_S)))
+    grid = np.arange(n) * FRAME_HOP_S
+    times_s = np.asarray(times_s, dtype=np.float64)
+    m = np.nan_to_num(np.asarray(midi, dtype=np.float64), nan=0.0)
+    if len(times_s) == 0:
+        return np.zeros(n, dtype=np.float32)
+    idx = np.clip(np.searchsorted(times_s, grid), 0, len(times_s) - 1)
+    prev = np.clip(idx - 1, 0, len(times_s) - 1)
+    closer_prev = np.abs(times_s[prev] - grid) < np.abs(times_s[idx] - grid)
+    idx = np.where(closer_prev, prev, idx)
+    return m[idx].astype(np.float32)
+
+
+def score_frames(midi: Sequence[int], onset_s: Sequence[float], duration_s: Sequence[float]) -> np.ndarray:
+    """The score as MIDI per FRAME_HOP_S frame from its first onset to its last offset (0 in rests)."""
+    on = np.asarray(onset_s, dtype=np.float64)
+    if len(on) == 0:
+        return np.zeros(1, dtype=np.float32)
+    t0 = float(on.min())
+    off = on + np.asarray(duration_s, dtype=np.float64)
+    n = max(1, int(np.ceil((off.max() - t0) / FRAME_HOP_S)))
+    out = np.zeros(n, dtype=np.float32)
+    for m, a, b in zip(midi, on, off):
+        lo, hi = int(round((a - t0) / FRAME_HOP_S)), int(np.ceil((b - t0) / FRAME_HOP_S))
+        out[lo:max(hi, lo + 1)] = m
+    return out
+
+
+def octave_tolerant_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance matrix (len(a), len(b)) between MIDI sequences, in semitones.
+
+    For two pitches d = |a - b|: min(d mod 12, 12 - d mod 12) + min(1, floor(d / 12)) (a pitch class
+    distance, plus 1 for being in another octave). Silence (0) against silence is 0, against a pitch
+    REST_DISTANCE.
+    """
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    b = np.ascontiguousarray(b, dtype=np.float32)
+    out = np.empty((len(a), len(b)), dtype=np.float32)
+    _fill_distance(a, b, out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _dist(x: float, y: float) -> float:
+    if x <= 0.0 or y <= 0.0:
+        return 0.0 if (x <= 0.0 and y <= 0.0) else REST_DISTANCE
+    d = abs(x - y)
+    r = d % 12.0
+    return min(r, 12.0 - r) + min(1.0, np.floor(d / 12.0))
+
+
+@njit(cache=True, nogil=True)
+def _fill_distance(a, b, out):
+    for i in range(len(a)):
+        for j in range(len(b)):
+            out[i, j] = _dist(a[i], b[j])
+
+
+@njit(cache=True, nogil=True)
+def _dtw_path_rows(a, b):
+    """DTW over the octave-tolerant distance, steps (1,1), (1,0), (0,1); for each row i of `a` the
+    first column j of `b` on the optimal path."""
+    n, m = len(a), len(b)
+    acc = np.empty((n, m), dtype=np.float32)
+    for i in range(n):
+        for j in range(m):
+            c = _dist(a[i], b[j])
+            if i == 0 and j == 0:
+                acc[i, j] = c
+            elif i == 0:
+                acc[i, j] = c + acc[i, j - 1]
+            elif j == 0:
+                acc[i, j] = c + acc[i - 1, j]
+            else:
+                best = acc[i - 1, j - 1]
+                if acc[i - 1, j] < best:
+                    best = acc[i - 1, j]
+                if acc[i, j - 1] < best:
+                    best = acc[i, j - 1]
+                acc[i, j] = c + best
+    first = np.empty(n, dtype=np.int64)
+    i, j = n - 1, m - 1
+    first[i] = j
+    while i > 0 or j > 0:
+        if i == 0:
+            j -= 1
+        elif j == 0:
+            i -= 1
+        else:
+            d, u, l = acc[i - 1, j - 1], acc[i - 1, j], acc[i, j - 1]
+            if d <= u and d <= l:
+                i -= 1
+                j -= 1
+            elif u <= l:
+                i -= 1
+            else:
+                j -= 1
+        first[i] = j
+    return first
+
+
+@njit(cache=True, nogil=True)
+def _pooled_distance(a, b, size):
+    """The distance matrix resized to (size, size): each axis is first stretched by repetition to at
+    least `size`, then averaged over equal blocks (an area resize)."""
+    la, lb = max(len(a), size), max(len(b), size)
+    out = np.zeros((size, size), dtype=np.float32)
+    cnt = np.zeros((size, size), dtype=np.float32)
+    for k in range(la):
+        i = k * len(a) // la
+        u = k * size // la
+        for q in range(lb):
+            j = q * len(b) // lb
+            v = q * size // lb
+            out[u, v] += _dist(a[i], b[j])
+            cnt[u, v] += 1.0
+    return out / np.maximum(cnt, 1.0)
+
+
+def align_score(perf_midi: np.ndarray, score_midi: np.ndarray) -> np.ndarray:
+    """DTW-align the score frames to the performance frames; returns the score's MIDI per performance
+    frame (same length as `perf_midi`)."""
+    perf = np.ascontiguousarray(perf_midi, dtype=np.float32)
+    score = np.ascontiguousarray(score_midi, dtype=np.float32)
+    if len(perf) == 0 or len(score) == 0:
+        return np.zeros(len(perf), dtype=np.float32)
+    return score[_dtw_path_rows(perf, score)].astype(np.float32)
+
+
+def distance_image(perf_midi: np.ndarray, score_midi: np.ndarray, size: int = DISTMAT_SIZE) -> np.ndarray:
+    """The contour-vs-score distance matrix scaled to [0, 1] and resized to (size, size), float32."""
+    a = np.ascontiguousarray(perf_midi, dtype=np.float32)
+    b = np.ascontiguousarray(score_midi, dtype=np.float32)
+    if len(a) == 0 or len(b) == 0:
+        return np.ones((size, size), dtype=np.float32)
+    return (_pooled_distance(a, b, size) / REST_DISTANCE).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class AssessInput:
+    """What the networks see for one take: per performance frame the contour and the aligned score
+    (MIDI, 0 = silence), and the resized distance image for DistMatNet (optional: it is the costly one)."""
+
+    contour_midi: np.ndarray        # (T,) float32
+    aligned_score_midi: np.ndarray  # (T,) float32
+    distmat: np.ndarray | None = None  # (DISTMAT_SIZE, DISTMAT_SIZE) float32 in [0, 1]
+
+
+def trim_silence(perf_midi: np.ndarray, pad_frames: int = 3) -> np.ndarray:
+    """Drop unvoiced frames before the first and after the last voiced frame (keeping a little)."""
+    v = np.flatnonzero(perf_midi > 0)
+    if len(v) == 0:
+        return perf_midi
+    return perf_midi[max(0, v[0] - pad_frames): v[-1] + 1 + pad_frames]
+
+
+def build_input(perf_midi: np.ndarray, score_midi: np.ndarray, with_distmat: bool = True) -> AssessInput:
+    """Everything the networks need, from the contour and score frames (see `contour_frames`,
+    `score_frames`). Leading and trailing silence of the take is dropped first."""
+    perf = trim_silence(np.asarray(perf_midi, dtype=np.float32))
+    score = np.asarray(score_midi, dtype=np.float32)
+    aligned = align_score(perf, score)
+    dm = distance_image(perf, score) if with_distmat else None
+    return AssessInput(perf, aligned, dm)

@@ -1,0 +1,159 @@
+"""The assessment networks, after the reference implementation (biboamy/FBA-Fall19; Huang & Lerch 2019,
+Pati, Gururani & Lerch 2018).
+
+- PCConvNet: the performance pitch contour only (no score): 4 Conv1d layers (kernel 7, stride 3;
+  4/8/16/16 channels, BatchNorm, ReLU), mean over time, a linear layer.
+- SIConvNet: the same encoder on the 2-channel stack of contour and DTW-aligned score.
+- JointEmbedNet: one such encoder for the contour and one for the aligned score; the cosine similarity
+  of the two embeddings is the rating.
+- DistMatNet: the contour-vs-score distance matrix resized to 600 x 600, a residual CNN and an MLP.
+
+The reference trains one model per criterion. Here one network rates all criteria (`CRITERIA`): the
+encoders are shared and each criterion has its own output (a linear unit; for JointEmbedNet a linear
+projection of each embedding per criterion, then their cosine). Outputs are in [0, 1] (sigmoid; the
+cosine is clipped at inference).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from musicdesk.assess.features import DISTMAT_SIZE
+
+CRITERIA = ("note_accuracy", "rhythmic_accuracy", "intonation")
+MIN_FRAMES = 241   # shortest input the 4-layer contour encoder accepts (kernel 7, stride 3)
+
+
+class ContourEncoder(nn.Module):
+    """(B, in_ch, T) -> (B, 16): the reference PCConvNet's fully convolutional trunk, mean-pooled."""
+
+    def __init__(self, in_ch: int = 1, kernel: int = 7, stride: int = 3, channels=(4, 8, 16, 16)):
+        super().__init__()
+        layers: list[nn.Module] = []
+        prev = in_ch
+        for ch in channels:
+            layers += [nn.Conv1d(prev, ch, kernel, stride), nn.BatchNorm1d(ch), nn.ReLU()]
+            prev = ch
+        self.conv = nn.Sequential(*layers)
+        self.out_features = prev
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x).mean(dim=2)
+
+
+class PCConvNet(nn.Module):
+    """Contour only. Input (B, 1, T) of MIDI / 128."""
+
+    uses = ("contour",)
+
+    def __init__(self, n_out: int = len(CRITERIA)):
+        super().__init__()
+        self.enc = ContourEncoder(1)
+        self.head = nn.Linear(self.enc.out_features, n_out)
+
+    def forward(self, contour: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.head(self.enc(contour)))
+
+
+class SIConvNet(nn.Module):
+    """Score-informed: input (B, 2, T), the contour and the aligned score stacked as channels."""
+
+    uses = ("contour", "score")
+
+    def __init__(self, n_out: int = len(CRITERIA)):
+        super().__init__()
+        self.enc = ContourEncoder(2)
+        self.head = nn.Linear(self.enc.out_features, n_out)
+        self.init_difference()
+
+    @torch.no_grad()
+    def init_difference(self) -> None:
+        """Start the first layer's filters as contour-minus-score detectors (score weights = minus the
+        contour weights). With MIDI / 128 inputs a wrong note moves the contour by under 0.02 while the
+        pitch itself varies by 0.3 across takes: from a random start the network never finds the exact
+        cancellation (training stalls at the label variance; see models/assess-siconvnet.md)."""
+        w = self.enc.conv[0].weight          # (4, 2, 7)
+        w[:, 1, :] = -w[:, 0, :]
+
+    def forward(self, contour: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.head(self.enc(torch.cat([contour, score], dim=1))))
+
+
+class JointEmbedNet(nn.Module):
+    """Two encoders (contour, aligned score); per criterion the cosine similarity of the projected
+    embeddings. Training regresses the raw cosine (as the reference); `forward` returns it raw and
+    `rate` clips it to [0, 1]."""
+
+    uses = ("contour", "score")
+
+    def __init__(self, n_out: int = len(CRITERIA)):
+        super().__init__()
+        self.perf = ContourEncoder(1)
+        self.score = ContourEncoder(1)
+        d = self.perf.out_features
+        self.proj_perf = nn.ModuleList(nn.Linear(d, d) for _ in range(n_out))
+        self.proj_score = nn.ModuleList(nn.Linear(d, d) for _ in range(n_out))
+
+    def forward(self, contour: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
+        p, s = self.perf(contour), self.score(score)
+        return torch.stack([F.cosine_similarity(pp(p), ps(s), dim=1)
+                            for pp, ps in zip(self.proj_perf, self.proj_score)], dim=1)
+
+
+class _ResBlock(nn.Module):
+    """Pre-activation residual block of the reference DistMatNet (BatchNorm momentum 0.5)."""
+
+    def __init__(self, inp: int, out: int):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(inp, momentum=0.5)
+        self.conv1 = nn.Conv2d(inp, out, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(out, momentum=0.5)
+        self.conv2 = nn.Conv2d(out, out, 3, padding=1)
+        self.bn3 = nn.BatchNorm2d(out, momentum=0.5)
+        self.skip = nn.Conv2d(inp, out, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv1(self.bn1(x))
+        y = self.bn3(self.conv2(F.relu(self.bn2(y))))
+        return y + self.skip(x)
+
+
+class DistMatNet(nn.Module):
+    """Input (B, 1, 600, 600): the distance matrix scaled to [0, 1]."""
+
+    uses = ("distmat",)
+
+    def __init__(self, n_out: int = len(CRITERIA), size: int = DISTMAT_SIZE):
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, 4, 3, 3), _ResBlock(4, 4), nn.Dropout(0.2), nn.MaxPool2d(3, 3),
+            _ResBlock(4, 4), nn.Dropout(0.2), nn.MaxPool2d(3, 3),
+            _ResBlock(4, 4), nn.Dropout(0.2), nn.ReLU(), nn.Conv2d(4, 4, 3, 3))
+        with torch.no_grad():
+            n_flat = self.conv(torch.zeros(1, 1, size, size)).numel()   # 196 for 600 x 600
+        self.head = nn.Sequential(nn.Linear(n_flat, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, n_out))
+
+    def forward(self, distmat: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.head(self.conv(distmat).flatten(1)))
+
+
+MODELS: dict[str, type[nn.Module]] = {
+    "pcconvnet": PCConvNet, "siconvnet": SIConvNet, "jointembednet": JointEmbedNet, "distmatnet": DistMatNet,
+}
+DISPLAY_NAMES = {"pcconvnet": "PCConvNet", "siconvnet": "SIConvNet", "jointembednet": "JointEmbedNet",
+                 "distmatnet": "DistMatNet"}
+
+
+def build(name: str) -> nn.Module:
+    """A fresh (untrained) network by name (see MODELS)."""
+    try:
+        return MODELS[name]()
+    except KeyError:
+        raise ValueError(f"Unknown assessment model {name!r}; choose one of: {', '.join(MODELS)}.") from None
+
+
+def run(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Call `model` with the inputs it uses from `batch` (keys contour, score: (B, 1, T); distmat:
+    (B, 1, S, S)); returns (B, len(CRITERIA))."""
+    return model(*(batch[k] for k in model.uses))

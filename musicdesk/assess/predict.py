@@ -1,0 +1,187 @@
+"""Ratings of a take by an assessment network: `Assessor` hides the device and the weights, `rate()` is
+the pure entry point (inputs -> ratings per criterion in [0, 1])."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from musicdesk.assess.features import MIDI_SCALE, AssessInput, build_input, contour_frames, score_frames
+from musicdesk.assess.models import CRITERIA, DISPLAY_NAMES, MIN_FRAMES, run
+from musicdesk.assess.weights import load
+
+DEFAULT_MODEL = "siconvnet"   # chosen on the validation set (see models/assess-*.md)
+CHUNK_FRAMES = 2000           # about 58 s: the reference's chunk size; longer takes are rated in windows
+DEVICE_ENV = "MUSICDESK_DEVICE"
+
+
+def select_device(preference: str | None = None) -> torch.device:
+    """cuda, then mps, then cpu; `preference` ("cuda", "mps", "cpu", "auto"/None, or the MUSICDESK_DEVICE
+    environment variable) overrides. A device asked for but missing falls back to the CPU."""
+    pref = (preference or os.environ.get(DEVICE_ENV) or "auto").lower()
+    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if pref == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if has_mps else "cpu")
+    if pref.startswith("cuda") and torch.cuda.is_available():
+        return torch.device(pref)
+    if pref == "mps" and has_mps:
+        return torch.device("mps")
+    if pref not in ("cpu", "cuda", "mps") and not pref.startswith("cuda:"):
+        raise ValueError(f"Unknown device {preference!r}; choose auto, cuda, mps or cpu.")
+    return torch.device("cpu")
+
+
+def windows(n_frames: int, chunk: int = CHUNK_FRAMES) -> list[tuple[int, int]]:
+    """Frame ranges covering a take: one range when it fits in `chunk`, else chunks overlapping by half
+    with the last one ending at the take's end."""
+    if n_frames <= chunk:
+        return [(0, n_frames)]
+    hop = chunk // 2
+    starts = list(range(0, n_frames - chunk + 1, hop))
+    if starts[-1] != n_frames - chunk:
+        starts.append(n_frames - chunk)
+    return [(s, s + chunk) for s in starts]
+
+
+def batch_for(inputs: Sequence[AssessInput], uses: Sequence[str], chunk: int = CHUNK_FRAMES
+              ) -> tuple[dict[str, torch.Tensor], list[int]]:
+    """Network inputs for the windows of each take (padded to MIN_FRAMES); returns the batch and, per
+    take, how many rows of it belong to that take. Windows of one batch share a length: takes longer
+    than `chunk` give full chunks, shorter ones are batched one by one."""
+    rows_c, rows_s, rows_d, counts = [], [], [], []
+    for inp in inputs:
+        c = inp.contour_midi * MIDI_SCALE
+        s = inp.aligned_score_midi * MIDI_SCALE
+        if len(c) < MIN_FRAMES:
+            c = np.pad(c, (0, MIN_FRAMES - len(c)))
+            s = np.pad(s, (0, MIN_FRAMES - len(s)))
+        w = windows(len(c), chunk) if ("contour" in uses or "score" in uses) else [(0, len(c))]
+        for a, b in w:
+            rows_c.append(c[a:b])
+            rows_s.append(s[a:b])
+            if "distmat" in uses:
+                rows_d.append(inp.distmat)
+        counts.append(len(w))
+    batch: dict[str, torch.Tensor] = {}
+    if "contour" in uses or "score" in uses:
+        if len({len(r) for r in rows_c}) != 1:
+            raise ValueError("batch_for: windows of different lengths; rate such takes separately")
+        batch["contour"] = torch.from_numpy(np.stack(rows_c)[:, None, :].astype(np.float32))
+        batch["score"] = torch.from_numpy(np.stack(rows_s)[:, None, :].astype(np.float32))
+    if "distmat" in uses:
+        if any(d is None for d in rows_d):
+            raise ValueError("DistMatNet needs the distance image: build the input with with_distmat=True")
+        batch["distmat"] = torch.from_numpy(np.stack(rows_d)[:, None].astype(np.float32))
+    return batch, counts
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """A network's ratings of one take: criterion -> value in [0, 1]."""
+
+    model: str            # display name, e.g. "SIConvNet"
+    device: str           # "cpu", "cuda", "mps"
+    ratings: dict
+    seconds: float = 0.0  # time for features and network
+
+    def to_json_dict(self) -> dict:
+        return {"model": self.model, "device": self.device,
+                "ratings": {k: round(float(v), 4) for k, v in self.ratings.items()}}
+
+
+class Assessor:
+    """A loaded assessment network on its device. Load once, rate many takes."""
+
+    def __init__(self, name: str = DEFAULT_MODEL, device: str | None = None, weights: str | None = None):
+        t = time.perf_counter()
+        self.name = name
+        self.device = select_device(device)
+        model, self.info = load(name, weights)
+        self.model = model.to(self.device)
+        self.criteria = tuple(self.info.get("criteria", CRITERIA))
+        self.load_s = time.perf_counter() - t
+
+    @property
+    def display_name(self) -> str:
+        return DISPLAY_NAMES.get(self.name, self.name)
+
+    @torch.inference_mode()
+    def rate_inputs(self, inputs: Sequence[AssessInput]) -> np.ndarray:
+        """(len(inputs), n_criteria) ratings in [0, 1]; the windows of all takes go through the network
+        in one batch where their lengths allow."""
+        uses = self.model.uses
+        out = np.zeros((len(inputs), len(self.criteria)), dtype=np.float64)
+        if "contour" in uses:   # full-chunk windows share a length; a shorter take goes on its own
+            long = [i for i, x in enumerate(inputs) if len(x.contour_midi) >= CHUNK_FRAMES]
+            groups = [long] + [[i] for i in range(len(inputs)) if i not in set(long)]
+        else:                   # distance images all have one size
+            groups = [list(range(len(inputs)))]
+        for g in groups:
+            if not g:
+                continue
+            batch, counts = batch_for([inputs[i] for i in g], uses)
+            y = run(self.model, {k: v.to(self.device) for k, v in batch.items()}).float().cpu().numpy()
+            y = np.clip(y, 0.0, 1.0)
+            pos = 0
+            for i, n in zip(g, counts):
+                out[i] = y[pos:pos + n].mean(axis=0)
+                pos += n
+        return out
+
+    def embed(self, inp: AssessInput) -> np.ndarray:
+        """The network's pooled features of a take (for teacher calibration): the encoder output
+        averaged over windows, or the last hidden layer for DistMatNet."""
+        with torch.inference_mode():
+            batch, _ = batch_for([inp], self.model.uses)
+            batch = {k: v.to(self.device) for k, v in batch.items()}
+            m = self.model
+            if hasattr(m, "enc"):
+                x = batch["contour"] if len(m.uses) == 1 else torch.cat([batch["contour"], batch["score"]], 1)
+                e = m.enc(x)
+            elif hasattr(m, "perf"):
+                e = torch.cat([m.perf(batch["contour"]), m.score(batch["score"])], 1)
+            else:
+                e = m.head[1](m.head[0](m.conv(batch["distmat"]).flatten(1)))
+            return e.float().cpu().numpy().mean(axis=0)
+
+    def rate(self, perf_midi: np.ndarray, score_midi: np.ndarray) -> Assessment:
+        """Ratings of one take from its contour frames and score frames (see musicdesk.assess.features)."""
+        t = time.perf_counter()
+        inp = build_input(perf_midi, score_midi, with_distmat="distmat" in self.model.uses)
+        vals = self.rate_inputs([inp])[0]
+        return Assessment(self.display_name, self.device.type, dict(zip(self.criteria, map(float, vals))),
+                          time.perf_counter() - t)
+
+
+def take_frames(score, contour) -> tuple[np.ndarray, np.ndarray]:
+    """Contour frames of a take's pitch contour (musicdesk.pitch.PitchContour) and score frames of its
+    score (musicdesk.score.Score)."""
+    c = contour
+    duration_s = float(c.times_s[-1] + c.hop_s) if len(c.times_s) else 0.0
+    perf = contour_frames(c.times_s, c.midi, duration_s)
+    notes = score.notes
+    sc = score_frames([n.midi for n in notes], [n.onset_s for n in notes], [n.duration_s for n in notes])
+    return perf, sc
+
+
+_CACHE: dict[tuple[str, str], Assessor] = {}
+
+
+def assessor(name: str = DEFAULT_MODEL, device: str | None = None) -> Assessor:
+    """A process-wide loaded Assessor per (model, device)."""
+    key = (name, str(select_device(device)))
+    if key not in _CACHE:
+        _CACHE[key] = Assessor(name, device)
+    return _CACHE[key]
+
+
+def assess(score, contour, model: str = DEFAULT_MODEL, device: str | None = None) -> Assessment:
+    """The network's ratings of a take of `score`, from its pitch contour (as the analysis refined it)."""
+    perf, sc = take_frames(score, contour)
+    return assessor(model, device).rate(perf, sc)

@@ -1,0 +1,60 @@
+"""Shipped model weights: safetensors files (plain tensors and a string-to-string header, so loading
+never unpickles anything) in the repository's models/ folder."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from musicdesk.assess.models import build
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+
+
+class ModelError(RuntimeError):
+    """Weights are missing or do not fit the network; the message says what to do."""
+
+
+def models_dir() -> Path:
+    """Where shipped weights live (MUSICDESK_MODELS_DIR overrides, for tests and packaging)."""
+    return Path(os.environ.get("MUSICDESK_MODELS_DIR") or MODELS_DIR)
+
+
+def weights_path(name: str) -> Path:
+    return models_dir() / f"assess-{name}.safetensors"
+
+
+def save(model: torch.nn.Module, path: str | os.PathLike, name: str, info: dict) -> None:
+    """Write the state dict and `info` (JSON-serialisable: training settings, metrics) to `path`."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, os.fspath(path), metadata={"name": name, "info": json.dumps(info)})
+
+
+def load(name: str, path: str | os.PathLike | None = None) -> tuple[torch.nn.Module, dict]:
+    """The network `name` with its shipped (or given) weights, in eval mode on the CPU, and its info."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file, safe_open
+
+    p = Path(path) if path is not None else weights_path(name)
+    if not p.is_file():
+        raise ModelError(f"No weights for the assessment model {name!r} at {p}; reinstall musicdesk from a "
+                         f"complete checkout, or train them with `python -m training.train --model {name}`.")
+    try:
+        with safe_open(os.fspath(p), framework="pt") as fh:
+            meta = fh.metadata() or {}
+        state = load_file(os.fspath(p))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelError(f"The weights file {p} is damaged ({exc}); reinstall musicdesk.") from exc
+    if meta.get("name", name) != name:
+        raise ModelError(f"{p} holds the model {meta.get('name')!r}, not {name!r}.")
+    model = build(name)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ModelError(f"The weights in {p} do not fit the {name} network ({str(exc).splitlines()[0]}).") from exc
+    model.eval()
+    return model, json.loads(meta.get("info", "{}"))

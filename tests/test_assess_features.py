@@ -1,0 +1,113 @@
+"""Assessment inputs and networks: the octave-tolerant distance, DTW, shapes, determinism, devices,
+safe weight files."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from musicdesk.assess import features as fe
+from musicdesk.assess.models import CRITERIA, MIN_FRAMES, MODELS, build, run
+from musicdesk.assess import predict, weights
+
+
+def test_octave_tolerant_distance_formula():
+    a = np.array([60.0, 60.0, 60.0, 60.0, 0.0, 0.0])
+    b = np.array([60.0, 62.0, 72.0, 79.0, 0.0, 60.0])
+    d = np.diag(fe.octave_tolerant_distance(a, b))
+    # same; 2 semitones; an octave (pitch class equal, +1); 19 semitones = fifth away in pitch class (5) + 1
+    assert d[:4].tolist() == [0.0, 2.0, 1.0, 6.0]
+    assert d[4] == 0.0 and d[5] == fe.REST_DISTANCE
+    assert fe.octave_tolerant_distance(np.array([61.0]), np.array([60.0]))[0, 0] == pytest.approx(1.0)
+    assert fe.octave_tolerant_distance(np.array([66.0]), np.array([60.0]))[0, 0] == pytest.approx(6.0)
+
+
+def test_contour_and_score_frames_rates():
+    sc = fe.score_frames([60, 62], [1.0, 1.5], [0.5, 0.5])
+    assert len(sc) == int(np.ceil(1.0 / fe.FRAME_HOP_S))
+    assert sc[0] == 60 and sc[-1] == 62
+    t = np.arange(0, 2.0, 0.01)
+    m = np.where(t < 1.0, np.nan, 64.0)
+    c = fe.contour_frames(t, m, 2.0)
+    assert len(c) == int(np.ceil(2.0 / fe.FRAME_HOP_S))
+    assert c[0] == 0.0 and c[-1] == 64.0
+
+
+def test_dtw_aligns_a_performance_played_slower_with_pauses():
+    rng = np.random.default_rng(1)
+    pitches = rng.integers(55, 80, 40)
+    score = np.repeat(pitches, 8).astype(np.float32)
+    perf = np.concatenate([np.concatenate([np.full(12, p + 0.2), np.zeros(3)]) for p in pitches]).astype(np.float32)
+    aligned = fe.align_score(perf, score)
+    assert aligned.shape == perf.shape
+    voiced = perf > 0
+    assert np.mean(np.abs(aligned[voiced] - np.round(perf[voiced])) < 0.5) > 0.97
+
+
+def test_distance_image_size_and_range():
+    img = fe.distance_image(np.full(300, 60.0), np.full(900, 62.0))
+    assert img.shape == (fe.DISTMAT_SIZE, fe.DISTMAT_SIZE)
+    assert img.dtype == np.float32
+    assert np.allclose(img, 2.0 / fe.REST_DISTANCE)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_shapes_range_and_determinism(name):
+    torch.manual_seed(0)
+    m = build(name).eval()
+    b = {"contour": torch.rand(3, 1, 700), "score": torch.rand(3, 1, 700), "distmat": torch.rand(3, 1, 600, 600)}
+    with torch.no_grad():
+        y1, y2 = run(m, b), run(m, b)
+    assert y1.shape == (3, len(CRITERIA))
+    assert torch.equal(y1, y2)
+    if name != "jointembednet":
+        assert bool(((y1 >= 0) & (y1 <= 1)).all())
+    else:
+        assert bool(((y1 >= -1) & (y1 <= 1)).all())
+
+
+def test_windows_cover_the_take_with_equal_chunks():
+    assert predict.windows(500, 2000) == [(0, 500)]
+    w = predict.windows(4500, 2000)
+    assert w[0] == (0, 2000) and w[-1] == (2500, 4500)
+    assert all(b - a == 2000 for a, b in w)
+
+
+def test_short_take_is_padded_to_the_encoders_minimum():
+    inp = fe.AssessInput(np.full(100, 60.0, np.float32), np.full(100, 60.0, np.float32))
+    batch, counts = predict.batch_for([inp], ("contour", "score"))
+    assert batch["contour"].shape == (1, 1, MIN_FRAMES) and counts == [1]
+
+
+def test_device_selection(monkeypatch):
+    monkeypatch.delenv(predict.DEVICE_ENV, raising=False)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available() and torch.backends.mps.is_available():
+        expected = "mps"
+    assert predict.select_device().type == expected
+    assert predict.select_device("cpu").type == "cpu"
+    monkeypatch.setenv(predict.DEVICE_ENV, "cpu")
+    assert predict.select_device().type == "cpu"
+    with pytest.raises(ValueError):
+        predict.select_device("tpu")
+
+
+def test_weights_round_trip_and_refusals(tmp_path):
+    torch.manual_seed(3)
+    m = build("siconvnet").eval()
+    p = tmp_path / "w.safetensors"
+    weights.save(m, p, "siconvnet", {"criteria": list(CRITERIA)})
+    m2, info = weights.load("siconvnet", p)
+    x = {"contour": torch.rand(2, 1, 400), "score": torch.rand(2, 1, 400)}
+    with torch.no_grad():
+        assert torch.equal(run(m, x), run(m2, x))
+    assert info["criteria"] == list(CRITERIA)
+    with pytest.raises(weights.ModelError, match="siconvnet"):
+        weights.load("pcconvnet", p)               # another network's file
+    # a pickle (what torch.save writes) is not a weights file: refused, never unpickled
+    bad = tmp_path / "bad.safetensors"
+    torch.save(m.state_dict(), bad)
+    with pytest.raises(weights.ModelError, match="damaged"):
+        weights.load("siconvnet", bad)
+    with pytest.raises(weights.ModelError, match="No weights"):
+        weights.load("siconvnet", tmp_path / "missing.safetensors")

@@ -1,0 +1,203 @@
+"""The training-data generator: the labelling rubric, the simulated student, the room, one take end to end."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from training.melodies import Melody, fit_to_duration, generated_etudes, parse_abc_tune, split_of
+from training.room import room
+from training.student import (LABEL_KEYS, ErrorLog, NoteLog, StudentParams, labels, play, sample_params,
+                              transpose_into_range)
+
+
+def _log(n: int = 10, wrong: int = 0, missed: int = 0, cents: float = 0.0, dev_ms: float = 0.0,
+         **counts) -> ErrorLog:
+    """A hand-made log: the first `wrong` notes a semitone off, the next `missed` notes left out."""
+    notes = []
+    for i in range(n):
+        if wrong <= i < wrong + missed:
+            notes.append(NoteLog(i, 60, False))
+        else:
+            notes.append(NoteLog(i, 60, True, 61 if i < wrong else 60, cents, 0.5 * i, dev_ms))
+    return ErrorLog(tuple(notes), **counts)
+
+
+# ----------------------------------------------------------------------------------------------------
+# the rubric
+
+
+def test_rubric_clean_take_is_all_ones():
+    assert labels(_log()) == {"note_accuracy": 1.0, "rhythmic_accuracy": 1.0, "intonation": 1.0}
+
+
+def test_rubric_note_accuracy():
+    assert labels(_log(wrong=3))["note_accuracy"] == pytest.approx(0.7)
+    # 1 missed + 2 extra (half weight each) of 10
+    assert labels(_log(missed=1, n_extra=2))["note_accuracy"] == pytest.approx(0.8)
+    assert labels(_log(wrong=8, n_extra=10))["note_accuracy"] == 0.0  # clipped
+
+
+def test_rubric_rhythmic_accuracy():
+    assert labels(_log(dev_ms=125.0))["rhythmic_accuracy"] == pytest.approx(0.5)
+    assert labels(_log(dev_ms=-300.0))["rhythmic_accuracy"] == 0.0
+    assert labels(_log(n_hesitations=2))["rhythmic_accuracy"] == pytest.approx(0.9)
+    assert labels(_log(dev_ms=125.0, n_hesitations=2, n_restarts=1))["rhythmic_accuracy"] == pytest.approx(0.32)
+    assert labels(_log(n_restarts=20))["rhythmic_accuracy"] == 0.0
+
+
+def test_rubric_intonation_counts_right_notes_only():
+    assert labels(_log(cents=25.0))["intonation"] == pytest.approx(0.5)
+    assert labels(_log(cents=-60.0))["intonation"] == 0.0
+    log = _log(wrong=3, cents=10.0)
+    assert labels(log)["intonation"] == pytest.approx(0.8)
+    assert labels(_log(wrong=10))["intonation"] == 0.5  # no right note: undecided
+
+
+# ----------------------------------------------------------------------------------------------------
+# melodies
+
+
+def test_parse_abc_tune_merges_ties_and_skips_chord_symbols():
+    abc = "X:1\nT:t\nM:4/4\nL:1/8\nK:G\n" + "|\"G\"GABc d2-d2|" * 4 + "e4 z4|\n"
+    mel = parse_abc_tune(abc, "x:t:0", "test")
+    assert mel is not None
+    assert mel.beats_per_measure == 4.0
+    assert mel.midi[:5] == [67, 69, 71, 72, 74]
+    assert mel.duration_beats[4] == pytest.approx(2.0)  # d2-d2 tied: one half note
+    assert mel.n_notes == 21
+
+
+def test_split_of_is_stable_and_roughly_80_10_10():
+    assert split_of("etude-3") == split_of("etude-3")
+    splits = [split_of(f"etude-{k}") for k in range(2000)]
+    share = {s: splits.count(s) / len(splits) for s in ("train", "val", "test")}
+    assert 0.75 < share["train"] < 0.85 and 0.07 < share["val"] < 0.13 and 0.07 < share["test"] < 0.13
+
+
+def test_etudes_are_deterministic_monophonic_melodies():
+    a, b = generated_etudes(5, seed=1), generated_etudes(5, seed=1)
+    assert a == b and [m.id for m in a] == [f"etude-{k}" for k in range(5)]
+    for m in a:
+        assert m.n_notes >= 16
+        on, dur = np.array(m.onset_beats), np.array(m.duration_beats)
+        assert np.all(np.diff(on) > 0) and np.all(on[:-1] + dur[:-1] <= on[1:] + 1e-9)
+
+
+def test_fit_to_duration_repeats_short_and_cuts_long_tunes():
+    short = Melody("s", "test", [60 + k % 5 for k in range(16)], [float(k) for k in range(16)], [1.0] * 16, 4.0)
+    rep = fit_to_duration(short, 120.0, 25.0, 70.0)  # 8 s a pass
+    assert 25.0 <= rep.end_beats * 0.5 <= 70.0 and rep.n_notes % 16 == 0
+    long = Melody("l", "test", [60] * 200, [float(k) for k in range(200)], [1.0] * 200, 4.0)
+    cut = fit_to_duration(long, 60.0, 25.0, 70.0)
+    assert 25.0 <= cut.end_beats <= 70.0 and cut.n_notes % 4 == 0  # stops at a bar line
+
+
+# ----------------------------------------------------------------------------------------------------
+# the student
+
+
+@pytest.fixture(scope="module")
+def etude() -> Melody:
+    return generated_etudes(1, seed=3)[0]
+
+
+def _check_monophonic(performed):
+    for a, b in zip(performed, performed[1:]):
+        assert a.offset_s > a.onset_s and b.onset_s >= a.offset_s
+
+
+def test_transpose_into_range_moves_by_octaves():
+    assert transpose_into_range([60, 64, 67, 72], 36, 60) == -12
+    assert transpose_into_range([60, 64, 67, 72], 72, 93) == 12
+
+
+def test_clean_student_earns_full_marks(etude):
+    score, performed, log = play(etude, 100.0, (55, 84), np.random.default_rng(0), StudentParams())
+    assert labels(log) == {"note_accuracy": 1.0, "rhythmic_accuracy": 1.0, "intonation": 1.0}
+    assert len(performed) == len(score.notes) == log.n_notes
+    assert (score.notes[0].midi - etude.midi[0]) % 12 == 0  # moved by octaves only
+    _check_monophonic(performed)
+
+
+def test_student_is_deterministic_given_the_seed(etude):
+    def take(seed):
+        rng = np.random.default_rng(seed)
+        return play(etude, 90.0, (55, 84), rng, sample_params(rng))
+
+    a, b, c = take(5), take(5), take(6)
+    assert a[1] == b[1] and a[2] == b[2]
+    assert a[1] != c[1]
+
+
+def test_student_errors_are_logged(etude):
+    p = StudentParams(p_wrong=0.3, offset_cents=20.0, hesitations_per_min=6.0, restarts_per_min=3.0)
+    score, performed, log = play(etude, 90.0, (55, 84), np.random.default_rng(2), p)
+    _check_monophonic(performed)
+    assert 0.15 < log.n_wrong / log.n_notes < 0.45
+    assert log.n_restarts > 0 and log.n_abandoned > 0 and log.n_hesitations > 0
+    assert all(n.cents == pytest.approx(20.0) for n in log.notes)
+    # no jitter, no tempo swing: pauses are taken out, so every onset sits on the steady tempo
+    assert max(abs(n.dev_ms) for n in log.notes) < 1.0
+    lab = labels(log)
+    assert lab["intonation"] == pytest.approx(0.6)
+    assert lab["rhythmic_accuracy"] == pytest.approx(max(0.0, 1 - 0.05 * log.n_hesitations - 0.08 * log.n_restarts))
+
+
+def test_sample_params_switch_families_off_independently():
+    ps = [sample_params(np.random.default_rng(k)) for k in range(400)]
+    clean = np.array([[p.p_wrong == p.p_missed == p.p_extra == 0,
+                       p.offset_cents == p.drift_cents_per_min == p.detune_sd_cents == p.p_bad_tuning == 0,
+                       p.jitter_sd_ms == p.tempo_swing == p.hesitations_per_min == p.restarts_per_min == 0]
+                      for p in ps])
+    assert np.all((clean.mean(axis=0) > 0.25) & (clean.mean(axis=0) < 0.45))
+    assert abs(np.corrcoef(clean.T.astype(float))[0, 1]) < 0.15
+
+
+# ----------------------------------------------------------------------------------------------------
+# the room
+
+
+def test_room_keeps_length_and_is_finite():
+    sr = 22050
+    t = np.arange(int(2.3 * sr)) / sr
+    x = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    y = room(x, sr, np.random.default_rng(0))
+    assert y.dtype == np.float32 and len(y) == len(x)
+    assert np.all(np.isfinite(y)) and np.max(np.abs(y)) == pytest.approx(0.5, abs=1e-6)
+    assert np.array_equal(y, room(x, sr, np.random.default_rng(0)))
+    assert len(room(np.zeros(100, np.float32), sr, np.random.default_rng(1))) == 100
+
+
+# ----------------------------------------------------------------------------------------------------
+# one take end to end
+
+
+def test_one_take_end_to_end(tmp_path):
+    from musicdesk.synth import available_soundfonts
+    from training import make_data
+
+    fonts = available_soundfonts()
+    if not fonts:
+        pytest.skip("no soundfont installed")
+    mel = generated_etudes(1, seed=0)[0]
+    mel = replace(mel, midi=mel.midi[:24], onset_beats=mel.onset_beats[:24], duration_beats=mel.duration_beats[:24])
+    job = make_data.Job("test", 0, mel, "oboe", fonts[0], 123, str(tmp_path / "00000.npz"))
+    row = make_data.run_job(job)
+    assert row is not None and row["instrument"] == "oboe" and row["split"] == "test"
+    with np.load(job.path, allow_pickle=False) as z:
+        assert set(z.files) == {"contour_midi", "score_midi", "labels", "rule_ratings", "meta"}
+        for k in ("contour_midi", "score_midi", "labels", "rule_ratings"):
+            assert z[k].dtype == np.float32
+        assert z["labels"].shape == z["rule_ratings"].shape == (3,)
+        assert np.all((z["labels"] >= 0) & (z["labels"] <= 1))
+        assert np.all((z["rule_ratings"] >= 0) & (z["rule_ratings"] <= 1))
+        meta = json.loads(str(z["meta"]))
+        contour, score = z["contour_midi"], z["score_midi"]
+    assert meta["melody_id"] == "etude-0" and meta["soundfont"] and "params" in meta and "counts" in meta
+    assert contour.ndim == score.ndim == 1 and len(contour) > 100 and len(score) > 100
+    assert np.mean(contour > 0) > 0.3 and np.all((score == 0) | ((score > 30) & (score < 100)))
+    assert list(row["labels"]) == list(LABEL_KEYS)
+    assert make_data.run_job(job) == row  # an existing take is reused, not made again

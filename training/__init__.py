@@ -1,0 +1,1 @@
+"""Offline training-data generation (and, later, training) for the score-informed assessment networks."""

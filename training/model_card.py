@@ -1,0 +1,99 @@
+"""Write the model card models/assess-NAME.md from the training results (training/results/NAME.json)
+and, when present, the benchmark's figures (benchmarks/results/assess.json).
+
+    python -m training.model_card [NAME ...]
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from musicdesk.assess.models import CRITERIA, DISPLAY_NAMES, MODELS, build
+from musicdesk.assess.weights import weights_path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+ARCH = {
+    "pcconvnet": "4 x (Conv1d kernel 7, stride 3; 4/8/16/16 channels; BatchNorm; ReLU) on the pitch contour "
+                 "alone, mean over time, linear 16 -> 3, sigmoid.",
+    "siconvnet": "The PCConvNet trunk on the 2-channel stack (pitch contour, DTW-aligned score), mean over "
+                 "time, linear 16 -> 3, sigmoid.",
+    "jointembednet": "Two PCConvNet trunks (contour; aligned score) giving 16-d embeddings; per criterion a "
+                     "linear 16 -> 16 projection of each and their cosine similarity (clipped to [0, 1]).",
+    "distmatnet": "The contour-vs-score distance matrix resized to 600 x 600; Conv2d 3x3 stride 3, three "
+                  "pre-activation residual blocks (4 channels) with dropout and max-pooling, Conv2d 3x3 "
+                  "stride 3, linear 196 -> 128 -> 3, sigmoid.",
+}
+
+
+def card(name: str) -> str:
+    res = json.loads((ROOT / "training" / "results" / f"{name}.json").read_text())
+    bench_file = ROOT / "benchmarks" / "results" / "assess.json"
+    bench = json.loads(bench_file.read_text()) if bench_file.exists() else {}
+    n_params = sum(p.numel() for p in build(name).parameters())
+    L = [f"# {DISPLAY_NAMES[name]} (musicdesk assessment network)", ""]
+    L.append(f"Weights: `{weights_path(name).relative_to(ROOT)}` (safetensors; {n_params} parameters). "
+             f"Trained {res['date']} with torch {res['torch']} on a 2-core CPU.")
+    L += ["", "## What it does", "",
+          "Rates a take of a monophonic part against its score on three criteria, each in [0, 1]: "
+          + ", ".join(CRITERIA) + ". Musicality and tone are not rated: the simulation cannot label them "
+          "honestly; a teacher's calibration (`musicdesk calibrate`) learns those from their own grades.", "",
+          f"Architecture (after biboamy/FBA-Fall19): {ARCH[name]} Input: musicdesk's pitch contour resampled to "
+          "29.0 ms frames (MIDI / 128, 0 = unvoiced) and the score as frame-wise MIDI aligned to it by DTW "
+          "with the octave-tolerant distance (musicdesk/assess/features.py). Takes longer than 2000 frames "
+          "(58 s) are rated in half-overlapping 2000-frame windows, averaged.", "",
+          "## Training data", "",
+          f"Generated offline by `python -m training.make_data` (see training/README.md): folk tunes from "
+          f"music21's corpora (Essen, Ryan's Mammoth, O'Neill's 1850) and generated scale/arpeggio etudes, "
+          f"played by a simulated student with controlled errors, rendered with FluidSynth (FluidR3_GM and "
+          f"TimGM6mb), through a simulated room and microphone. Labels from the rubric in training/README.md. "
+          f"Takes: {res['n_takes']['train']} train, {res['n_takes']['val']} validation, "
+          f"{res['n_takes']['test']} test; the splits share no melody and no instrument. No real recording "
+          f"was used for training or tuning.", "",
+          "## Command", "", "```", res["command"], "```", "",
+          "Settings: " + ", ".join(f"{k} {v}" for k, v in res["settings"].items() if v is not None)
+          + ". SGD (momentum 0.9, weight decay 1e-4), lr divided by 2*(epoch//70)+1, MSE loss, random "
+            "chunks, transposition augmentation (-5..+5 semitones), early stopping on the validation MSE. "
+            f"The seed with the best validation R² is shipped (seed {res['shipped_seed']}).", "",
+          "## Metrics", "",
+          f"R² on the held-out test split ({res['n_takes']['test']} takes: unseen melodies and instruments).", "",
+          "| | " + " | ".join(CRITERIA) + " |", "| --- | " + " | ".join("---" for _ in CRITERIA) + " |",
+          "| shipped weights | " + " | ".join(f"{res['test_r2_shipped'][c]:.3f}" for c in CRITERIA) + " |",
+          f"| mean ± sd over {len(res['seeds'])} seeds | " + " | ".join(
+              f"{res['test_r2_mean'][c]:.3f} ± {res['test_r2_sd'][c]:.3f}" for c in CRITERIA) + " |",
+          "| rule-based ratings of musicdesk's report (no learning) | " + " | ".join(
+              f"{res['rule_based_test_r2'][c]:.3f}" for c in CRITERIA) + " |", ""]
+    b = bench.get("bach10", {}).get("summary", {}).get(name)
+    if b:
+        L += [f"Bach10 (real recordings, evaluation only; benchmarks/bench_assess.py, {bench['date']}): the "
+              "damaged recording rated lower than the clean one on the criterion the damage touches:", "",
+              "| damage | criterion | rated lower |", "| --- | --- | --- |"]
+        L += [f"| {k} | {v['criterion']} | {v['pct']:.0f}% ({v['rated_lower']}/{v['pairs']}) |" for k, v in b.items()]
+        L.append("")
+    sp = bench.get("speed", {}).get(name)
+    if sp:
+        L += [f"Speed on a 2-core CPU: {sp['rate_median_s'] * 1000:.0f} ms for the ratings of a "
+              f"{bench['speed']['take_s']} s take after loading (features and network); loading "
+              f"{sp['load_s'] * 1000:.0f} ms.", ""]
+    L += ["## Limits", "",
+          "- Trained on synthetic students and synthesised instruments only. Real players make other "
+          "mistakes, and real instruments and rooms sound different: check the Bach10 figures above and "
+          "calibrate to a teacher's grades before trusting the numbers for grading.",
+          "- The ratings follow the rubric's definitions (fraction of right notes, timing against the "
+          "player's own steady tempo, cents off), not any examining board's.", ""]
+    return "\n".join(L)
+
+
+def main(argv=None) -> int:
+    names = (argv if argv is not None else sys.argv[1:]) or [n for n in MODELS
+                                                               if (ROOT / "training" / "results" / f"{n}.json").exists()]
+    for n in names:
+        out = ROOT / "models" / f"assess-{n}.md"
+        out.write_text(card(n))
+        print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
