@@ -39,7 +39,8 @@ from make_results import write_section  # noqa: E402
 
 from musicdesk.analysis import analyze  # noqa: E402
 from musicdesk.assess.features import build_input  # noqa: E402
-from musicdesk.assess.models import CRITERIA, DISPLAY_NAMES, MODELS  # noqa: E402
+from musicdesk.assess import DEFAULT_MODEL, DISPLAY_NAMES  # noqa: E402
+from musicdesk.assess.models import CRITERIA, MODELS  # noqa: E402
 from musicdesk.assess.predict import Assessor, take_frames  # noqa: E402
 from musicdesk.audio import Take, load_take  # noqa: E402
 from musicdesk.score import load_score  # noqa: E402
@@ -217,8 +218,9 @@ def speed(names: list[str]) -> dict:
             times.append(time.perf_counter() - t)
         out[name] = {"load_s": round(load_s, 4), "rate_median_s": round(float(np.median(times)), 4),
                      "rate_max_s": round(float(np.max(times)), 4)}
-    code = ("import time; t=time.perf_counter(); import torch; from musicdesk.assess.predict import Assessor; "
-            "a=Assessor('siconvnet','cpu'); print(time.perf_counter()-t)")
+    code = ("import time; t=time.perf_counter(); import torch; from musicdesk.assess import DEFAULT_MODEL; "
+            "from musicdesk.assess.predict import Assessor; "
+            "a=Assessor(DEFAULT_MODEL,'cpu'); print(time.perf_counter()-t)")
     cold = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                                  check=True).stdout) for _ in range(3)]
     out["cold_import_and_load_s"] = round(float(np.median(cold)), 3)
@@ -267,7 +269,8 @@ def markdown(res: dict, cmd: str) -> str:
             if name in sp:
                 r = sp[name]
                 L.append(f"| {DISPLAY_NAMES[name]} | {r['load_s']:.3f} | {r['rate_median_s']:.3f} | {r['rate_max_s']:.3f} |")
-        L.append(f"\nA fresh process importing torch and loading SIConvNet: {sp['cold_import_and_load_s']:.2f} s "
+        L.append(f"\nA fresh process importing torch and loading {DISPLAY_NAMES[DEFAULT_MODEL]}: "
+                 f"{sp['cold_import_and_load_s']:.2f} s "
                  "(median of 3). Target: ratings of a 60 s take under 0.2 s after loading.\n")
     return "\n".join(L)
 

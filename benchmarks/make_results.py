@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["pitch", "align", "analyze", "live_gui", "live_core", "score"]  # sections in this order, then any others alphabetically
+ORDER = ["pitch", "align", "analyze", "live_gui", "live_core", "score", "assess"]  # sections in this order, then any others alphabetically
 
 HEADER = """# Benchmark results
 
@@ -74,6 +74,22 @@ def targets() -> str:
                     f"{'MET' if lat['p95'] < 50 else 'NOT MET'} (p95) |")
         rows.append(f"| live path: 30 frames per second or more while recording | {fps:.1f} | "
                     f"{'MET' if fps >= 30 else 'NOT MET'} |")
+    s = _load("assess")
+    if s:
+        from musicdesk.assess import DEFAULT_MODEL, DISPLAY_NAMES
+
+        name = DISPLAY_NAMES[DEFAULT_MODEL]
+        sp = s.get("speed", {}).get(DEFAULT_MODEL)
+        if sp:
+            rows.append(f"| assessment: {name} ratings of a 60 s take under 0.2 s after loading (CPU) | "
+                        f"{sp['rate_median_s']:.3f} s, load {sp['load_s']:.3f} s | "
+                        f"{'MET' if sp['rate_median_s'] < 0.2 else 'NOT MET'} |")
+        b = s.get("bach10", {}).get("summary", {}).get(DEFAULT_MODEL)
+        if b:
+            for kind, v in b.items():
+                rows.append(f"| assessment: {name} rates Bach10 damaged ({kind}) below clean on {v['criterion']} "
+                            f"in >= 95% of pairs | {v['pct']:.0f}% ({v['rated_lower']}/{v['pairs']}) | "
+                            f"{'MET' if v['pct'] >= 95 else 'NOT MET'} |")
     if not rows:
         return ""
     return "\n".join(["## Targets at a glance", "", "| target | measured | |", "| --- | --- | --- |", *rows, ""])

@@ -61,6 +61,12 @@ def analyze(score: Score, take: Take, *, tracker: str = DEFAULT_TRACKER,
     says why in `assessment_error`; the rest of the analysis stands.
     """
     timings: dict[str, float] = {}
+    if assess_model:
+        from musicdesk.assess import DISPLAY_NAMES
+
+        if assess_model not in DISPLAY_NAMES:
+            raise ValueError(f"Unknown assessment network {assess_model!r}; choose one of: "
+                             f"{', '.join(DISPLAY_NAMES)}, or none.")
 
     def stage(name: str, frac: float) -> None:
         if cancelled is not None and cancelled():

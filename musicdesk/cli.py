@@ -104,7 +104,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _default_model() -> str:
-    from musicdesk.assess.predict import DEFAULT_MODEL
+    from musicdesk.assess import DEFAULT_MODEL
 
     return DEFAULT_MODEL
 
@@ -212,8 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
     a.add_argument("--all", action="store_true", help="list every note, not only the problems")
     a.add_argument("--quiet", action="store_true", help="print nothing (with --json)")
-    a.add_argument("--assess", metavar="MODEL", help="assessment network: siconvnet (default), "
-                   "jointembednet, distmatnet, pcconvnet, or none")
+    a.add_argument("--assess", metavar="MODEL", help="assessment network: siconvnet_delta (default), "
+                   "siconvnet, jointembednet, distmatnet, pcconvnet, or none")
     a.add_argument("--device", help="where the network runs: auto (cuda, then mps, then cpu; the default), "
                    "cpu, cuda or mps (also MUSICDESK_DEVICE)")
     a.add_argument("--calibration", metavar="FILE", help="a teacher's calibration (default: the one "
@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("calibrate", help="learn a teacher's grading from graded takes (a CSV of audio, "
                        "score, criterion, grade)")
     c.add_argument("grades", help="CSV with the columns audio, score, criterion, grade (and optionally part)")
-    c.add_argument("--assess", metavar="MODEL", help="the network the calibration builds on (default siconvnet)")
+    c.add_argument("--assess", metavar="MODEL", help="the network the calibration builds on (default siconvnet_delta)")
     c.add_argument("--device")
     c.add_argument("--out", metavar="FILE", help="where to save it (default: the user data folder)")
     c.set_defaults(func=_cmd_calibrate)

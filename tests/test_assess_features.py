@@ -55,7 +55,8 @@ def test_distance_image_size_and_range():
 def test_shapes_range_and_determinism(name):
     torch.manual_seed(0)
     m = build(name).eval()
-    b = {"contour": torch.rand(3, 1, 700), "score": torch.rand(3, 1, 700), "distmat": torch.rand(3, 1, 600, 600)}
+    b = {"contour": torch.rand(3, 1, 700), "score": torch.rand(3, 1, 700), "delta": torch.rand(3, 3, 700),
+         "distmat": torch.rand(3, 1, 600, 600)}
     with torch.no_grad():
         y1, y2 = run(m, b), run(m, b)
     assert y1.shape == (3, len(CRITERIA))

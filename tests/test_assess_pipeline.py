@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from musicdesk.analysis import analyze
+from musicdesk.assess import DEFAULT_MODEL
 from musicdesk.assess.calibrate import Calibration, CalibrationError, fit_criterion, read_grades
 from musicdesk.assess.models import MODELS
 from musicdesk.assess.predict import Assessor, assess
@@ -46,19 +47,25 @@ def takes(score):
 
 
 @pytest.mark.parametrize("name", list(MODELS))
-def test_shipped_weights_rate_a_clean_take_above_one_with_many_wrong_notes(name, score, takes):
-    ratings = {k: assess(score, analyze(score, t).contour, name, "cpu").ratings for k, t in takes.items()}
-    for r in ratings.values():
-        assert set(r) == {"note_accuracy", "rhythmic_accuracy", "intonation"}
-        assert all(0.0 <= v <= 1.0 for v in r.values())
-    assert ratings["clean"]["note_accuracy"] > ratings["many_wrong"]["note_accuracy"] + 0.05, ratings
+def test_every_shipped_network_loads_and_rates_on_the_cpu(name, score, takes):
+    r = assess(score, analyze(score, takes["clean"]).contour, name, "cpu")
+    assert r.device == "cpu" and set(r.ratings) == {"note_accuracy", "rhythmic_accuracy", "intonation"}
+    assert all(0.0 <= v <= 1.0 for v in r.ratings.values())
+
+
+def test_default_network_rates_a_clean_take_above_one_with_many_wrong_notes(score, takes):
+    # (the reference-input networks do not separate these: see models/README.md)
+    ratings = {k: assess(score, analyze(score, t).contour, DEFAULT_MODEL, "cpu").ratings for k, t in takes.items()}
+    assert ratings["clean"]["note_accuracy"] > ratings["many_wrong"]["note_accuracy"] + 0.15, ratings
+    # wrong notes are not an intonation problem or a rhythm problem
+    assert abs(ratings["clean"]["rhythmic_accuracy"] - ratings["many_wrong"]["rhythmic_accuracy"]) < 0.15, ratings
 
 
 def test_ratings_are_deterministic_and_batched_like_single(score, takes):
     from musicdesk.assess.features import build_input
     from musicdesk.assess.predict import take_frames
 
-    a = Assessor("siconvnet", "cpu")
+    a = Assessor(DEFAULT_MODEL, "cpu")
     inputs = [build_input(*take_frames(score, analyze(score, t).contour), with_distmat=False)
               for t in takes.values()]
     both = a.rate_inputs(inputs)
@@ -72,7 +79,7 @@ def test_analysis_reports_a_missing_network_without_failing(score, takes, tmp_pa
     from musicdesk.assess import predict
 
     monkeypatch.setattr(predict, "_CACHE", {})
-    an = analyze(score, takes["clean"], assess_model="siconvnet", device="cpu")
+    an = analyze(score, takes["clean"], assess_model=DEFAULT_MODEL, device="cpu")
     assert an.assessment is None and "No weights" in an.assessment_error
     assert an.report.ratings["note_accuracy"] > 0.9
 
@@ -86,9 +93,9 @@ def test_cli_json_has_the_assessment(tmp_path, takes):
                          capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stderr
     a = json.loads(out.read_text())["assessment"]
-    assert a["model"] == "SIConvNet" and a["device"] == "cpu"
+    assert a["model"] == "SIConvNet-Delta" and a["device"] == "cpu"
     assert set(a["ratings"]) == {"note_accuracy", "rhythmic_accuracy", "intonation"}
-    assert "Network (SIConvNet on cpu)" in res.stdout
+    assert "Network (SIConvNet-Delta on cpu)" in res.stdout
     res = subprocess.run(EXE + ["analyze", example_score_path(), str(take), "--assess", "nosuchnet"],
                          capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 2 and "nosuchnet" in res.stderr and "Traceback" not in res.stderr

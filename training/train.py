@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from musicdesk.assess.features import MIDI_SCALE, AssessInput, build_input, distance_image, trim_silence
+from musicdesk.assess.features import MIDI_SCALE, AssessInput, build_input, delta_channels, distance_image
 from musicdesk.assess.models import CRITERIA, MIN_FRAMES, build, run
 from musicdesk.assess import weights as W
 
@@ -59,20 +59,24 @@ def load_split(data: Path, split: str, with_distmat: bool, limit: int | None = N
         c = np.load(cache)
         if list(c["names"]) != names:
             c = None
+        if c is not None and "timing" not in c.files:
+            c = None
     if c is None:
-        contours, aligned, scores, labels, rule = [], [], [], [], []
+        contours, aligned, scores, labels, rule, timing = [], [], [], [], [], []
         for f in files:
             z = np.load(f)
             inp = build_input(z["contour_midi"], z["score_midi"], with_distmat=False)
             contours.append(inp.contour_midi)
             aligned.append(inp.aligned_score_midi)
+            timing.append(inp.timing_s)
             scores.append(z["score_midi"].astype(np.float32))
             labels.append(z["labels"])
             rule.append(z["rule_ratings"])
         off = np.cumsum([0] + [len(x) for x in contours])
         soff = np.cumsum([0] + [len(x) for x in scores])
         np.savez(cache, names=np.array(names), contour=np.concatenate(contours), aligned=np.concatenate(aligned),
-                 off=off, score=np.concatenate(scores), soff=soff, labels=np.stack(labels), rule=np.stack(rule))
+                 off=off, score=np.concatenate(scores), soff=soff, labels=np.stack(labels), rule=np.stack(rule),
+                 timing=np.concatenate(timing))
         c = np.load(cache)
     c = {k: c[k] for k in c.files}   # an NpzFile decompresses on every access: read each array once
     off, soff = c["off"], c["soff"]
@@ -87,7 +91,8 @@ def load_split(data: Path, split: str, with_distmat: bool, limit: int | None = N
                            for i in range(len(files))])
             np.save(dcache, dm)
     inputs = [AssessInput(c["contour"][off[i]:off[i + 1]], c["aligned"][off[i]:off[i + 1]],
-                          None if dm is None else dm[i].astype(np.float32) / 255.0) for i in range(len(files))]
+                          None if dm is None else dm[i].astype(np.float32) / 255.0, c["timing"][off[i]:off[i + 1]])
+              for i in range(len(files))]
     meta = []
     for f in files:
         z = np.load(f)
@@ -108,23 +113,25 @@ def make_batch(items: list[AssessInput], uses, chunk: int, rng: np.random.Genera
     """Random chunks of equal length (the shortest take's, at most `chunk`), transposed together by a
     random -5..+5 semitones when `augment` (the labels do not depend on the key)."""
     out: dict[str, torch.Tensor] = {}
-    if "contour" in uses:
+    if "contour" in uses or "delta" in uses:
         L = max(MIN_FRAMES, min(chunk, min(len(x.contour_midi) for x in items)))
-        cs, ss = [], []
+        cs, ss, ds = [], [], []
         for x in items:
-            c, s = x.contour_midi, x.aligned_score_midi
+            c, s, t = x.contour_midi, x.aligned_score_midi, x.timing_s
             if len(c) < L:
-                c, s = np.pad(c, (0, L - len(c))), np.pad(s, (0, L - len(s)))
+                c, s, t = (np.pad(v, (0, L - len(v))) for v in (c, s, t))
             a = int(rng.integers(0, len(c) - L + 1))
-            c, s = c[a:a + L].copy(), s[a:a + L].copy()
+            c, s, t = c[a:a + L].copy(), s[a:a + L].copy(), t[a:a + L]
             if augment:
                 k = float(rng.integers(-5, 6))
                 c[c > 0] += k
                 s[s > 0] += k
             cs.append(c * MIDI_SCALE)
             ss.append(s * MIDI_SCALE)
+            ds.append(delta_channels(AssessInput(c, s, None, t)))
         out["contour"] = torch.from_numpy(np.stack(cs)[:, None].astype(np.float32))
         out["score"] = torch.from_numpy(np.stack(ss)[:, None].astype(np.float32))
+        out["delta"] = torch.from_numpy(np.stack(ds))
     if "distmat" in uses:
         out["distmat"] = torch.from_numpy(np.stack([x.distmat for x in items])[:, None].astype(np.float32))
     return out
@@ -199,7 +206,7 @@ def train_one(name: str, train: Split, val: Split, *, seed: int, epochs: int, pa
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(ROOT / "training" / "cache" / "fba"))
-    ap.add_argument("--model", required=True, choices=["pcconvnet", "siconvnet", "jointembednet", "distmatnet"])
+    ap.add_argument("--model", required=True, choices=["pcconvnet", "siconvnet", "jointembednet", "distmatnet", "siconvnet_delta"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--epochs", type=int, default=300)
     ap.add_argument("--patience", type=int, default=40)

@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from PySide6.QtCore import QSettings
 
+from musicdesk.assess import DEFAULT_MODEL
 from musicdesk.feedback import Tolerances
 from musicdesk.pitch import DEFAULT_TRACKER
 
@@ -20,7 +21,7 @@ class AppSettings:
     intonation_cents: float = 25.0
     timing_ms: float = 50.0
     tracker: str = DEFAULT_TRACKER
-    assess_model: str = "siconvnet"   # assessment network (musicdesk.assess); "none" = no network ratings
+    assess_model: str = DEFAULT_MODEL  # assessment network (musicdesk.assess); "none" = no network ratings
     assess_device: str = "auto"       # auto (cuda, then mps, then cpu), cpu, cuda, mps
     latency_ms: float = 0.0           # input latency: subtracted from the take's times against the metronome
     count_in_beats: int = 4           # metronome beats before recording; 0 = none

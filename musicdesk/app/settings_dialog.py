@@ -60,7 +60,7 @@ class SettingsDialog(QDialog):
             self.tracker.addItem(t, t)
         self._select(self.tracker, settings.tracker)
         form.addRow("Pitch tracker", self.tracker)
-        from musicdesk.assess.models import DISPLAY_NAMES
+        from musicdesk.assess import DISPLAY_NAMES
 
         self.assess_model = QComboBox()
         for key, label in DISPLAY_NAMES.items():

@@ -5,3 +5,8 @@ networks; weights.py: safe loading of shipped weights; predict.py: `Assessor` an
 cuda -> mps -> cpu, batched over chunks); calibrate.py: a teacher's own grading learnt from graded takes.
 Training lives in training/ at the repository root.
 """
+
+# Here, not in models.py, so that the window's settings can name the networks without importing torch.
+DISPLAY_NAMES = {"siconvnet_delta": "SIConvNet-Delta", "siconvnet": "SIConvNet", "jointembednet": "JointEmbedNet",
+                 "distmatnet": "DistMatNet", "pcconvnet": "PCConvNet"}
+DEFAULT_MODEL = "siconvnet_delta"   # the best on the validation split (see models/README.md)

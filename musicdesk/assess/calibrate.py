@@ -19,7 +19,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
+ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
+Z_CLIP = 3.0   # standardised features are clipped here: a few graded takes must not be extrapolated wildly
 REPORT_FEATURES = ("note_accuracy", "rhythmic_accuracy", "intonation")
 SUMMARY_FEATURES = ("percent_correct", "coverage", "median_abs_cents", "timing_spread_ms")
 MIN_TAKES = 4
@@ -72,7 +73,10 @@ def take_features(analysis, assessment_ratings: Sequence[float], embedding: np.n
     """The feature vector of one analysed take (see module docstring)."""
     rep = analysis.report
     s = rep.summary
+    # heavy-tailed figures on a log scale (one take with a 500 ms timing spread must not dominate)
     summ = [float(s.get(k) or 0.0) for k in SUMMARY_FEATURES]
+    summ = [np.log1p(max(0.0, v)) if k in ("median_abs_cents", "timing_spread_ms") else v
+            for k, v in zip(SUMMARY_FEATURES, summ)]
     return np.concatenate([np.asarray(assessment_ratings, float), [float(rep.ratings[k]) for k in REPORT_FEATURES],
                            summ, np.asarray(embedding, float)])
 
@@ -113,7 +117,7 @@ class CriterionModel:
     grade_max: float
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        z = (np.atleast_2d(x) - self.mean) / self.scale
+        z = np.clip((np.atleast_2d(x) - self.mean) / self.scale, -Z_CLIP, Z_CLIP)
         return np.clip(z @ self.coef + self.intercept, self.grade_min, self.grade_max)
 
     def to_json(self) -> dict:
@@ -138,7 +142,7 @@ def fit_criterion(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0) -
     def fit(xt, yt):
         mean, scale = xt.mean(0), xt.std(0)
         scale = np.where(scale > 1e-9, scale, 1.0)
-        z = (xt - mean) / scale
+        z = np.clip((xt - mean) / scale, -Z_CLIP, Z_CLIP)
         a = _loo_alpha(z, yt)
         w, b = _ridge_fit(z, yt, a)
         return mean, scale, w, b, a
@@ -150,7 +154,7 @@ def fit_criterion(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0) -
         te = order[f::k]
         tr = np.setdiff1d(order, te)
         mean, scale, w, b, _ = fit(x[tr], y[tr])
-        pred[te] = ((x[te] - mean) / scale) @ w + b
+        pred[te] = np.clip((x[te] - mean) / scale, -Z_CLIP, Z_CLIP) @ w + b
     ss_tot = float(((y - y.mean()) ** 2).sum())
     cv_r2 = 1.0 - float(((y - pred) ** 2).sum()) / ss_tot if ss_tot > 0 else float("nan")
     mean, scale, w, b, a = fit(x, y)

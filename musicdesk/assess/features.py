@@ -147,14 +147,49 @@ def _pooled_distance(a, b, size):
     return out / np.maximum(cnt, 1.0)
 
 
-def align_score(perf_midi: np.ndarray, score_midi: np.ndarray) -> np.ndarray:
-    """DTW-align the score frames to the performance frames; returns the score's MIDI per performance
-    frame (same length as `perf_midi`)."""
+def align_path(perf_midi: np.ndarray, score_midi: np.ndarray) -> np.ndarray:
+    """DTW (octave-tolerant distance) of performance frames to score frames: for each performance frame
+    the index of the first score frame matched to it."""
     perf = np.ascontiguousarray(perf_midi, dtype=np.float32)
     score = np.ascontiguousarray(score_midi, dtype=np.float32)
     if len(perf) == 0 or len(score) == 0:
-        return np.zeros(len(perf), dtype=np.float32)
-    return score[_dtw_path_rows(perf, score)].astype(np.float32)
+        return np.zeros(len(perf), dtype=np.int64)
+    return _dtw_path_rows(perf, score)
+
+
+def align_score(perf_midi: np.ndarray, score_midi: np.ndarray) -> np.ndarray:
+    """DTW-align the score frames to the performance frames; returns the score's MIDI per performance
+    frame (same length as `perf_midi`)."""
+    if len(perf_midi) == 0 or len(score_midi) == 0:
+        return np.zeros(len(perf_midi), dtype=np.float32)
+    return np.asarray(score_midi, dtype=np.float32)[align_path(perf_midi, score_midi)]
+
+
+def timing_deviation_s(score_index: np.ndarray, perf_midi: np.ndarray, clip_s: float = 1.0) -> np.ndarray:
+    """Per performance frame, how far (s) the score position reached there is ahead (+) or behind (-)
+    a steady player at the take's own mean tempo: the DTW path minus its least-squares line over the
+    sounding frames, clipped to +-clip_s. Rushing, dragging, hesitations and restarts show here."""
+    j = np.asarray(score_index, dtype=np.float64)
+    i = np.arange(len(j), dtype=np.float64)
+    v = np.asarray(perf_midi) > 0
+    if v.sum() < 2:
+        return np.zeros(len(j), dtype=np.float32)
+    a, b = np.polyfit(i[v], j[v], 1)
+    return np.clip((j - (a * i + b)) * FRAME_HOP_S, -clip_s, clip_s).astype(np.float32)
+
+
+DELTA_CLIP_SEMITONES = 3.0
+
+
+def delta_channels(inp: "AssessInput") -> np.ndarray:
+    """SIConvNet-Δ's input (3, T): the pitch deviation from the aligned score in semitones where both
+    sound (clipped to +-DELTA_CLIP_SEMITONES, 0 elsewhere), the aligned score (MIDI / 128), and the
+    timing deviation in seconds (`timing_deviation_s`)."""
+    c, s = inp.contour_midi, inp.aligned_score_midi
+    both = (c > 0) & (s > 0)
+    d = np.where(both, np.clip(c - s, -DELTA_CLIP_SEMITONES, DELTA_CLIP_SEMITONES), 0.0)
+    t = inp.timing_s if inp.timing_s is not None else np.zeros(len(c))
+    return np.stack([d, s * MIDI_SCALE, t]).astype(np.float32)
 
 
 def distance_image(perf_midi: np.ndarray, score_midi: np.ndarray, size: int = DISTMAT_SIZE) -> np.ndarray:
@@ -174,6 +209,7 @@ class AssessInput:
     contour_midi: np.ndarray        # (T,) float32
     aligned_score_midi: np.ndarray  # (T,) float32
     distmat: np.ndarray | None = None  # (DISTMAT_SIZE, DISTMAT_SIZE) float32 in [0, 1]
+    timing_s: np.ndarray | None = None  # (T,) float32, see `timing_deviation_s`
 
 
 def trim_silence(perf_midi: np.ndarray, pad_frames: int = 3) -> np.ndarray:
@@ -189,6 +225,7 @@ def build_input(perf_midi: np.ndarray, score_midi: np.ndarray, with_distmat: boo
     `score_frames`). Leading and trailing silence of the take is dropped first."""
     perf = trim_silence(np.asarray(perf_midi, dtype=np.float32))
     score = np.asarray(score_midi, dtype=np.float32)
-    aligned = align_score(perf, score)
+    idx = align_path(perf, score)
+    aligned = score[idx] if len(score) and len(perf) else np.zeros(len(perf), dtype=np.float32)
     dm = distance_image(perf, score) if with_distmat else None
-    return AssessInput(perf, aligned, dm)
+    return AssessInput(perf, aligned.astype(np.float32), dm, timing_deviation_s(idx, perf))

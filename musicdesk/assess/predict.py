@@ -10,11 +10,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from musicdesk.assess.features import MIDI_SCALE, AssessInput, build_input, contour_frames, score_frames
-from musicdesk.assess.models import CRITERIA, DISPLAY_NAMES, MIN_FRAMES, run
+from musicdesk.assess.features import (MIDI_SCALE, AssessInput, build_input, contour_frames, delta_channels,
+                                       score_frames)
+from musicdesk.assess import DEFAULT_MODEL, DISPLAY_NAMES
+from musicdesk.assess.models import CRITERIA, MIN_FRAMES, run
 from musicdesk.assess.weights import load
 
-DEFAULT_MODEL = "siconvnet"   # chosen on the validation set (see models/assess-*.md)
 CHUNK_FRAMES = 2000           # about 58 s: the reference's chunk size; longer takes are rated in windows
 DEVICE_ENV = "MUSICDESK_DEVICE"
 
@@ -54,21 +55,30 @@ def batch_for(inputs: Sequence[AssessInput], uses: Sequence[str], chunk: int = C
     """Network inputs for the windows of each take (padded to MIN_FRAMES); returns the batch and, per
     take, how many rows of it belong to that take. Windows of one batch share a length: takes longer
     than `chunk` give full chunks, shorter ones are batched one by one."""
-    rows_c, rows_s, rows_d, counts = [], [], [], []
+    rows_c, rows_s, rows_d, rows_x, counts = [], [], [], [], []
     for inp in inputs:
         c = inp.contour_midi * MIDI_SCALE
         s = inp.aligned_score_midi * MIDI_SCALE
+        x = delta_channels(inp) if "delta" in uses else None
         if len(c) < MIN_FRAMES:
             c = np.pad(c, (0, MIN_FRAMES - len(c)))
             s = np.pad(s, (0, MIN_FRAMES - len(s)))
-        w = windows(len(c), chunk) if ("contour" in uses or "score" in uses) else [(0, len(c))]
+            if x is not None:
+                x = np.pad(x, ((0, 0), (0, MIN_FRAMES - x.shape[1])))
+        w = windows(len(c), chunk) if "distmat" not in uses else [(0, len(c))]
         for a, b in w:
             rows_c.append(c[a:b])
             rows_s.append(s[a:b])
+            if x is not None:
+                rows_x.append(x[:, a:b])
             if "distmat" in uses:
                 rows_d.append(inp.distmat)
         counts.append(len(w))
     batch: dict[str, torch.Tensor] = {}
+    if "delta" in uses:
+        if len({r.shape[1] for r in rows_x}) != 1:
+            raise ValueError("batch_for: windows of different lengths; rate such takes separately")
+        batch["delta"] = torch.from_numpy(np.stack(rows_x))
     if "contour" in uses or "score" in uses:
         if len({len(r) for r in rows_c}) != 1:
             raise ValueError("batch_for: windows of different lengths; rate such takes separately")
@@ -117,7 +127,7 @@ class Assessor:
         in one batch where their lengths allow."""
         uses = self.model.uses
         out = np.zeros((len(inputs), len(self.criteria)), dtype=np.float64)
-        if "contour" in uses:   # full-chunk windows share a length; a shorter take goes on its own
+        if "distmat" not in uses:   # full-chunk windows share a length; a shorter take goes on its own
             long = [i for i, x in enumerate(inputs) if len(x.contour_midi) >= CHUNK_FRAMES]
             groups = [long] + [[i] for i in range(len(inputs)) if i not in set(long)]
         else:                   # distance images all have one size
@@ -142,7 +152,8 @@ class Assessor:
             batch = {k: v.to(self.device) for k, v in batch.items()}
             m = self.model
             if hasattr(m, "enc"):
-                x = batch["contour"] if len(m.uses) == 1 else torch.cat([batch["contour"], batch["score"]], 1)
+                x = (batch["delta"] if "delta" in m.uses else batch["contour"] if len(m.uses) == 1
+                     else torch.cat([batch["contour"], batch["score"]], 1))
                 e = m.enc(x)
             elif hasattr(m, "perf"):
                 e = torch.cat([m.perf(batch["contour"]), m.score(batch["score"])], 1)
