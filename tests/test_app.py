@@ -66,6 +66,11 @@ def test_analysing_a_take_file_colours_the_injected_notes(win, qtbot, take_file)
     texts = [win.problem_list.item(i).text() for i in range(win.problem_list.count())]
     assert any("wrong note" in t for t in texts) and any("missed" in t for t in texts)
     assert 0 < win.rating_bars["note_accuracy"].value() < 100
+    # the assessment network's ratings are drawn beside the report's (default network, on the CPU here)
+    a = win.analysis.assessment
+    assert a is not None and a.model == "SIConvNet-Delta", win.analysis.assessment_error
+    assert win.network_bars["note_accuracy"].format() == f"{a.ratings['note_accuracy']:.2f}"
+    assert "SIConvNet-Delta" in win.network_label.text()
     assert win.act_play_take.isEnabled() and win.act_play_both.isEnabled()
     # clicking the wrong note shows its details and moves the cursor there
     win.select_note(win.score.notes[iw].id)

@@ -139,28 +139,12 @@ class MainWindow(QMainWindow):
         sl = QVBoxLayout(side)
         self.ratings_box = QGroupBox("Ratings")
         rl = QFormLayout(self.ratings_box)
-        self.rating_bars: dict[str, QProgressBar] = {}
-        for key, label in (("note_accuracy", "Note accuracy"), ("rhythmic_accuracy", "Rhythm"),
-                           ("intonation", "Intonation")):
-            bar = QProgressBar()
-            bar.setRange(0, 100)
-            bar.setValue(0)
-            bar.setFormat("-")
-            self.rating_bars[key] = bar
-            rl.addRow(label, bar)
+        self.rating_bars = _rating_bars(rl)
         self.network_label = QLabel("Network")
         self.network_label.setToolTip("Ratings of a score-informed assessment network (Settings chooses it), "
                                       "trained on simulated students; see models/.")
         rl.addRow(self.network_label)
-        self.network_bars: dict[str, QProgressBar] = {}
-        for key, label in (("note_accuracy", "Note accuracy"), ("rhythmic_accuracy", "Rhythm"),
-                           ("intonation", "Intonation")):
-            bar = QProgressBar()
-            bar.setRange(0, 100)
-            bar.setValue(0)
-            bar.setFormat("-")
-            self.network_bars[key] = bar
-            rl.addRow(label, bar)
+        self.network_bars = _rating_bars(rl)
         self.summary_label = QLabel("Record a take (R) or open one to see how it went.")
         self.summary_label.setWordWrap(True)
         rl.addRow(self.summary_label)
@@ -640,17 +624,11 @@ class MainWindow(QMainWindow):
         found = [r.onset_s for r in rep.notes if r.onset_s is not None]
         if found:
             self.roll.show_range(max(0.0, min(found) - 1.0), max(r.offset_s or 0 for r in rep.notes) + 1.0)
-        for key, bar in self.rating_bars.items():
-            v = float(rep.ratings.get(key, 0.0))
-            bar.setValue(int(round(100 * v)))
-            bar.setFormat(f"{v:.2f}")
+        _show_ratings(self.rating_bars, rep.ratings)
         a = analysis.assessment
         if a is not None:
             self.network_label.setText(f"Network: {a.model} ({a.device})")
-            for key, bar in self.network_bars.items():
-                v = float(a.ratings.get(key, 0.0))
-                bar.setValue(int(round(100 * v)))
-                bar.setFormat(f"{v:.2f}")
+            _show_ratings(self.network_bars, a.ratings)
         else:
             self.network_label.setText("Network: " + ("off (Settings)" if not analysis.assessment_error
                                                       else "unavailable"))
@@ -1011,3 +989,24 @@ class MainWindow(QMainWindow):
             t.cancel()
         save_settings(self.settings, self.settings_org)
         super().closeEvent(ev)
+
+
+def _rating_bars(form: QFormLayout) -> dict[str, QProgressBar]:
+    """One empty 0-100 bar per rating criterion, added to `form`."""
+    bars: dict[str, QProgressBar] = {}
+    for key, label in (("note_accuracy", "Note accuracy"), ("rhythmic_accuracy", "Rhythm"),
+                       ("intonation", "Intonation")):
+        bar = QProgressBar()
+        bar.setRange(0, 100)
+        bar.setValue(0)
+        bar.setFormat("-")
+        bars[key] = bar
+        form.addRow(label, bar)
+    return bars
+
+
+def _show_ratings(bars: dict[str, QProgressBar], ratings: dict) -> None:
+    for key, bar in bars.items():
+        v = float(ratings.get(key, 0.0))
+        bar.setValue(int(round(100 * v)))
+        bar.setFormat(f"{v:.2f}")
