@@ -121,39 +121,37 @@ def _calibrated(args: argparse.Namespace, analysis, score) -> dict | None:
         cal = Calibration.load(path)
     except CalibrationError as exc:
         raise _BadInput(str(exc)) from exc
-    from musicdesk.assess.predict import assessor
+    from musicdesk.assess import DISPLAY_NAMES
 
-    a = assessor(cal.model, args.device)
-    if a.display_name != analysis.assessment.model:
+    if DISPLAY_NAMES.get(cal.model) != analysis.assessment.model:
         return None
-    return cal.predict(_features(a, analysis, score))
+    return cal.predict(_features(analysis))
 
 
-def _features(a, analysis, score):
+def _features(analysis):
+    """Calibration features of an analysed take, from its own assessment (no second network pass)."""
     from musicdesk.assess.calibrate import take_features
-    from musicdesk.assess.features import build_input
-    from musicdesk.assess.predict import take_frames
 
-    perf, sc = take_frames(score, analysis.contour)
-    inp = build_input(perf, sc, with_distmat="distmat" in a.model.uses)
-    return take_features(analysis, a.rate_inputs([inp])[0], a.embed(inp))
+    a = analysis.assessment
+    return take_features(analysis, list(a.ratings.values()), a.embedding)
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from musicdesk.analysis import analyze
+    from musicdesk.assess import DISPLAY_NAMES
     from musicdesk.assess.calibrate import calibrate, default_path, read_grades
-    from musicdesk.assess.predict import assessor
     from musicdesk.audio import load_take
     from musicdesk.score import load_score
 
     grades = read_grades(args.grades)
     model = args.assess or _default_model()
-    a = assessor(model, args.device)
 
     def features_of(audio: str, score_path: str, part: str | None):
         score = load_score(score_path, part=_part_arg(part))
-        analysis = analyze(score, load_take(audio))
-        return _features(a, analysis, score)
+        analysis = analyze(score, load_take(audio), assess_model=model, device=args.device)
+        if analysis.assessment is None:
+            raise _BadInput(analysis.assessment_error)
+        return _features(analysis)
 
     cal = calibrate(grades, features_of, model,
                     progress=lambda i, n: print(f"analysed {i}/{n} takes", file=sys.stderr, end="\r"))
@@ -162,7 +160,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         cal.save(out)
     except OSError as exc:
         raise _BadInput(f"Cannot write the calibration to {out}: {exc.strerror or exc}") from exc
-    print(f"Calibration on {a.display_name} saved to {out}")
+    print(f"Calibration on {DISPLAY_NAMES[model]} saved to {out}")
     print(f"{'criterion':<20} {'takes':>5} {'cross-validated R2':>19}")
     for c, m in cal.criteria.items():
         print(f"{c:<20} {m.n_takes:>5} {m.cv_r2:>19.3f}")

@@ -139,15 +139,10 @@ def make_batch(items: list[AssessInput], uses, chunk: int, rng: np.random.Genera
 
 def predict(model: torch.nn.Module, split: Split) -> np.ndarray:
     """Whole-take ratings as the app computes them (windows averaged, clipped to [0, 1])."""
-    from musicdesk.assess.predict import batch_for
+    from musicdesk.assess.predict import rate_inputs
 
     model.eval()
-    preds = []
-    with torch.inference_mode():
-        for inp in split.inputs:
-            batch, _ = batch_for([inp], model.uses)
-            preds.append(np.clip(run(model, batch).numpy(), 0, 1).mean(0))
-    return np.stack(preds)
+    return rate_inputs(model, split.inputs)[0]
 
 
 def train_one(name: str, train: Split, val: Split, *, seed: int, epochs: int, patience: int, lr: float,

@@ -88,15 +88,18 @@ def _ridge_fit(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, 
     return w, float(y.mean())
 
 
+def _standardise(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    return np.clip((np.atleast_2d(x) - mean) / scale, -Z_CLIP, Z_CLIP)
+
+
 def _loo_alpha(x: np.ndarray, y: np.ndarray) -> float:
     """The ridge strength with the lowest leave-one-out error (closed form through the hat matrix)."""
     best, best_err = ALPHAS[0], np.inf
-    xc = x
+    yc = y - y.mean()
     for a in ALPHAS:
-        h = xc @ np.linalg.solve(xc.T @ xc + a * np.eye(x.shape[1]), xc.T)
-        h = h + 1.0 / len(y)   # the intercept
-        resid = (y - y.mean()) - (h - 1.0 / len(y)) @ (y - y.mean())
-        err = np.mean((resid / np.maximum(1e-9, 1.0 - np.diag(h))) ** 2)
+        h = x @ np.linalg.solve(x.T @ x + a * np.eye(x.shape[1]), x.T)
+        resid = yc - h @ yc
+        err = np.mean((resid / np.maximum(1e-9, 1.0 - np.diag(h) - 1.0 / len(y))) ** 2)  # + the intercept
         if err < best_err:
             best, best_err = a, err
     return best
@@ -117,7 +120,7 @@ class CriterionModel:
     grade_max: float
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        z = np.clip((np.atleast_2d(x) - self.mean) / self.scale, -Z_CLIP, Z_CLIP)
+        z = _standardise(x, self.mean, self.scale)
         return np.clip(z @ self.coef + self.intercept, self.grade_min, self.grade_max)
 
     def to_json(self) -> dict:
@@ -142,7 +145,7 @@ def fit_criterion(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0) -
     def fit(xt, yt):
         mean, scale = xt.mean(0), xt.std(0)
         scale = np.where(scale > 1e-9, scale, 1.0)
-        z = np.clip((xt - mean) / scale, -Z_CLIP, Z_CLIP)
+        z = _standardise(xt, mean, scale)
         a = _loo_alpha(z, yt)
         w, b = _ridge_fit(z, yt, a)
         return mean, scale, w, b, a
@@ -154,7 +157,7 @@ def fit_criterion(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0) -
         te = order[f::k]
         tr = np.setdiff1d(order, te)
         mean, scale, w, b, _ = fit(x[tr], y[tr])
-        pred[te] = np.clip((x[te] - mean) / scale, -Z_CLIP, Z_CLIP) @ w + b
+        pred[te] = _standardise(x[te], mean, scale) @ w + b
     ss_tot = float(((y - y.mean()) ** 2).sum())
     cv_r2 = 1.0 - float(((y - pred) ** 2).sum()) / ss_tot if ss_tot > 0 else float("nan")
     mean, scale, w, b, a = fit(x, y)

@@ -43,35 +43,42 @@ class ContourEncoder(nn.Module):
         return self.conv(x).mean(dim=2)
 
 
-class PCConvNet(nn.Module):
+class _EncoderNet(nn.Module):
+    """The contour encoder on the channel stack of the inputs in `uses`, then a linear unit per
+    criterion and a sigmoid. `embed` is the pooled encoder output, `readout` the rest."""
+
+    uses: tuple[str, ...] = ()
+
+    def __init__(self, n_out: int = len(CRITERIA)):
+        super().__init__()
+        self.enc = ContourEncoder(self.in_channels)
+        self.head = nn.Linear(self.enc.out_features, n_out)
+
+    def embed(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.enc(torch.cat(inputs, dim=1))
+
+    def readout(self, e: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.head(e))
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.readout(self.embed(*inputs))
+
+
+class PCConvNet(_EncoderNet):
     """Contour only. Input (B, 1, T) of MIDI / 128."""
 
     uses = ("contour",)
-
-    def __init__(self, n_out: int = len(CRITERIA)):
-        super().__init__()
-        self.enc = ContourEncoder(1)
-        self.head = nn.Linear(self.enc.out_features, n_out)
-
-    def forward(self, contour: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.head(self.enc(contour)))
+    in_channels = 1
 
 
-class SIConvNet(nn.Module):
+class SIConvNet(_EncoderNet):
     """Score-informed: input (B, 2, T), the contour and the aligned score stacked as channels."""
 
     uses = ("contour", "score")
-
-    def __init__(self, n_out: int = len(CRITERIA)):
-        super().__init__()
-        self.enc = ContourEncoder(2)
-        self.head = nn.Linear(self.enc.out_features, n_out)
-
-    def forward(self, contour: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.head(self.enc(torch.cat([contour, score], dim=1))))
+    in_channels = 2
 
 
-class SIConvNetDelta(nn.Module):
+class SIConvNetDelta(_EncoderNet):
     """SIConvNet with a better-conditioned input (ours, not in the reference): the same encoder on 3
     channels, (1) the pitch deviation from the aligned score in semitones, (2) the aligned score
     (MIDI / 128), (3) the timing deviation of the DTW path from the take's own steady tempo in seconds
@@ -83,14 +90,7 @@ class SIConvNetDelta(nn.Module):
     is warped onto the performance, so rushing and dragging are invisible to it."""
 
     uses = ("delta",)
-
-    def __init__(self, n_out: int = len(CRITERIA)):
-        super().__init__()
-        self.enc = ContourEncoder(3)
-        self.head = nn.Linear(self.enc.out_features, n_out)
-
-    def forward(self, delta: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.head(self.enc(delta)))
+    in_channels = 3
 
 
 class JointEmbedNet(nn.Module):
@@ -108,10 +108,16 @@ class JointEmbedNet(nn.Module):
         self.proj_perf = nn.ModuleList(nn.Linear(d, d) for _ in range(n_out))
         self.proj_score = nn.ModuleList(nn.Linear(d, d) for _ in range(n_out))
 
-    def forward(self, contour: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
-        p, s = self.perf(contour), self.score(score)
+    def embed(self, contour: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.perf(contour), self.score(score)], dim=1)
+
+    def readout(self, e: torch.Tensor) -> torch.Tensor:
+        p, s = e.split(self.perf.out_features, dim=1)
         return torch.stack([F.cosine_similarity(pp(p), ps(s), dim=1)
                             for pp, ps in zip(self.proj_perf, self.proj_score)], dim=1)
+
+    def forward(self, contour: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
+        return self.readout(self.embed(contour, score))
 
 
 class _ResBlock(nn.Module):
@@ -147,8 +153,15 @@ class DistMatNet(nn.Module):
             n_flat = self.conv(torch.zeros(1, 1, size, size)).numel()   # 196 for 600 x 600
         self.head = nn.Sequential(nn.Linear(n_flat, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, n_out))
 
+    def embed(self, distmat: torch.Tensor) -> torch.Tensor:
+        """The first hidden layer of the classifier (128 units after ReLU)."""
+        return self.head[1](self.head[0](self.conv(distmat).flatten(1)))
+
+    def readout(self, e: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.head[3](self.head[2](e)))
+
     def forward(self, distmat: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.head(self.conv(distmat).flatten(1)))
+        return self.readout(self.embed(distmat))
 
 
 MODELS: dict[str, type[nn.Module]] = {
@@ -169,3 +182,8 @@ def run(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Call `model` with the inputs it uses from `batch` (keys contour, score: (B, 1, T); delta: (B, 3, T);
     distmat: (B, 1, S, S)); returns (B, len(CRITERIA))."""
     return model(*(batch[k] for k in model.uses))
+
+
+def embed(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The network's features before its outputs (`model.readout` of them is `run`), (B, D)."""
+    return model.embed(*(batch[k] for k in model.uses))

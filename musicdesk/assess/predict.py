@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -13,7 +13,7 @@ import torch
 from musicdesk.assess.features import (MIDI_SCALE, AssessInput, build_input, contour_frames, delta_channels,
                                        score_frames)
 from musicdesk.assess import DEFAULT_MODEL, DISPLAY_NAMES
-from musicdesk.assess.models import CRITERIA, MIN_FRAMES, run
+from musicdesk.assess.models import CRITERIA, MIN_FRAMES, embed
 from musicdesk.assess.weights import load
 
 CHUNK_FRAMES = 2000           # about 58 s: the reference's chunk size; longer takes are rated in windows
@@ -91,6 +91,35 @@ def batch_for(inputs: Sequence[AssessInput], uses: Sequence[str], chunk: int = C
     return batch, counts
 
 
+@torch.inference_mode()
+def rate_inputs(model: torch.nn.Module, inputs: Sequence[AssessInput], device: torch.device | str = "cpu"
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-take ratings in [0, 1], (len(inputs), n_criteria), and the network's features averaged over
+    each take's windows, (len(inputs), D). The windows of all takes go through the network in one batch
+    where their lengths allow. `model` must be in eval mode."""
+    uses = model.uses
+    if "distmat" not in uses:   # full-chunk windows share a length; a shorter take goes on its own
+        long = [i for i, x in enumerate(inputs) if len(x.contour_midi) >= CHUNK_FRAMES]
+        groups = [long] + [[i] for i in range(len(inputs)) if i not in set(long)]
+    else:                       # distance images all have one size
+        groups = [list(range(len(inputs)))]
+    ratings: list = [None] * len(inputs)
+    feats: list = [None] * len(inputs)
+    for g in groups:
+        if not g:
+            continue
+        batch, counts = batch_for([inputs[i] for i in g], uses)
+        e = embed(model, {k: v.to(device) for k, v in batch.items()})
+        y = np.clip(model.readout(e).float().cpu().numpy(), 0.0, 1.0)
+        e = e.float().cpu().numpy()
+        pos = 0
+        for i, n in zip(g, counts):
+            ratings[i] = y[pos:pos + n].mean(axis=0)
+            feats[i] = e[pos:pos + n].mean(axis=0)
+            pos += n
+    return np.asarray(ratings, dtype=np.float64), np.asarray(feats, dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class Assessment:
     """A network's ratings of one take: criterion -> value in [0, 1]."""
@@ -99,6 +128,8 @@ class Assessment:
     device: str           # "cpu", "cuda", "mps"
     ratings: dict
     seconds: float = 0.0  # time for features and network
+    # the network's features before its outputs, averaged over windows (teacher calibration uses them)
+    embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_json_dict(self) -> dict:
         return {"model": self.model, "device": self.device,
@@ -121,53 +152,17 @@ class Assessor:
     def display_name(self) -> str:
         return DISPLAY_NAMES.get(self.name, self.name)
 
-    @torch.inference_mode()
     def rate_inputs(self, inputs: Sequence[AssessInput]) -> np.ndarray:
-        """(len(inputs), n_criteria) ratings in [0, 1]; the windows of all takes go through the network
-        in one batch where their lengths allow."""
-        uses = self.model.uses
-        out = np.zeros((len(inputs), len(self.criteria)), dtype=np.float64)
-        if "distmat" not in uses:   # full-chunk windows share a length; a shorter take goes on its own
-            long = [i for i, x in enumerate(inputs) if len(x.contour_midi) >= CHUNK_FRAMES]
-            groups = [long] + [[i] for i in range(len(inputs)) if i not in set(long)]
-        else:                   # distance images all have one size
-            groups = [list(range(len(inputs)))]
-        for g in groups:
-            if not g:
-                continue
-            batch, counts = batch_for([inputs[i] for i in g], uses)
-            y = run(self.model, {k: v.to(self.device) for k, v in batch.items()}).float().cpu().numpy()
-            y = np.clip(y, 0.0, 1.0)
-            pos = 0
-            for i, n in zip(g, counts):
-                out[i] = y[pos:pos + n].mean(axis=0)
-                pos += n
-        return out
-
-    def embed(self, inp: AssessInput) -> np.ndarray:
-        """The network's pooled features of a take (for teacher calibration): the encoder output
-        averaged over windows, or the last hidden layer for DistMatNet."""
-        with torch.inference_mode():
-            batch, _ = batch_for([inp], self.model.uses)
-            batch = {k: v.to(self.device) for k, v in batch.items()}
-            m = self.model
-            if hasattr(m, "enc"):
-                x = (batch["delta"] if "delta" in m.uses else batch["contour"] if len(m.uses) == 1
-                     else torch.cat([batch["contour"], batch["score"]], 1))
-                e = m.enc(x)
-            elif hasattr(m, "perf"):
-                e = torch.cat([m.perf(batch["contour"]), m.score(batch["score"])], 1)
-            else:
-                e = m.head[1](m.head[0](m.conv(batch["distmat"]).flatten(1)))
-            return e.float().cpu().numpy().mean(axis=0)
+        """(len(inputs), n_criteria) ratings in [0, 1] (see `rate_inputs`)."""
+        return rate_inputs(self.model, inputs, self.device)[0]
 
     def rate(self, perf_midi: np.ndarray, score_midi: np.ndarray) -> Assessment:
         """Ratings of one take from its contour frames and score frames (see musicdesk.assess.features)."""
         t = time.perf_counter()
         inp = build_input(perf_midi, score_midi, with_distmat="distmat" in self.model.uses)
-        vals = self.rate_inputs([inp])[0]
-        return Assessment(self.display_name, self.device.type, dict(zip(self.criteria, map(float, vals))),
-                          time.perf_counter() - t)
+        vals, emb = rate_inputs(self.model, [inp], self.device)
+        return Assessment(self.display_name, self.device.type, dict(zip(self.criteria, map(float, vals[0]))),
+                          time.perf_counter() - t, emb[0])
 
 
 def take_frames(score, contour) -> tuple[np.ndarray, np.ndarray]:
