@@ -2,13 +2,14 @@
 
 1. R² per model and criterion on the held-out synthetic test split (unseen melodies and instruments;
    training/make_data.py), for the shipped weights, with the mean and spread over the training seeds
-   from training/results/NAME.json, beside the rule-based ratings of musicdesk's own report.
+   from training/results/NAME.json, beside the rule-based ratings of musicdesk's own report; and the
+   synthetic twin of check 2 on validation melodies (training/damage_check.py), if its takes are made.
 2. Bach10 (real professional recordings, 5 chorales x 4 parts, evaluation only): each part against
-   the same recording damaged in a known way, two random damages per kind:
+   the same recording damaged in a known way (training/damage.py), two random damages per kind:
    - wrong: 25% of the notes pitch-shifted by 1 or 2 semitones        -> note accuracy
    - detune: 40% of the notes pitch-shifted by 35-50 cents             -> intonation
-   - timing: 25% of the notes moved 150-250 ms early or late (the neighbouring audio stretched and
-     squeezed, the total length kept)                                  -> rhythmic accuracy
+   - timing: 25% of the notes moved 150-250 ms early or late (notes with room to move; the
+     neighbouring audio stretched and squeezed, the total length kept) -> rhythmic accuracy
    - cut: 20% of the notes replaced by silence                          -> note accuracy
    A pair counts when the damaged take is rated lower on the criterion the damage touches.
 3. Speed on this CPU: ratings of a 60 s take after loading (features: DTW and distance image, then the
@@ -44,6 +45,7 @@ from musicdesk.assess.models import CRITERIA, MODELS  # noqa: E402
 from musicdesk.assess.predict import Assessor, take_frames  # noqa: E402
 from musicdesk.audio import Take, load_take  # noqa: E402
 from musicdesk.score import load_score  # noqa: E402
+from training.damage import DAMAGES, damage  # noqa: E402
 
 DATA = Path(os.path.dirname(ROOT)) / "shared" / "data" / "bach10"
 if not DATA.is_dir():
@@ -51,11 +53,9 @@ if not DATA.is_dir():
 PARTS = ["violin", "clarinet", "saxphone", "bassoon"]
 DATE = datetime.date.today().isoformat()
 MACHINE = "2-core CPU, no GPU"
-DAMAGES = {"wrong": "note_accuracy", "detune": "intonation", "timing": "rhythmic_accuracy", "cut": "note_accuracy"}
-FADE_S = 0.01
 
 
-# --------------------------------------------------------------------------- damage
+# --------------------------------------------------------------------------- evaluations
 
 def _gt_notes(folder: Path, part: str) -> list[tuple[float, float]]:
     name = folder.name
@@ -66,66 +66,6 @@ def _gt_notes(folder: Path, part: str) -> list[tuple[float, float]]:
                 rows.append((float(r["onset_s"]), float(r["offset_s"])))
     return sorted(rows)
 
-
-def _splice(y: np.ndarray, a: int, new: np.ndarray, sr: int) -> None:
-    """y[a:a+len(new)] = new with short crossfades at both ends."""
-    f = min(int(FADE_S * sr), len(new) // 4)
-    seg = new.copy()
-    if f > 0:
-        ramp = np.linspace(0, 1, f)
-        seg[:f] = ramp * seg[:f] + (1 - ramp) * y[a:a + f]
-        seg[-f:] = ramp[::-1] * seg[-f:] + (1 - ramp[::-1]) * y[a + len(seg) - f:a + len(seg)]
-    y[a:a + len(seg)] = seg
-
-
-def _pick(n: int, frac: float, rng: np.random.Generator, margin: int = 1) -> list[int]:
-    """About frac * n note indices, not adjacent, not the first or last."""
-    cand = list(range(margin, n - margin))
-    rng.shuffle(cand)
-    chosen: list[int] = []
-    for i in cand:
-        if len(chosen) >= max(1, round(frac * n)):
-            break
-        if all(abs(i - j) > 1 for j in chosen):
-            chosen.append(i)
-    return sorted(chosen)
-
-
-def damage(y: np.ndarray, sr: int, notes: list[tuple[float, float]], kind: str, rng: np.random.Generator) -> np.ndarray:
-    """A copy of the recording with `kind` of damage applied to randomly chosen notes (see module doc)."""
-    import librosa
-
-    y = y.astype(np.float64).copy()
-    idx = [(int(a * sr), int(b * sr)) for a, b in notes]
-    if kind in ("wrong", "detune"):
-        for i in _pick(len(idx), 0.25 if kind == "wrong" else 0.4, rng):
-            a, b = idx[i]
-            steps = rng.choice([-2, -1, 1, 2]) if kind == "wrong" else rng.choice([-1, 1]) * rng.uniform(0.35, 0.5)
-            seg = librosa.effects.pitch_shift(y[a:b], sr=sr, n_steps=float(steps))
-            _splice(y, a, seg[: b - a], sr)
-    elif kind == "cut":
-        for i in _pick(len(idx), 0.2, rng):
-            a, b = idx[i]
-            _splice(y, a, np.zeros(b - a), sr)
-    elif kind == "timing":
-        for i in _pick(len(idx), 0.25, rng, margin=1):
-            prev_on, on = idx[i - 1][0], idx[i][0]
-            nxt = idx[i + 1][0] if i + 1 < len(idx) else idx[i][1]
-            d = int(rng.uniform(0.15, 0.25) * sr) * int(rng.choice([-1, 1]))   # + late, - early
-            la, lb = on - prev_on, nxt - on
-            if la + d < 0.1 * sr or lb - d < 0.1 * sr:
-                continue
-            A = librosa.effects.time_stretch(y[prev_on:on], rate=la / (la + d))
-            B = librosa.effects.time_stretch(y[on:nxt], rate=lb / (lb - d))
-            A = np.pad(A, (0, max(0, la + d - len(A))))[: la + d]
-            B = np.pad(B, (0, max(0, lb - d - len(B))))[: lb - d]
-            _splice(y, prev_on, np.concatenate([A, B]), sr)
-    else:
-        raise ValueError(kind)
-    return y.astype(np.float32)
-
-
-# --------------------------------------------------------------------------- evaluations
 
 def synthetic_r2(assessors: dict, data: Path) -> dict:
     """R² of the shipped weights on the test split, and the seeds' figures from training/results."""
@@ -151,6 +91,19 @@ def synthetic_r2(assessors: dict, data: Path) -> dict:
             row["test_r2_sd"] = res["test_r2_sd"]
             row["n_takes"] = res["n_takes"]
         out[name] = row
+    return out
+
+
+def synthetic_damage(assessors: dict) -> dict:
+    """The synthetic twin of the Bach10 check on validation melodies (training/damage_check.py), if its
+    takes have been made (`python -m training.damage_check make`)."""
+    from training.damage_check import evaluate
+
+    data = ROOT / "training" / "cache" / "damage_val"
+    if not any(data.glob("*.npz")):
+        return {}
+    out = {name: evaluate(a.model, data) for name, a in assessors.items()}
+    out["rule_based"] = evaluate(None, data)
     return out
 
 
@@ -227,6 +180,19 @@ def speed(names: list[str]) -> dict:
     return out
 
 
+def _damage_table(summary: dict) -> list[str]:
+    """Markdown rows: per model, per damage kind, the share of pairs rated lower (and the mean drop)."""
+    kinds = list(DAMAGES)
+    rows = ["| model | " + " | ".join(f"{k} ({DAMAGES[k]})" for k in kinds) + " |",
+            "| --- | " + " | ".join("---" for _ in kinds) + " |"]
+    for name, r in summary.items():
+        label = DISPLAY_NAMES.get(name, "rule-based report ratings")
+        rows.append(f"| {label} | " + " | ".join(
+            f"{r[k]['pct']:.0f}% ({r[k]['rated_lower']}/{r[k]['pairs']}, drop {r[k]['mean_drop']:+.3f})"
+            for k in kinds) + " |")
+    return rows + [""]
+
+
 def markdown(res: dict, cmd: str) -> str:
     L = [f"## Assessment networks\n", f"`{cmd}` — {DATE}, {MACHINE}.\n"]
     syn = res.get("synthetic", {})
@@ -246,20 +212,18 @@ def markdown(res: dict, cmd: str) -> str:
             L.append(f"| {label} | " + " | ".join(cells) + f" | {seeds} |")
         n = next((r.get("n_test") for r in syn.values() if r.get("n_test")), None)
         L.append(f"\n{n} test takes.\n")
+    sd = res.get("synthetic_damage")
+    if sd:
+        L.append("### Synthetic damage check (validation melodies; what network designs are chosen on)\n")
+        L.append("The same damage as below, on 40 clean simulated takes of validation melodies "
+                 "(training/damage_check.py), one damage per kind.\n")
+        L += _damage_table(sd)
     b = res.get("bach10")
     if b:
         L.append("### Bach10: clean recording rated above the same recording damaged\n")
         L.append("Percentage of pairs (5 chorales x 4 parts x 2 random damages) where the damaged take is rated "
                  "lower on the criterion the damage touches; target >= 95%.\n")
-        kinds = list(DAMAGES)
-        L.append("| model | " + " | ".join(f"{k} ({DAMAGES[k]})" for k in kinds) + " |")
-        L.append("| --- | " + " | ".join("---" for _ in kinds) + " |")
-        for name, s in b["summary"].items():
-            label = DISPLAY_NAMES.get(name, "rule-based report ratings")
-            L.append(f"| {label} | " + " | ".join(
-                f"{s[k]['pct']:.0f}% ({s[k]['rated_lower']}/{s[k]['pairs']}, drop {s[k]['mean_drop']:+.3f})"
-                for k in kinds) + " |")
-        L.append("")
+        L += _damage_table(b["summary"])
     sp = res.get("speed")
     if sp:
         L.append(f"### Speed ({sp['take_s']} s take, CPU)\n")
@@ -286,6 +250,8 @@ def main() -> None:
     res: dict = {"date": DATE, "machine": MACHINE}
     if "synthetic" not in args.skip:
         res["synthetic"] = synthetic_r2(assessors, Path(args.data))
+    if "synthetic" not in args.skip:
+        res["synthetic_damage"] = synthetic_damage(assessors)
     if "bach10" not in args.skip:
         res["bach10"] = bach10_pairs(assessors, args.quick)
     if "speed" not in args.skip:

@@ -55,7 +55,7 @@ def test_distance_image_size_and_range():
 def test_shapes_range_and_determinism(name):
     torch.manual_seed(0)
     m = build(name).eval()
-    b = {"contour": torch.rand(3, 1, 700), "score": torch.rand(3, 1, 700), "delta": torch.rand(3, 3, 700),
+    b = {"contour": torch.rand(3, 1, 700), "score": torch.rand(3, 1, 700), "delta": torch.rand(3, len(fe.DELTA_FEATURES), 700),
          "distmat": torch.rand(3, 1, 600, 600)}
     with torch.no_grad():
         y1, y2 = run(m, b), run(m, b)
@@ -112,3 +112,44 @@ def test_weights_round_trip_and_refusals(tmp_path):
         weights.load("siconvnet", bad)
     with pytest.raises(weights.ModelError, match="No weights"):
         weights.load("siconvnet", tmp_path / "missing.safetensors")
+
+
+def test_local_timing_keeps_a_single_late_note_and_drops_a_steady_lag():
+    t = np.zeros(400, dtype=np.float32)
+    t[200:215] = 0.2                      # one note 200 ms late
+    lt = fe.local_timing_s(t)
+    assert lt[205] > 0.15 and abs(lt[50]) < 1e-6 and abs(lt[350]) < 1e-6
+    lag = np.full(400, 0.5, dtype=np.float32)   # the whole take behind a steady player: no note-level error
+    assert np.abs(fe.local_timing_s(lag)).max() < 1e-6
+
+
+def test_voicing_mismatch_marks_missing_and_extra_sound():
+    c = np.array([60, 0, 0, 62, 64, 0], dtype=np.float32)
+    s = np.array([60, 61, 0, 62, 0, 0], dtype=np.float32)
+    assert fe.voicing_mismatch(c, s).tolist() == [0, 1, 0, 0, -1, 0]
+
+
+def test_delta_channels_follow_delta_features():
+    c = np.array([60, 61, 0, 66], dtype=np.float32)
+    s = np.array([60, 60, 62, 60], dtype=np.float32)
+    x = fe.delta_channels(fe.AssessInput(c, s, None, np.zeros(4, dtype=np.float32)))
+    assert x.shape == (len(fe.DELTA_FEATURES), 4)
+    pitch = x[fe.DELTA_FEATURES.index("pitch")]
+    assert pitch.tolist() == [0.0, 1.0, 0.0, fe.DELTA_CLIP_SEMITONES]   # silent frame 0, far note clipped
+    assert x[fe.DELTA_FEATURES.index("voicing")].tolist() == [0, 0, 1, 0]
+
+
+def test_delta_weights_carry_their_input_channels(tmp_path):
+    net = build("siconvnet_delta", features=("pitch", "voicing"))
+    assert net.enc.conv[0].in_channels == 2
+    p = tmp_path / "w.safetensors"
+    weights.save(net, p, "siconvnet_delta", {"delta_features": ["pitch", "voicing"]})
+    loaded, info = weights.load("siconvnet_delta", p)
+    assert loaded.features == ("pitch", "voicing")
+    x = fe.AssessInput(np.full(300, 61.0, np.float32), np.full(300, 60.0, np.float32), None, np.zeros(300, np.float32))
+    assert predict.rate_inputs(loaded, [x])[0].shape == (1, len(CRITERIA))
+    weights.save(net, p, "siconvnet_delta", {"delta_features": ["pitch", "loudness"]})
+    with pytest.raises(weights.ModelError, match="retrain"):
+        weights.load("siconvnet_delta", p)
+    with pytest.raises(ValueError, match="Unknown"):
+        build("siconvnet_delta", features=("tempo",))

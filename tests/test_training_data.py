@@ -14,19 +14,17 @@ from training.student import (LABEL_KEYS, ErrorLog, NoteLog, StudentParams, labe
 
 
 def _log(n: int = 10, wrong: int = 0, missed: int = 0, cents: float = 0.0, dev_ms: float = 0.0,
-         **counts) -> ErrorLog:
-    """A hand-made log: the first `wrong` notes a semitone off, the next `missed` notes left out."""
+         drift_ms: float = 0.0, **counts) -> ErrorLog:
+    """A hand-made log: the first `wrong` notes a semitone off, the next `missed` notes left out; every
+    played note `dev_ms` off its local pulse, which is `drift_ms` off the take's steady tempo."""
     notes = []
     for i in range(n):
         if wrong <= i < wrong + missed:
             notes.append(NoteLog(i, 60, False))
         else:
-            notes.append(NoteLog(i, 60, True, 61 if i < wrong else 60, cents, 0.5 * i, dev_ms))
+            notes.append(NoteLog(i, 60, True, 61 if i < wrong else 60, cents, 0.5 * i, dev_ms + drift_ms,
+                                 dev_ms, drift_ms))
     return ErrorLog(tuple(notes), **counts)
-
-
-# ----------------------------------------------------------------------------------------------------
-# the rubric
 
 
 def test_rubric_clean_take_is_all_ones():
@@ -41,11 +39,32 @@ def test_rubric_note_accuracy():
 
 
 def test_rubric_rhythmic_accuracy():
-    assert labels(_log(dev_ms=125.0))["rhythmic_accuracy"] == pytest.approx(0.5)
-    assert labels(_log(dev_ms=-300.0))["rhythmic_accuracy"] == 0.0
+    # 0.7 x note timing (250 ms off the local pulse scores 0) + 0.3 x steadiness (500 ms of drift scores 0)
+    assert labels(_log(dev_ms=125.0))["rhythmic_accuracy"] == pytest.approx(0.7 * 0.5 + 0.3)
+    assert labels(_log(dev_ms=-300.0))["rhythmic_accuracy"] == pytest.approx(0.3)
+    assert labels(_log(drift_ms=250.0))["rhythmic_accuracy"] == pytest.approx(0.7 + 0.3 * 0.5)
+    assert labels(_log(dev_ms=-300.0, drift_ms=600.0))["rhythmic_accuracy"] == 0.0
     assert labels(_log(n_hesitations=2))["rhythmic_accuracy"] == pytest.approx(0.9)
-    assert labels(_log(dev_ms=125.0, n_hesitations=2, n_restarts=1))["rhythmic_accuracy"] == pytest.approx(0.32)
+    assert labels(_log(dev_ms=125.0, n_hesitations=2, n_restarts=1))["rhythmic_accuracy"] == pytest.approx(0.47)
     assert labels(_log(n_restarts=20))["rhythmic_accuracy"] == 0.0
+
+
+def test_onset_deviations_separate_a_misplaced_note_from_a_tempo_change():
+    from training.student import onset_deviations
+
+    beats = np.arange(40, dtype=float)
+    steady = 0.5 * beats
+    dev, local, drift = onset_deviations(beats, steady)
+    assert not dev.any() and not local.any() and not drift.any()
+    one_late = steady.copy()
+    one_late[20] += 0.2
+    dev, local, drift = onset_deviations(beats, one_late)
+    assert local[20] == pytest.approx(200.0, abs=1.0)           # its own pulse leaves it out
+    assert np.abs(np.delete(local, 20)).max() < 60.0 and np.abs(drift).max() < 60.0
+    slower = np.where(beats < 20, 0.5 * beats, 10.0 + 0.6 * (beats - 20))   # the second half dragged
+    dev, local, drift = onset_deviations(beats, slower)
+    assert np.abs(drift).max() > 300.0                           # rushing and dragging show as drift ...
+    assert np.median(np.abs(local)) < 1.0                        # ... not as misplaced notes
 
 
 def test_rubric_intonation_counts_right_notes_only():
@@ -146,11 +165,23 @@ def test_student_errors_are_logged(etude):
     assert lab["rhythmic_accuracy"] == pytest.approx(max(0.0, 1 - 0.05 * log.n_hesitations - 0.08 * log.n_restarts))
 
 
+def test_misplaced_notes_move_single_onsets_and_cost_rhythm(etude):
+    p = StudentParams(p_misplaced=0.3)
+    score, performed, log = play(etude, 90.0, (55, 84), np.random.default_rng(3), p)
+    _check_monophonic(performed)
+    devs = np.abs([n.dev_ms for n in log.notes])
+    moved = devs > 60.0
+    assert 0.1 < moved.mean() < 0.5           # some notes, not all
+    assert devs.max() <= 310.0 and np.median(devs) < 40.0  # the others stay near the steady tempo
+    assert labels(log)["rhythmic_accuracy"] < 0.95 and labels(log)["note_accuracy"] == 1.0
+
+
 def test_sample_params_switch_families_off_independently():
     ps = [sample_params(np.random.default_rng(k)) for k in range(400)]
     clean = np.array([[p.p_wrong == p.p_missed == p.p_extra == 0,
                        p.offset_cents == p.drift_cents_per_min == p.detune_sd_cents == p.p_bad_tuning == 0,
-                       p.jitter_sd_ms == p.tempo_swing == p.hesitations_per_min == p.restarts_per_min == 0]
+                       p.jitter_sd_ms == p.p_misplaced == p.tempo_swing == p.hesitations_per_min
+                       == p.restarts_per_min == 0]
                       for p in ps])
     assert np.all((clean.mean(axis=0) > 0.25) & (clean.mean(axis=0) < 0.45))
     assert abs(np.corrcoef(clean.T.astype(float))[0, 1]) < 0.15
@@ -201,3 +232,32 @@ def test_one_take_end_to_end(tmp_path):
     assert np.mean(contour > 0) > 0.3 and np.all((score == 0) | ((score > 30) & (score < 100)))
     assert list(row["labels"]) == list(LABEL_KEYS)
     assert make_data.run_job(job) == row  # an existing take is reused, not made again
+
+
+# ----------------------------------------------------------------------------------------------------
+# known damage (the Bach10 check and its synthetic twin)
+
+
+def _tone_notes(sr=22050):
+    """Six 0.4 s tones with 0.1 s gaps: the audio and its (onset_s, offset_s)."""
+    notes = [(0.5 * i, 0.5 * i + 0.4) for i in range(6)]
+    y = np.zeros(int(3.2 * sr), dtype=np.float32)
+    for k, (a, b) in enumerate(notes):
+        t = np.arange(int(a * sr), int(b * sr)) / sr
+        y[int(a * sr):int(b * sr)] = 0.3 * np.sin(2 * np.pi * (220 + 20 * k) * t)
+    return y, notes, sr
+
+
+def test_damage_cut_silences_notes_and_timing_keeps_the_length():
+    from training.damage import damage
+
+    y, notes, sr = _tone_notes()
+    cut = damage(y, sr, notes, "cut", np.random.default_rng(0))
+    silent = [float(np.abs(cut[int((a + 0.05) * sr):int((b - 0.05) * sr)]).max()) < 1e-6 for a, b in notes]
+    assert 1 <= sum(silent) <= 2 and not silent[0] and not silent[-1]
+    moved = damage(y, sr, notes, "timing", np.random.default_rng(0))
+    assert len(moved) == len(y) and not np.allclose(moved, y)
+    assert np.array_equal(damage(y, sr, notes, "wrong", np.random.default_rng(1)),
+                          damage(y, sr, notes, "wrong", np.random.default_rng(1)))
+    with pytest.raises(ValueError):
+        damage(y, sr, notes, "reverse", np.random.default_rng(0))

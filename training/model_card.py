@@ -20,13 +20,17 @@ ARCH = {
                  "alone, mean over time, linear 16 -> 3, sigmoid.",
     "siconvnet": "The PCConvNet trunk on the 2-channel stack (pitch contour, DTW-aligned score), mean over "
                  "time, linear 16 -> 3, sigmoid.",
-    "siconvnet_delta": "Ours, after SIConvNet: the PCConvNet trunk on 3 channels, the pitch deviation from the "
+    "siconvnet_delta": "Ours, after SIConvNet: the PCConvNet trunk on 5 channels, the pitch deviation from the "
                        "DTW-aligned score in semitones (clipped to +-3, 0 where either is silent), the aligned "
-                       "score (MIDI / 128) and the DTW path's timing deviation from the take's own steady tempo "
-                       "(s, clipped to +-1); mean over time, linear 16 -> 3, sigmoid. Why it exists: trained on our data, the reference networks' MIDI / 128 stack does not get past R² "
-                       "0.16 (a wrong note moves the input by 0.008 per semitone, 20 cents by 0.0016, while pitch "
-                       "varies by 0.3 between takes and every gap between notes jumps by 0.5), and their score is "
-                       "warped onto the performance, which hides rushing and dragging.",
+                       "score (MIDI / 128), the DTW path's timing deviation from the take's own steady tempo "
+                       "(s, clipped to +-1), its note-level part (minus its 2 s moving average), and the voicing "
+                       "mismatch (+1 where the score expects a note and the take is silent, -1 where the take "
+                       "sounds in a rest); mean over time, linear 16 -> 3, sigmoid. Why it exists: trained on our "
+                       "data, the reference networks' MIDI / 128 stack does not get past R² 0.2 (a wrong note "
+                       "moves the input by 0.008 per semitone, 20 cents by 0.0016, while pitch varies by 0.3 "
+                       "between takes and every gap between notes jumps by 0.5), and their score is warped onto "
+                       "the performance, which hides rushing and dragging. The last two channels were chosen on "
+                       "the synthetic damage check of the validation melodies (training/README.md).",
     "jointembednet": "Two PCConvNet trunks (contour; aligned score) giving 16-d embeddings; per criterion a "
                      "linear 16 -> 16 projection of each and their cosine similarity (clipped to [0, 1]).",
     "distmatnet": "The contour-vs-score distance matrix resized to 600 x 600; Conv2d 3x3 stride 3, three "
@@ -81,6 +85,14 @@ def card(name: str) -> str:
               "| damage | criterion | rated lower |", "| --- | --- | --- |"]
         L += [f"| {k} | {v['criterion']} | {v['pct']:.0f}% ({v['rated_lower']}/{v['pairs']}) |" for k, v in b.items()]
         L.append("")
+    dc_file = ROOT / "training" / "results" / "damage_check.json"
+    dc = json.loads(dc_file.read_text()).get(name) if dc_file.exists() else None
+    if dc:
+        L += [f"Synthetic damage check (`python -m training.damage_check eval --model {name}`; 40 clean takes of "
+              "validation melodies, each damaged as in the Bach10 check; what network designs are chosen on): "
+              "the damaged take rated lower:", "", "| damage | criterion | rated lower |", "| --- | --- | --- |"]
+        L += [f"| {k} | {v['criterion']} | {v['pct']:.0f}% ({v['rated_lower']}/{v['pairs']}) |" for k, v in dc.items()]
+        L.append("")
     sp = bench.get("speed", {}).get(name)
     if sp:
         L += [f"Speed on a 2-core CPU: {sp['rate_median_s'] * 1000:.0f} ms for the ratings of a "
@@ -90,8 +102,8 @@ def card(name: str) -> str:
           "- Trained on synthetic students and synthesised instruments only. Real players make other "
           "mistakes, and real instruments and rooms sound different: check the Bach10 figures above and "
           "calibrate to a teacher's grades before trusting the numbers for grading.",
-          "- The ratings follow the rubric's definitions (fraction of right notes, timing against the "
-          "player's own steady tempo, cents off), not any examining board's.", ""]
+          "- The ratings follow the rubric's definitions (fraction of right notes; onsets against the "
+          "local pulse and the steadiness of that pulse; cents off), not any examining board's.", ""]
     return "\n".join(L)
 
 

@@ -7,7 +7,7 @@ bad in another (a network can only learn the criteria apart if they are decorrel
   (a short slip inserted at the end of a note);
 - intonation: a per-take tuning offset, a drift over the take, per-note random detune, occasional
   badly out-of-tune notes;
-- timing: onset jitter, rushing/dragging (the tempo changes smoothly over the take), hesitations (a
+- timing: onset jitter, misplaced notes (a single note 80-300 ms early or late), rushing/dragging (the tempo changes smoothly over the take), hesitations (a
   pause before a note), restarts (stop, go back a few notes, replay them; the replay is what counts).
 
 Not graded: the overall tempo (the student plays 0.9-1.1 x the asked tempo), articulation, loudness.
@@ -28,6 +28,12 @@ from training.melodies import Melody
 
 MIN_NOTE_S = 0.04          # shortest sounding note (s)
 GAP_S = 0.005              # a note ends at least this long before the next one starts (s)
+# the rubric's rhythm: note timing against the local pulse, and steadiness of that pulse (see `labels`)
+LOCAL_WINDOW_BEATS = 4.0   # the local pulse of a note is fitted over the notes this many beats around it
+NOTE_TIMING_MS = 250.0     # a note this far from its local pulse scores 0
+DRIFT_MS = 500.0           # a local pulse this far from the take's steady tempo scores 0
+NOTE_TIMING_WEIGHT = 0.7   # rhythm = 0.7 note timing + 0.3 steadiness (then pauses and restarts cost)
+MISPLACED_S = (0.08, 0.30)  # how far a misplaced note comes in early or late (s)
 MAX_CENTS = 60.0           # total detuning of a note is kept within +-MAX_CENTS
 LABEL_KEYS = ("note_accuracy", "rhythmic_accuracy", "intonation")
 P_FAMILY_CLEAN = 0.35      # chance that an error family is switched off entirely in a take
@@ -49,6 +55,7 @@ class StudentParams:
     p_bad_tuning: float = 0.0            # a note 30-60 cents off on top of the rest
     # timing
     jitter_sd_ms: float = 0.0            # random onset deviation per note
+    p_misplaced: float = 0.0             # a note comes in 80-300 ms early or late (a rushed or late entry)
     tempo_swing: float = 0.0             # largest relative tempo change over the take (0.2 = +-20 %)
     tempo_sections: int = 1              # number of smooth tempo sections
     hesitations_per_min: float = 0.0     # pauses of 0.3-1.2 s before a note
@@ -74,7 +81,7 @@ def sample_params(rng: np.random.Generator) -> StudentParams:
     intonation: dict = {}
     timing: dict = {}
     if rng.random() >= P_FAMILY_CLEAN:
-        pitch = dict(p_wrong=_level(rng, 0.02, 0.4, 0.85), p_missed=_level(rng, 0.0, 0.15, 0.5),
+        pitch = dict(p_wrong=_level(rng, 0.02, 0.4, 0.85), p_missed=_level(rng, 0.0, 0.3, 0.5),
                      p_extra=_level(rng, 0.0, 0.12, 0.5))
         if not any(pitch.values()):
             pitch["p_wrong"] = float(rng.uniform(0.02, 0.4))
@@ -85,11 +92,12 @@ def sample_params(rng: np.random.Generator) -> StudentParams:
         if not any(intonation.values()):
             intonation["detune_sd_cents"] = float(rng.uniform(5.0, 30.0))
     if rng.random() >= P_FAMILY_CLEAN:
-        timing = dict(jitter_sd_ms=_level(rng, 0.0, 80.0, 0.8), tempo_swing=_level(rng, 0.0, 0.2, 0.6),
+        timing = dict(jitter_sd_ms=_level(rng, 0.0, 80.0, 0.8), p_misplaced=_level(rng, 0.0, 0.3, 0.4),
+                      tempo_swing=_level(rng, 0.0, 0.2, 0.6),
                       tempo_sections=int(rng.integers(1, 4)), hesitations_per_min=_level(rng, 0.0, 4.0, 0.5),
                       restarts_per_min=_level(rng, 0.0, 1.5, 0.4))
-        if not (timing["jitter_sd_ms"] or timing["tempo_swing"] or timing["hesitations_per_min"]
-                or timing["restarts_per_min"]):
+        if not (timing["jitter_sd_ms"] or timing["p_misplaced"] or timing["tempo_swing"]
+                or timing["hesitations_per_min"] or timing["restarts_per_min"]):
             timing["jitter_sd_ms"] = float(rng.uniform(10.0, 80.0))
     return StudentParams(**pitch, **intonation, **timing,
                          tempo_factor=float(rng.uniform(0.9, 1.1)), articulation=float(rng.uniform(0.75, 0.97)),
@@ -112,6 +120,8 @@ class NoteLog:
     cents: float | None = None      # detuning of the played note (+ = sharp)
     onset_s: float | None = None    # performed onset in the take (s)
     dev_ms: float | None = None     # onset deviation from the take's own steady tempo, pauses removed
+    local_dev_ms: float | None = None   # onset deviation from the local pulse (see `onset_deviations`)
+    drift_ms: float | None = None       # how far the local pulse is from the take's steady tempo there
 
     @property
     def wrong(self) -> bool:
@@ -159,8 +169,15 @@ def labels(log: ErrorLog) -> dict[str, float]:
     """The rubric: three ratings in [0, 1] from an ErrorLog (formulas in training/README.md)."""
     n = max(1, log.n_notes)
     note_accuracy = 1.0 - (log.n_wrong + log.n_missed + 0.5 * log.n_extra) / n
-    devs = [n_.dev_ms for n_ in log.notes if n_.played and n_.dev_ms is not None]
-    timing = float(np.mean([max(0.0, 1.0 - abs(d) / 250.0) for d in devs])) if devs else 0.0
+    timed = [n_ for n_ in log.notes if n_.played and n_.dev_ms is not None]
+    if timed:
+        local = [n_.local_dev_ms if n_.local_dev_ms is not None else n_.dev_ms for n_ in timed]
+        drift = [n_.drift_ms or 0.0 for n_ in timed]
+        note_timing = float(np.mean([max(0.0, 1.0 - abs(d) / NOTE_TIMING_MS) for d in local]))
+        steadiness = float(np.mean([max(0.0, 1.0 - abs(d) / DRIFT_MS) for d in drift]))
+        timing = NOTE_TIMING_WEIGHT * note_timing + (1.0 - NOTE_TIMING_WEIGHT) * steadiness
+    else:
+        timing = 0.0
     rhythmic_accuracy = timing - 0.05 * log.n_hesitations - 0.08 * log.n_restarts
     cents = [n_.cents for n_ in log.notes if n_.played and not n_.wrong and n_.cents is not None]
     intonation = float(np.mean([max(0.0, 1.0 - abs(c) / 50.0) for c in cents])) if cents else 0.5
@@ -169,6 +186,36 @@ def labels(log: ErrorLog) -> dict[str, float]:
         "rhythmic_accuracy": float(np.clip(rhythmic_accuracy, 0.0, 1.0)),
         "intonation": float(np.clip(intonation, 0.0, 1.0)),
     }
+
+
+def onset_deviations(beats: Sequence[float], times_s: Sequence[float], window_beats: float = LOCAL_WINDOW_BEATS
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per note (played notes, pause time already removed from `times_s`), in ms:
+
+    - dev: the onset minus a steady player at the take's mean tempo (a least-squares line of onset
+      against score beat over the whole take);
+    - local_dev: the onset minus the local pulse, a line fitted to the other notes within
+      `window_beats` beats (leaving the note out, so a single misplaced note cannot pull its own pulse);
+      the whole-take line where fewer than 2 other notes or beats are in reach;
+    - drift: the local pulse minus the whole-take line at the note (rushing and dragging).
+    Rounded to 1 us, so a steady take has deviations of exactly 0.
+    """
+    b = np.asarray(beats, dtype=np.float64)
+    t = np.asarray(times_s, dtype=np.float64)
+    z = np.zeros(len(b))
+    if len(b) < 2:
+        return z, z.copy(), z.copy()
+    slope, icpt = np.polyfit(b, t, 1)
+    steady = slope * b + icpt
+    local = steady.copy()
+    for i in range(len(b)):
+        near = np.abs(b - b[i]) <= window_beats
+        near[i] = False
+        if near.sum() >= 2 and np.ptp(b[near]) > 0:
+            s_, c_ = np.polyfit(b[near], t[near], 1)
+            local[i] = s_ * b[i] + c_
+    ms = lambda x: np.round(x * 1000.0, 3)  # noqa: E731
+    return ms(t - steady), ms(t - local), ms(local - steady)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -342,8 +389,12 @@ def play(melody: Melody, tempo_bpm: float, instrument_range: tuple[int, int], rn
     ideal = [ev.onset_s for ev in events]
     for j, ev in enumerate(events):
         jit = rng.normal(0.0, p.jitter_sd_ms / 1000.0) if p.jitter_sd_ms > 0 else 0.0
-        lo = -0.35 * (ideal[j] - ideal[j - 1]) if j > 0 else -math.inf
-        hi = 0.35 * (ideal[j + 1] - ideal[j]) if j + 1 < len(events) else math.inf
+        reach = 0.35    # the furthest a note moves, as a share of the gap to its neighbour's onset
+        if p.p_misplaced > 0 and ev.index >= 0 and rng.random() < p.p_misplaced:
+            jit += float(rng.uniform(*MISPLACED_S)) * float(rng.choice([-1.0, 1.0]))
+            reach = 0.6
+        lo = -reach * (ideal[j] - ideal[j - 1]) if j > 0 else -math.inf
+        hi = reach * (ideal[j + 1] - ideal[j]) if j + 1 < len(events) else math.inf
         ev.onset_s = ideal[j] + float(np.clip(jit, lo, hi)) + p.lead_s
     for j in range(1, len(events)):
         events[j].onset_s = max(events[j].onset_s, events[j - 1].onset_s + MIN_NOTE_S + GAP_S)
@@ -379,20 +430,18 @@ def play(melody: Melody, tempo_bpm: float, instrument_range: tuple[int, int], rn
     counted = {ev.index: ev for ev in events if ev.counted and ev.index >= 0}
     assert sorted(counted) == list(range(n))
     played = [i for i in range(n) if counted[i].sounded]
-    dev = {i: 0.0 for i in played}
     tempo_fit = tempo_bpm * p.tempo_factor
+    b = np.array([notes[i].onset_beats for i in played])
+    t = np.array([counted[i].onset_s - counted[i].shift_s for i in played])
+    devs = dict(zip(played, zip(*(map(float, x) for x in onset_deviations(b, t)))))
     if len(played) >= 2:
-        b = np.array([notes[i].onset_beats for i in played])
-        t = np.array([counted[i].onset_s - counted[i].shift_s for i in played])
-        slope, icpt = np.polyfit(b, t, 1)
-        # rounded to 1 us, so a steady take has deviations of exactly 0
-        dev = {i: round(float((ti - (slope * bi + icpt)) * 1000.0), 3) for i, bi, ti in zip(played, b, t)}
+        slope = np.polyfit(b, t, 1)[0]
         tempo_fit = 60.0 / slope if slope > 0 else tempo_fit
     log_notes = []
     for i in range(n):
         ev = counted[i]
         if ev.sounded:
-            log_notes.append(NoteLog(i, notes[i].midi, True, ev.midi, ev.cents, ev.onset_s, dev[i]))
+            log_notes.append(NoteLog(i, notes[i].midi, True, ev.midi, ev.cents, ev.onset_s, *devs[i]))
         else:
             log_notes.append(NoteLog(i, notes[i].midi, False))
     log = ErrorLog(tuple(log_notes), n_extra=len(extra), n_hesitations=len(hes), n_restarts=len(restarts),

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from musicdesk.assess.features import MIDI_SCALE, AssessInput, build_input, delta_channels, distance_image
+from musicdesk.assess.features import (DELTA_FEATURE_NAMES, MIDI_SCALE, AssessInput, build_input, delta_channels,
+                                       distance_image)
 from musicdesk.assess.models import CRITERIA, MIN_FRAMES, build, run
 from musicdesk.assess import weights as W
 
@@ -108,8 +109,8 @@ def r2(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     return 1.0 - ss_res / np.maximum(ss_tot, 1e-12)
 
 
-def make_batch(items: list[AssessInput], uses, chunk: int, rng: np.random.Generator, augment: bool
-               ) -> dict[str, torch.Tensor]:
+def make_batch(items: list[AssessInput], uses, chunk: int, rng: np.random.Generator, augment: bool,
+               features=None) -> dict[str, torch.Tensor]:
     """Random chunks of equal length (the shortest take's, at most `chunk`), transposed together by a
     random -5..+5 semitones when `augment` (the labels do not depend on the key)."""
     out: dict[str, torch.Tensor] = {}
@@ -128,7 +129,7 @@ def make_batch(items: list[AssessInput], uses, chunk: int, rng: np.random.Genera
                 s[s > 0] += k
             cs.append(c * MIDI_SCALE)
             ss.append(s * MIDI_SCALE)
-            ds.append(delta_channels(AssessInput(c, s, None, t)))
+            ds.append(delta_channels(AssessInput(c, s, None, t), features))
         out["contour"] = torch.from_numpy(np.stack(cs)[:, None].astype(np.float32))
         out["score"] = torch.from_numpy(np.stack(ss)[:, None].astype(np.float32))
         out["delta"] = torch.from_numpy(np.stack(ds))
@@ -146,11 +147,12 @@ def predict(model: torch.nn.Module, split: Split) -> np.ndarray:
 
 
 def train_one(name: str, train: Split, val: Split, *, seed: int, epochs: int, patience: int, lr: float,
-              batch_size: int, chunk: int, max_steps: int | None = None, optimizer: str = "sgd", log=print) -> tuple[torch.nn.Module, dict]:
+              batch_size: int, chunk: int, max_steps: int | None = None, optimizer: str = "sgd", log=print,
+              model_options: dict | None = None) -> tuple[torch.nn.Module, dict]:
     """Train with the reference's optimiser; returns the best-on-validation model and its history."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = build(name)
+    model = build(name, **(model_options or {}))
     if optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
     else:
@@ -170,7 +172,8 @@ def train_one(name: str, train: Split, val: Split, *, seed: int, epochs: int, pa
             idx = order[b * batch_size:(b + 1) * batch_size]
             if len(idx) < 2:   # BatchNorm needs more than one example
                 continue
-            batch = make_batch([train.inputs[i] for i in idx], model.uses, chunk, rng, augment=True)
+            batch = make_batch([train.inputs[i] for i in idx], model.uses, chunk, rng, augment=True,
+                               features=getattr(model, "features", None))
             loss = F.mse_loss(run(model, batch), y_tr[idx])
             opt.zero_grad()
             loss.backward()
@@ -214,6 +217,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="weights file (default models/assess-NAME.safetensors)")
     ap.add_argument("--results", default=None, help="results JSON (default training/results/NAME.json)")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--features", nargs="+", default=None, choices=list(DELTA_FEATURE_NAMES),
+                    help="siconvnet_delta's input channels (default: all, musicdesk.assess.features.DELTA_FEATURES)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -228,7 +233,8 @@ def main(argv=None) -> int:
     for seed in args.seeds:
         model, info = train_one(args.model, tr, va, seed=seed, epochs=args.epochs, patience=args.patience,
                                 lr=args.lr, batch_size=args.batch_size, chunk=args.chunk,
-                                max_steps=args.max_steps, optimizer=args.optimizer, log=lambda m: print(m, flush=True))
+                                max_steps=args.max_steps, optimizer=args.optimizer, log=lambda m: print(m, flush=True),
+                                model_options={"features": args.features} if args.features else None)
         vr2, tr2 = r2(va.labels, predict(model, va)), r2(te.labels, predict(model, te))
         runs.append({"seed": seed, "val_r2": dict(zip(CRITERIA, map(float, vr2))),
                      "test_r2": dict(zip(CRITERIA, map(float, tr2))),
@@ -245,7 +251,8 @@ def main(argv=None) -> int:
         "test_r2_shipped": next(r["test_r2"] for r in runs if r["seed"] == best_seed),
         "rule_based_test_r2": dict(zip(CRITERIA, map(float, r2(te.labels, te.rule)))),
         "n_takes": {"train": len(tr.inputs), "val": len(va.inputs), "test": len(te.inputs)},
-        "settings": {k: getattr(args, k) for k in ("epochs", "patience", "optimizer", "lr", "batch_size", "chunk", "max_steps", "limit")},
+        "settings": {k: getattr(args, k) for k in ("epochs", "patience", "optimizer", "lr", "batch_size", "chunk", "max_steps",
+                                                    "limit", "features")},
         "command": "python -m training.train " + " ".join(sys.argv[1:] if argv is None else argv),
         "date": _dt.date.today().isoformat(), "torch": torch.__version__, "runs": runs,
     }
@@ -253,7 +260,8 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     W.save(best_model, out, args.model, {k: summary[k] for k in
                                           ("criteria", "shipped_seed", "test_r2_shipped", "date", "command")}
-           | {"chunk_frames": args.chunk, "frame_hop_s": 5 * 128 / 22050.0})
+           | {"chunk_frames": args.chunk, "frame_hop_s": 5 * 128 / 22050.0}
+           | ({"delta_features": list(best_model.features)} if hasattr(best_model, "features") else {}))
     res = Path(args.results) if args.results else RESULTS_DIR / f"{args.model}.json"
     res.parent.mkdir(parents=True, exist_ok=True)
     res.write_text(json.dumps(summary, indent=1))

@@ -179,17 +179,52 @@ def timing_deviation_s(score_index: np.ndarray, perf_midi: np.ndarray, clip_s: f
 
 
 DELTA_CLIP_SEMITONES = 3.0
+LOCAL_WINDOW_S = 2.0   # the timing deviation minus its moving average over this window is note-level timing
+
+# SIConvNet-Δ's input channels: all there are, and the shipped network's, in order (see `delta_channels`)
+DELTA_FEATURE_NAMES: tuple[str, ...] = ("pitch", "score", "timing", "local_timing", "voicing")
+DELTA_FEATURES: tuple[str, ...] = DELTA_FEATURE_NAMES
 
 
-def delta_channels(inp: "AssessInput") -> np.ndarray:
-    """SIConvNet-Δ's input (3, T): the pitch deviation from the aligned score in semitones where both
-    sound (clipped to +-DELTA_CLIP_SEMITONES, 0 elsewhere), the aligned score (MIDI / 128), and the
-    timing deviation in seconds (`timing_deviation_s`)."""
+def local_timing_s(timing_s: np.ndarray, window_s: float = LOCAL_WINDOW_S) -> np.ndarray:
+    """Note-level timing (s): `timing_deviation_s` minus its moving average over `window_s`, so a single
+    early or late note stands out however the tempo drifts around it."""
+    from scipy.ndimage import uniform_filter1d
+
+    t = np.asarray(timing_s, dtype=np.float32)
+    if len(t) == 0:
+        return t
+    w = max(1, int(round(window_s / FRAME_HOP_S)))
+    return (t - uniform_filter1d(t, size=w, mode="nearest")).astype(np.float32)
+
+
+def voicing_mismatch(contour_midi: np.ndarray, aligned_score_midi: np.ndarray) -> np.ndarray:
+    """+1 where the score expects a note and the take is silent (missed or cut notes), -1 where the take
+    sounds in a rest, 0 elsewhere."""
+    c, s = np.asarray(contour_midi), np.asarray(aligned_score_midi)
+    return ((s > 0) & (c <= 0)).astype(np.float32) - ((s <= 0) & (c > 0)).astype(np.float32)
+
+
+def delta_channels(inp: "AssessInput", features: Sequence[str] | None = None) -> np.ndarray:
+    """SIConvNet-Δ's input (len(features), T), by default DELTA_FEATURES:
+
+    - pitch: the deviation from the aligned score in semitones where both sound (clipped to
+      +-DELTA_CLIP_SEMITONES, 0 elsewhere);
+    - score: the aligned score (MIDI / 128);
+    - timing: the timing deviation from the take's own steady tempo in seconds (`timing_deviation_s`);
+    - local_timing: its note-level part (`local_timing_s`);
+    - voicing: silence where a note is expected and sound in rests (`voicing_mismatch`).
+    """
     c, s = inp.contour_midi, inp.aligned_score_midi
-    both = (c > 0) & (s > 0)
-    d = np.where(both, np.clip(c - s, -DELTA_CLIP_SEMITONES, DELTA_CLIP_SEMITONES), 0.0)
-    t = inp.timing_s if inp.timing_s is not None else np.zeros(len(c))
-    return np.stack([d, s * MIDI_SCALE, t]).astype(np.float32)
+    t = inp.timing_s if inp.timing_s is not None else np.zeros(len(c), dtype=np.float32)
+    make = {
+        "pitch": lambda: np.where((c > 0) & (s > 0), np.clip(c - s, -DELTA_CLIP_SEMITONES, DELTA_CLIP_SEMITONES), 0.0),
+        "score": lambda: s * MIDI_SCALE,
+        "timing": lambda: t,
+        "local_timing": lambda: local_timing_s(t),
+        "voicing": lambda: voicing_mismatch(c, s),
+    }
+    return np.stack([make[f]() for f in (features or DELTA_FEATURES)]).astype(np.float32)
 
 
 def distance_image(perf_midi: np.ndarray, score_midi: np.ndarray, size: int = DISTMAT_SIZE) -> np.ndarray:

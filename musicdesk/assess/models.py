@@ -20,7 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from musicdesk.assess import DISPLAY_NAMES  # noqa: F401  (re-exported)
-from musicdesk.assess.features import DISTMAT_SIZE
+from musicdesk.assess.features import DELTA_FEATURE_NAMES, DELTA_FEATURES, DISTMAT_SIZE
 
 CRITERIA = ("note_accuracy", "rhythmic_accuracy", "intonation")
 MIN_FRAMES = 241   # shortest input the 4-layer contour encoder accepts (kernel 7, stride 3)
@@ -79,18 +79,27 @@ class SIConvNet(_EncoderNet):
 
 
 class SIConvNetDelta(_EncoderNet):
-    """SIConvNet with a better-conditioned input (ours, not in the reference): the same encoder on 3
-    channels, (1) the pitch deviation from the aligned score in semitones, (2) the aligned score
-    (MIDI / 128), (3) the timing deviation of the DTW path from the take's own steady tempo in seconds
-    (see musicdesk.assess.features.delta_channels).
+    """SIConvNet with better-conditioned inputs (ours, not in the reference): the same encoder on the
+    channels of musicdesk.assess.features.delta_channels, DELTA_FEATURES: the pitch deviation from the
+    aligned score in semitones, the aligned score (MIDI / 128), the timing deviation of the DTW path
+    from the take's own steady tempo and its note-level part (s), and where the take is silent though
+    the score expects a note (or sounds in a rest).
 
     Why: with the reference's MIDI / 128 stack a wrong note moves the input by 0.008 per semitone and
     20 cents by 0.0016, while the pitch varies by 0.3 between takes and every gap between notes jumps
-    by 0.5; trained on our data the reference SIConvNet does not get past R² 0.15. And the aligned score
-    is warped onto the performance, so rushing and dragging are invisible to it."""
+    by 0.5; trained on our data the reference SIConvNet does not get past R² 0.15. The aligned score
+    is warped onto the performance, so rushing and dragging are invisible to it; and a pitch deviation
+    alone hides a missed note (nothing sounds, so nothing deviates)."""
 
     uses = ("delta",)
-    in_channels = 3
+
+    def __init__(self, features: tuple[str, ...] | list[str] = DELTA_FEATURES, n_out: int = len(CRITERIA)):
+        unknown = [f for f in features if f not in DELTA_FEATURE_NAMES]
+        if unknown or not features:
+            raise ValueError(f"Unknown SIConvNet-Delta inputs {unknown}; choose from {', '.join(DELTA_FEATURE_NAMES)}.")
+        self.features = tuple(features)
+        self.in_channels = len(self.features)
+        super().__init__(n_out)
 
 
 class JointEmbedNet(nn.Module):
@@ -170,16 +179,16 @@ MODELS: dict[str, type[nn.Module]] = {
 }
 
 
-def build(name: str) -> nn.Module:
-    """A fresh (untrained) network by name (see MODELS)."""
-    try:
-        return MODELS[name]()
-    except KeyError:
-        raise ValueError(f"Unknown assessment model {name!r}; choose one of: {', '.join(MODELS)}.") from None
+def build(name: str, **options) -> nn.Module:
+    """A fresh (untrained) network by name (see MODELS); `options` go to its constructor (SIConvNet-Delta:
+    `features`, its input channels)."""
+    if name not in MODELS:
+        raise ValueError(f"Unknown assessment model {name!r}; choose one of: {', '.join(MODELS)}.")
+    return MODELS[name](**options)
 
 
 def run(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Call `model` with the inputs it uses from `batch` (keys contour, score: (B, 1, T); delta: (B, 3, T);
+    """Call `model` with the inputs it uses from `batch` (keys contour, score: (B, 1, T); delta: (B, len(model.features), T);
     distmat: (B, 1, S, S)); returns (B, len(CRITERIA))."""
     return model(*(batch[k] for k in model.uses))
 

@@ -50,16 +50,17 @@ def windows(n_frames: int, chunk: int = CHUNK_FRAMES) -> list[tuple[int, int]]:
     return [(s, s + chunk) for s in starts]
 
 
-def batch_for(inputs: Sequence[AssessInput], uses: Sequence[str], chunk: int = CHUNK_FRAMES
-              ) -> tuple[dict[str, torch.Tensor], list[int]]:
+def batch_for(inputs: Sequence[AssessInput], uses: Sequence[str], chunk: int = CHUNK_FRAMES,
+              features: Sequence[str] | None = None) -> tuple[dict[str, torch.Tensor], list[int]]:
     """Network inputs for the windows of each take (padded to MIN_FRAMES); returns the batch and, per
     take, how many rows of it belong to that take. Windows of one batch share a length: takes longer
-    than `chunk` give full chunks, shorter ones are batched one by one."""
+    than `chunk` give full chunks, shorter ones are batched one by one. `features`: the channels of the
+    "delta" input (the network's own, `model.features`)."""
     rows_c, rows_s, rows_d, rows_x, counts = [], [], [], [], []
     for inp in inputs:
         c = inp.contour_midi * MIDI_SCALE
         s = inp.aligned_score_midi * MIDI_SCALE
-        x = delta_channels(inp) if "delta" in uses else None
+        x = delta_channels(inp, features) if "delta" in uses else None
         if len(c) < MIN_FRAMES:
             c = np.pad(c, (0, MIN_FRAMES - len(c)))
             s = np.pad(s, (0, MIN_FRAMES - len(s)))
@@ -108,7 +109,7 @@ def rate_inputs(model: torch.nn.Module, inputs: Sequence[AssessInput], device: t
     for g in groups:
         if not g:
             continue
-        batch, counts = batch_for([inputs[i] for i in g], uses)
+        batch, counts = batch_for([inputs[i] for i in g], uses, features=getattr(model, "features", None))
         e = embed(model, {k: v.to(device) for k, v in batch.items()})
         y = np.clip(model.readout(e).float().cpu().numpy(), 0.0, 1.0)
         e = e.float().cpu().numpy()

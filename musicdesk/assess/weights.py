@@ -51,10 +51,12 @@ def load(name: str, path: str | os.PathLike | None = None) -> tuple[torch.nn.Mod
         raise ModelError(f"The weights file {p} is damaged ({exc}); reinstall musicdesk.") from exc
     if meta.get("name", name) != name:
         raise ModelError(f"{p} holds the model {meta.get('name')!r}, not {name!r}.")
-    model = build(name)
+    info = json.loads(meta.get("info", "{}"))
     try:
+        model = build(name, **({"features": info["delta_features"]} if "delta_features" in info else {}))
         model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise ModelError(f"The weights in {p} do not fit the {name} network ({str(exc).splitlines()[0]}).") from exc
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise ModelError(f"The weights in {p} do not fit the {name} network ({str(exc).splitlines()[0]}); "
+                         f"retrain them with `python -m training.train --model {name}`.") from exc
     model.eval()
-    return model, json.loads(meta.get("info", "{}"))
+    return model, info
