@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from make_results import write_section  # noqa: E402
 
 from musicdesk.analysis import analyze  # noqa: E402
-from musicdesk.assess.features import build_input  # noqa: E402
+from musicdesk.assess.features import build_input, local_timing_s  # noqa: E402
 from musicdesk.assess import DEFAULT_MODEL, DISPLAY_NAMES  # noqa: E402
 from musicdesk.assess.models import CRITERIA, MODELS  # noqa: E402
 from musicdesk.assess.predict import Assessor, take_frames  # noqa: E402
@@ -94,6 +94,19 @@ def synthetic_r2(assessors: dict, data: Path) -> dict:
     return out
 
 
+def timing_spread(perf: np.ndarray, score: np.ndarray) -> tuple[float, float]:
+    """Mean |timing deviation| and mean |note-level timing| (s) of a take's network input: how much the
+    timing inputs move is what a network can see of misplaced notes."""
+    inp = build_input(perf, score, with_distmat=False)
+    return float(np.mean(np.abs(inp.timing_s))), float(np.mean(np.abs(local_timing_s(inp.timing_s))))
+
+
+def _spread_summary(clean: list, damaged: list) -> dict:
+    c, d = np.mean(clean, axis=0), np.mean(damaged, axis=0)
+    return {"pairs": len(clean), "clean_timing_s": float(c[0]), "damaged_timing_s": float(d[0]),
+            "clean_local_timing_s": float(c[1]), "damaged_local_timing_s": float(d[1])}
+
+
 def synthetic_damage(assessors: dict) -> dict:
     """The synthetic twin of the Bach10 check on validation melodies (training/damage_check.py), if its
     takes have been made (`python -m training.damage_check make`)."""
@@ -104,7 +117,12 @@ def synthetic_damage(assessors: dict) -> dict:
         return {}
     out = {name: evaluate(a.model, data) for name, a in assessors.items()}
     out["rule_based"] = evaluate(None, data)
-    return out
+    spread = {"clean": [], "timing": []}
+    for f in sorted(data.glob("*.npz")):
+        with np.load(f) as z:
+            for v in spread:
+                spread[v].append(timing_spread(z[f"{v}_contour"], z["score_midi"]))
+    return {"summary": out, "timing_inputs": _spread_summary(spread["clean"], spread["timing"])}
 
 
 def bach10_pairs(assessors: dict, quick: bool) -> dict:
@@ -113,6 +131,7 @@ def bach10_pairs(assessors: dict, quick: bool) -> dict:
         folders = folders[:1]
     seeds = (0,) if quick else (0, 1)
     results = {name: {k: [] for k in DAMAGES} for name in list(assessors) + ["rule_based"]}
+    spread: dict[str, list] = {"clean": [], "timing": []}
     for folder in folders:
         score_path = folder / f"{folder.name}.mid"
         for pi, part in enumerate(PARTS):
@@ -123,7 +142,7 @@ def bach10_pairs(assessors: dict, quick: bool) -> dict:
             def ratings(t: Take) -> dict:
                 an = analyze(score, t)
                 perf, sc = take_frames(score, an.contour)
-                out = {"rule_based": dict(an.report.ratings)}
+                out = {"rule_based": dict(an.report.ratings), "_spread": timing_spread(perf, sc)}
                 for name, a in assessors.items():
                     inp = build_input(perf, sc, with_distmat="distmat" in a.model.uses)
                     out[name] = dict(zip(a.criteria, map(float, a.rate_inputs([inp])[0])))
@@ -134,10 +153,13 @@ def bach10_pairs(assessors: dict, quick: bool) -> dict:
                 for s in seeds:
                     rng = np.random.default_rng(zlib.crc32(f"{folder.name}/{part}/{kind}/{s}".encode()))
                     bad = ratings(Take(damage(take.samples, take.sr, notes, kind, rng), take.sr))
+                    if kind == "timing":
+                        spread["clean"].append(clean["_spread"])
+                        spread["timing"].append(bad["_spread"])
                     for name in results:
                         results[name][kind].append({"take": f"{folder.name}/{part}", "seed": s,
                                                     "clean": clean[name][crit], "damaged": bad[name][crit]})
-            print(f"  {folder.name} {part}: clean {json.dumps({k: round(v['note_accuracy'], 2) for k, v in clean.items()})}",
+            print(f"  {folder.name} {part}: clean {json.dumps({k: round(clean[k]['note_accuracy'], 2) for k in results})}",
                   flush=True)
     summary = {}
     for name, kinds in results.items():
@@ -147,7 +169,7 @@ def bach10_pairs(assessors: dict, quick: bool) -> dict:
             summary[name][kind] = {"criterion": DAMAGES[kind], "pairs": len(pairs), "rated_lower": lower,
                                    "pct": 100.0 * lower / max(1, len(pairs)),
                                    "mean_drop": float(np.mean([p["clean"] - p["damaged"] for p in pairs]))}
-    return {"summary": summary, "pairs": results}
+    return {"summary": summary, "pairs": results, "timing_inputs": _spread_summary(spread["clean"], spread["timing"])}
 
 
 def speed(names: list[str]) -> dict:
@@ -217,13 +239,21 @@ def markdown(res: dict, cmd: str) -> str:
         L.append("### Synthetic damage check (validation melodies; what network designs are chosen on)\n")
         L.append("The same damage as below, on 40 clean simulated takes of validation melodies "
                  "(training/damage_check.py), one damage per kind.\n")
-        L += _damage_table(sd)
+        L += _damage_table(sd["summary"])
     b = res.get("bach10")
     if b:
         L.append("### Bach10: clean recording rated above the same recording damaged\n")
         L.append("Percentage of pairs (5 chorales x 4 parts x 2 random damages) where the damaged take is rated "
                  "lower on the criterion the damage touches; target >= 95%.\n")
         L += _damage_table(b["summary"])
+        if sd and "timing_inputs" in b:
+            L.append("What SIConvNet-Delta's timing inputs see of the timing damage (means over the pairs):\n")
+            L.append("| takes | timing deviation, clean -> damaged (s) | note-level timing, clean -> damaged (s) |")
+            L.append("| --- | --- | --- |")
+            for label, t in (("Bach10", b["timing_inputs"]), ("synthetic twin", sd["timing_inputs"])):
+                L.append(f"| {label} ({t['pairs']} pairs) | {t['clean_timing_s']:.3f} -> {t['damaged_timing_s']:.3f} "
+                         f"| {t['clean_local_timing_s']:.3f} -> {t['damaged_local_timing_s']:.3f} |")
+            L.append("")
     sp = res.get("speed")
     if sp:
         L.append(f"### Speed ({sp['take_s']} s take, CPU)\n")

@@ -2,6 +2,8 @@
 and, when present, the benchmark's figures (benchmarks/results/assess.json).
 
     python -m training.model_card [NAME ...]
+
+It also rewrites the summary table of models/README.md (between its marker comments).
 """
 from __future__ import annotations
 
@@ -107,6 +109,52 @@ def card(name: str) -> str:
     return "\n".join(L)
 
 
+TABLE_START, TABLE_END = "<!-- assess-table -->", "<!-- /assess-table -->"
+ORDER = ["siconvnet_delta", "siconvnet", "jointembednet", "distmatnet", "pcconvnet"]
+ROLE = {"siconvnet_delta": "default, ours", "pcconvnet": "reference, no score"}
+
+
+def summary_table() -> str:
+    """The models/README.md table: test R² (mean ± sd over seeds) and the Bach10 and synthetic damage
+    checks per network, beside the report's rule-based ratings."""
+    bench_file = ROOT / "benchmarks" / "results" / "assess.json"
+    bench = json.loads(bench_file.read_text()) if bench_file.exists() else {}
+    b10 = bench.get("bach10", {}).get("summary", {})
+    dmg = bench.get("synthetic_damage", {}).get("summary", {})
+    kinds = ["wrong", "detune", "timing", "cut"]
+
+    def pcts(d: dict | None) -> str:
+        return " / ".join(f"{d[k]['pct']:.0f}%" for k in kinds) if d else "-"
+
+    rows = ["| network | note acc. R² | rhythm R² | intonation R² | seeds | Bach10: wrong / detuned / moved / cut notes "
+            "| synthetic twin: the same |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    rule = None
+    for name in ORDER:
+        f = ROOT / "training" / "results" / f"{name}.json"
+        if not f.exists():
+            continue
+        res = json.loads(f.read_text())
+        rule = res["rule_based_test_r2"]
+        cells = [f"{res['test_r2_mean'][c]:.3f} ± {res['test_r2_sd'][c]:.3f}" for c in CRITERIA]
+        rows.append(f"| [{DISPLAY_NAMES[name]}](assess-{name}.md) ({ROLE.get(name, 'reference')}) | " + " | ".join(cells)
+                    + f" | {len(res['seeds'])} | {pcts(b10.get(name))} | {pcts(dmg.get(name))} |")
+    if rule:
+        rows.append("| rule-based ratings of the report (no learning) | " + " | ".join(f"{rule[c]:.3f}" for c in CRITERIA)
+                    + f" | - | {pcts(b10.get('rule_based'))} | {pcts(dmg.get('rule_based'))} |")
+    when = f" (benchmarks/bench_assess.py, {bench['date']})" if bench.get("date") else ""
+    return "\n".join(rows) + f"\n\nDamage checks{when}: share of pairs where the damaged take is rated lower; target >= 95%."
+
+
+def write_summary(readme: Path = ROOT / "models" / "README.md") -> None:
+    """Replace the text between the table markers of models/README.md."""
+    text = readme.read_text()
+    a, b = text.find(TABLE_START), text.find(TABLE_END)
+    if a < 0 or b < a:
+        raise SystemExit(f"{readme} lacks the markers {TABLE_START} ... {TABLE_END}")
+    readme.write_text(text[:a + len(TABLE_START)] + "\n" + summary_table() + "\n" + text[b:])
+    print(f"wrote the table in {readme}")
+
+
 def main(argv=None) -> int:
     names = (argv if argv is not None else sys.argv[1:]) or [n for n in MODELS
                                                                if (ROOT / "training" / "results" / f"{n}.json").exists()]
@@ -114,6 +162,7 @@ def main(argv=None) -> int:
         out = ROOT / "models" / f"assess-{n}.md"
         out.write_text(card(n))
         print(f"wrote {out}")
+    write_summary()
     return 0
 
 
