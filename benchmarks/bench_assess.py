@@ -234,26 +234,24 @@ def markdown(res: dict, cmd: str) -> str:
             L.append(f"| {label} | " + " | ".join(cells) + f" | {seeds} |")
         n = next((r.get("n_test") for r in syn.values() if r.get("n_test")), None)
         L.append(f"\n{n} test takes.\n")
-    sd = res.get("synthetic_damage")
-    if sd:
-        L.append("### Synthetic damage check (validation melodies; what network designs are chosen on)\n")
-        L.append("The same damage as below, on 40 clean simulated takes of validation melodies "
-                 "(training/damage_check.py), one damage per kind.\n")
-        L += _damage_table(sd["summary"])
-    b = res.get("bach10")
-    if b:
-        L.append("### Bach10: clean recording rated above the same recording damaged\n")
-        L.append("Percentage of pairs (5 chorales x 4 parts x 2 random damages) where the damaged take is rated "
-                 "lower on the criterion the damage touches; target >= 95%.\n")
-        L += _damage_table(b["summary"])
-        if sd and "timing_inputs" in b:
-            L.append("What SIConvNet-Delta's timing inputs see of the timing damage (means over the pairs):\n")
-            L.append("| takes | timing deviation, clean -> damaged (s) | note-level timing, clean -> damaged (s) |")
-            L.append("| --- | --- | --- |")
-            for label, t in (("Bach10", b["timing_inputs"]), ("synthetic twin", sd["timing_inputs"])):
-                L.append(f"| {label} ({t['pairs']} pairs) | {t['clean_timing_s']:.3f} -> {t['damaged_timing_s']:.3f} "
-                         f"| {t['clean_local_timing_s']:.3f} -> {t['damaged_local_timing_s']:.3f} |")
-            L.append("")
+    sd, b = res.get("synthetic_damage"), res.get("bach10")
+    for part, title, intro in (
+            (sd, "Synthetic damage check (validation melodies; what network designs are chosen on)",
+             "The same damage as below, on 40 clean simulated takes of validation melodies "
+             "(training/damage_check.py), one damage per kind."),
+            (b, "Bach10: clean recording rated above the same recording damaged",
+             "Percentage of pairs (5 chorales x 4 parts x 2 random damages) where the damaged take is rated "
+             "lower on the criterion the damage touches; target >= 95%.")):
+        if part:
+            L += [f"### {title}\n", f"{intro}\n"] + _damage_table(part["summary"])
+    if b and sd and "timing_inputs" in b:
+        L.append("What SIConvNet-Delta's timing inputs see of the timing damage (means over the pairs):\n")
+        L.append("| takes | timing deviation, clean -> damaged (s) | note-level timing, clean -> damaged (s) |")
+        L.append("| --- | --- | --- |")
+        for label, t in (("Bach10", b["timing_inputs"]), ("synthetic twin", sd["timing_inputs"])):
+            L.append(f"| {label} ({t['pairs']} pairs) | {t['clean_timing_s']:.3f} -> {t['damaged_timing_s']:.3f} "
+                     f"| {t['clean_local_timing_s']:.3f} -> {t['damaged_local_timing_s']:.3f} |")
+        L.append("")
     sp = res.get("speed")
     if sp:
         L.append(f"### Speed ({sp['take_s']} s take, CPU)\n")
