@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VERSIONS = ("clean", *DAMAGES)
 
 
-def make_one(job, out: Path, max_swing: float = 0.08) -> bool:
+def make_one(job, out: Path, max_swing: float = 0.08, pauses_per_min: float = 0.0) -> bool:
     """Render, damage and track one validation take; False if the analysis rejects it."""
     from musicdesk.analysis import AnalysisError, analyze
     from musicdesk.assess.features import contour_frames, score_frames
@@ -56,6 +56,7 @@ def make_one(job, out: Path, max_swing: float = 0.08) -> bool:
                                               MOVE_ROOM_S))
     mel = fit_to_duration(job.melody, tempo, *TAKE_S)
     params = StudentParams(jitter_sd_ms=10.0, tempo_swing=float(rng.uniform(0.0, max_swing)),
+                           hesitations_per_min=pauses_per_min,
                            tempo_sections=int(rng.integers(1, 4)), tempo_factor=float(rng.uniform(0.9, 1.1)),
                            articulation=float(rng.uniform(0.8, 0.97)), velocity=int(rng.integers(70, 106)),
                            lead_s=float(rng.uniform(0.3, 1.5)))
@@ -84,7 +85,7 @@ def make_one(job, out: Path, max_swing: float = 0.08) -> bool:
     return True
 
 
-def make(n: int, out: Path, seed: int = 0, max_swing: float = 0.08) -> None:
+def make(n: int, out: Path, seed: int = 0, max_swing: float = 0.08, pauses_per_min: float = 0.0) -> None:
     from training.make_data import load_melodies, generated_etudes, plan, soundfonts, split_of
 
     out.mkdir(parents=True, exist_ok=True)
@@ -99,7 +100,7 @@ def make(n: int, out: Path, seed: int = 0, max_swing: float = 0.08) -> None:
     while made < n:
         job = plan(pools, "val", 10_000 + k, seed, fonts, out)   # other takes than the val split's own
         k += 1
-        if (out / f"{job.k:05d}.npz").exists() or make_one(job, out, max_swing):
+        if (out / f"{job.k:05d}.npz").exists() or make_one(job, out, max_swing, pauses_per_min):
             made += 1
         print(f"{made}/{n} takes, {time.perf_counter() - t0:.0f} s", flush=True)
 
@@ -185,6 +186,8 @@ def main(argv=None) -> int:
     m.add_argument("--out", default=str(ROOT / "training" / "cache" / "damage_val"))
     m.add_argument("--swing", type=float, default=0.08,
                    help="largest tempo swing of the clean player (0.2: as much rubato as the worst simulated student)")
+    m.add_argument("--pauses", type=float, default=0.0,
+                   help="pauses (0.3-1.2 s, like held fermatas and breaths) a minute in the clean player's takes")
     e = sub.add_parser("eval")
     e.add_argument("--model", required=True, help="a network name, or rule_based (the report's own ratings)")
     e.add_argument("--weights", default=None)
@@ -193,7 +196,7 @@ def main(argv=None) -> int:
     r.add_argument("--n", type=int, default=200)
     a = ap.parse_args(argv)
     if a.cmd == "make":
-        make(a.n, Path(a.out), max_swing=a.swing)
+        make(a.n, Path(a.out), max_swing=a.swing, pauses_per_min=a.pauses)
     elif a.cmd == "rubric":
         res = rubric_check(a.n)
         print(f"timing damage on {res['takes']} simulated clean takes lowers the rhythm grade: "
