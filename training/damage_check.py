@@ -8,8 +8,8 @@ what network designs are chosen on, so that the real recordings stay evaluation 
 `make`: for n validation melodies (training.make_data's val split: unseen tunes, recorder and
 piccolo) at a tempo slow enough that most notes last 0.35 s or more (like the chorales of the real
 check; a take where fewer than half the notes can be moved is replaced by another), a clean student
-(no graded errors; mild tempo swing and 10 ms jitter, like expressive playing) is rendered through the simulated room; each kind of damage of training/damage.py is applied
-to that audio with the performed note boundaries, and musicdesk's analysis tracks the clean and every
+(no graded errors; mild tempo swing and 10 ms jitter, like expressive playing) is rendered through
+the simulated room; each kind of damage of training/damage.py is applied to that audio with the performed note boundaries, and musicdesk's analysis tracks the clean and every
 damaged version. Stored per take: OUT/NNNNN.npz with score_midi and <version>_contour (clean, wrong,
 detune, timing, cut), per FRAME_HOP_S frame, and <version>_rule (the report's rule-based ratings).
 
@@ -86,13 +86,10 @@ def make_one(job, out: Path, max_swing: float = 0.08, pauses_per_min: float = 0.
 
 
 def make(n: int, out: Path, seed: int = 0, max_swing: float = 0.08, pauses_per_min: float = 0.0) -> None:
-    from training.make_data import load_melodies, generated_etudes, plan, soundfonts, split_of
+    from training.make_data import melody_pools, plan, soundfonts
 
     out.mkdir(parents=True, exist_ok=True)
-    melodies = load_melodies(400, seed) + generated_etudes(400, seed)
-    pools: dict = {"train": {}, "val": {}, "test": {}}
-    for m in melodies:
-        pools[split_of(m.id)].setdefault(m.source, []).append(m)
+    pools = melody_pools(400, seed)
     fonts = soundfonts()
     t0 = time.perf_counter()
     made = 0
@@ -139,8 +136,7 @@ def rubric_check(n: int = 200, seed: int = 1) -> dict:
     rubric). A grade should fall when notes are misplaced; one that can rise is a poor label."""
     from training.make_data import TAKE_S
     from training.melodies import fit_to_duration, generated_etudes, load_melodies, split_of
-    from training.student import (DRIFT_MS, NOTE_TIMING_MS, NOTE_TIMING_WEIGHT, StudentParams, onset_deviations,
-                                  play)
+    from training.student import StudentParams, onset_deviations, play, timing_grade
     from training.damage import pick_notes
 
     mels = [m for m in load_melodies(400, 0) + generated_etudes(400, 0) if split_of(m.id) == "val"]
@@ -170,8 +166,7 @@ def rubric_check(n: int = 200, seed: int = 1) -> dict:
 
         def local(tt):
             _, loc, dr = onset_deviations(b, tt)
-            return (NOTE_TIMING_WEIGHT * np.mean(np.maximum(0.0, 1.0 - np.abs(loc) / NOTE_TIMING_MS))
-                    + (1.0 - NOTE_TIMING_WEIGHT) * np.mean(np.maximum(0.0, 1.0 - np.abs(dr) / DRIFT_MS)))
+            return timing_grade(loc, dr)
 
         lowered["local_pulse"] += bool(local(t2) < local(t))
         lowered["whole_take"] += bool(whole(t2) < whole(t))

@@ -141,6 +141,15 @@ class Job:
     path: str
 
 
+def melody_pools(max_per_source: int, seed: int, progress=None) -> dict[str, dict[str, list[Melody]]]:
+    """The folk tunes (at most `max_per_source` per corpus) and generated etudes, by split, then source."""
+    melodies = load_melodies(max_per_source, seed, progress=progress) + generated_etudes(max_per_source, seed)
+    pools: dict[str, dict[str, list[Melody]]] = {s: {} for s in SPLITS}
+    for m in melodies:
+        pools[split_of(m.id)].setdefault(m.source, []).append(m)
+    return pools
+
+
 def plan(pools: dict[str, dict[str, list[Melody]]], split: str, k: int, seed: int, fonts: list[str],
          out: Path) -> Job:
     """Draw take k of `split`: a source (uniformly), a melody of that source, an instrument of the split,
@@ -245,12 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(a.out)
     t_start = time.perf_counter()
 
-    melodies = load_melodies(a.max_per_source, a.seed, progress=lambda m: print(m, flush=True))
-    melodies += generated_etudes(a.max_per_source, a.seed)
-    pools: dict[str, dict[str, list[Melody]]] = {s: {} for s in SPLITS}
-    for m in melodies:
-        pools[split_of(m.id)].setdefault(m.source, []).append(m)
-    print(f"{len(melodies)} melodies in {time.perf_counter() - t_start:.1f} s: "
+    pools = melody_pools(a.max_per_source, a.seed, progress=lambda m: print(m, flush=True))
+    print(f"{sum(len(v) for p in pools.values() for v in p.values())} melodies in {time.perf_counter() - t_start:.1f} s: "
           + ", ".join(f"{s} {sum(len(v) for v in pools[s].values())}" for s in SPLITS), flush=True)
 
     fonts = soundfonts()

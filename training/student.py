@@ -171,11 +171,8 @@ def labels(log: ErrorLog) -> dict[str, float]:
     note_accuracy = 1.0 - (log.n_wrong + log.n_missed + 0.5 * log.n_extra) / n
     timed = [n_ for n_ in log.notes if n_.played and n_.dev_ms is not None]
     if timed:
-        local = [n_.local_dev_ms if n_.local_dev_ms is not None else n_.dev_ms for n_ in timed]
-        drift = [n_.drift_ms or 0.0 for n_ in timed]
-        note_timing = float(np.mean([max(0.0, 1.0 - abs(d) / NOTE_TIMING_MS) for d in local]))
-        steadiness = float(np.mean([max(0.0, 1.0 - abs(d) / DRIFT_MS) for d in drift]))
-        timing = NOTE_TIMING_WEIGHT * note_timing + (1.0 - NOTE_TIMING_WEIGHT) * steadiness
+        timing = timing_grade([n_.local_dev_ms if n_.local_dev_ms is not None else n_.dev_ms for n_ in timed],
+                              [n_.drift_ms or 0.0 for n_ in timed])
     else:
         timing = 0.0
     rhythmic_accuracy = timing - 0.05 * log.n_hesitations - 0.08 * log.n_restarts
@@ -186,6 +183,14 @@ def labels(log: ErrorLog) -> dict[str, float]:
         "rhythmic_accuracy": float(np.clip(rhythmic_accuracy, 0.0, 1.0)),
         "intonation": float(np.clip(intonation, 0.0, 1.0)),
     }
+
+
+def timing_grade(local_dev_ms: Sequence[float], drift_ms: Sequence[float]) -> float:
+    """The rubric's timing part in [0, 1]: NOTE_TIMING_WEIGHT x note timing (onsets against the local
+    pulse) + the rest x steadiness (the local pulse against the take's steady tempo)."""
+    note_timing = float(np.mean([max(0.0, 1.0 - abs(d) / NOTE_TIMING_MS) for d in local_dev_ms]))
+    steadiness = float(np.mean([max(0.0, 1.0 - abs(d) / DRIFT_MS) for d in drift_ms]))
+    return NOTE_TIMING_WEIGHT * note_timing + (1.0 - NOTE_TIMING_WEIGHT) * steadiness
 
 
 def onset_deviations(beats: Sequence[float], times_s: Sequence[float], window_beats: float = LOCAL_WINDOW_BEATS
