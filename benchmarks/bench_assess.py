@@ -53,6 +53,12 @@ if not DATA.is_dir():
 PARTS = ["violin", "clarinet", "saxphone", "bassoon"]
 DATE = datetime.date.today().isoformat()
 MACHINE = "2-core CPU, no GPU"
+# the synthetic twins of the Bach10 check (training/damage_check.py make ...): folder, what the clean player does
+SYNTHETIC_CHECKS = {
+    "standard": ("damage_val", "mild rubato (`make`)"),
+    "holds": ("damage_val_holds", "mild rubato and every phrase end held 0.2-1.2 s, like a chorale's fermatas "
+              "(`make --holds 1 --out training/cache/damage_val_holds`)"),
+}
 
 
 # --------------------------------------------------------------------------- evaluations
@@ -94,25 +100,27 @@ def synthetic_r2(assessors: dict, data: Path) -> dict:
     return out
 
 
-def timing_spread(perf: np.ndarray, score: np.ndarray) -> tuple[float, float]:
-    """Mean |timing deviation| and mean |note-level timing| (s) of a take's network input: how much the
-    timing inputs move is what a network can see of misplaced notes."""
-    inp = build_input(perf, score, with_distmat=False)
-    return float(np.mean(np.abs(inp.timing_s))), float(np.mean(np.abs(local_timing_s(inp.timing_s))))
+def timing_spread(perf: np.ndarray, score: np.ndarray, onsets: np.ndarray | None) -> tuple[float, float, float]:
+    """Mean |timing deviation|, mean |local timing| and mean |note onset error| (s) of a take's network
+    input: how much the timing inputs move is what a network can see of misplaced notes."""
+    inp = build_input(perf, score, onsets, with_distmat=False)
+    return (float(np.mean(np.abs(inp.timing_s))), float(np.mean(np.abs(local_timing_s(inp.timing_s)))),
+            float(np.mean(np.abs(inp.note_timing_s))))
 
 
 def _spread_summary(clean: list, damaged: list) -> dict:
     c, d = np.mean(clean, axis=0), np.mean(damaged, axis=0)
     return {"pairs": len(clean), "clean_timing_s": float(c[0]), "damaged_timing_s": float(d[0]),
-            "clean_local_timing_s": float(c[1]), "damaged_local_timing_s": float(d[1])}
+            "clean_local_timing_s": float(c[1]), "damaged_local_timing_s": float(d[1]),
+            "clean_note_timing_s": float(c[2]), "damaged_note_timing_s": float(d[2])}
 
 
-def synthetic_damage(assessors: dict) -> dict:
+def synthetic_damage(assessors: dict, data: Path) -> dict:
     """The synthetic twin of the Bach10 check on validation melodies (training/damage_check.py), if its
     takes have been made (`python -m training.damage_check make`)."""
+    from musicdesk.assess.features import score_onset_frames
     from training.damage_check import evaluate
 
-    data = ROOT / "training" / "cache" / "damage_val"
     if not any(data.glob("*.npz")):
         return {}
     out = {name: evaluate(a.model, data) for name, a in assessors.items()}
@@ -121,7 +129,8 @@ def synthetic_damage(assessors: dict) -> dict:
     for f in sorted(data.glob("*.npz")):
         with np.load(f) as z:
             for v in spread:
-                spread[v].append(timing_spread(z[f"{v}_contour"], z["score_midi"]))
+                spread[v].append(timing_spread(z[f"{v}_contour"], z["score_midi"],
+                                               score_onset_frames(z["score_notes"][:, 1])))
     return {"summary": out, "timing_inputs": _spread_summary(spread["clean"], spread["timing"])}
 
 
@@ -141,10 +150,10 @@ def bach10_pairs(assessors: dict, quick: bool) -> dict:
 
             def ratings(t: Take) -> dict:
                 an = analyze(score, t)
-                perf, sc = take_frames(score, an.contour)
-                out = {"rule_based": dict(an.report.ratings), "_spread": timing_spread(perf, sc)}
+                perf, sc, onsets = take_frames(score, an.contour)
+                out = {"rule_based": dict(an.report.ratings), "_spread": timing_spread(perf, sc, onsets)}
                 for name, a in assessors.items():
-                    inp = build_input(perf, sc, with_distmat="distmat" in a.model.uses)
+                    inp = build_input(perf, sc, onsets, with_distmat="distmat" in a.model.uses)
                     out[name] = dict(zip(a.criteria, map(float, a.rate_inputs([inp])[0])))
                 return out
 
@@ -179,17 +188,17 @@ def speed(names: list[str]) -> dict:
     score_path, take_path, dur = make_inputs()
     score = load_score(score_path)
     an = analyze(score, load_take(take_path))
-    perf, sc = take_frames(score, an.contour)
+    frames = take_frames(score, an.contour)
     out = {"take_s": round(dur, 1)}
     for name in names:
         t = time.perf_counter()
         a = Assessor(name, "cpu")
         load_s = time.perf_counter() - t
-        a.rate(perf, sc)  # first call: numba kernels from cache, torch warm-up
+        a.rate(*frames)  # first call: numba kernels from cache, torch warm-up
         times = []
         for _ in range(20):
             t = time.perf_counter()
-            a.rate(perf, sc)
+            a.rate(*frames)
             times.append(time.perf_counter() - t)
         out[name] = {"load_s": round(load_s, 4), "rate_median_s": round(float(np.median(times)), 4),
                      "rate_max_s": round(float(np.max(times)), 4)}
@@ -234,23 +243,29 @@ def markdown(res: dict, cmd: str) -> str:
             L.append(f"| {label} | " + " | ".join(cells) + f" | {seeds} |")
         n = next((r.get("n_test") for r in syn.values() if r.get("n_test")), None)
         L.append(f"\n{n} test takes.\n")
-    sd, b = res.get("synthetic_damage"), res.get("bach10")
+    sds, b = res.get("synthetic_damage") or {}, res.get("bach10")
+    parts = [(sd, f"Synthetic damage check, {variant} (validation melodies; what network designs are chosen on)",
+              "The same damage as below, on 40 clean simulated takes of validation melodies "
+              f"(training/damage_check.py), one damage per kind; the clean player: {SYNTHETIC_CHECKS[variant][1]}.")
+             for variant, sd in sds.items()]
     for part, title, intro in (
-            (sd, "Synthetic damage check (validation melodies; what network designs are chosen on)",
-             "The same damage as below, on 40 clean simulated takes of validation melodies "
-             "(training/damage_check.py), one damage per kind."),
+            *parts,
             (b, "Bach10: clean recording rated above the same recording damaged",
              "Percentage of pairs (5 chorales x 4 parts x 2 random damages) where the damaged take is rated "
              "lower on the criterion the damage touches; target >= 95%.")):
         if part:
             L += [f"### {title}\n", f"{intro}\n"] + _damage_table(part["summary"])
-    if b and sd and "timing_inputs" in b:
-        L.append("What SIConvNet-Delta's timing inputs see of the timing damage (means over the pairs):\n")
-        L.append("| takes | timing deviation, clean -> damaged (s) | note-level timing, clean -> damaged (s) |")
-        L.append("| --- | --- | --- |")
-        for label, t in (("Bach10", b["timing_inputs"]), ("synthetic twin", sd["timing_inputs"])):
+    if b and "timing_inputs" in b:
+        L.append("What SIConvNet-Delta's timing inputs see of the timing damage (mean absolute value over the "
+                 "pairs; timing: the deviation from the take's steady tempo; local: minus its 2 s moving average; "
+                 "note onset: each note against the grids of its neighbours on both sides):\n")
+        L.append("| takes | timing, clean -> damaged (s) | local timing (s) | note onset timing (s) |")
+        L.append("| --- | --- | --- | --- |")
+        rows = [("Bach10", b["timing_inputs"])] + [(f"synthetic, {v}", sd["timing_inputs"]) for v, sd in sds.items()]
+        for label, t in rows:
             L.append(f"| {label} ({t['pairs']} pairs) | {t['clean_timing_s']:.3f} -> {t['damaged_timing_s']:.3f} "
-                     f"| {t['clean_local_timing_s']:.3f} -> {t['damaged_local_timing_s']:.3f} |")
+                     f"| {t['clean_local_timing_s']:.3f} -> {t['damaged_local_timing_s']:.3f} "
+                     f"| {t['clean_note_timing_s']:.3f} -> {t['damaged_note_timing_s']:.3f} |")
         L.append("")
     sp = res.get("speed")
     if sp:
@@ -279,7 +294,9 @@ def main() -> None:
     if "synthetic" not in args.skip:
         res["synthetic"] = synthetic_r2(assessors, Path(args.data))
     if "synthetic" not in args.skip:
-        res["synthetic_damage"] = synthetic_damage(assessors)
+        checks = {v: synthetic_damage(assessors, ROOT / "training" / "cache" / folder)
+                  for v, (folder, _) in SYNTHETIC_CHECKS.items()}
+        res["synthetic_damage"] = {v: r for v, r in checks.items() if r}
     if "bach10" not in args.skip:
         res["bach10"] = bach10_pairs(assessors, args.quick)
     if "speed" not in args.skip:

@@ -67,6 +67,27 @@ def test_shapes_range_and_determinism(name):
         assert bool(((y1 >= -1) & (y1 <= 1)).all())
 
 
+def test_separate_inputs_have_an_encoder_of_their_own(tmp_path):
+    torch.manual_seed(0)
+    net = build("siconvnet_delta").eval()     # the shipped design: note_timing on its own encoder
+    assert net.separate == ("note_timing",) and net.features == fe.DELTA_FEATURES
+    x = torch.rand(2, len(fe.DELTA_FEATURES), 500)
+    y = x.clone()
+    y[:, [i for i, f in enumerate(fe.DELTA_FEATURES) if f != "note_timing"]] = torch.rand(2, len(fe.DELTA_FEATURES) - 1, 500)
+    with torch.no_grad():
+        ex, ey = net.embed(x), net.embed(y)
+    d = net.enc.out_features
+    assert torch.equal(ex[:, d:], ey[:, d:]) and not torch.equal(ex[:, :d], ey[:, :d])
+    p = tmp_path / "w.safetensors"
+    weights.save(net, p, "siconvnet_delta", {"delta_features": list(net.features), "delta_separate": list(net.separate)})
+    loaded, _ = weights.load("siconvnet_delta", p)
+    assert loaded.separate == ("note_timing",)
+    with torch.no_grad():
+        assert torch.equal(run(loaded, {"delta": x}), run(net, {"delta": x}))
+    with pytest.raises(ValueError, match="some, not all"):
+        build("siconvnet_delta", features=("note_timing",), separate=("note_timing",))
+
+
 def test_windows_cover_the_take_with_equal_chunks():
     assert predict.windows(500, 2000) == [(0, 500)]
     w = predict.windows(4500, 2000)
@@ -123,6 +144,54 @@ def test_local_timing_keeps_a_single_late_note_and_drops_a_steady_lag():
     assert np.abs(fe.local_timing_s(lag)).max() < 1e-6
 
 
+def _played(onsets_s, pitches, lead_s=0.5):
+    """Contour frames of a monophonic take: each note sounds 90% of the way to the next onset."""
+    H = fe.FRAME_HOP_S
+    ends = np.r_[np.diff(onsets_s), 0.6] * 0.9 + onsets_s
+    c = np.zeros(int((onsets_s[-1] + lead_s + 1.5) / H), np.float32)
+    for a, b, m in zip(onsets_s, ends, pitches):
+        c[int(round((a + lead_s) / H)):int(round((b + lead_s) / H))] = m
+    return c
+
+
+def test_note_onset_timing_sees_moved_notes_and_ignores_holds_and_repeated_notes():
+    rng = np.random.default_rng(0)
+    pitches = rng.integers(60, 72, 40)
+    pitches[6] = pitches[5]                        # a repeated note: its onset comes from the score notes
+    on = np.arange(40) * 0.6
+    score = fe.score_frames(pitches, on, np.full(40, 0.6))
+    onsets = fe.score_onset_frames(on)
+    assert len(onsets) == 40 and score[onsets[6] - 1] == 0   # a frame of rest before the repeated note
+
+    def errors(perf_on):
+        return fe.build_input(_played(perf_on, pitches), score, onsets, with_distmat=False)
+
+    held = on.copy()
+    held[10:] += 1.0                               # two fermatas of 1.0 and 0.8 s
+    held[25:] += 0.8
+    a, b = errors(on), errors(held)
+    assert np.abs(a.note_timing_s).max() <= 0.06 and np.abs(b.note_timing_s).max() <= 0.06
+    def grew(x):   # how much an input grows from the steady take to the held one
+        return float(np.abs(x(b)).mean() - np.abs(x(a)).mean())
+
+    # the moving-average input sees the holds as note-level timing; the note onset input hardly does
+    assert grew(lambda z: z.note_timing_s) < 0.25 * grew(lambda z: fe.local_timing_s(z.timing_s))
+    moved = held.copy()
+    moved[[6, 15, 20, 30]] += [-0.2, 0.2, -0.2, 0.2]
+    path = fe.align_path(fe.trim_silence(_played(moved, pitches)), score)
+    err, _ = fe.note_onset_errors_s(path, onsets, fe.trim_silence(_played(moved, pitches)))
+    assert np.all(np.abs(err[[6, 15, 20, 30]]) > 0.1)
+    assert np.all(np.sign(err[[6, 15, 20, 30]]) == [-1, 1, -1, 1])
+    others = np.delete(np.arange(40), [6, 15, 20, 30])
+    assert np.abs(err[others]).max() <= 0.06
+    assert np.abs(errors(moved).note_timing_s).mean() > 2 * np.abs(b.note_timing_s).mean()
+
+
+def test_onsets_from_score_frames_without_the_notes():
+    s = np.array([0, 60, 60, 62, 0, 62, 64], dtype=np.float32)
+    assert fe.onsets_from_score_frames(s).tolist() == [1, 3, 5, 6]
+
+
 def test_voicing_mismatch_marks_missing_and_extra_sound():
     c = np.array([60, 0, 0, 62, 64, 0], dtype=np.float32)
     s = np.array([60, 61, 0, 62, 0, 0], dtype=np.float32)
@@ -132,7 +201,8 @@ def test_voicing_mismatch_marks_missing_and_extra_sound():
 def test_delta_channels_follow_delta_features():
     c = np.array([60, 61, 0, 66], dtype=np.float32)
     s = np.array([60, 60, 62, 60], dtype=np.float32)
-    x = fe.delta_channels(fe.AssessInput(c, s, None, np.zeros(4, dtype=np.float32)))
+    z = np.zeros(4, dtype=np.float32)
+    x = fe.delta_channels(fe.AssessInput(c, s, None, z, z))
     assert x.shape == (len(fe.DELTA_FEATURES), 4)
     pitch = x[fe.DELTA_FEATURES.index("pitch")]
     assert pitch.tolist() == [0.0, 1.0, 0.0, fe.DELTA_CLIP_SEMITONES]   # silent frame 0, far note clipped

@@ -9,8 +9,8 @@ import pytest
 
 from training.melodies import Melody, fit_to_duration, generated_etudes, parse_abc_tune, split_of
 from training.room import room
-from training.student import (LABEL_KEYS, ErrorLog, NoteLog, StudentParams, labels, play, sample_params,
-                              transpose_into_range)
+from training.student import (HOLD_S, LABEL_KEYS, ErrorLog, NoteLog, StudentParams, labels, phrase_ends, play,
+                              sample_params, transpose_into_range)
 
 
 def _log(n: int = 10, wrong: int = 0, missed: int = 0, cents: float = 0.0, dev_ms: float = 0.0,
@@ -176,6 +176,46 @@ def test_misplaced_notes_move_single_onsets_and_cost_rhythm(etude):
     assert labels(log)["rhythmic_accuracy"] < 0.95 and labels(log)["note_accuracy"] == 1.0
 
 
+def test_phrase_ends_are_rests_long_notes_on_bar_lines_and_four_bar_lines():
+    # 4/4, quarters; bar 1 ends on a half note, bar 2 on a quarter before a rest, bars 3-4 run on in
+    # quarters, bar 5 has a half note in mid-bar
+    onsets = [0, 1, 2, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19]
+    durs = [1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1]
+    m = Melody("t", "test", [60 + i % 5 for i in range(len(onsets))], [float(x) for x in onsets],
+               [float(x) for x in durs], 4.0)
+    assert phrase_ends(m) == [2, 5, 13]   # the half note at a bar line, before the rest, at bar line 4
+
+
+def test_phrase_holds_are_played_but_not_graded(etude):
+    ends = phrase_ends(etude)
+    assert ends
+    steady = StudentParams(articulation=0.9)
+    _, plain, log0 = play(etude, 100.0, (55, 84), np.random.default_rng(4), steady)
+    _, held, log1 = play(etude, 100.0, (55, 84), np.random.default_rng(4), replace(steady, p_phrase_hold=1.0))
+    _check_monophonic(held)
+    assert log1.n_holds == len(ends) and log0.n_holds == 0
+    extra_s = held[-1].onset_s - plain[-1].onset_s
+    assert HOLD_S[0] * len(ends) <= extra_s <= HOLD_S[1] * len(ends)
+    # every note after a phrase end comes that much later, yet the take is graded as perfectly steady
+    assert labels(log1) == labels(log0) == {"note_accuracy": 1.0, "rhythmic_accuracy": 1.0, "intonation": 1.0}
+    # a hold sounds: every phrase-end note lasts its hold longer than when not held (a hesitation is silent)
+    grown = [held[i].offset_s - held[i].onset_s - (plain[i].offset_s - plain[i].onset_s) for i in ends]
+    assert min(grown) >= HOLD_S[0] - 1e-6
+
+
+def test_hesitations_never_follow_a_phrase_end(etude):
+    ends = set(phrase_ends(etude))
+    p = StudentParams(hesitations_per_min=30.0)
+    for seed in range(5):
+        _, performed, log = play(etude, 100.0, (55, 84), np.random.default_rng(seed), p)
+        assert log.n_hesitations > 0
+        gaps = [b.onset_s - a.offset_s for a, b in zip(performed, performed[1:])]
+        # a pause of 0.3 s or more only where a rest of the score or a hesitation is; none after a phrase end
+        nominal = [etude.onset_beats[i + 1] - etude.onset_beats[i] - etude.duration_beats[i] for i in range(len(gaps))]
+        paused = [i for i, (g, r) in enumerate(zip(gaps, nominal)) if g > 0.3 + r * 0.6 + 0.1]
+        assert paused and not (set(paused) & ends)
+
+
 def test_sample_params_switch_families_off_independently():
     ps = [sample_params(np.random.default_rng(k)) for k in range(400)]
     clean = np.array([[p.p_wrong == p.p_missed == p.p_extra == 0,
@@ -219,14 +259,16 @@ def test_one_take_end_to_end(tmp_path):
     row = make_data.run_job(job)
     assert row is not None and row["instrument"] == "oboe" and row["split"] == "test"
     with np.load(job.path, allow_pickle=False) as z:
-        assert set(z.files) == {"contour_midi", "score_midi", "labels", "rule_ratings", "meta"}
-        for k in ("contour_midi", "score_midi", "labels", "rule_ratings"):
+        assert set(z.files) == {"contour_midi", "score_midi", "score_notes", "labels", "rule_ratings", "meta"}
+        for k in ("contour_midi", "score_midi", "score_notes", "labels", "rule_ratings"):
             assert z[k].dtype == np.float32
         assert z["labels"].shape == z["rule_ratings"].shape == (3,)
         assert np.all((z["labels"] >= 0) & (z["labels"] <= 1))
         assert np.all((z["rule_ratings"] >= 0) & (z["rule_ratings"] <= 1))
         meta = json.loads(str(z["meta"]))
         contour, score = z["contour_midi"], z["score_midi"]
+        # MIDI, onset s, duration s of every score note (the etude is repeated to the take's length)
+        assert z["score_notes"].shape == (meta["n_score_notes"], 3) and meta["n_score_notes"] % 24 == 0
     assert meta["melody_id"] == "etude-0" and meta["soundfont"] and "params" in meta and "counts" in meta
     assert contour.ndim == score.ndim == 1 and len(contour) > 100 and len(score) > 100
     assert np.mean(contour > 0) > 0.3 and np.all((score == 0) | ((score > 30) & (score < 100)))

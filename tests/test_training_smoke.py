@@ -40,3 +40,22 @@ def test_few_step_training_makes_loadable_weights(name, tiny_data, tmp_path):
     te = load_split(tiny_data, "test", name == "distmatnet")
     out = a.rate_inputs(te.inputs)
     assert out.shape == (len(te.inputs), len(CRITERIA)) and np.all((out >= 0) & (out <= 1))
+
+
+def test_damage_check_makes_takes_with_held_phrase_ends_and_rates_the_pairs(tmp_path):
+    """The synthetic twin of the Bach10 check, end to end on one take: clean players who hold their
+    phrase ends, each kind of damage, and the shipped default network's verdict per pair."""
+    from musicdesk.assess import DEFAULT_MODEL
+    from musicdesk.assess.weights import load
+    from training import damage_check
+
+    damage_check.make(1, tmp_path, p_hold=1.0, max_per_source=20)
+    files = list(tmp_path.glob("*.npz"))
+    assert len(files) == 1
+    with np.load(files[0]) as z:
+        assert {"score_midi", "score_notes", *(f"{v}_contour" for v in damage_check.VERSIONS)} <= set(z.files)
+        assert not np.array_equal(z["clean_contour"], z["timing_contour"])
+    res = damage_check.evaluate(load(DEFAULT_MODEL)[0].eval(), tmp_path)
+    assert set(res) == set(damage_check.DAMAGES)
+    assert all(r["pairs"] == 1 and r["rated_lower"] in (0, 1) for r in res.values())
+    assert res["wrong"]["rated_lower"] == 1     # 25% of the notes a tone off: rated lower on note accuracy

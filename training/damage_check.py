@@ -10,7 +10,8 @@ piccolo) at a tempo slow enough that most notes last 0.35 s or more (like the ch
 check; a take where fewer than half the notes can be moved is replaced by another), a clean student
 (no graded errors; mild tempo swing and 10 ms jitter, like expressive playing) is rendered through
 the simulated room; each kind of damage of training/damage.py is applied to that audio with the performed note boundaries, and musicdesk's analysis tracks the clean and every
-damaged version. Stored per take: OUT/NNNNN.npz with score_midi and <version>_contour (clean, wrong,
+damaged version. Stored per take: OUT/NNNNN.npz with score_midi, score_notes (MIDI, onset s,
+duration s) and <version>_contour (clean, wrong,
 detune, timing, cut), per FRAME_HOP_S frame, and <version>_rule (the report's rule-based ratings).
 
 `rubric`: the same timing damage applied to the notes of simulated clean takes (no audio): how often it
@@ -38,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VERSIONS = ("clean", *DAMAGES)
 
 
-def make_one(job, out: Path, max_swing: float = 0.08, pauses_per_min: float = 0.0) -> bool:
+def make_one(job, out: Path, max_swing: float = 0.08, pauses_per_min: float = 0.0, p_hold: float = 0.0) -> bool:
     """Render, damage and track one validation take; False if the analysis rejects it."""
     from musicdesk.analysis import AnalysisError, analyze
     from musicdesk.assess.features import contour_frames, score_frames
@@ -56,7 +57,7 @@ def make_one(job, out: Path, max_swing: float = 0.08, pauses_per_min: float = 0.
                                               MOVE_ROOM_S))
     mel = fit_to_duration(job.melody, tempo, *TAKE_S)
     params = StudentParams(jitter_sd_ms=10.0, tempo_swing=float(rng.uniform(0.0, max_swing)),
-                           hesitations_per_min=pauses_per_min,
+                           hesitations_per_min=pauses_per_min, p_phrase_hold=p_hold,
                            tempo_sections=int(rng.integers(1, 4)), tempo_factor=float(rng.uniform(0.9, 1.1)),
                            articulation=float(rng.uniform(0.8, 0.97)), velocity=int(rng.integers(70, 106)),
                            lead_s=float(rng.uniform(0.3, 1.5)))
@@ -67,7 +68,8 @@ def make_one(job, out: Path, max_swing: float = 0.08, pauses_per_min: float = 0.
     if len(movable_notes(notes)) < 0.5 * len(notes):
         return False   # too few notes long enough to move 25% of them
     arrays = {"score_midi": score_frames([n.midi for n in score.notes], [n.onset_s for n in score.notes],
-                                         [n.duration_s for n in score.notes])}
+                                         [n.duration_s for n in score.notes]),
+              "score_notes": np.array([[n.midi, n.onset_s, n.duration_s] for n in score.notes])}
     for v in VERSIONS:
         yv = y if v == "clean" else damage(y, take.sr, notes, v, np.random.default_rng([job.seed, VERSIONS.index(v)]))
         if v != "clean" and np.array_equal(yv, y):
@@ -85,11 +87,12 @@ def make_one(job, out: Path, max_swing: float = 0.08, pauses_per_min: float = 0.
     return True
 
 
-def make(n: int, out: Path, seed: int = 0, max_swing: float = 0.08, pauses_per_min: float = 0.0) -> None:
+def make(n: int, out: Path, seed: int = 0, max_swing: float = 0.08, pauses_per_min: float = 0.0,
+         p_hold: float = 0.0, max_per_source: int = 400) -> None:
     from training.make_data import melody_pools, plan, soundfonts
 
     out.mkdir(parents=True, exist_ok=True)
-    pools = melody_pools(400, seed)
+    pools = melody_pools(max_per_source, seed)
     fonts = soundfonts()
     t0 = time.perf_counter()
     made = 0
@@ -97,7 +100,7 @@ def make(n: int, out: Path, seed: int = 0, max_swing: float = 0.08, pauses_per_m
     while made < n:
         job = plan(pools, "val", 10_000 + k, seed, fonts, out)   # other takes than the val split's own
         k += 1
-        if (out / f"{job.k:05d}.npz").exists() or make_one(job, out, max_swing, pauses_per_min):
+        if (out / f"{job.k:05d}.npz").exists() or make_one(job, out, max_swing, pauses_per_min, p_hold):
             made += 1
         print(f"{made}/{n} takes, {time.perf_counter() - t0:.0f} s", flush=True)
 
@@ -106,7 +109,7 @@ def evaluate(model, data: Path) -> dict:
     """Per damage kind: pairs, how many `model` (a network from musicdesk.assess.models, in eval mode;
     None: the rule-based ratings of musicdesk's report) rates lower on the criterion the damage touches,
     the mean drop."""
-    from musicdesk.assess.features import build_input
+    from musicdesk.assess.features import build_input, score_onset_frames
     from musicdesk.assess.models import CRITERIA
     from musicdesk.assess.predict import rate_inputs
 
@@ -118,7 +121,8 @@ def evaluate(model, data: Path) -> dict:
             rated = {v: z[f"{v}_rule"] for v in VERSIONS}
         else:
             with_dm = "distmat" in model.uses
-            inputs = [build_input(z[f"{v}_contour"], z["score_midi"], with_distmat=with_dm) for v in VERSIONS]
+            onsets = score_onset_frames(z["score_notes"][:, 1]) if "score_notes" in z else None
+            inputs = [build_input(z[f"{v}_contour"], z["score_midi"], onsets, with_distmat=with_dm) for v in VERSIONS]
             rated = dict(zip(VERSIONS, rate_inputs(model, inputs)[0]))
         for kind, crit in DAMAGES.items():
             c = CRITERIA.index(crit)
@@ -183,6 +187,8 @@ def main(argv=None) -> int:
                    help="largest tempo swing of the clean player (0.2: as much rubato as the worst simulated student)")
     m.add_argument("--pauses", type=float, default=0.0,
                    help="pauses (0.3-1.2 s, like held fermatas and breaths) a minute in the clean player's takes")
+    m.add_argument("--holds", type=float, default=0.0,
+                   help="share of phrase ends held 0.2-1.2 s longer (fermatas and breaths, not graded), as in chorales")
     e = sub.add_parser("eval")
     e.add_argument("--model", required=True, help="a network name, or rule_based (the report's own ratings)")
     e.add_argument("--weights", default=None)
@@ -191,7 +197,7 @@ def main(argv=None) -> int:
     r.add_argument("--n", type=int, default=200)
     a = ap.parse_args(argv)
     if a.cmd == "make":
-        make(a.n, Path(a.out), max_swing=a.swing, pauses_per_min=a.pauses)
+        make(a.n, Path(a.out), max_swing=a.swing, pauses_per_min=a.pauses, p_hold=a.holds)
     elif a.cmd == "rubric":
         res = rubric_check(a.n)
         print(f"timing damage on {res['takes']} simulated clean takes lowers the rhythm grade: "
@@ -202,10 +208,10 @@ def main(argv=None) -> int:
 
         model = None if a.model == "rule_based" else load(a.model, a.weights)[0].eval()
         res = evaluate(model, Path(a.data))
-        if a.weights is None:   # the shipped weights: kept for the model cards
+        if a.weights is None:   # the shipped weights: kept for the model cards, per check (its folder)
             out = ROOT / "training" / "results" / "damage_check.json"
             table = json.loads(out.read_text()) if out.exists() else {}
-            table[a.model] = {k: {"criterion": DAMAGES[k], **v} for k, v in res.items()}
+            table.setdefault(Path(a.data).name, {})[a.model] = {k: {"criterion": DAMAGES[k], **v} for k, v in res.items()}
             out.write_text(json.dumps(table, indent=1))
         for k, r in res.items():
             print(f"{k:7s} {DAMAGES[k]:18s} {r['rated_lower']}/{r['pairs']} = {r['pct']:.0f}%  mean drop {r['mean_drop']:+.3f}")

@@ -10,6 +10,8 @@ OUT/<split>/NNNNN.npz with
 
 - contour_midi  float32 (T,): the analysis pitch contour per FRAME_HOP_S frame (MIDI, 0 = unvoiced)
 - score_midi    float32 (S,): the score the student was asked to play, per frame at its nominal tempo
+- score_notes   float32 (N, 3): its notes (MIDI, onset s, duration s at the nominal tempo), for the
+                note-level inputs (`score_onset_frames`) and to remake score_midi
 - labels        float32 [3]: the rubric (training.student.labels): note_accuracy, rhythmic_accuracy, intonation
 - rule_ratings  float32 [3]: musicdesk's rule-based ratings of the take, same order
 - meta          str: JSON (melody, source, split, instrument, soundfont, tempo, student params, counts)
@@ -118,6 +120,7 @@ def make_take(melody: Melody, split: str, seed: int, instrument: str, soundfont:
     return {
         "contour_midi": contour.astype(np.float32),
         "score_midi": score_midi.astype(np.float32),
+        "score_notes": np.array([[n.midi, n.onset_s, n.duration_s] for n in score.notes], dtype=np.float32),
         "labels": np.array([lab[k] for k in LABEL_KEYS], dtype=np.float32),
         "rule_ratings": np.array([float(rule[k]) for k in LABEL_KEYS], dtype=np.float32),
         "meta": meta,
@@ -176,7 +179,8 @@ def run_job(job: Job) -> dict | None:
             continue
         res["meta"]["make_s"] = round(time.perf_counter() - t0, 3)
         tmp = job.path + ".tmp.npz"
-        np.savez(tmp, contour_midi=res["contour_midi"], score_midi=res["score_midi"], labels=res["labels"],
+        np.savez(tmp, contour_midi=res["contour_midi"], score_midi=res["score_midi"],
+                 score_notes=res["score_notes"], labels=res["labels"],
                  rule_ratings=res["rule_ratings"], meta=np.array(json.dumps(res["meta"])))
         os.replace(tmp, job.path)
         return _row(job, res["meta"], res["labels"], res["rule_ratings"])

@@ -22,17 +22,20 @@ ARCH = {
                  "alone, mean over time, linear 16 -> 3, sigmoid.",
     "siconvnet": "The PCConvNet trunk on the 2-channel stack (pitch contour, DTW-aligned score), mean over "
                  "time, linear 16 -> 3, sigmoid.",
-    "siconvnet_delta": "Ours, after SIConvNet: the PCConvNet trunk on 5 channels, the pitch deviation from the "
+    "siconvnet_delta": "Ours, after SIConvNet: the PCConvNet trunk on 4 channels, the pitch deviation from the "
                        "DTW-aligned score in semitones (clipped to +-3, 0 where either is silent), the aligned "
                        "score (MIDI / 128), the DTW path's timing deviation from the take's own steady tempo "
-                       "(s, clipped to +-1), its note-level part (minus its 2 s moving average), and the voicing "
-                       "mismatch (+1 where the score expects a note and the take is silent, -1 where the take "
-                       "sounds in a rest); mean over time, linear 16 -> 3, sigmoid. Why it exists: trained on our "
-                       "data, the reference networks' MIDI / 128 stack does not get past R² 0.2 (a wrong note "
-                       "moves the input by 0.008 per semitone, 20 cents by 0.0016, while pitch varies by 0.3 "
-                       "between takes and every gap between notes jumps by 0.5), and their score is warped onto "
-                       "the performance, which hides rushing and dragging. The last two channels were chosen on "
-                       "the synthetic damage check of the validation melodies (training/README.md).",
+                       "(s, clipped to +-1) and the voicing mismatch (+1 where the score expects a note and the "
+                       "take is silent, -1 where the take sounds in a rest); a second trunk of the same shape on "
+                       "the note onset timing (each score note's onset against the grids of its neighbours on "
+                       "both sides, s, clipped to +-0.5; holds and pauses leave no trace in it); each trunk "
+                       "mean-pooled, the two 16-d embeddings joined, linear 32 -> 3, sigmoid. Why it exists: "
+                       "trained on our data, the reference networks' MIDI / 128 stack learns note accuracy only in "
+                       "part and neither rhythm nor intonation (models/README.md; a wrong note moves the input by 0.008 "
+                       "per semitone, 20 cents by 0.0016, while pitch varies by 0.3 between takes and every gap "
+                       "between notes jumps by 0.5), and their score is warped onto the performance, which "
+                       "hides rushing and dragging. The channels and the second trunk were chosen on the "
+                       "synthetic damage checks of the validation melodies (training/README.md).",
     "jointembednet": "Two PCConvNet trunks (contour; aligned score) giving 16-d embeddings; per criterion a "
                      "linear 16 -> 16 projection of each and their cosine similarity (clipped to [0, 1]).",
     "distmatnet": "The contour-vs-score distance matrix resized to 600 x 600; Conv2d 3x3 stride 3, three "
@@ -88,11 +91,15 @@ def card(name: str) -> str:
         L += [f"| {k} | {v['criterion']} | {v['pct']:.0f}% ({v['rated_lower']}/{v['pairs']}) |" for k, v in b.items()]
         L.append("")
     dc_file = ROOT / "training" / "results" / "damage_check.json"
-    dc = json.loads(dc_file.read_text()).get(name) if dc_file.exists() else None
-    if dc:
-        L += [f"Synthetic damage check (`python -m training.damage_check eval --model {name}`; 40 clean takes of "
-              "validation melodies, each damaged as in the Bach10 check; what network designs are chosen on): "
-              "the damaged take rated lower:", "", "| damage | criterion | rated lower |", "| --- | --- | --- |"]
+    checks = json.loads(dc_file.read_text()) if dc_file.exists() else {}
+    for folder, (what, opts) in DAMAGE_CHECKS.items():
+        dc = checks.get(folder, {}).get(name)
+        if not dc:
+            continue
+        L += [f"Synthetic damage check, {what} (`python -m training.damage_check eval --model {name}{opts}`; 40 "
+              "clean takes of validation melodies, each damaged as in the Bach10 check; what network designs are "
+              "chosen on): the damaged take rated lower:", "", "| damage | criterion | rated lower |",
+              "| --- | --- | --- |"]
         L += [f"| {k} | {v['criterion']} | {v['pct']:.0f}% ({v['rated_lower']}/{v['pairs']}) |" for k, v in dc.items()]
         L.append("")
     sp = bench.get("speed", {}).get(name)
@@ -110,6 +117,12 @@ def card(name: str) -> str:
 
 
 TABLE_START, TABLE_END = "<!-- assess-table -->", "<!-- /assess-table -->"
+# the synthetic damage checks (training/damage_check.py): folder -> (what the clean player does, eval options)
+DAMAGE_CHECKS = {
+    "damage_val": ("clean players with mild rubato", ""),
+    "damage_val_holds": ("clean players who hold every phrase end 0.2-1.2 s (like a chorale's fermatas)",
+                         " --data training/cache/damage_val_holds"),
+}
 ORDER = ["siconvnet_delta", "siconvnet", "jointembednet", "distmatnet", "pcconvnet"]
 ROLE = {"siconvnet_delta": "default, ours", "pcconvnet": "reference, no score"}
 
@@ -120,14 +133,16 @@ def summary_table() -> str:
     bench_file = ROOT / "benchmarks" / "results" / "assess.json"
     bench = json.loads(bench_file.read_text()) if bench_file.exists() else {}
     b10 = bench.get("bach10", {}).get("summary", {})
-    dmg = bench.get("synthetic_damage", {}).get("summary", {})
+    syn = bench.get("synthetic_damage", {})
+    dmg = syn.get("standard", {}).get("summary", {})
+    held = syn.get("holds", {}).get("summary", {})
     kinds = ["wrong", "detune", "timing", "cut"]
 
     def pcts(d: dict | None) -> str:
         return " / ".join(f"{d[k]['pct']:.0f}%" for k in kinds) if d else "-"
 
     rows = ["| network | note acc. R² | rhythm R² | intonation R² | seeds | Bach10: wrong / detuned / moved / cut notes "
-            "| synthetic twin: the same |", "| --- | --- | --- | --- | --- | --- | --- |"]
+            "| synthetic twin: the same | synthetic twin, phrase ends held |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     rule = None
     for name in ORDER:
         f = ROOT / "training" / "results" / f"{name}.json"
@@ -137,10 +152,10 @@ def summary_table() -> str:
         rule = res["rule_based_test_r2"]
         cells = [f"{res['test_r2_mean'][c]:.3f} ± {res['test_r2_sd'][c]:.3f}" for c in CRITERIA]
         rows.append(f"| [{DISPLAY_NAMES[name]}](assess-{name}.md) ({ROLE.get(name, 'reference')}) | " + " | ".join(cells)
-                    + f" | {len(res['seeds'])} | {pcts(b10.get(name))} | {pcts(dmg.get(name))} |")
+                    + f" | {len(res['seeds'])} | {pcts(b10.get(name))} | {pcts(dmg.get(name))} | {pcts(held.get(name))} |")
     if rule:
         rows.append("| rule-based ratings of the report (no learning) | " + " | ".join(f"{rule[c]:.3f}" for c in CRITERIA)
-                    + f" | - | {pcts(b10.get('rule_based'))} | {pcts(dmg.get('rule_based'))} |")
+                    + f" | - | {pcts(b10.get('rule_based'))} | {pcts(dmg.get('rule_based'))} | {pcts(held.get('rule_based'))} |")
     when = f" (benchmarks/bench_assess.py, {bench['date']})" if bench.get("date") else ""
     return "\n".join(rows) + f"\n\nDamage checks{when}: share of pairs where the damaged take is rated lower; target >= 95%."
 

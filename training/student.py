@@ -10,7 +10,10 @@ bad in another (a network can only learn the criteria apart if they are decorrel
 - timing: onset jitter, misplaced notes (a single note 80-300 ms early or late), rushing/dragging (the tempo changes smoothly over the take), hesitations (a
   pause before a note), restarts (stop, go back a few notes, replay them; the replay is what counts).
 
-Not graded: the overall tempo (the student plays 0.9-1.1 x the asked tempo), articulation, loudness.
+Not graded: the overall tempo (the student plays 0.9-1.1 x the asked tempo), articulation, loudness,
+and expressive holds at phrase ends (the last note of a phrase sounds longer, a fermata, as players of
+chorales and slow airs make them; `phrase_ends` says where a phrase ends). A hold sounds; a hesitation
+is silence.
 `play` returns the score the student was asked to play, the performed notes and an `ErrorLog`;
 `labels` turns the log into the three target ratings (the rubric, see training/README.md).
 """
@@ -34,6 +37,8 @@ NOTE_TIMING_MS = 250.0     # a note this far from its local pulse scores 0
 DRIFT_MS = 500.0           # a local pulse this far from the take's steady tempo scores 0
 NOTE_TIMING_WEIGHT = 0.7   # rhythm = 0.7 note timing + 0.3 steadiness (then pauses and restarts cost)
 MISPLACED_S = (0.08, 0.30)  # how far a misplaced note comes in early or late (s)
+HOLD_S = (0.2, 1.2)        # an expressive hold at a phrase end lasts this much longer than written (s)
+PHRASE_END_BEATS = 1.0     # a phrase ends on a note at least this long (and twice the median) ending on a bar line
 MAX_CENTS = 60.0           # total detuning of a note is kept within +-MAX_CENTS
 LABEL_KEYS = ("note_accuracy", "rhythmic_accuracy", "intonation")
 P_FAMILY_CLEAN = 0.35      # chance that an error family is switched off entirely in a take
@@ -65,6 +70,7 @@ class StudentParams:
     articulation: float = 0.9            # sounding fraction of each note's length
     velocity: int = 90                   # mean MIDI velocity
     lead_s: float = 1.0                  # silence before the first note
+    p_phrase_hold: float = 0.0           # a phrase-end note is held (a fermata), HOLD_S longer than written
 
     def to_dict(self) -> dict:
         return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -135,6 +141,7 @@ class ErrorLog:
     notes: tuple[NoteLog, ...]
     n_extra: int = 0                # short wrong notes slipped in (graded)
     n_hesitations: int = 0
+    n_holds: int = 0                # expressive holds at phrase ends (not graded)
     n_restarts: int = 0
     n_abandoned: int = 0            # notes sounded in passes a restart abandoned (not graded per note)
     played_tempo_bpm: float = 0.0   # the take's own steady tempo (slope of the onset fit)
@@ -158,7 +165,7 @@ class ErrorLog:
         devs = [abs(n.dev_ms) for n in self.notes if n.dev_ms is not None]
         return {
             "n_notes": self.n_notes, "n_wrong": self.n_wrong, "n_missed": self.n_missed, "n_extra": self.n_extra,
-            "n_hesitations": self.n_hesitations, "n_restarts": self.n_restarts, "n_abandoned": self.n_abandoned,
+            "n_hesitations": self.n_hesitations, "n_holds": self.n_holds, "n_restarts": self.n_restarts, "n_abandoned": self.n_abandoned,
             "mean_abs_cents": round(float(np.mean(right)), 2) if right else None,
             "mean_abs_dev_ms": round(float(np.mean(devs)), 2) if devs else None,
             "played_tempo_bpm": round(self.played_tempo_bpm, 2),
@@ -255,6 +262,24 @@ def make_score(melody: Melody, tempo_bpm: float, shift: int = 0) -> Score:
                  max(n.offset_s for n in notes), source_path="")
 
 
+def phrase_ends(melody: Melody) -> list[int]:
+    """Indices of the notes that end a phrase (never the last note): a note followed by a rest of at
+    least a sixteenth, a long note (at least PHRASE_END_BEATS and twice the median note) that ends on
+    a bar line, or the note that ends on every fourth bar line (a four-bar phrase; dance tunes run on
+    in even notes). This is where a player holds a fermata or takes a breath."""
+    on = np.asarray(melody.onset_beats, dtype=np.float64)
+    dur = np.asarray(melody.duration_beats, dtype=np.float64)
+    if len(on) < 2:
+        return []
+    end = on + dur
+    long_ = dur >= max(PHRASE_END_BEATS, 2.0 * float(np.median(dur))) - 1e-6
+    bar = (end + melody.offset_in_measure) / melody.beats_per_measure
+    on_bar = np.abs(bar - np.round(bar)) < 1e-3
+    rest_after = on[1:] - end[:-1] >= 0.25 - 1e-6
+    four_bars = on_bar & (np.round(bar).astype(int) % 4 == 0)
+    return [i for i in range(len(on) - 1) if rest_after[i] or (on_bar[i] and (long_[i] or four_bars[i]))]
+
+
 def _tempo_curve(rng: np.random.Generator, swing: float, sections: int) -> np.ndarray:
     """Relative tempo at `sections` + 1 evenly spaced anchors over the take: 1 at the start, the
     largest departure exactly +-swing."""
@@ -319,6 +344,7 @@ class _Event:
     onset_s: float = 0.0
     offset_s: float = 0.0
     nominal_s: float = 0.0  # performed length of its written value (s)
+    hold_s: float = 0.0     # an expressive hold (fermata) sounds this much longer (s)
 
 
 def play(melody: Melody, tempo_bpm: float, instrument_range: tuple[int, int], rng: np.random.Generator,
@@ -349,8 +375,17 @@ def play(melody: Melody, tempo_bpm: float, instrument_range: tuple[int, int], rn
     # where the timing events happen
     restarts = _poisson_positions(rng, p.restarts_per_min, minutes, list(range(10, n - 2)), spacing=12)
     restart_back = {i: int(rng.integers(2, min(8, i) + 1)) for i in restarts}
+    # expressive holds at phrase ends (not graded): the note sounds on through the hold, like a fermata,
+    # so a hold is a long note, where a hesitation is a silence
+    ends = set(phrase_ends(melody))
+    holds: dict[int, float] = {}
+    if p.p_phrase_hold > 0:
+        for i in sorted(ends):
+            if rng.random() < p.p_phrase_hold and (i + 1) not in restart_back:
+                holds[i] = float(rng.uniform(*HOLD_S))
+    # a pause between phrases is not a hesitation: hesitations come before notes that begin no phrase
     hes = _poisson_positions(rng, p.hesitations_per_min, minutes,
-                             [i for i in range(1, n) if i not in restart_back], spacing=3)
+                             [i for i in range(1, n) if i not in restart_back and (i - 1) not in ends], spacing=3)
 
     # the sequence of events: score notes in order, with abandoned passes and replays
     events: list[_Event] = []
@@ -370,6 +405,10 @@ def play(melody: Melody, tempo_bpm: float, instrument_range: tuple[int, int], rn
                 events.append(_Event(q, True, shift_s))
         if i in hes:
             shift_s += float(rng.uniform(0.3, 1.2))
+        if (i - 1) in holds:
+            shift_s += holds[i - 1]
+            if events:
+                events[-1].hold_s = holds[i - 1]
         events.append(_Event(i, True, shift_s))
 
     # pitch and tuning of every event
@@ -404,7 +443,7 @@ def play(melody: Melody, tempo_bpm: float, instrument_range: tuple[int, int], rn
     for j in range(1, len(events)):
         events[j].onset_s = max(events[j].onset_s, events[j - 1].onset_s + MIN_NOTE_S + GAP_S)
     for j, ev in enumerate(events):
-        end = ev.onset_s + (p.articulation * ev.nominal_s if ev.index >= 0 else ev.nominal_s)
+        end = ev.onset_s + (p.articulation * ev.nominal_s + ev.hold_s if ev.index >= 0 else ev.nominal_s)
         if j + 1 < len(events):
             end = min(end, events[j + 1].onset_s - GAP_S)
         ev.offset_s = max(end, ev.onset_s + MIN_NOTE_S)
@@ -449,6 +488,6 @@ def play(melody: Melody, tempo_bpm: float, instrument_range: tuple[int, int], rn
             log_notes.append(NoteLog(i, notes[i].midi, True, ev.midi, ev.cents, ev.onset_s, *devs[i]))
         else:
             log_notes.append(NoteLog(i, notes[i].midi, False))
-    log = ErrorLog(tuple(log_notes), n_extra=len(extra), n_hesitations=len(hes), n_restarts=len(restarts),
+    log = ErrorLog(tuple(log_notes), n_extra=len(extra), n_hesitations=len(hes), n_holds=len(holds), n_restarts=len(restarts),
                    n_abandoned=abandoned, played_tempo_bpm=float(tempo_fit), extra=tuple(extra))
     return score, performed, log

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from musicdesk.assess.features import (DELTA_FEATURE_NAMES, MIDI_SCALE, AssessInput, build_input, delta_channels,
-                                       distance_image)
+                                       distance_image, score_onset_frames)
 from musicdesk.assess.models import CRITERIA, MIN_FRAMES, build, run
 from musicdesk.assess import weights as W
 
@@ -60,16 +60,18 @@ def load_split(data: Path, split: str, with_distmat: bool, limit: int | None = N
         c = np.load(cache)
         if list(c["names"]) != names:
             c = None
-        if c is not None and "timing" not in c.files:
+        if c is not None and "note_timing" not in c.files:
             c = None
     if c is None:
-        contours, aligned, scores, labels, rule, timing = [], [], [], [], [], []
+        contours, aligned, scores, labels, rule, timing, note_timing = [], [], [], [], [], [], []
         for f in files:
             z = np.load(f)
-            inp = build_input(z["contour_midi"], z["score_midi"], with_distmat=False)
+            onsets = score_onset_frames(z["score_notes"][:, 1]) if "score_notes" in z.files else None
+            inp = build_input(z["contour_midi"], z["score_midi"], onsets, with_distmat=False)
             contours.append(inp.contour_midi)
             aligned.append(inp.aligned_score_midi)
             timing.append(inp.timing_s)
+            note_timing.append(inp.note_timing_s)
             scores.append(z["score_midi"].astype(np.float32))
             labels.append(z["labels"])
             rule.append(z["rule_ratings"])
@@ -77,7 +79,7 @@ def load_split(data: Path, split: str, with_distmat: bool, limit: int | None = N
         soff = np.cumsum([0] + [len(x) for x in scores])
         np.savez(cache, names=np.array(names), contour=np.concatenate(contours), aligned=np.concatenate(aligned),
                  off=off, score=np.concatenate(scores), soff=soff, labels=np.stack(labels), rule=np.stack(rule),
-                 timing=np.concatenate(timing))
+                 timing=np.concatenate(timing), note_timing=np.concatenate(note_timing))
         c = np.load(cache)
     c = {k: c[k] for k in c.files}   # an NpzFile decompresses on every access: read each array once
     off, soff = c["off"], c["soff"]
@@ -92,7 +94,8 @@ def load_split(data: Path, split: str, with_distmat: bool, limit: int | None = N
                            for i in range(len(files))])
             np.save(dcache, dm)
     inputs = [AssessInput(c["contour"][off[i]:off[i + 1]], c["aligned"][off[i]:off[i + 1]],
-                          None if dm is None else dm[i].astype(np.float32) / 255.0, c["timing"][off[i]:off[i + 1]])
+                          None if dm is None else dm[i].astype(np.float32) / 255.0, c["timing"][off[i]:off[i + 1]],
+                          c["note_timing"][off[i]:off[i + 1]])
               for i in range(len(files))]
     meta = []
     for f in files:
@@ -119,17 +122,18 @@ def make_batch(items: list[AssessInput], uses, chunk: int, rng: np.random.Genera
         cs, ss, ds = [], [], []
         for x in items:
             c, s, t = x.contour_midi, x.aligned_score_midi, x.timing_s
+            nt = x.note_timing_s if x.note_timing_s is not None else np.zeros_like(t)
             if len(c) < L:
-                c, s, t = (np.pad(v, (0, L - len(v))) for v in (c, s, t))
+                c, s, t, nt = (np.pad(v, (0, L - len(v))) for v in (c, s, t, nt))
             a = int(rng.integers(0, len(c) - L + 1))
-            c, s, t = c[a:a + L].copy(), s[a:a + L].copy(), t[a:a + L]
+            c, s, t, nt = c[a:a + L].copy(), s[a:a + L].copy(), t[a:a + L], nt[a:a + L]
             if augment:
                 k = float(rng.integers(-5, 6))
                 c[c > 0] += k
                 s[s > 0] += k
             cs.append(c * MIDI_SCALE)
             ss.append(s * MIDI_SCALE)
-            ds.append(delta_channels(AssessInput(c, s, None, t), features))
+            ds.append(delta_channels(AssessInput(c, s, None, t, nt), features))
         out["contour"] = torch.from_numpy(np.stack(cs)[:, None].astype(np.float32))
         out["score"] = torch.from_numpy(np.stack(ss)[:, None].astype(np.float32))
         out["delta"] = torch.from_numpy(np.stack(ds))
@@ -218,7 +222,10 @@ def main(argv=None) -> int:
     ap.add_argument("--results", default=None, help="results JSON (default training/results/NAME.json)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--features", nargs="+", default=None, choices=list(DELTA_FEATURE_NAMES),
-                    help="siconvnet_delta's input channels (default: all, musicdesk.assess.features.DELTA_FEATURES)")
+                    help="siconvnet_delta's input channels (default: musicdesk.assess.features.DELTA_FEATURES)")
+    ap.add_argument("--separate", nargs="+", default=None, choices=list(DELTA_FEATURE_NAMES),
+                    help="siconvnet_delta's input channels that get an encoder of their own "
+                         "(default: musicdesk.assess.features.DELTA_SEPARATE)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -234,7 +241,8 @@ def main(argv=None) -> int:
         model, info = train_one(args.model, tr, va, seed=seed, epochs=args.epochs, patience=args.patience,
                                 lr=args.lr, batch_size=args.batch_size, chunk=args.chunk,
                                 max_steps=args.max_steps, optimizer=args.optimizer, log=lambda m: print(m, flush=True),
-                                model_options={"features": args.features} if args.features else None)
+                                model_options={k: v for k, v in (("features", args.features),
+                                                                  ("separate", args.separate)) if v is not None})
         vr2, tr2 = r2(va.labels, predict(model, va)), r2(te.labels, predict(model, te))
         runs.append({"seed": seed, "val_r2": dict(zip(CRITERIA, map(float, vr2))),
                      "test_r2": dict(zip(CRITERIA, map(float, tr2))),
@@ -252,7 +260,7 @@ def main(argv=None) -> int:
         "rule_based_test_r2": dict(zip(CRITERIA, map(float, r2(te.labels, te.rule)))),
         "n_takes": {"train": len(tr.inputs), "val": len(va.inputs), "test": len(te.inputs)},
         "settings": {k: getattr(args, k) for k in ("epochs", "patience", "optimizer", "lr", "batch_size", "chunk", "max_steps",
-                                                    "limit", "features")},
+                                                    "limit", "features", "separate")},
         "command": "python -m training.train " + " ".join(sys.argv[1:] if argv is None else argv),
         "date": _dt.date.today().isoformat(), "torch": torch.__version__, "runs": runs,
     }
@@ -261,7 +269,8 @@ def main(argv=None) -> int:
     W.save(best_model, out, args.model, {k: summary[k] for k in
                                           ("criteria", "shipped_seed", "test_r2_shipped", "date", "command")}
            | {"chunk_frames": args.chunk, "frame_hop_s": 5 * 128 / 22050.0}
-           | ({"delta_features": list(best_model.features)} if hasattr(best_model, "features") else {}))
+           | ({"delta_features": list(best_model.features), "delta_separate": list(best_model.separate)}
+              if hasattr(best_model, "features") else {}))
     res = Path(args.results) if args.results else RESULTS_DIR / f"{args.model}.json"
     res.parent.mkdir(parents=True, exist_ok=True)
     res.write_text(json.dumps(summary, indent=1))

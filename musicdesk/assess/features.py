@@ -42,7 +42,9 @@ def contour_frames(times_s: np.ndarray, midi: np.ndarray, duration_s: float) -> 
 
 
 def score_frames(midi: Sequence[int], onset_s: Sequence[float], duration_s: Sequence[float]) -> np.ndarray:
-    """The score as MIDI per FRAME_HOP_S frame from its first onset to its last offset (0 in rests)."""
+    """The score as MIDI per FRAME_HOP_S frame from its first onset to its last offset (0 in rests).
+    A note followed by one of the same pitch ends a frame early, so that a repeated note keeps its
+    own onset for the alignment (players articulate it)."""
     on = np.asarray(onset_s, dtype=np.float64)
     if len(on) == 0:
         return np.zeros(1, dtype=np.float32)
@@ -50,9 +52,14 @@ def score_frames(midi: Sequence[int], onset_s: Sequence[float], duration_s: Sequ
     off = on + np.asarray(duration_s, dtype=np.float64)
     n = max(1, int(np.ceil((off.max() - t0) / FRAME_HOP_S)))
     out = np.zeros(n, dtype=np.float32)
-    for m, a, b in zip(midi, on, off):
-        lo, hi = int(round((a - t0) / FRAME_HOP_S)), int(np.ceil((b - t0) / FRAME_HOP_S))
-        out[lo:max(hi, lo + 1)] = m
+    order = np.argsort(on, kind="stable")
+    m_, lo_ = np.asarray(midi)[order], np.round((on[order] - t0) / FRAME_HOP_S).astype(np.int64)
+    hi_ = np.ceil((off[order] - t0) / FRAME_HOP_S).astype(np.int64)
+    for k in range(len(order)):
+        lo, hi = lo_[k], max(hi_[k], lo_[k] + 1)
+        if k + 1 < len(order) and m_[k + 1] == m_[k] and hi >= lo_[k + 1] > lo + 1:
+            hi = lo_[k + 1] - 1   # a frame of rest before the repeated note
+        out[lo:hi] = m_[k]
     return out
 
 
@@ -180,10 +187,13 @@ def timing_deviation_s(score_index: np.ndarray, perf_midi: np.ndarray, clip_s: f
 
 DELTA_CLIP_SEMITONES = 3.0
 LOCAL_WINDOW_S = 2.0   # the timing deviation minus its moving average over this window is note-level timing
+NOTE_CONTEXT = 4       # a note's onset is judged against the tempo of this many intervals on each side
+NOTE_CLIP_S = 0.5      # note onset errors are clipped to +-this (s)
 
 # SIConvNet-Δ's input channels: all there are, and the shipped network's, in order (see `delta_channels`)
-DELTA_FEATURE_NAMES: tuple[str, ...] = ("pitch", "score", "timing", "local_timing", "voicing")
-DELTA_FEATURES: tuple[str, ...] = DELTA_FEATURE_NAMES
+DELTA_FEATURE_NAMES: tuple[str, ...] = ("pitch", "score", "timing", "local_timing", "voicing", "note_timing")
+DELTA_FEATURES: tuple[str, ...] = ("pitch", "score", "timing", "voicing", "note_timing")
+DELTA_SEPARATE: tuple[str, ...] = ("note_timing",)   # ... those with an encoder of their own (SIConvNetDelta)
 
 
 def local_timing_s(timing_s: np.ndarray, window_s: float = LOCAL_WINDOW_S) -> np.ndarray:
@@ -196,6 +206,91 @@ def local_timing_s(timing_s: np.ndarray, window_s: float = LOCAL_WINDOW_S) -> np
         return t
     w = max(1, int(round(window_s / FRAME_HOP_S)))
     return (t - uniform_filter1d(t, size=w, mode="nearest")).astype(np.float32)
+
+
+def score_onset_frames(onset_s: Sequence[float]) -> np.ndarray:
+    """The score's note onsets as frame indices of `score_frames` (sorted, unique). Repeated notes are
+    one run of equal values in the score frames, so the note-level inputs take the onsets from here."""
+    on = np.asarray(onset_s, dtype=np.float64)
+    if len(on) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.round((on - on.min()) / FRAME_HOP_S).astype(np.int64))
+
+
+def onsets_from_score_frames(score_midi: np.ndarray) -> np.ndarray:
+    """Note onsets (frame indices) where the score frames change to another pitch: a stand-in for
+    `score_onset_frames` when only the frames are known (repeated notes then count as one)."""
+    s = np.asarray(score_midi)
+    if len(s) == 0:
+        return np.zeros(0, dtype=np.int64)
+    ch = np.flatnonzero((s[1:] != s[:-1]) & (s[1:] > 0)) + 1
+    return np.concatenate([[0], ch]).astype(np.int64) if s[0] > 0 else ch.astype(np.int64)
+
+
+def _local_ratio(r: np.ndarray, lo: int, hi: int, fallback: float) -> float:
+    seg = r[max(0, lo):max(0, hi)]
+    return float(np.median(seg)) if len(seg) else fallback
+
+
+def note_starts(score_index: np.ndarray, onset_frames: np.ndarray, perf_midi: np.ndarray) -> np.ndarray:
+    """The performance frame where each score note starts: the first frame the DTW path maps to it or
+    beyond, moved past unvoiced frames (the silence between two notes belongs to neither, and DTW gives
+    it to either) as long as it stays before the next note's start."""
+    idx = np.asarray(score_index)
+    p = np.searchsorted(idx, np.asarray(onset_frames, dtype=np.int64), side="left")
+    voiced = np.flatnonzero(np.asarray(perf_midi) > 0)
+    if len(voiced) == 0:
+        return p.astype(np.float64)
+    nxt = np.append(p[1:], len(idx))
+    v = voiced[np.minimum(np.searchsorted(voiced, p), len(voiced) - 1)]
+    return np.where((v >= p) & (v < np.maximum(nxt, p + 1)), v, p).astype(np.float64)
+
+
+def note_onset_errors_s(score_index: np.ndarray, onset_frames: np.ndarray, perf_midi: np.ndarray,
+                        k: int = NOTE_CONTEXT, clip_s: float = NOTE_CLIP_S) -> tuple[np.ndarray, np.ndarray]:
+    """Per score note, how early (-) or late (+) its onset is against the grid of its neighbours on
+    both sides (s), and the performance frame where it starts (`note_starts`).
+
+    The left grid extrapolates the previous onset by the median tempo of the `k` inter-onset intervals
+    before it; the right grid goes back from the next onset by the median tempo of the `k` after it.
+    A note is off only as far as both grids agree (same sign, the smaller size): a fermata, a breath,
+    a hesitation or a restart puts the notes after it off the left grid but not off the right one,
+    so it leaves no trace here, while a rushed or late single note is off both."""
+    f = np.asarray(onset_frames, dtype=np.int64)
+    n = len(f)
+    p = note_starts(score_index, f, perf_midi)
+    if n < 3:
+        return np.zeros(n), p
+    g = np.diff(f).astype(np.float64)                 # score inter-onset intervals (frames)
+    q = np.diff(p)                                     # performed ones
+    ratio = q / np.maximum(g, 1.0)
+    glob = float(np.median(ratio))
+    err = np.zeros(n)
+    for i in range(n):
+        e = []
+        if i >= 1:   # left grid: intervals i-1-k .. i-2 (not touching note i)
+            e.append(p[i] - (p[i - 1] + g[i - 1] * _local_ratio(ratio, i - 1 - k, i - 1, glob)))
+        if i + 1 < n:   # right grid: intervals i+1 .. i+k
+            e.append(p[i] - (p[i + 1] - g[i] * _local_ratio(ratio, i + 1, i + 1 + k, glob)))
+        if len(e) == 2 and np.sign(e[0]) != np.sign(e[1]):
+            continue
+        err[i] = min(e, key=abs)
+    return np.clip(err * FRAME_HOP_S, -clip_s, clip_s), p
+
+
+def _per_frame(values: np.ndarray, starts: np.ndarray, n_frames: int) -> np.ndarray:
+    """Note values painted over the performance frames, each from its note's start to the next's."""
+    out = np.zeros(n_frames, dtype=np.float32)
+    s = np.clip(np.asarray(starts).astype(np.int64), 0, n_frames)
+    for i in range(len(values)):
+        out[s[i]:(s[i + 1] if i + 1 < len(values) else n_frames)] = values[i]
+    return out
+
+
+def note_timing_frames(score_index: np.ndarray, onset_frames: np.ndarray, perf_midi: np.ndarray) -> np.ndarray:
+    """`note_onset_errors_s` per performance frame (s): each note's error from its onset to the next."""
+    err, p = note_onset_errors_s(score_index, onset_frames, perf_midi)
+    return _per_frame(err, p, len(perf_midi))
 
 
 def voicing_mismatch(contour_midi: np.ndarray, aligned_score_midi: np.ndarray) -> np.ndarray:
@@ -213,7 +308,9 @@ def delta_channels(inp: "AssessInput", features: Sequence[str] | None = None) ->
     - score: the aligned score (MIDI / 128);
     - timing: the timing deviation from the take's own steady tempo in seconds (`timing_deviation_s`);
     - local_timing: its note-level part (`local_timing_s`);
-    - voicing: silence where a note is expected and sound in rests (`voicing_mismatch`).
+    - voicing: silence where a note is expected and sound in rests (`voicing_mismatch`);
+    - note_timing: each note's onset against the grids of its neighbours on both sides, which holds
+      and pauses leave alone (`note_onset_errors_s`; the input carries it).
     """
     c, s = inp.contour_midi, inp.aligned_score_midi
     t = inp.timing_s if inp.timing_s is not None else np.zeros(len(c), dtype=np.float32)
@@ -223,8 +320,15 @@ def delta_channels(inp: "AssessInput", features: Sequence[str] | None = None) ->
         "timing": lambda: t,
         "local_timing": lambda: local_timing_s(t),
         "voicing": lambda: voicing_mismatch(c, s),
+        "note_timing": lambda: _need(inp.note_timing_s, "note_timing"),
     }
     return np.stack([make[f]() for f in (features or DELTA_FEATURES)]).astype(np.float32)
+
+
+def _need(x: np.ndarray | None, name: str) -> np.ndarray:
+    if x is None:
+        raise ValueError(f"the {name} input needs an AssessInput made by build_input")
+    return x
 
 
 def distance_image(perf_midi: np.ndarray, score_midi: np.ndarray, size: int = DISTMAT_SIZE) -> np.ndarray:
@@ -245,6 +349,7 @@ class AssessInput:
     aligned_score_midi: np.ndarray  # (T,) float32
     distmat: np.ndarray | None = None  # (DISTMAT_SIZE, DISTMAT_SIZE) float32 in [0, 1]
     timing_s: np.ndarray | None = None  # (T,) float32, see `timing_deviation_s`
+    note_timing_s: np.ndarray | None = None  # (T,) float32, see `note_onset_errors_s`
 
 
 def trim_silence(perf_midi: np.ndarray, pad_frames: int = 3) -> np.ndarray:
@@ -255,12 +360,16 @@ def trim_silence(perf_midi: np.ndarray, pad_frames: int = 3) -> np.ndarray:
     return perf_midi[max(0, v[0] - pad_frames): v[-1] + 1 + pad_frames]
 
 
-def build_input(perf_midi: np.ndarray, score_midi: np.ndarray, with_distmat: bool = True) -> AssessInput:
+def build_input(perf_midi: np.ndarray, score_midi: np.ndarray, onset_frames: np.ndarray | None = None,
+                with_distmat: bool = True) -> AssessInput:
     """Everything the networks need, from the contour and score frames (see `contour_frames`,
-    `score_frames`). Leading and trailing silence of the take is dropped first."""
+    `score_frames`) and the score's note onsets (`score_onset_frames`; without them, where the score
+    frames change pitch). Leading and trailing silence of the take is dropped first."""
     perf = trim_silence(np.asarray(perf_midi, dtype=np.float32))
     score = np.asarray(score_midi, dtype=np.float32)
     idx = align_path(perf, score)
     aligned = score[idx] if len(score) and len(perf) else np.zeros(len(perf), dtype=np.float32)
     dm = distance_image(perf, score) if with_distmat else None
-    return AssessInput(perf, aligned.astype(np.float32), dm, timing_deviation_s(idx, perf))
+    onsets = onsets_from_score_frames(score) if onset_frames is None else np.asarray(onset_frames)
+    return AssessInput(perf, aligned.astype(np.float32), dm, timing_deviation_s(idx, perf),
+                       note_timing_frames(idx, onsets, perf))

@@ -20,7 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from musicdesk.assess import DISPLAY_NAMES  # noqa: F401  (re-exported)
-from musicdesk.assess.features import DELTA_FEATURE_NAMES, DELTA_FEATURES, DISTMAT_SIZE
+from musicdesk.assess.features import DELTA_FEATURE_NAMES, DELTA_FEATURES, DELTA_SEPARATE, DISTMAT_SIZE
 
 CRITERIA = ("note_accuracy", "rhythmic_accuracy", "intonation")
 MIN_FRAMES = 241   # shortest input the 4-layer contour encoder accepts (kernel 7, stride 3)
@@ -93,13 +93,35 @@ class SIConvNetDelta(_EncoderNet):
 
     uses = ("delta",)
 
-    def __init__(self, features: tuple[str, ...] | list[str] = DELTA_FEATURES, n_out: int = len(CRITERIA)):
-        unknown = [f for f in features if f not in DELTA_FEATURE_NAMES]
+    def __init__(self, features: tuple[str, ...] | list[str] = DELTA_FEATURES, n_out: int = len(CRITERIA),
+                 separate: tuple[str, ...] | list[str] | None = None):
+        """`separate`: input channels that get an encoder of their own (default: those of DELTA_SEPARATE
+        among `features`); its pooled features join the main encoder's before the outputs, so what
+        they see adds to the outputs' logits instead of mixing with the other channels inside one
+        encoder."""
+        if separate is None:
+            separate = [f for f in DELTA_SEPARATE if f in features]
+            separate = separate if len(separate) < len(features) else []
+        unknown = [f for f in (*features, *separate) if f not in DELTA_FEATURE_NAMES]
         if unknown or not features:
             raise ValueError(f"Unknown SIConvNet-Delta inputs {unknown}; choose from {', '.join(DELTA_FEATURE_NAMES)}.")
+        if not set(separate) <= set(features) or set(separate) == set(features):
+            raise ValueError("SIConvNet-Delta: the separate inputs must be some, not all, of its inputs.")
         self.features = tuple(features)
-        self.in_channels = len(self.features)
+        self.separate = tuple(f for f in self.features if f in separate)
+        self._main = [i for i, f in enumerate(self.features) if f not in self.separate]
+        self._sep = [i for i, f in enumerate(self.features) if f in self.separate]
+        self.in_channels = len(self._main)
         super().__init__(n_out)
+        if self._sep:
+            self.enc_sep = ContourEncoder(len(self._sep))
+            self.head = nn.Linear(self.enc.out_features + self.enc_sep.out_features, n_out)
+
+    def embed(self, *inputs: torch.Tensor) -> torch.Tensor:
+        x = torch.cat(inputs, dim=1)
+        if not self._sep:
+            return self.enc(x)
+        return torch.cat([self.enc(x[:, self._main]), self.enc_sep(x[:, self._sep])], dim=1)
 
 
 class JointEmbedNet(nn.Module):

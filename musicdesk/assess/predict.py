@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from musicdesk.assess.features import (MIDI_SCALE, AssessInput, build_input, contour_frames, delta_channels,
-                                       score_frames)
+                                       score_frames, score_onset_frames)
 from musicdesk.assess import DEFAULT_MODEL, DISPLAY_NAMES
 from musicdesk.assess.models import CRITERIA, MIN_FRAMES, embed
 from musicdesk.assess.weights import load
@@ -157,24 +157,26 @@ class Assessor:
         """(len(inputs), n_criteria) ratings in [0, 1] (see `rate_inputs`)."""
         return rate_inputs(self.model, inputs, self.device)[0]
 
-    def rate(self, perf_midi: np.ndarray, score_midi: np.ndarray) -> Assessment:
-        """Ratings of one take from its contour frames and score frames (see musicdesk.assess.features)."""
+    def rate(self, perf_midi: np.ndarray, score_midi: np.ndarray, onset_frames: np.ndarray | None = None
+             ) -> Assessment:
+        """Ratings of one take from its contour frames, score frames and the score's onset frames (see
+        musicdesk.assess.features and `take_frames`)."""
         t = time.perf_counter()
-        inp = build_input(perf_midi, score_midi, with_distmat="distmat" in self.model.uses)
+        inp = build_input(perf_midi, score_midi, onset_frames, with_distmat="distmat" in self.model.uses)
         vals, emb = rate_inputs(self.model, [inp], self.device)
         return Assessment(self.display_name, self.device.type, dict(zip(self.criteria, map(float, vals[0]))),
                           time.perf_counter() - t, emb[0])
 
 
-def take_frames(score, contour) -> tuple[np.ndarray, np.ndarray]:
-    """Contour frames of a take's pitch contour (musicdesk.pitch.PitchContour) and score frames of its
-    score (musicdesk.score.Score)."""
+def take_frames(score, contour) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Contour frames of a take's pitch contour (musicdesk.pitch.PitchContour), and the score frames and
+    note onset frames of its score (musicdesk.score.Score): the arguments of `build_input`."""
     c = contour
     duration_s = float(c.times_s[-1] + c.hop_s) if len(c.times_s) else 0.0
     perf = contour_frames(c.times_s, c.midi, duration_s)
     notes = score.notes
     sc = score_frames([n.midi for n in notes], [n.onset_s for n in notes], [n.duration_s for n in notes])
-    return perf, sc
+    return perf, sc, score_onset_frames([n.onset_s for n in notes])
 
 
 _CACHE: dict[tuple[str, str], Assessor] = {}
@@ -190,5 +192,4 @@ def assessor(name: str = DEFAULT_MODEL, device: str | None = None) -> Assessor:
 
 def assess(score, contour, model: str = DEFAULT_MODEL, device: str | None = None) -> Assessment:
     """The network's ratings of a take of `score`, from its pitch contour (as the analysis refined it)."""
-    perf, sc = take_frames(score, contour)
-    return assessor(model, device).rate(perf, sc)
+    return assessor(model, device).rate(*take_frames(score, contour))

@@ -26,23 +26,23 @@ def weights_path(name: str) -> Path:
     return models_dir() / f"assess-{name}.safetensors"
 
 
-def save(model: torch.nn.Module, path: str | os.PathLike, name: str, info: dict) -> None:
-    """Write the state dict and `info` (JSON-serialisable: training settings, metrics) to `path`."""
+def write_safetensors(model: torch.nn.Module, path: str | os.PathLike, name: str, info: dict) -> None:
+    """Write the state dict and `info` (JSON-serialisable: sizes, settings, metrics) to `path`."""
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(tensors, os.fspath(path), metadata={"name": name, "info": json.dumps(info)})
 
 
-def load(name: str, path: str | os.PathLike | None = None) -> tuple[torch.nn.Module, dict]:
-    """The network `name` with its shipped (or given) weights, in eval mode on the CPU, and its info."""
+def read_safetensors(p: Path, name: str, train_command: str) -> tuple[dict, dict]:
+    """The tensors and info of a weights file written by `write_safetensors` for the model `name`;
+    ModelError (saying what to do) if it is missing, damaged or another model's."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file, safe_open
 
-    p = Path(path) if path is not None else weights_path(name)
     if not p.is_file():
-        raise ModelError(f"No weights for the assessment model {name!r} at {p}; reinstall musicdesk from a "
-                         f"complete checkout, or train them with `python -m training.train --model {name}`.")
+        raise ModelError(f"No weights for the model {name!r} at {p}; reinstall musicdesk from a complete "
+                         f"checkout, or train them with `{train_command}`.")
     try:
         with safe_open(os.fspath(p), framework="pt") as fh:
             meta = fh.metadata() or {}
@@ -51,9 +51,21 @@ def load(name: str, path: str | os.PathLike | None = None) -> tuple[torch.nn.Mod
         raise ModelError(f"The weights file {p} is damaged ({exc}); reinstall musicdesk.") from exc
     if meta.get("name", name) != name:
         raise ModelError(f"{p} holds the model {meta.get('name')!r}, not {name!r}.")
-    info = json.loads(meta.get("info", "{}"))
+    return state, json.loads(meta.get("info", "{}"))
+
+
+def save(model: torch.nn.Module, path: str | os.PathLike, name: str, info: dict) -> None:
+    """Write an assessment network's weights and `info` to `path`."""
+    write_safetensors(model, path, name, info)
+
+
+def load(name: str, path: str | os.PathLike | None = None) -> tuple[torch.nn.Module, dict]:
+    """The network `name` with its shipped (or given) weights, in eval mode on the CPU, and its info."""
+    p = Path(path) if path is not None else weights_path(name)
+    state, info = read_safetensors(p, name, f"python -m training.train --model {name}")
     try:
-        model = build(name, **({"features": info["delta_features"]} if "delta_features" in info else {}))
+        opts = {k: info[f"delta_{k}"] for k in ("features", "separate") if f"delta_{k}" in info}
+        model = build(name, **opts)
         model.load_state_dict(state, strict=True)
     except (RuntimeError, ValueError, TypeError) as exc:
         raise ModelError(f"The weights in {p} do not fit the {name} network ({str(exc).splitlines()[0]}); "
