@@ -4,7 +4,9 @@
 
 empty.png (no score yet), score.png (the bundled example loaded), recording.png (mid-take, recorded
 through a virtual microphone: a rendered take is played into a PulseAudio null sink), results.png (the
-bundled example take analysed: coloured notes, contour, ratings, problems).
+bundled example take analysed: coloured notes, contour, ratings, problems), melody_lab.png (the melody
+lab on the example score's part, a measure varied with a slider and inpainting candidates listed).
+`make_screenshots.py melody` makes only the last one.
 """
 from __future__ import annotations
 
@@ -87,5 +89,48 @@ def main() -> None:
     win.close()
 
 
+def melody_lab() -> None:
+    """The melody lab window on the bundled example's part: measure 3 made busier with the note
+    density slider, measures 5-6 inpainted (candidates listed)."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from musicdesk.app.melody_panel import MelodyLabWindow
+    from musicdesk.score import example_score_path
+
+    app = QApplication.instance() or QApplication([])
+    OUT.mkdir(parents=True, exist_ok=True)
+    win = MelodyLabWindow(practice_score=lambda: (example_score_path(), 0))
+    win.resize(*SIZE)
+    win.show()
+    win.use_practice_score()
+    p = win.panel
+
+    def pump_until(cond, timeout_s=60.0):
+        end = time.time() + timeout_s
+        while not cond() and time.time() < end:
+            app.processEvents()
+            time.sleep(0.01)
+
+    p.select([2])
+    s = p.sliders["note_density"]
+    s.sliderPressed.emit()
+    s.setValue(int(0.8 * s.maximum()))
+    s.sliderReleased.emit()
+    pump_until(lambda: not p.busy)
+    p.select([4, 5])
+    p.inpaint()
+    pump_until(lambda: p.cand_list.count() > 0)
+    p.select([2])
+    pump_until(lambda: False, 0.5)
+    win.grab().save(str(OUT / "melody_lab.png"))
+    print("wrote", OUT / "melody_lab.png")
+    win.close()
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["melody"]:
+        melody_lab()
+    else:
+        main()
+        melody_lab()

@@ -5,6 +5,7 @@
     musicdesk calibrate GRADES.csv [--assess MODEL] [--out FILE]   learn a teacher's grading
     musicdesk parts SCORE
     musicdesk demo            analyse the bundled example take against the bundled example score
+    musicdesk attributes | vary | inpaint MELODY ...   the melody lab (musicdesk/melody/cli.py)
     musicdesk [SCORE] [--part P] [--take AUDIO] [--screenshot PNG]   open the window
 
 Bad input gets a one-line error on stderr and exit status 2 (never a traceback).
@@ -195,7 +196,7 @@ class _BadInput(Exception):
     pass
 
 
-COMMANDS = ("analyze", "calibrate", "parts", "demo", "-h", "--help")
+COMMANDS = ("analyze", "calibrate", "parts", "demo", "attributes", "vary", "inpaint", "-h", "--help")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -230,13 +231,18 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="analyse the bundled example take")
     d.add_argument("--json", metavar="OUT")
     d.set_defaults(func=_cmd_demo)
+    from musicdesk.melody.cli import add_commands
+
+    add_commands(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from musicdesk.analysis import AnalysisError
     from musicdesk.assess.calibrate import CalibrationError
+    from musicdesk.assess.weights import ModelError
     from musicdesk.audio import AudioError
+    from musicdesk.melody.tokens import MelodyError
     from musicdesk.score import ScoreError
 
     parser = build_parser()
@@ -251,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     try:
         return args.func(args)
-    except (ScoreError, AudioError, AnalysisError, CalibrationError, _BadInput) as exc:
+    except (ScoreError, AudioError, AnalysisError, CalibrationError, MelodyError, ModelError, _BadInput) as exc:
         print(f"musicdesk: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except ValueError as exc:  # e.g. an unknown tracker name

@@ -120,6 +120,7 @@ class MainWindow(QMainWindow):
         self._count_in_s = 0.0
         self._cursor_id: str | None = None
         self.warming = False                       # loading the compiled analysis code (record waits)
+        self.melody_lab = None                     # the melody lab's window, made on first use
 
         # ---- central: score over piano roll
         self.score_view = ScoreView()
@@ -234,6 +235,8 @@ class MainWindow(QMainWindow):
         self.act_play_ref = act("▶ Score", lambda: self.play("reference"), "Shift+P", "Play the score")
         self.act_play_both = act("▶ Both", lambda: self.play("both"), "Ctrl+P", "Play take and score together")
         self.act_settings = act("Settings…", self.open_settings, "Ctrl+,")
+        self.act_melody_lab = act("Melody lab…", self.open_melody_lab, "Ctrl+M",
+                                  "Vary and inpaint the measures of a melody (the practice score's part to begin with)")
         self.act_zoom_in = act("Zoom in", lambda: self.score_view.zoom_in(), "Ctrl+=")
         self.act_zoom_out = act("Zoom out", lambda: self.score_view.zoom_out(), "Ctrl+-")
         self.act_next_page = act("Next page", lambda: self.score_view.next_page(), "PgDown")
@@ -268,6 +271,7 @@ class MainWindow(QMainWindow):
         for a in (self.act_record, self.act_stop, self.act_play_take, self.act_play_ref, self.act_play_both,
                   self.act_cancel):
             tm.addAction(a)
+        mb.addMenu("T&ools").addAction(self.act_melody_lab)
 
         tb.addAction(self.act_open)
         tb.addSeparator()
@@ -970,6 +974,28 @@ class MainWindow(QMainWindow):
             self._cursor_at(self._take_timeline, t)
 
     # ================================================================== settings
+    def practice_part(self):
+        """(path, part index) of the score on show, for the melody lab; None without one."""
+        if self.loaded is None:
+            return None
+        return self.loaded.path, max(0, self.part_combo.currentIndex())
+
+    def open_melody_lab(self) -> None:
+        """The melody lab window (its model loads once), with the practice score's part in it."""
+        from musicdesk.app.melody_panel import MelodyLabWindow
+        from musicdesk.assess.weights import ModelError
+
+        if self.melody_lab is None:
+            try:
+                self.melody_lab = MelodyLabWindow(practice_score=self.practice_part)
+            except ModelError as exc:
+                self.error("Cannot open the melody lab", str(exc))
+                return
+            if self.loaded is not None:
+                self.melody_lab.use_practice_score()
+        self.melody_lab.show()
+        self.melody_lab.raise_()
+
     def open_settings(self) -> None:
         from musicdesk.app.settings_dialog import SettingsDialog
 
@@ -987,6 +1013,8 @@ class MainWindow(QMainWindow):
         self.stop_playback()
         for t in list(self._tasks):
             t.cancel()
+        if self.melody_lab is not None:
+            self.melody_lab.close()
         save_settings(self.settings, self.settings_org)
         super().closeEvent(ev)
 

@@ -1,0 +1,135 @@
+"""The melody lab's commands, registered into `musicdesk <command>` (musicdesk/cli.py):
+
+    musicdesk attributes MELODY [--part P] [--json OUT]
+    musicdesk vary MELODY --measures 3-4 --set note_density=0.8 [--set ...] --out OUT [--part P]
+    musicdesk inpaint MELODY --measures 5-6 [--candidates K] --out OUT [--part P]
+
+MELODY and OUT are MusicXML, MIDI or ABC files. Measures count from 1, the first measure of the file
+(a pickup included) being 1. Attribute targets are in the units `attributes` reports.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+COMMANDS = ("attributes", "vary", "inpaint")
+
+
+def parse_measures(text: str, n_measures: int) -> list[int]:
+    """'3-4' or '3' or '2,5-6' (1-based) -> 0-based indices; ValueError saying what is wrong."""
+    out: list[int] = []
+    for part in text.split(","):
+        a, _, b = part.strip().partition("-")
+        try:
+            lo, hi = int(a), int(b or a)
+        except ValueError:
+            raise ValueError(f"--measures {text!r}: give measures like 3-4 or 2,5-6 (counting from 1)") from None
+        if not 1 <= lo <= hi <= n_measures:
+            raise ValueError(f"--measures {text!r}: the melody has measures 1-{n_measures}")
+        out += list(range(lo - 1, hi))
+    return sorted(set(out))
+
+
+def parse_targets(items: list[str]) -> dict[str, float]:
+    """['note_density=0.8', ...] -> {'note_density': 0.8}."""
+    from musicdesk.melody.attributes import ATTRIBUTES
+
+    out = {}
+    for it in items:
+        name, _, value = it.partition("=")
+        if name not in ATTRIBUTES:
+            raise ValueError(f"--set {it!r}: unknown attribute; choose from {', '.join(ATTRIBUTES)}")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            raise ValueError(f"--set {it!r}: the value must be a number (in the units `attributes` reports)") from None
+    if not out:
+        raise ValueError("give at least one --set ATTRIBUTE=VALUE")
+    return out
+
+
+def _table(rows: list[dict], names: tuple[str, ...], first: int = 1) -> str:
+    head = "measure " + " ".join(f"{n:>22}" for n in names)
+    lines = [head] + [f"{i + first:>7} " + " ".join(f"{r[n]:>22.3f}" for n in names) for i, r in enumerate(rows)]
+    return "\n".join(lines)
+
+
+def _cmd_attributes(args: argparse.Namespace) -> int:
+    from musicdesk.melody.attributes import ATTRIBUTES
+    from musicdesk.melody.io import load_melody
+    from musicdesk.melody.lab import melody_attributes
+
+    mel = load_melody(args.melody, args.part)
+    rows = melody_attributes(mel)
+    print(f"{Path(args.melody).name}: {mel.n_measures} measures in {mel.time_signature}"
+          + "".join(f"\nNote: {w}" for w in mel.warnings))
+    print(_table(rows, ATTRIBUTES))
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "melody": str(args.melody), "time_signature": mel.time_signature, "n_measures": mel.n_measures,
+            "attributes": list(ATTRIBUTES),
+            "measures": [{"measure": i + 1, **{k: round(v, 4) for k, v in r.items()}} for i, r in enumerate(rows)],
+        }, indent=1))
+    return 0
+
+
+def _cmd_vary(args: argparse.Namespace) -> int:
+    from musicdesk.melody.attributes import ATTRIBUTES
+    from musicdesk.melody.io import load_melody, save_melody
+    from musicdesk.melody.lab import MelodyLab, melody_attributes, vary_measures
+
+    mel = load_melody(args.melody, args.part)
+    measures = parse_measures(args.measures, mel.n_measures)
+    targets = parse_targets(args.set)
+    out = vary_measures(MelodyLab(args.model), mel, measures, targets)
+    save_melody(out, args.out)
+    before, after = melody_attributes(mel), melody_attributes(out)
+    names = tuple(a for a in ATTRIBUTES if a in targets)
+    print(f"varied measures {args.measures} toward " + ", ".join(f"{k}={v:g}" for k, v in targets.items())
+          + f" -> {args.out}")
+    for m in measures:
+        print(f"  measure {m + 1}: " + ", ".join(f"{a} {before[m][a]:.3f} -> {after[m][a]:.3f}" for a in names))
+    return 0
+
+
+def _cmd_inpaint(args: argparse.Namespace) -> int:
+    from musicdesk.melody.inpaint import inpaint_melody
+    from musicdesk.melody.io import load_melody, save_melody
+
+    mel = load_melody(args.melody, args.part)
+    measures = parse_measures(args.measures, mel.n_measures)
+    if measures != list(range(measures[0], measures[-1] + 1)):
+        raise ValueError("--measures: inpaint one stretch of consecutive measures at a time")
+    cands = inpaint_melody(mel, measures[0], len(measures), args.candidates)
+    out = Path(args.out)
+    for k, c in enumerate(cands):
+        path = out if k == 0 else out.with_name(f"{out.stem}-{k + 1}{out.suffix}")
+        save_melody(c, path)
+        print(f"candidate {k + 1}: {path}")
+    return 0
+
+
+def add_commands(sub) -> None:
+    """Register the melody commands on `musicdesk`'s sub-parsers."""
+    a = sub.add_parser("attributes", help="each measure's attributes (rhythmic complexity, range, density, ...)")
+    a.add_argument("melody", help="MusicXML, MXL, MIDI or ABC file")
+    a.add_argument("--part", help="part name or 0-based index (default: the first part with notes)")
+    a.add_argument("--json", metavar="OUT", help="also write them as JSON to OUT")
+    a.set_defaults(func=_cmd_attributes)
+    v = sub.add_parser("vary", help="re-write measures toward attribute values (the AR-VAE's sliders)")
+    v.add_argument("melody")
+    v.add_argument("--measures", required=True, help="e.g. 3-4 (counting from 1)")
+    v.add_argument("--set", action="append", default=[], metavar="ATTRIBUTE=VALUE",
+                   help="a target in the units `attributes` reports; repeat for more")
+    v.add_argument("--out", required=True, help="MusicXML, MIDI or ABC file to write")
+    v.add_argument("--part")
+    v.add_argument("--model", default="arvae", help=argparse.SUPPRESS)
+    v.set_defaults(func=_cmd_vary)
+    i = sub.add_parser("inpaint", help="fill measures so that they connect what comes before and after")
+    i.add_argument("melody")
+    i.add_argument("--measures", required=True, help="the measures to fill, e.g. 5-6 (counting from 1)")
+    i.add_argument("--candidates", type=int, default=1, help="how many fills to write (OUT, OUT-2, ...)")
+    i.add_argument("--out", required=True)
+    i.add_argument("--part")
+    i.set_defaults(func=_cmd_inpaint)

@@ -1,0 +1,275 @@
+"""Melodies from and to files: MusicXML (.musicxml, .xml, .mxl), MIDI (.mid, .midi) and ABC (.abc).
+
+Reading goes through music21 (one part; ties merged; chords reduced to their top note, with a warning;
+grace notes dropped). The tune is read as written: repeats are not played out. A pickup becomes the
+end of measure 0. One meter for the whole tune (a change of meter is refused with a message).
+Writing: MusicXML through music21, MIDI through pretty_midi, ABC by hand (music21 reads ABC but does not
+write it): the unit length L:1/48 makes every tick of the grid a whole number of units.
+"""
+from __future__ import annotations
+
+import math
+import os
+from fractions import Fraction
+from pathlib import Path
+
+from musicdesk.melody.tokens import Melody, MelodyError, Note, fit_range, measure_ticks_for
+
+READ_SUFFIXES = (".musicxml", ".xml", ".mxl", ".mid", ".midi", ".abc")
+WRITE_SUFFIXES = READ_SUFFIXES
+DEFAULT_TEMPO_BPM = 100.0
+
+
+def load_melody(path: str | os.PathLike, part: str | int | None = None) -> Melody:
+    """The melody of one part of a score file (default: the first part with notes), moved by octaves
+    into the models' range if needed. MelodyError with a message that says what to do otherwise."""
+    import music21 as m21
+
+    p = Path(path)
+    if p.suffix.lower() not in READ_SUFFIXES:
+        raise MelodyError(f"{p.name}: not a melody file musicdesk reads (MusicXML, MXL, MIDI or ABC).")
+    if not p.is_file():
+        raise MelodyError(f"{p}: no such file.")
+    if p.suffix.lower() in (".mid", ".midi"):
+        return _melody_from_midi(p, part)
+    try:
+        score = m21.converter.parse(str(p), forceSource=True)
+    except Exception as exc:  # music21 raises many kinds on broken files
+        raise MelodyError(f"{p.name} could not be read as a score ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}); is it a complete file?") from exc
+    parts = list(score.parts) if hasattr(score, "parts") and len(score.parts) else [score]
+    chosen = _choose(parts, part, p.name)
+    return _melody_of(chosen, score, p)
+
+
+def _choose(parts: list, part: str | int | None, name: str):
+    with_notes = [i for i, pt in enumerate(parts) if len(pt.recurse().notes)]
+    if not with_notes:
+        raise MelodyError(f"{name} has no notes.")
+    if part is None:
+        return parts[with_notes[0]]
+    if isinstance(part, int) or (isinstance(part, str) and part.isdigit()):
+        i = int(part)
+        if not 0 <= i < len(parts):
+            raise MelodyError(f"{name} has {len(parts)} parts; part {i} does not exist (0-{len(parts) - 1}).")
+        return parts[i]
+    names = [(pt.partName or "").lower() for pt in parts]
+    if part.lower() not in names:
+        raise MelodyError(f"{name} has no part {part!r}; its parts: {', '.join(n or '?' for n in names)}.")
+    return parts[names.index(part.lower())]
+
+
+def _melody_from_midi(p: Path, part: str | int | None) -> Melody:
+    """MIDI through pretty_midi (exact ticks; music21's MIDI import rounds triplets away)."""
+    import pretty_midi
+
+    try:
+        pm = pretty_midi.PrettyMIDI(str(p))
+    except Exception as exc:
+        raise MelodyError(f"{p.name} could not be read as MIDI ({type(exc).__name__}); is it a complete file?") from exc
+    tracks = [i for i in pm.instruments if not i.is_drum]
+    if not any(t.notes for t in tracks):
+        raise MelodyError(f"{p.name} has no notes.")
+    names = [t.name.strip().lower() for t in tracks]
+    if part is None:
+        inst = next(t for t in tracks if t.notes)
+    elif isinstance(part, int) or str(part).isdigit():
+        if not 0 <= int(part) < len(tracks):
+            raise MelodyError(f"{p.name} has {len(tracks)} parts; part {part} does not exist (0-{len(tracks) - 1}).")
+        inst = tracks[int(part)]
+    elif str(part).lower() in names:
+        inst = tracks[names.index(str(part).lower())]
+    else:
+        raise MelodyError(f"{p.name} has no part {part!r}; its parts: {', '.join(n or '?' for n in names)}.")
+    sigs = {(ts.numerator, ts.denominator) for ts in pm.time_signature_changes}
+    if len(sigs) > 1:
+        raise MelodyError(f"{p.name} changes meter; the melody lab needs one meter for the whole tune.")
+    num, den = next(iter(sigs)) if sigs else (4, 4)
+    bar = 4 * num / den
+    measure_ticks_for(bar)
+
+    def beats(t: float) -> float:
+        return float(Fraction(pm.time_to_tick(t), pm.resolution).limit_denominator(48))
+
+    raw = sorted((beats(n.start), beats(n.end), n.pitch) for n in inst.notes)
+    notes, chords = _monophonic([Note(m, a, b - a) for a, b, m in raw if b > a])
+    _, tempi = pm.get_tempo_changes()
+    warnings = (f"{chords} chords reduced to their top note",) if chords else ()
+    end = max(n.offset_beats for n in notes)
+    mel = Melody(tuple(notes), bar, max(1, math.ceil(end / bar - 1e-6)), f"{num}/{den}",
+                 inst.name.strip() or p.stem, round(float(tempi[0]), 3) if len(tempi) else DEFAULT_TEMPO_BPM,
+                 warnings)
+    return fit_range(mel)
+
+
+def _monophonic(notes: list[Note]) -> tuple[list[Note], int]:
+    """One note at a time: of notes starting together the highest is kept (counted as a chord), and a
+    later onset ends the note before."""
+    mono: list[Note] = []
+    chords = 0
+    for n in sorted(notes, key=lambda x: (x.onset_beats, -x.midi)):
+        if mono and abs(mono[-1].onset_beats - n.onset_beats) < 1e-9:
+            chords += 1
+            continue
+        if mono and mono[-1].offset_beats > n.onset_beats:
+            mono[-1] = Note(mono[-1].midi, mono[-1].onset_beats, n.onset_beats - mono[-1].onset_beats)
+        mono.append(n)
+    return mono, chords
+
+
+def _melody_of(part, score, path: Path) -> Melody:
+    import music21 as m21
+
+    warnings: list[str] = []
+    sigs = {(ts.numerator, ts.denominator) for ts in part.recurse().getElementsByClass(m21.meter.TimeSignature)}
+    if len(sigs) > 1:
+        raise MelodyError(f"{path.name} changes meter ({', '.join(f'{a}/{b}' for a, b in sorted(sigs))}); the "
+                          f"melody lab needs one meter for the whole tune.")
+    num, den = next(iter(sigs)) if sigs else (4, 4)
+    bar = Fraction(4 * num, den)
+    measure_ticks_for(float(bar))       # refuses meters longer than 4 quarter beats
+    flat = part.stripTies().flatten()
+    measures = list(part.getElementsByClass(m21.stream.Measure))
+    pad = Fraction(0)
+    if measures:
+        first = measures[0]
+        got = Fraction(first.duration.quarterLength).limit_denominator(48)
+        if 0 < got < bar:
+            pad = bar - got            # a pickup: it ends measure 0
+    notes: list[Note] = []
+    chords = 0
+    for el in flat.notes:
+        if el.duration.isGrace or el.duration.quarterLength == 0:
+            continue
+        if isinstance(el, m21.chord.Chord):
+            chords += 1
+            midi = max(pp.midi for pp in el.pitches)
+        else:
+            midi = el.pitch.midi
+        on = Fraction(el.offset).limit_denominator(48) + pad
+        dur = Fraction(el.duration.quarterLength).limit_denominator(48)
+        notes.append(Note(int(midi), float(on), float(dur)))
+    mono, together = _monophonic(notes)
+    chords += together
+    if chords:
+        warnings.append(f"{chords} chords reduced to their top note")
+    end = max((n.offset_beats for n in mono), default=float(bar))
+    n_measures = max(1, math.ceil(end / float(bar) - 1e-6))
+    tempo = DEFAULT_TEMPO_BPM
+    marks = list(score.recurse().getElementsByClass(m21.tempo.MetronomeMark))
+    if marks and marks[0].getQuarterBPM():
+        tempo = float(marks[0].getQuarterBPM())
+    title = (score.metadata.bestTitle if score.metadata is not None else "") or path.stem
+    mel = Melody(tuple(mono), float(bar), n_measures, f"{num}/{den}", title, tempo, tuple(warnings))
+    return fit_range(mel)
+
+
+def save_melody(melody: Melody, path: str | os.PathLike) -> Path:
+    """Write the melody as MusicXML, MIDI or ABC by the file's suffix; returns the path."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in WRITE_SUFFIXES:
+        raise MelodyError(f"{p.name}: write .musicxml, .xml, .mxl, .mid or .abc.")
+    if suffix in (".mid", ".midi"):
+        _write_midi(melody, p)
+    elif suffix == ".abc":
+        p.write_text(to_abc(melody), encoding="utf-8")
+    else:
+        _stream(melody).write("mxl" if suffix == ".mxl" else "musicxml", fp=str(p))
+    return p
+
+
+def _events(melody: Melody) -> list[tuple[int | None, Fraction, Fraction]]:
+    """Notes and the rests between them as (midi or None, onset, duration) in exact quarter beats,
+    up to the end of the last measure."""
+    out: list[tuple[int | None, Fraction, Fraction]] = []
+    t = Fraction(0)
+    for n in sorted(melody.notes, key=lambda x: x.onset_beats):
+        on = Fraction(n.onset_beats).limit_denominator(48)
+        dur = Fraction(n.duration_beats).limit_denominator(48)
+        if on > t:
+            out.append((None, t, on - t))
+        out.append((n.midi, on, dur))
+        t = on + dur
+    end = Fraction(melody.measure_beats).limit_denominator(48) * melody.n_measures
+    if end > t:
+        out.append((None, t, end - t))
+    return out
+
+
+def _stream(melody: Melody):
+    import music21 as m21
+
+    part = m21.stream.Part()
+    part.insert(0, m21.meter.TimeSignature(melody.time_signature))
+    part.insert(0, m21.tempo.MetronomeMark(number=round(melody.tempo_bpm, 2)))
+    for midi, on, dur in _events(melody):
+        el = m21.note.Rest() if midi is None else m21.note.Note(midi)
+        el.duration = m21.duration.Duration(dur)
+        part.insert(float(on), el)
+    part.makeMeasures(inPlace=True)
+    part.makeTies(inPlace=True)
+    s = m21.stream.Score()
+    s.insert(0, m21.metadata.Metadata(title=melody.title or "melody"))
+    s.insert(0, part)
+    return s
+
+
+def _write_midi(melody: Melody, p: Path) -> None:
+    import pretty_midi
+
+    spb = 60.0 / melody.tempo_bpm
+    pm = pretty_midi.PrettyMIDI(initial_tempo=melody.tempo_bpm)
+    num, den = (int(x) for x in melody.time_signature.split("/"))
+    pm.time_signature_changes.append(pretty_midi.TimeSignature(num, den, 0.0))
+    inst = pretty_midi.Instrument(program=0, name=melody.title or "melody")
+    for n in melody.notes:
+        inst.notes.append(pretty_midi.Note(90, n.midi, n.onset_beats * spb, n.offset_beats * spb))
+    pm.instruments.append(inst)
+    pm.write(str(p))
+
+
+_ABC_STEPS = ("C", "^C", "D", "_E", "E", "F", "^F", "G", "_A", "A", "_B", "B")
+
+
+def _abc_pitch(midi: int, altered: set[tuple[str, int]]) -> str:
+    """ABC for one pitch in K:C. `altered`: the (letter, octave) pairs given an accidental earlier in
+    the bar, which carry it to the bar line; a natural note of such a letter gets an explicit '='."""
+    name = _ABC_STEPS[midi % 12]
+    octave = midi // 12 - 1           # 4 = the octave of middle C, written C..B
+    acc, letter = name[:-1], name[-1]
+    key = (letter, octave)
+    if acc:
+        altered.add(key)
+    elif key in altered:
+        acc = "="
+        altered.discard(key)
+    if octave >= 5:
+        return acc + letter.lower() + "'" * (octave - 5)
+    return acc + letter + "," * (4 - octave)
+
+
+def to_abc(melody: Melody) -> str:
+    """The melody as an ABC tune in K:C with unit length 1/48 of a whole note (every tick of the grid
+    is a whole number of units); a note over a bar line is split and tied."""
+    units = Fraction(12)              # units per quarter beat at L:1/48
+    bar_units = int(Fraction(melody.measure_beats).limit_denominator(48) * units)
+    lines = ["X:1", f"T:{melody.title or 'melody'}", f"M:{melody.time_signature}", "L:1/48",
+             f"Q:1/4={round(melody.tempo_bpm)}", "K:C"]
+    body: list[str] = []
+    pos = 0                          # units into the tune
+    altered: set[tuple[str, int]] = set()
+    for midi, _, dur in _events(melody):
+        left = int(dur * units)
+        while left > 0:
+            take = min(left, bar_units - pos % bar_units)
+            left -= take
+            sym = "z" if midi is None else _abc_pitch(midi, altered)
+            body.append(f"{sym}{take}" + ("-" if midi is not None and left > 0 else ""))
+            pos += take
+            if pos % bar_units == 0:
+                altered.clear()
+                body.append(" |" + ("\n" if (pos // bar_units) % 4 == 0 else " "))
+            else:
+                body.append(" ")
+    return "\n".join(lines) + "\n" + "".join(body).rstrip().rstrip("|").rstrip() + " |]\n"

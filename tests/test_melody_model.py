@@ -1,0 +1,146 @@
+"""The melody lab's models and their data: MeasureVAE shapes and masks, the AR-VAE loss, the data sets
+(folk measures, dMelodies) and a few-step smoke training that the lab can load."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from musicdesk.melody import tokens as tk
+from musicdesk.melody.attributes import ATTRIBUTES, attribute_matrix
+from musicdesk.melody.model import MeasureVAE, VAEConfig, ar_loss, kl_divergence
+from training import melody_data as md
+
+
+def test_vae_shapes_masks_and_determinism():
+    torch.manual_seed(0)
+    m = MeasureVAE(VAEConfig(hidden=32, latent=8)).eval()
+    tok = torch.randint(tk.FIRST_PITCH, tk.VOCAB_SIZE, (3, 24))
+    tok[:, 18:] = tk.PAD
+    ticks = torch.tensor([18, 18, 24])
+    with torch.no_grad():
+        lg, z, mu, logvar = m(tok, ticks)
+        again = m(tok, ticks)[0]
+    assert lg.shape == (3, 24, tk.VOCAB_SIZE) and z.shape == mu.shape == (3, 8)
+    assert torch.equal(lg, again) and torch.equal(z, mu)           # eval: the mean, argmax decoding
+    pred = lg.argmax(-1)
+    assert bool((pred[:2, 18:] == tk.PAD).all()) and bool((pred[:2, :18] != tk.PAD).all())
+    assert bool((pred[2] != tk.PAD).all())                          # a 4/4 measure has no PAD
+    assert not bool(((pred == tk.START) | (pred == tk.END)).any())
+    assert float(kl_divergence(torch.zeros(2, 8), torch.zeros(2, 8))) == 0.0
+    two_bars = MeasureVAE(VAEConfig(hidden=16, latent=4, n_beats=8)).eval()
+    with torch.no_grad():
+        assert two_bars.decode(torch.zeros(2, 4)).shape == (2, 48, tk.VOCAB_SIZE)
+
+
+def test_ar_loss_rewards_a_dimension_ordered_like_the_attribute():
+    a = torch.tensor([0.1, 0.5, 0.2, 0.9])
+    assert float(ar_loss(a * 10, a)) < 0.3
+    assert float(ar_loss(-a * 10, a)) == pytest.approx(1.5)     # every pair of distinct values wrong
+    assert float(ar_loss(a * 10, a)) < float(ar_loss(torch.zeros(4), a))
+
+
+def test_random_transpose_keeps_notes_in_range_and_attributes_equal():
+    from training.train_melody import random_transpose
+
+    rows = np.stack([np.r_[tk.pitch_token(40), [tk.HOLD] * 5, tk.pitch_token(99), [tk.HOLD] * 17],
+                     np.r_[tk.pitch_token(60), [tk.HOLD] * 11, tk.REST, [tk.HOLD] * 5, [tk.PAD] * 6],
+                     np.r_[tk.REST, [tk.HOLD] * 23]])
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(200):
+        t = random_transpose(rows, rng)
+        assert t.min() >= 0 and t.max() < tk.VOCAB_SIZE
+        assert np.array_equal(t[2], rows[2]) and np.array_equal(t[:, 1:] == tk.HOLD, rows[:, 1:] == tk.HOLD)
+        assert np.allclose(attribute_matrix(t[1:2], 3.0), attribute_matrix(rows[1:2], 3.0))
+        seen.add(int(t[1, 0] - rows[1, 0]))
+    assert seen == set(range(-6, 7))
+    # the first row holds MIDI 40 and 99: it can go 4 down and 1 up
+    assert {int(random_transpose(rows, rng)[0, 6] - rows[0, 6]) for _ in range(200)} == set(range(-4, 2))
+
+
+def test_dmelodies_factors_and_tokens():
+    f = md.all_dmelodies_factors()
+    assert f.shape == (1_354_752, 9)
+    pick = f[np.random.default_rng(0).choice(len(f), 300, replace=False)]
+    fast = md.dmelodies_tokens(pick)
+    assert np.array_equal(fast, np.stack([tk.encode(md.dmelody(x)).reshape(-1) for x in pick]))
+    m = md.dmelody([0, 1, 0, 0, 27, 0, 1, 0, 0])      # C major from C4, I up, IV down, V up, I up
+    assert [n.midi for n in m.notes] == [60, 64, 67, 72, 69, 65, 67, 71, 74, 60, 64, 67]
+    assert len(m.notes) == 12 and all(n.duration_beats == 0.5 for n in m.notes)
+    assert [n.onset_beats for n in m.notes][6:] == [5.0, 5.5, 6.0, 6.5, 7.0, 7.5]   # bar 2: the last rhythm
+
+
+def test_tune_types_come_from_the_rhythm_field():
+    assert md.tune_type("X:1\nT:The Wind\nR:Reel\nK:D\n") == 0
+    assert md.tune_type("X:1\nR: double jig\nK:G\n") == 1
+    assert md.tune_type("X:1\nR:hornpipe\n") == 2
+    assert md.tune_type("X:1\nR:slip jig\n") == -1 and md.tune_type("X:1\nT:Air\n") == -1
+
+
+@pytest.fixture(scope="module")
+def tiny_folk(tmp_path_factory):
+    out = tmp_path_factory.mktemp("melody") / "folk.npz"
+    assert md.main(["folk", "--max-per-source", "15", "--out", str(out)]) == 0
+    return out
+
+
+def test_folk_measures_split_by_tune(tiny_folk):
+    z = np.load(tiny_folk)
+    assert z["tokens"].shape[1] == 24 and len(z["tokens"]) > 100
+    for t in np.unique(z["tune"]):
+        assert len(np.unique(z["split"][z["tune"] == t])) == 1      # a tune is in one split only
+    assert set(np.unique(z["measure_beats"])) <= {1.5, 2.0, 3.0, 4.0}
+    ticks = np.round(z["measure_beats"] * 6).astype(int)
+    for row, n in zip(z["tokens"], ticks):
+        assert np.all(row[n:] == tk.PAD) and np.all(row[:n] != tk.PAD)
+
+
+def test_few_step_training_makes_weights_the_lab_loads(tiny_folk, tmp_path):
+    from musicdesk.melody.lab import MelodyLab
+    from training import train_melody
+
+    w, r = tmp_path / "arvae.safetensors", tmp_path / "arvae.json"
+    assert train_melody.main(["--kind", "arvae", "--data", str(tiny_folk), "--epochs", "2", "--max-steps", "3",
+                              "--batch-size", "16", "--hidden", "32", "--latent", "8", "--out", str(w),
+                              "--results", str(r), "--val-size", "64", "--map-size", "200"]) == 0
+    res = json.loads(r.read_text())
+    assert res["steps"] >= 2 and np.isfinite(res["history"][-1]["val_loss"])
+    lab = MelodyLab("arvae", weights=str(w))
+    assert lab.latent_size == 8 and lab.attributes == ATTRIBUTES
+    row = np.r_[tk.pitch_token(60), [tk.HOLD] * 23]
+    out = lab.vary(row[None], 4.0, {"note_density": 2.0})
+    assert out.shape == (1, 24) and np.all(out != tk.PAD)
+    lo, hi = lab.value_range("note_density")
+    assert lo <= hi
+
+
+def test_few_step_inpainter_training_and_candidates(tiny_folk, tmp_path):
+    from melody_tunes import plain_tune
+
+    from musicdesk.melody.inpaint import inpaint_melody, load_inpainter
+    from musicdesk.melody.lab import MelodyLab
+    from training import train_inpaint, train_melody
+
+    vae = tmp_path / "arvae.safetensors"
+    assert train_melody.main(["--kind", "arvae", "--data", str(tiny_folk), "--epochs", "1", "--max-steps", "2",
+                              "--batch-size", "16", "--hidden", "32", "--latent", "8", "--out", str(vae),
+                              "--results", str(tmp_path / "a.json"), "--val-size", "32", "--map-size", "100"]) == 0
+    w, r = tmp_path / "inpaint.safetensors", tmp_path / "inpaint.json"
+    assert train_inpaint.main(["--data", str(tiny_folk), "--vae", str(vae), "--epochs", "1", "--steps-per-epoch", "2",
+                               "--batch-size", "4", "--hidden", "16", "--out", str(w), "--results", str(r)]) == 0
+    res = json.loads(r.read_text())
+    assert set(res["test"]) >= {"latent_rnn", "repeat_last", "interpolate", "cases"}
+    rnn, info = load_inpainter(w)
+    assert rnn.config.latent == 8 and info["vae"]["command"]
+    mel = plain_tune()
+    cands = inpaint_melody(mel, 3, 2, candidates=3, lab=MelodyLab("arvae", weights=str(vae)), rnn=rnn)
+    assert 1 <= len(cands) <= 3
+    for c in cands:
+        assert c.n_measures == 8
+        assert [c.notes_in(m) for m in (0, 1, 2, 5, 6, 7)] == [mel.notes_in(m) for m in (0, 1, 2, 5, 6, 7)]
+    assert len({tuple(c.notes) for c in cands}) == len(cands)      # the candidates differ
+    with pytest.raises(ValueError, match="before the gap"):
+        inpaint_melody(mel, 0, 2, lab=MelodyLab("arvae", weights=str(vae)), rnn=rnn)
