@@ -74,8 +74,17 @@ def vae_card(kind: str) -> str:
               "noise on the others) and keeps the one nearest the slider's value that changes the other attributes "
               "and the notes least (musicdesk/melody/lab.py, `candidates` and `choose`): moving the dimension alone "
               "leaves many measures as they were, because the decoder also reads the other dimensions."]
+    pr = _load("presets") if kind == "arvae" else {}
+    if pr:
+        L += ["", f"Presets (tune type from the faders, a Gaussian mixture fitted with {pr['labelled_tunes_used']} of "
+              f"{pr['labelled_tunes']} labelled training tunes; training/README.md): test accuracy "
+              f"{pr['test_accuracy']['shipped']:.3f} on {pr['test_measures']} labelled test measures (every training label: "
+              f"{pr['test_accuracy']['all_training_labels']:.3f}; always the commonest type: "
+              f"{pr['test_accuracy']['commonest_type']:.3f})."]
     L += ["", "## Limits", "", "- Folk tunes only: other styles (jazz, classical themes) are outside what it has seen.",
-          "- Meters up to 4 quarter beats a measure; notes on the grid of sixteenths and eighth-note triplets.", ""]
+          "- Meters up to 4 quarter beats a measure; notes on the grid of sixteenths and eighth-note triplets.",
+          *(["- Interpretability is below the 0.96 the AR-VAE paper reports (mean above); syncopation is the weakest."]
+            if kind == "arvae" else []), ""]
     return "\n".join(L)
 
 
@@ -100,7 +109,9 @@ def inpaint_card() -> str:
          "| method | token accuracy | NLL (nats per missing measure) |", "| --- | --- | --- |"]
     L += [f"| {k} | {t[k]['token_accuracy']:.4f} | {t[k]['nll_per_measure']:.2f} |" for k in ("latent_rnn", "repeat_last", "interpolate")]
     L += ["", "## Limits", "", "- Trained on folk tunes; tied to the AR-VAE it was trained over (retrain it after "
-          "retraining the AR-VAE).", ""]
+          "retraining the AR-VAE).", "- Its fills are far more likely under the decoder than either baseline's (NLL), but "
+          "their token accuracy is below repeating the measure before the gap: most ticks are holds, and a real "
+          "neighbouring measure shares its rhythm (training/README.md, \"Inpainting runs\").", ""]
     return "\n".join(L)
 
 
