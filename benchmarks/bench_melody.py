@@ -97,9 +97,8 @@ def slider_control(lab: MelodyLab, test: dict, n: int) -> dict:
             sel = np.flatnonzero(ticks == b)
             cands = lab.candidates(z0[sel], tok[sel], b / 6.0, a)
             for k, v in enumerate(values):
-                z = z0[sel].copy()
-                z[:, i] = lab.z_for(a, v)
-                got["dimension"][sel, k] = attribute_matrix(lab.decode(z, int(b)), b / 6.0)[:, i]
+                got["dimension"][sel, k] = attribute_matrix(lab.move_dimension(tok[sel], int(b), {a: v}, z=z0[sel]),
+                                                            b / 6.0)[:, i]
                 c = lab.choose(cands, {a: v})
                 rows = cands.rows[np.arange(len(sel)), c]
                 got["slider"][sel, k] = attribute_matrix(rows, b / 6.0)[:, i]

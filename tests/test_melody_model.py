@@ -133,6 +133,13 @@ def test_few_step_inpainter_training_and_candidates(tiny_folk, tmp_path):
                                "--batch-size", "4", "--hidden", "16", "--out", str(w), "--results", str(r)]) == 0
     res = json.loads(r.read_text())
     assert set(res["test"]) >= {"latent_rnn", "repeat_last", "interpolate", "cases"}
+    # a second run goes on from the first one's weights and records the command that made them
+    w2, r2 = tmp_path / "inpaint2.safetensors", tmp_path / "inpaint2.json"
+    assert train_inpaint.main(["--data", str(tiny_folk), "--vae", str(vae), "--epochs", "1", "--steps-per-epoch", "1",
+                               "--batch-size", "4", "--hidden", "16", "--init", str(w), "--out", str(w2),
+                               "--results", str(r2)]) == 0
+    first = load_inpainter(w)[1]["command"]
+    assert load_inpainter(w2)[1]["earlier_commands"] == [first] == json.loads(r2.read_text())["earlier_commands"]
     rnn, info = load_inpainter(w)
     assert rnn.config.latent == 8 and info["vae"]["command"]
     mel = plain_tune()

@@ -108,10 +108,13 @@ def train(args) -> dict:
     print(f"encoded {z_all.shape[0]} x {z_all.shape[1]} measures ({time.perf_counter() - t0:.0f} s)", flush=True)
     tr, va = windows(tune, split, 0), windows(tune, split, 1)
     rnn = LatentRNN(InpaintConfig(latent=vae.config.latent, hidden=args.hidden, layers=args.layers))
+    earlier: list[str] = []
     if args.init:   # go on from an earlier run's weights (same sizes)
         from musicdesk.melody.inpaint import load_inpainter
 
-        rnn.load_state_dict(load_inpainter(args.init)[0].state_dict())
+        init, init_info = load_inpainter(args.init)
+        rnn.load_state_dict(init.state_dict())
+        earlier = init_info.get("earlier_commands", []) + [init_info["command"]]
     opt = torch.optim.Adam(rnn.parameters(), lr=args.lr)
     vrng = np.random.default_rng(123)
     val_batches = [sample_batch(va, z_all[0], vrng, args.batch_size) for _ in range(8)]
@@ -141,7 +144,7 @@ def train(args) -> dict:
             break
     rnn.load_state_dict(best)
     return {"model": rnn.eval(), "history": hist, "vae": {"date": vinfo.get("date"), "command": vinfo.get("command")},
-            "train_s": round(time.perf_counter() - t0, 1)}
+            "vae_model": vae, "earlier_commands": earlier, "train_s": round(time.perf_counter() - t0, 1)}
 
 
 def _shift_tune(rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -204,25 +207,18 @@ def main(argv=None) -> int:
     ap.add_argument("--init", default=None, help="start from these LatentRNN weights (an earlier run's), e.g. to "
                     "train on for more epochs")
     args = parse_common(ap, argv)
-    init_info = {}
-    if args.init:
-        from musicdesk.melody.inpaint import load_inpainter
-
-        init_info = load_inpainter(args.init)[1]
     res = train(args)
-    from musicdesk.assess.weights import write_safetensors
     from musicdesk.melody.inpaint import INPAINT_NAME
-    from musicdesk.melody.weights import load, weights_path
+    from musicdesk.melody.weights import save, weights_path
 
     out = Path(args.out) if args.out else weights_path(INPAINT_NAME)
-    write_safetensors(res["model"], out, INPAINT_NAME, {"config": res["model"].config.to_dict(), "vae": res["vae"],
-                      "date": _dt.date.today().isoformat(),
-                      "command": "python -m training.train_inpaint " + " ".join(sys.argv[1:] if argv is None else argv),
-                      "earlier_commands": init_info.get("earlier_commands", []) + ([init_info["command"]] if init_info else [])})
-    vae, _ = load("arvae", args.vae)
-    test = evaluate(vae, res["model"], Path(args.data))
-    summary = {"history": res["history"], "test": test,
-               "earlier_commands": init_info.get("earlier_commands", []) + ([init_info["command"]] if init_info else []), "settings": vars(args), "train_s": res["train_s"],
+    save(res["model"], out, INPAINT_NAME, {"config": res["model"].config.to_dict(), "vae": res["vae"],
+                                           "date": _dt.date.today().isoformat(),
+                                           "command": "python -m training.train_inpaint " + " ".join(sys.argv[1:] if argv is None else argv),
+                                           "earlier_commands": res["earlier_commands"]})
+    test = evaluate(res["vae_model"], res["model"], Path(args.data))
+    summary = {"history": res["history"], "test": test, "earlier_commands": res["earlier_commands"],
+               "settings": vars(args), "train_s": res["train_s"],
                "vae": res["vae"], "torch": torch.__version__, "date": _dt.date.today().isoformat()}
     rp = Path(args.results) if args.results else ROOT / "training" / "results" / "melody-inpaint.json"
     rp.write_text(json.dumps(summary, indent=1))

@@ -359,8 +359,9 @@ class MelodyPanel(QWidget):
         if self.melody is None:
             return
         self._rid += 1
-        self._drag = {"attribute": a, "rid": self._rid, "cands": None, "target": None}
-        self.decoder.request(self._rid, self.history.now.z[self.selection], encode(self.melody)[self.selection],
+        rows = encode(self.melody)         # once per press: every move of this drag reuses it
+        self._drag = {"attribute": a, "rid": self._rid, "cands": None, "target": None, "rows": rows}
+        self.decoder.request(self._rid, self.history.now.z[self.selection], rows[self.selection],
                              self.melody.measure_beats, a)
 
     def _slider_moved(self, a: str, position: int) -> None:
@@ -386,13 +387,12 @@ class MelodyPanel(QWidget):
     def _pick(self) -> tuple[object, np.ndarray]:
         """The melody and the selected measures' codes for the dragged slider's current target."""
         from musicdesk.melody.lab import with_measures
-        from musicdesk.melody.tokens import encode
 
         d = self._drag
         c = d["cands"]
         k = self.lab.choose(c, {d["attribute"]: d["target"]})
         idx = np.arange(len(k))
-        return with_measures(self.melody, encode(self.melody), self.selection, c.rows[idx, k]), c.z[idx, k]
+        return with_measures(self.melody, d["rows"], self.selection, c.rows[idx, k]), c.z[idx, k]
 
     def _preview(self) -> None:
         self._redraw(self._pick()[0])

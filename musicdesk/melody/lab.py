@@ -140,10 +140,12 @@ class MelodyLab:
         """Token rows moved toward attribute targets (see `steer`)."""
         return self.steer(rows, measure_beats, targets)[0]
 
-    def move_dimension(self, rows: np.ndarray, measure_ticks: int, targets: dict[str, float]) -> np.ndarray:
+    def move_dimension(self, rows: np.ndarray, measure_ticks: int, targets: dict[str, float],
+                       z: np.ndarray | None = None) -> np.ndarray:
         """AR-VAE's own control, for the benchmark: token rows re-decoded with each target attribute's
-        dimension set to the value the training map gives, the other dimensions as encoded."""
-        z = self.encode(rows)
+        dimension set to the value the training map gives, the other dimensions as encoded (`z`: the
+        rows' codes, when the caller has them)."""
+        z = self.encode(rows) if z is None else np.array(z, dtype=np.float32)
         for a, value in targets.items():
             z[:, self.dim(a)] = self.z_for(a, value)
         return self.decode(z, measure_ticks)
