@@ -15,7 +15,9 @@ interpretability, slider control, inpainting against two baselines, presets, and
    the share of ticks the slider changed.
 4. Inpainting (training/train_inpaint.evaluate): held-out 16-measure windows with 2-6 measures
    missing: token accuracy of the fill and the tokens' NLL under the decoder (nats per measure), the
-   LatentRNN against repeating the measure before the gap and interpolating the latents around it.
+   LatentRNN against repeating the measure before the gap and interpolating the latents around it;
+   and the token accuracy of the fill the lab offers first (the LatentRNN's choice between its decoded
+   mean and the known measures, inpaint.choose_fills).
 5. Presets: tune-type accuracy of the few-label mixture by the weight of the unlabelled measures
    (training/results/melody-presets.json).
 6. Speed: one measure re-decoded after a slider move; 4 measures inpainted (LatentRNN + decoding).
@@ -249,6 +251,16 @@ def markdown(res: dict, cmd: str) -> str:
               "| method | token accuracy | NLL (nats per missing measure) |", "| --- | --- | --- |"]
         for k in ("latent_rnn", "repeat_last", "interpolate"):
             L.append(f"| {k} | {ip[k]['token_accuracy']:.4f} | {ip[k]['nll_per_measure']:.2f} |")
+        ch = ip.get("latent_rnn_choice")
+        if ch:
+            L += [f"| latent_rnn_choice (the lab's first candidate) | {ch['token_accuracy']:.4f} | — |",
+                  "", f"`latent_rnn` decodes the LatentRNN's predicted mean. `latent_rnn_choice` is the fill the lab offers "
+                  f"first (musicdesk/melody/inpaint.py `choose_fills`): per missing measure, the window's known measure "
+                  f"that the decoder finds most likely given the LatentRNN's predicted latent, when it is at most "
+                  f"{ch['margin_nats']:g} nats less likely than the decoded mean, else the decoded mean; it copied "
+                  f"{100 * ch['copied_share']:.0f}% of the missing measures. The margin was chosen on validation windows "
+                  f"(`python -m training.inpaint_choice`, training/results/melody-inpaint-choice.json). A copied measure "
+                  f"has no latent of the LatentRNN's, so that row has no NLL; the LatentRNN's likelihood is the first row's."]
     dm = res.get("dmelodies")
     if dm:
         from training.melody_data import DMELODIES_FACTORS

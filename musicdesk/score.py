@@ -567,26 +567,64 @@ def _merge_ties(raw: list[_Ev]) -> list[_Ev]:
     return out
 
 
-def _skyline(events: list[_Ev]) -> tuple[list[_Ev], int, int]:
-    """Highest note at each time: same-onset lower notes and notes under a sounding higher note are
-    dropped; a lower sounding note is cut where a higher one starts."""
-    out: list[_Ev] = []
+def skyline_spans(spans: list[tuple[float, float, int]]) -> tuple[list[int], list[float], int, int]:
+    """The highest note at each time, of notes (onset, duration, midi) in any unit of time, sorted by
+    (onset, -midi): same-onset lower notes and notes under a sounding higher note are dropped; a lower
+    sounding note is cut where a higher one starts. Returns the indices kept, their durations (cut
+    ones shortened), and how many notes were dropped and cut."""
+    keep: list[int] = []
+    durs: list[float] = []
     dropped = truncated = 0
-    for e in events:  # sorted by (onset, -midi)
-        if out:
-            last = out[-1]
-            if abs(last.onset - e.onset) < _EPS:
+    for i, (onset, dur, midi) in enumerate(spans):
+        if keep:
+            l_on, l_midi = spans[keep[-1]][0], spans[keep[-1]][2]
+            if abs(l_on - onset) < _EPS:
                 dropped += 1
                 continue
-            if last.onset + last.duration > e.onset + _EPS:
-                if e.midi > last.midi:
-                    last.duration = e.onset - last.onset
+            if l_on + durs[-1] > onset + _EPS:
+                if midi > l_midi:
+                    durs[-1] = onset - l_on
                     truncated += 1
                 else:
                     dropped += 1
                     continue
-        out.append(e)
-    return out, dropped, truncated
+        keep.append(i)
+        durs.append(dur)
+    return keep, durs, dropped, truncated
+
+
+def _skyline(events: list[_Ev]) -> tuple[list[_Ev], int, int]:
+    """`skyline_spans` on the part's events (sorted by (onset, -midi))."""
+    keep, durs, dropped, truncated = skyline_spans([(e.onset, e.duration, e.midi) for e in events])
+    for i, d in zip(keep, durs):
+        events[i].duration = d
+    return [events[i] for i in keep], dropped, truncated
+
+
+@dataclass(frozen=True)
+class WrittenPart:
+    """One part of a score file for readers that need it as written (repeats not played out, written
+    pitch), such as the melody lab: the part chosen and named as `load_score` does."""
+
+    part: Any                   # the part's music21 stream
+    score: Any                  # the whole music21 score
+    name: str
+    title: str
+    midi: Any = None            # for a MIDI file: its pretty_midi object (exact ticks)
+    midi_track: Any = None      # and the part's track in it (None when tracks and parts do not match)
+
+
+def written_part(path: str | os.PathLike, part: str | int | None = None) -> WrittenPart:
+    """The chosen part of a score file (name or 0-based index; default the first part with notes).
+    ScoreError with a one-line, actionable message on any problem."""
+    parsed = _parse(path)
+    idx = _choose_part(parsed, part)
+    track = None
+    if parsed.pm is not None:
+        tracks = [i for i in parsed.pm.instruments if i.notes]    # the tracks _parse names the parts after
+        if len(tracks) == len(parsed.m21.parts):
+            track = tracks[idx]
+    return WrittenPart(parsed.m21.parts[idx], parsed.m21, parsed.part_names[idx], parsed.title, parsed.pm, track)
 
 
 # ----------------------------------------------------------------------------------------------------

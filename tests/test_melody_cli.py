@@ -103,6 +103,31 @@ def test_inpaint_command_writes_candidates(tune_file, tmp_path):
         assert load_melody(second).notes != first.notes
 
 
+def test_fill_choice_copies_the_known_measure_the_model_finds_most_likely(lab, held_out):
+    """choose_fills with the shipped LatentRNN on held-out measures: a margin of -inf keeps the decoded
+    mean, +inf copies, and the copied measure is the known one with the highest decoder likelihood."""
+    from musicdesk.melody.inpaint import choose_fills, fill_latents, load_inpainter, token_log_likelihood
+
+    rnn, _ = load_inpainter()
+    rows, beats = held_out
+    rows = rows[:8][beats[:8] == beats[0]]
+    z = lab.encode(rows)
+    mu = fill_latents(rnn, z, 3, 2)[0]
+    known = rows[[0, 1, 2, 5, 6, 7][:len(rows) - 2]]
+    ticks = np.full(2, tk.measure_ticks_for(float(beats[0])))
+    kept, src = choose_fills(lab.model, mu, ticks, known, -np.inf)
+    assert src == [-1, -1] and np.array_equal(kept, lab.decode(mu, ticks))
+    copied, src = choose_fills(lab.model, mu, ticks, known, np.inf)
+    for j in range(2):
+        ll = token_log_likelihood(lab.model, mu[j], known)
+        assert src[j] == int(np.argmax(ll)) and np.array_equal(copied[j], known[src[j]])
+    # the likelihood is the decoder's: a measure decoded from mu is likelier than a shuffled one
+    shuffled = kept[:1].copy()
+    shuffled[0, :ticks[0]] = shuffled[0, :ticks[0]][::-1]
+    assert not np.array_equal(shuffled, kept[:1])
+    assert token_log_likelihood(lab.model, mu[0], kept[:1])[0] > token_log_likelihood(lab.model, mu[0], shuffled)[0]
+
+
 @pytest.mark.parametrize("args, message", [
     (["vary", "{f}", "--measures", "9-10", "--set", "note_density=1", "--out", "{o}"], "measures 1-8"),
     (["vary", "{f}", "--measures", "2", "--set", "loudness=1", "--out", "{o}"], "unknown attribute"),

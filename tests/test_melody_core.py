@@ -158,7 +158,7 @@ def test_bad_melody_files_say_what_to_do(tmp_path):
         load_melody(tmp_path / "missing.abc")
     bad = tmp_path / "broken.mid"
     bad.write_bytes(b"MThd\x00\x00")
-    with pytest.raises(MelodyError, match="could not be read"):
+    with pytest.raises(MelodyError, match="(?i)could not (be )?read"):
         load_melody(bad)
     with pytest.raises(MelodyError, match="not a melody file"):
         load_melody(tmp_path / "take.wav")

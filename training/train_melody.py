@@ -49,8 +49,8 @@ def load(data: Path, limit: int | None = None) -> dict[str, dict[str, np.ndarray
         out = {}
         for name, code in (("train", 0), ("val", 1), ("test", 2)):
             idx = np.flatnonzero(split == code)
-            if limit:   # a random subset: the rows run through the factor grid in order
-                idx = np.sort(np.random.default_rng(code).permutation(idx)[:limit])
+            if limit:   # a random subset, in random order: the rows run through the factor grid in order,
+                idx = np.random.default_rng(code).permutation(idx)[:limit]   # so any first rows are one tonic
             out[name] = {"tokens": tokens[idx], "ticks": np.full(len(idx), tokens.shape[1], np.int64),
                          "attributes": z["factors"][idx].astype(np.float32)}
         return out
@@ -209,6 +209,9 @@ def train(args) -> dict:
             bad += 1
         if bad >= args.patience or (args.max_steps and steps >= args.max_steps):
             break
+        if args.max_minutes and time.perf_counter() - t0 > 60 * args.max_minutes:
+            print(f"stopped after {args.max_minutes} min (--max-minutes)", flush=True)
+            break
     model.load_state_dict(best)
     model.eval()
     z_tr = encode_all(model, {"tokens": tr["tokens"][:args.map_size]})
@@ -249,6 +252,7 @@ def main(argv=None) -> int:
     ap.add_argument("--teacher-forcing", type=float, default=0.5, help="share of batches fed the true tokens")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--max-steps", type=int, default=None)
+    ap.add_argument("--max-minutes", type=float, default=None, help="stop after the epoch that passes this time")
     ap.add_argument("--val-size", type=int, default=4000)
     ap.add_argument("--map-size", type=int, default=50000)
     args = parse_common(ap, argv)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
                                QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox, QProgressBar,
@@ -1016,6 +1016,8 @@ class MainWindow(QMainWindow):
         if self.melody_lab is not None:
             self.melody_lab.close()
         save_settings(self.settings, self.settings_org)
+        # let cancelled work stop before the window (and the signals it would report to) goes away
+        QThreadPool.globalInstance().waitForDone(5000)
         super().closeEvent(ev)
 
 

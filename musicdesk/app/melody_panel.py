@@ -458,7 +458,7 @@ class MelodyPanel(QWidget):
         self._candidates = cands
         self.cand_list.clear()
         for i, _c in enumerate(cands):
-            self.cand_list.addItem(QListWidgetItem(f"Candidate {i + 1}" + (" (most likely)" if i == 0 else "")))
+            self.cand_list.addItem(QListWidgetItem(f"Candidate {i + 1}" + (" (best guess)" if i == 0 else "")))
         self._update_enabled()
 
     def _candidate_chosen(self, item: QListWidgetItem) -> None:
@@ -504,7 +504,12 @@ class MelodyPanel(QWidget):
         self.play_btn.setEnabled(have)
 
     def close_panel(self) -> None:
+        """Stop the decoder, the playback and the panel's tasks (waiting a moment for them to end)."""
         self.decoder.close()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            t.done.wait(5.0)
         if self.player is not None:
             self.player.stop()
 

@@ -7,6 +7,14 @@ window both ways, and at every missing measure a linear layer gives the mean and
 latent. Decoding the mean gives the most likely fill; decoding samples gives other candidates.
 Baselines: the last measure before the gap repeated, and the latents interpolated linearly between the
 measures on either side of it.
+
+Choosing the fill (`choose_fills`): folk tunes repeat whole measures, and decoding the predicted mean
+latent gives a smoothed "average" measure, which loses on token accuracy to plainly repeating the last
+measure although its likelihood is far better. So each missing measure's fill is the decoded mean,
+unless one of the window's known measures of the same length is at most COPY_MARGIN_NATS less likely
+under the decoder given that same predicted latent; then the most likely of those is copied. The
+LatentRNN still decides: it is its prediction that scores the measures. The margin was chosen on the
+validation windows (training/results/melody-inpaint-choice.json), never the test ones.
 """
 from __future__ import annotations
 
@@ -17,6 +25,7 @@ import torch
 import torch.nn as nn
 
 WINDOW = 16          # measures the model sees at once (the reference: 2-6 missing inside 16)
+COPY_MARGIN_NATS = 15.0   # chosen on the validation windows: python -m training.inpaint_choice
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,67 @@ def interpolate(z: np.ndarray, start: int, n: int) -> np.ndarray:
     return (1 - w) * a + w * b
 
 
+@torch.inference_mode()
+def token_log_likelihood(vae, z: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """log p(rows | z) in nats (n,) under the MeasureVAE's decoder, teacher-forced: z (n, latent) or one
+    latent (latent,) for every row; rows (n, 24) tokens (their length: the ticks that are not PAD)."""
+    from musicdesk.melody.tokens import PAD
+
+    rows = np.atleast_2d(rows)
+    dev = next(vae.parameters()).device
+    zz = torch.as_tensor(np.broadcast_to(z, (len(rows), np.shape(z)[-1])).copy(), dtype=torch.float32, device=dev)
+    tok = torch.as_tensor(rows, dtype=torch.long, device=dev)
+    logits = vae.decode(zz, (tok != PAD).sum(1), tok, teacher_forcing=True)
+    return -torch.nn.functional.cross_entropy(logits.transpose(1, 2), tok, reduction="none").sum(1).cpu().numpy()
+
+
+@torch.inference_mode()
+def fill_scores(vae, mu: np.ndarray, measure_ticks: np.ndarray, context_rows: np.ndarray) -> tuple[np.ndarray, list]:
+    """What `choose_fills` decides on: the decoded means (n, 24) of the predicted latents mu (n, latent)
+    of measures of measure_ticks (n,) ticks, and per measure (indices of the context_rows (C, 24) of
+    the same length, log-likelihoods in nats of [decoded mean, those rows] under the decoder given mu)."""
+    from musicdesk.melody.tokens import PAD
+
+    ticks = np.broadcast_to(measure_ticks, (len(mu),))
+    dev = next(vae.parameters()).device
+    decoded = vae.decode(torch.as_tensor(mu, dtype=torch.float32, device=dev),
+                         torch.as_tensor(ticks.copy(), device=dev)).argmax(-1).cpu().numpy()
+    ctx = np.atleast_2d(np.asarray(context_rows)).reshape(-1, decoded.shape[1])
+    ctx_ticks = (ctx != PAD).sum(1)
+    scores = []
+    for j in range(len(mu)):
+        same = np.flatnonzero(ctx_ticks == ticks[j])
+        ll = token_log_likelihood(vae, mu[j], np.concatenate([decoded[j][None], ctx[same]])) if len(same) else np.zeros(1)
+        scores.append((same, ll))
+    return decoded, scores
+
+
+def pick_fills(decoded: np.ndarray, scores: list, context_rows: np.ndarray,
+               margin_nats: float = COPY_MARGIN_NATS) -> tuple[np.ndarray, list[int]]:
+    """`choose_fills`' rule on `fill_scores`' output."""
+    ctx = np.atleast_2d(np.asarray(context_rows)).reshape(-1, decoded.shape[1])
+    out, source = decoded.copy(), []
+    for j, (same, ll) in enumerate(scores):
+        best = int(np.argmax(ll[1:])) if len(same) else -1
+        if best >= 0 and ll[1 + best] >= ll[0] - margin_nats:
+            out[j] = ctx[same[best]]
+            source.append(int(same[best]))
+        else:
+            source.append(-1)
+    return out, source
+
+
+def choose_fills(vae, mu: np.ndarray, measure_ticks: np.ndarray, context_rows: np.ndarray,
+                 margin_nats: float = COPY_MARGIN_NATS) -> tuple[np.ndarray, list[int]]:
+    """Fills (n, 24) of the missing measures from their predicted latent means mu (n, latent) and
+    lengths measure_ticks (n,): per measure the decoded mean, or the known measure of context_rows
+    (C, 24) of the same length that is most likely under the decoder given mu, when it is at most
+    `margin_nats` less likely than the decoded mean. Also, per measure, the context row copied (-1:
+    the decoded mean)."""
+    decoded, scores = fill_scores(vae, mu, measure_ticks, context_rows)
+    return pick_fills(decoded, scores, context_rows, margin_nats)
+
+
 # ----------------------------------------------------------------------------------------------------
 # the shipped model and the melody-level operation
 
@@ -107,8 +177,10 @@ def fill_latents(rnn: LatentRNN, z: np.ndarray, start: int, n: int, k: int = 1,
 def inpaint_melody(melody, start: int, n: int, candidates: int = 1, lab=None, rnn: LatentRNN | None = None,
                    seed: int = 0) -> list:
     """Up to `candidates` melodies with measures [start, start + n) (0-based) filled in by the shipped
-    LatentRNN over the shipped AR-VAE's latents; the most likely fill first, then other candidates
-    (draws that decode to the same notes as an earlier one are skipped). Needs a measure before the gap."""
+    LatentRNN over the shipped AR-VAE's latents: first the chosen fill (`choose_fills`: the decoded mean
+    or the window's measures it makes most likely), then the decoded mean, then draws from the
+    predicted Gaussian (fills with the same notes as an earlier one are skipped). Needs a measure before
+    the gap."""
     from musicdesk.melody.lab import MelodyLab, with_measures
     from musicdesk.melody.tokens import encode, measure_ticks_for
 
@@ -121,8 +193,11 @@ def inpaint_melody(melody, start: int, n: int, candidates: int = 1, lab=None, rn
     ticks = measure_ticks_for(melody.measure_beats)
     out, seen = [], set()
     rng = np.random.default_rng(seed)
-    for fill in fill_latents(rnn, z, start, n, max(1, candidates) * 4, rng):
-        new = lab.decode(fill, ticks)
+    fills = fill_latents(rnn, z, start, n, max(1, candidates) * 4, rng)
+    a, b = context_window(len(z), start, n, rnn.config.window)
+    known = [i for i in range(a, b) if not start <= i < start + n]
+    chosen, _ = choose_fills(lab.model, fills[0], np.full(n, ticks), rows[known])
+    for new in [chosen] + [lab.decode(fill, ticks) for fill in fills]:
         if new.tobytes() in seen:
             continue
         seen.add(new.tobytes())

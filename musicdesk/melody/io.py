@@ -1,8 +1,11 @@
 """Melodies from and to files: MusicXML (.musicxml, .xml, .mxl), MIDI (.mid, .midi) and ABC (.abc).
 
-Reading goes through music21 (one part; ties merged; chords reduced to their top note, with a warning;
-grace notes dropped). The tune is read as written: repeats are not played out. A pickup becomes the
-end of measure 0. One meter for the whole tune (a change of meter is refused with a message).
+Reading goes through musicdesk.score, so a file is parsed, and its part chosen and named, exactly as
+the practice screen does it, with the same messages for bad files (one part; ties merged; chords and
+overlapping notes reduced to the highest sounding note by the same skyline, with a warning; grace
+notes dropped); MIDI notes are then read from pretty_midi's exact ticks. The tune is read as written:
+repeats are not played out. A pickup becomes the end of measure 0. One meter for the whole tune (a
+change of meter is refused with a message).
 Writing: MusicXML through music21, MIDI through pretty_midi, ABC by hand (music21 reads ABC but does not
 write it): the unit length L:1/48 makes every tick of the grid a whole number of units.
 """
@@ -22,65 +25,28 @@ DEFAULT_TEMPO_BPM = 100.0
 
 def load_melody(path: str | os.PathLike, part: str | int | None = None) -> Melody:
     """The melody of one part of a score file (default: the first part with notes), moved by octaves
-    into the models' range if needed. MelodyError with a message that says what to do otherwise."""
-    import music21 as m21
+    into the models' range if needed. MelodyError with a message that says what to do otherwise.
+    The file is read, and the part chosen and named, as the practice screen does (musicdesk.score)."""
+    from musicdesk.score import ScoreError, written_part
 
     p = Path(path)
     if p.suffix.lower() not in READ_SUFFIXES:
         raise MelodyError(f"{p.name}: not a melody file musicdesk reads (MusicXML, MXL, MIDI or ABC).")
     if not p.is_file():
         raise MelodyError(f"{p}: no such file.")
-    if p.suffix.lower() in (".mid", ".midi"):
-        return _melody_from_midi(p, part)
     try:
-        score = m21.converter.parse(str(p), forceSource=True)
-    except Exception as exc:  # music21 raises many kinds on broken files
-        raise MelodyError(f"{p.name} could not be read as a score ({type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}); is it a complete file?") from exc
-    parts = list(score.parts) if hasattr(score, "parts") and len(score.parts) else [score]
-    chosen = _choose(parts, part, p.name)
-    return _melody_of(chosen, score, p)
+        wp = written_part(p, part)
+    except ScoreError as exc:
+        raise MelodyError(str(exc)) from None
+    if wp.midi_track is not None:
+        return _melody_from_midi(wp.midi, wp.midi_track, p)
+    return _melody_of(wp.part, wp.score, p, wp.title)
 
 
-def _choose(parts: list, part: str | int | None, name: str):
-    with_notes = [i for i, pt in enumerate(parts) if len(pt.recurse().notes)]
-    if not with_notes:
-        raise MelodyError(f"{name} has no notes.")
-    if part is None:
-        return parts[with_notes[0]]
-    if isinstance(part, int) or (isinstance(part, str) and part.isdigit()):
-        i = int(part)
-        if not 0 <= i < len(parts):
-            raise MelodyError(f"{name} has {len(parts)} parts; part {i} does not exist (0-{len(parts) - 1}).")
-        return parts[i]
-    names = [(pt.partName or "").lower() for pt in parts]
-    if part.lower() not in names:
-        raise MelodyError(f"{name} has no part {part!r}; its parts: {', '.join(n or '?' for n in names)}.")
-    return parts[names.index(part.lower())]
-
-
-def _melody_from_midi(p: Path, part: str | int | None) -> Melody:
+def _melody_from_midi(pm, inst, p: Path) -> Melody:
     """MIDI through pretty_midi (exact ticks; music21's MIDI import rounds triplets away)."""
-    import pretty_midi
-
-    try:
-        pm = pretty_midi.PrettyMIDI(str(p))
-    except Exception as exc:
-        raise MelodyError(f"{p.name} could not be read as MIDI ({type(exc).__name__}); is it a complete file?") from exc
-    tracks = [i for i in pm.instruments if not i.is_drum]
-    if not any(t.notes for t in tracks):
-        raise MelodyError(f"{p.name} has no notes.")
-    names = [t.name.strip().lower() for t in tracks]
-    if part is None:
-        inst = next(t for t in tracks if t.notes)
-    elif isinstance(part, int) or str(part).isdigit():
-        if not 0 <= int(part) < len(tracks):
-            raise MelodyError(f"{p.name} has {len(tracks)} parts; part {part} does not exist (0-{len(tracks) - 1}).")
-        inst = tracks[int(part)]
-    elif str(part).lower() in names:
-        inst = tracks[names.index(str(part).lower())]
-    else:
-        raise MelodyError(f"{p.name} has no part {part!r}; its parts: {', '.join(n or '?' for n in names)}.")
+    if inst.is_drum:
+        raise MelodyError(f"{p.name}: track {inst.name.strip() or '?'} is a drum track; choose a melody part.")
     sigs = {(ts.numerator, ts.denominator) for ts in pm.time_signature_changes}
     if len(sigs) > 1:
         raise MelodyError(f"{p.name} changes meter; the melody lab needs one meter for the whole tune.")
@@ -94,7 +60,7 @@ def _melody_from_midi(p: Path, part: str | int | None) -> Melody:
     raw = sorted((beats(n.start), beats(n.end), n.pitch) for n in inst.notes)
     notes, chords = _monophonic([Note(m, a, b - a) for a, b, m in raw if b > a])
     _, tempi = pm.get_tempo_changes()
-    warnings = (f"{chords} chords reduced to their top note",) if chords else ()
+    warnings = (f"{chords} chords or overlapping notes reduced to their top note",) if chords else ()
     end = max(n.offset_beats for n in notes)
     mel = Melody(tuple(notes), bar, max(1, math.ceil(end / bar - 1e-6)), f"{num}/{den}",
                  inst.name.strip() or p.stem, round(float(tempi[0]), 3) if len(tempi) else DEFAULT_TEMPO_BPM,
@@ -103,21 +69,16 @@ def _melody_from_midi(p: Path, part: str | int | None) -> Melody:
 
 
 def _monophonic(notes: list[Note]) -> tuple[list[Note], int]:
-    """One note at a time: of notes starting together the highest is kept (counted as a chord), and a
-    later onset ends the note before."""
-    mono: list[Note] = []
-    chords = 0
-    for n in sorted(notes, key=lambda x: (x.onset_beats, -x.midi)):
-        if mono and abs(mono[-1].onset_beats - n.onset_beats) < 1e-9:
-            chords += 1
-            continue
-        if mono and mono[-1].offset_beats > n.onset_beats:
-            mono[-1] = Note(mono[-1].midi, mono[-1].onset_beats, n.onset_beats - mono[-1].onset_beats)
-        mono.append(n)
-    return mono, chords
+    """One note at a time, the highest sounding (musicdesk.score's skyline, as the practice screen
+    reads a part); also how many notes were dropped or cut for it."""
+    from musicdesk.score import skyline_spans
+
+    srt = sorted(notes, key=lambda x: (x.onset_beats, -x.midi))
+    keep, durs, dropped, cut = skyline_spans([(n.onset_beats, n.duration_beats, n.midi) for n in srt])
+    return [Note(srt[i].midi, srt[i].onset_beats, d) for i, d in zip(keep, durs)], dropped + cut
 
 
-def _melody_of(part, score, path: Path) -> Melody:
+def _melody_of(part, score, path: Path, title: str | None = None) -> Melody:
     import music21 as m21
 
     warnings: list[str] = []
@@ -152,14 +113,14 @@ def _melody_of(part, score, path: Path) -> Melody:
     mono, together = _monophonic(notes)
     chords += together
     if chords:
-        warnings.append(f"{chords} chords reduced to their top note")
+        warnings.append(f"{chords} chords or overlapping notes reduced to their top note")
     end = max((n.offset_beats for n in mono), default=float(bar))
     n_measures = max(1, math.ceil(end / float(bar) - 1e-6))
     tempo = DEFAULT_TEMPO_BPM
     marks = list(score.recurse().getElementsByClass(m21.tempo.MetronomeMark))
     if marks and marks[0].getQuarterBPM():
         tempo = float(marks[0].getQuarterBPM())
-    title = (score.metadata.bestTitle if score.metadata is not None else "") or path.stem
+    title = title or (score.metadata.bestTitle if score.metadata is not None else "") or path.stem
     mel = Melody(tuple(mono), float(bar), n_measures, f"{num}/{den}", title, tempo, tuple(warnings))
     return fit_range(mel)
 
