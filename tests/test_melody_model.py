@@ -71,6 +71,15 @@ def test_dmelodies_factors_and_tokens():
     assert [n.midi for n in m.notes] == [60, 64, 67, 72, 69, 65, 67, 71, 74, 60, 64, 67]
     assert len(m.notes) == 12 and all(n.duration_beats == 0.5 for n in m.notes)
     assert [n.onset_beats for n in m.notes][6:] == [5.0, 5.5, 6.0, 6.5, 7.0, 7.5]   # bar 2: the last rhythm
+    # the factors read back from the tokens: exactly, and -1 where a row is no dMelodies melody
+    assert np.array_equal(md.dmelodies_factors_of(fast), pick)
+    bent = fast[:2].astype(np.int64).copy()
+    first = np.flatnonzero(bent[0] >= tk.FIRST_PITCH)[0]
+    bent[0, first] += 13                                   # a note no scale of that melody has
+    bent[1, 1] = bent[1, 0] if bent[1, 0] >= tk.FIRST_PITCH else tk.FIRST_PITCH + 20   # an onset off the eighths
+    got = md.dmelodies_factors_of(bent)
+    assert list(got[0, [0, 1, 2]]) == [-1, -1, -1] and list(got[0, 3:5]) == list(pick[0, 3:5])
+    assert got[1, 3] == -1 and got[1, 4] == pick[1, 4]
 
 
 def test_tune_types_come_from_the_rhythm_field():
@@ -115,6 +124,15 @@ def test_few_step_training_makes_weights_the_lab_loads(tiny_folk, tmp_path):
     assert out.shape == (1, 24) and np.all(out != tk.PAD)
     lo, hi = lab.value_range("note_density")
     assert lo <= hi
+    # --init goes on from those weights: the second run starts where the first ended and records its command
+    w2 = tmp_path / "arvae2.safetensors"
+    assert train_melody.main(["--kind", "arvae", "--data", str(tiny_folk), "--epochs", "1", "--max-steps", "1",
+                              "--batch-size", "16", "--hidden", "32", "--latent", "8", "--out", str(w2), "--lr", "0",
+                              "--results", str(tmp_path / "a2.json"), "--val-size", "64", "--map-size", "200",
+                              "--init", str(w)]) == 0
+    again = MelodyLab("arvae", weights=str(w2))
+    assert again.info["earlier_commands"] == [lab.info["command"]]
+    assert all(torch.equal(a, b) for a, b in zip(lab.model.state_dict().values(), again.model.state_dict().values()))
 
 
 def test_few_step_inpainter_training_and_candidates(tiny_folk, tmp_path):

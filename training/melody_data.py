@@ -159,6 +159,35 @@ def dmelodies_tokens(factors: np.ndarray) -> np.ndarray:
     return tok.astype(np.int16)
 
 
+def dmelodies_factors_of(tokens: np.ndarray) -> np.ndarray:
+    """The 9 factors (N, 9) read back from (N, 48) token rows, e.g. decoded ones: -1 where the row is not
+    a dMelodies melody in that respect (a bar whose onsets are not one of the rhythms, or off the eighth
+    grid; pitches that are no tonic/octave/scale/arpeggio combination, or not 12 notes)."""
+    from musicdesk.melody.tokens import FIRST_PITCH, HOLD
+
+    tok = np.atleast_2d(np.asarray(tokens, dtype=np.int64))
+    n = len(tok)
+    out = np.full((n, 9), -1, dtype=np.int64)
+    rhythm_index = {r: i for i, r in enumerate(DM_RHYTHMS)}
+    slots = tok[:, 0::3] >= FIRST_PITCH                                 # (N, 16) onsets on the eighths
+    off_grid = np.ones(48, bool)
+    off_grid[0::3] = False
+    for bar in range(2):
+        cols = slice(bar * 24, (bar + 1) * 24)
+        clean = np.all(tok[:, cols][:, off_grid[cols]] == HOLD, axis=1)
+        for i in range(n):
+            r = rhythm_index.get(tuple(int(x) for x in slots[i, bar * 8:(bar + 1) * 8]), -1)
+            out[i, 3 + bar] = r if clean[i] else -1
+    combos = np.array(list(itertools.product(range(12), range(3), range(3), (0,), (0,), *[(0, 1)] * 4)))
+    pitch_rows = dmelodies_tokens(combos)                                  # rhythms fixed: only the pitches matter
+    table = {tuple(int(x) for x in r[r >= FIRST_PITCH]): f for r, f in zip(pitch_rows, combos)}
+    for i in range(n):
+        f = table.get(tuple(int(x) for x in tok[i][tok[i] >= FIRST_PITCH]))
+        if f is not None:
+            out[i, [0, 1, 2, 5, 6, 7, 8]] = [f[0], f[1], f[2], *f[5:]]
+    return out
+
+
 def all_dmelodies_factors() -> np.ndarray:
     """(1,354,752, 9) every factor combination, in the order of itertools.product."""
     grids = np.meshgrid(*[np.arange(s) for s in DM_SIZES], indexing="ij")

@@ -164,6 +164,13 @@ def train(args) -> dict:
     cfg = VAEConfig(latent=args.latent, hidden=args.hidden, layers=args.layers, embedding=args.embedding,
                     n_beats=int(tr["tokens"].shape[1] // TICKS_PER_BEAT))
     model = MeasureVAE(cfg)
+    earlier: list[str] = []
+    if args.init:   # go on from an earlier run's weights (same sizes)
+        from musicdesk.melody.weights import load as load_weights
+
+        init, init_info = load_weights(args.kind, args.init)
+        model.load_state_dict(init.state_dict())
+        earlier = init_info.get("earlier_commands", []) + [init_info["command"]]
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     gamma = args.gamma if args.kind.endswith("arvae") else 0.0
     n = len(tr["tokens"])
@@ -217,6 +224,7 @@ def train(args) -> dict:
     z_tr = encode_all(model, {"tokens": tr["tokens"][:args.map_size]})
     maps = slider_maps(z_tr, tr["attributes"][:args.map_size], names)
     return {"model": model, "config": cfg.to_dict(), "history": hist, "maps": maps, "names": names, "epochs_run": len(hist),
+            "earlier_commands": earlier,
             "steps": steps, "train_s": round(time.perf_counter() - t0, 1), "n": {k: len(v["tokens"]) for k, v in data.items()}}
 
 
@@ -253,6 +261,8 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--max-steps", type=int, default=None)
     ap.add_argument("--max-minutes", type=float, default=None, help="stop after the epoch that passes this time")
+    ap.add_argument("--init", default=None, help="start from these weights (an earlier run's, same sizes), e.g. to "
+                    "train on for more epochs")
     ap.add_argument("--val-size", type=int, default=4000)
     ap.add_argument("--map-size", type=int, default=50000)
     args = parse_common(ap, argv)
@@ -263,7 +273,8 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     save(res["model"], out, args.kind, {"config": res["config"], "attributes": list(res["names"]),
                                           "slider_maps": res["maps"], "date": _dt.date.today().isoformat(),
-                                          "command": "python -m training.train_melody " + " ".join(sys.argv[1:] if argv is None else argv)})
+                                          "command": "python -m training.train_melody " + " ".join(sys.argv[1:] if argv is None else argv),
+                                          "earlier_commands": res["earlier_commands"]})
     summary = {k: v for k, v in res.items() if k not in ("model", "names")} | {"settings": vars(args), "torch": torch.__version__,
                                                                    "date": _dt.date.today().isoformat()}
     rp = Path(args.results) if args.results else ROOT / "training" / "results" / f"melody-{args.kind}.json"

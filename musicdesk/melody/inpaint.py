@@ -101,12 +101,12 @@ def fill_scores(vae, mu: np.ndarray, measure_ticks: np.ndarray, context_rows: np
                          torch.as_tensor(ticks.copy(), device=dev)).argmax(-1).cpu().numpy()
     ctx = np.atleast_2d(np.asarray(context_rows)).reshape(-1, decoded.shape[1])
     ctx_ticks = (ctx != PAD).sum(1)
-    scores = []
-    for j in range(len(mu)):
-        same = np.flatnonzero(ctx_ticks == ticks[j])
-        ll = token_log_likelihood(vae, mu[j], np.concatenate([decoded[j][None], ctx[same]])) if len(same) else np.zeros(1)
-        scores.append((same, ll))
-    return decoded, scores
+    same = [np.flatnonzero(ctx_ticks == ticks[j]) for j in range(len(mu))]
+    # one teacher-forced pass for every (missing measure, candidate) pair
+    which = np.concatenate([np.full(1 + len(sm), j) for j, sm in enumerate(same)])
+    rows = np.concatenate([np.concatenate([decoded[j][None], ctx[sm]]) for j, sm in enumerate(same)])
+    ll = token_log_likelihood(vae, np.asarray(mu, dtype=np.float32)[which], rows)
+    return decoded, [(sm, ll[which == j]) for j, sm in enumerate(same)]
 
 
 def pick_fills(decoded: np.ndarray, scores: list, context_rows: np.ndarray,
