@@ -104,23 +104,29 @@ def test_inpaint_command_writes_candidates(tune_file, tmp_path):
 
 
 def test_fill_choice_copies_the_known_measure_the_model_finds_most_likely(lab, held_out):
-    """choose_fills with the shipped LatentRNN on held-out measures: a margin of -inf keeps the decoded
-    mean, +inf copies, and the copied measure is the known one with the highest decoder likelihood."""
-    from musicdesk.melody.inpaint import choose_fills, fill_latents, load_inpainter, token_log_likelihood
+    """choose_fills with the shipped LatentRNN on held-out measures: a copy bonus of -1e6 nats keeps the
+    decoded mean, +1e6 copies the known measure with the highest decoder likelihood, and the phrase
+    prior makes the measure 4 away win when its bonus is large."""
+    from musicdesk.melody.inpaint import FillRule, choose_fills, fill_latents, load_inpainter, token_log_likelihood
 
     rnn, _ = load_inpainter()
     rows, beats = held_out
     rows = rows[:8][beats[:8] == beats[0]]
+    assert len(rows) == 8
     z = lab.encode(rows)
     mu = fill_latents(rnn, z, 3, 2)[0]
-    known = rows[[0, 1, 2, 5, 6, 7][:len(rows) - 2]]
+    pos = np.array([0, 1, 2, 5, 6, 7])
+    known, gap = rows[pos], np.array([3, 4])
     ticks = np.full(2, tk.measure_ticks_for(float(beats[0])))
-    kept, src = choose_fills(lab.model, mu, ticks, known, -np.inf)
+    kept, src = choose_fills(lab.model, mu, ticks, gap, known, pos, FillRule(-1e6, ()))
     assert src == [-1, -1] and np.array_equal(kept, lab.decode(mu, ticks))
-    copied, src = choose_fills(lab.model, mu, ticks, known, np.inf)
+    copied, src = choose_fills(lab.model, mu, ticks, gap, known, pos, FillRule(1e6, ()))
     for j in range(2):
         ll = token_log_likelihood(lab.model, mu[j], known)
         assert src[j] == int(np.argmax(ll)) and np.array_equal(copied[j], known[src[j]])
+    # a phrase bonus far above any likelihood gap: measure 3 copies measure 7 (4 away), measure 4 copies 0
+    _, src = choose_fills(lab.model, mu, ticks, gap, known, pos, FillRule(0.0, ((4, 1e6),)))
+    assert [pos[i] for i in src] == [7, 0]
     # the likelihood is the decoder's: a measure decoded from mu is likelier than a shuffled one
     shuffled = kept[:1].copy()
     shuffled[0, :ticks[0]] = shuffled[0, :ticks[0]][::-1]

@@ -22,13 +22,14 @@ import datetime as _dt
 import json
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from musicdesk.melody.inpaint import (COPY_MARGIN_NATS, InpaintConfig, LatentRNN, WINDOW, fill_scores,
+from musicdesk.melody.inpaint import (FILL_RULE, FillRule, InpaintConfig, LatentRNN, WINDOW, fill_scores,
                                       gaussian_nll, interpolate, pick_fills, repeat_last)
 from musicdesk.melody.tokens import TICKS_PER_BEAT
 from training.train_melody import DATA, ROOT, parse_common
@@ -157,19 +158,22 @@ def _shift_tune(rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 @torch.no_grad()
 def evaluate(vae, rnn, data: Path = DATA, split_code: int = 2, seed: int = 7,
-             margins: tuple[float, ...] = (COPY_MARGIN_NATS,)) -> dict:
+             rules: tuple[FillRule, ...] = (FILL_RULE,)) -> dict:
     """Held-out fills: per method, token accuracy (argmax decode of the fill against the true measures)
     and NLL (nats per missing measure of the true tokens under the decoder given the fill's latent).
-    `latent_rnn_choice` is the fill the lab offers first (`choose_fills` with margins[0]); it copies
+    `latent_rnn_choice` is the fill the lab offers first (`choose_fills` with rules[0]); it copies
     known measures, which have no latent of the LatentRNN's, so it has no NLL of its own (the
-    LatentRNN's prediction is `latent_rnn`'s). `choice_by_margin`: its token accuracy for each margin."""
+    LatentRNN's prediction is `latent_rnn`'s). `choice_by_rule`: its token accuracy for each rule.
+    `copy_4_before`: the strongest simple rule we found, copying the measure 4 before (else 4 after,
+    else the one before the gap)."""
     d = np.load(data)
     tokens, split, tune = d["tokens"].astype(np.int64), d["split"], d["tune"]
     ticks = np.round(d["measure_beats"] * TICKS_PER_BEAT).astype(np.int64)
     rng = np.random.default_rng(seed)
     z = encode_all(vae, tokens)
     res = {k: {"right": 0, "ticks": 0, "nll": [], "gap_measures": 0} for k in ("latent_rnn", "repeat_last", "interpolate")}
-    choice = {m: {"right": 0, "copied": 0} for m in margins}
+    choice = {m: {"right": 0, "copied": 0} for m in rules}
+    copy4 = 0
     cases = 0
     for first, n in windows(tune, split, split_code, WINDOW):
         a = first + int(rng.integers(0, n - WINDOW + 1))
@@ -192,9 +196,14 @@ def evaluate(vae, rnn, data: Path = DATA, split_code: int = 2, seed: int = 7,
             res[k]["ticks"] += tgt.numel()
             res[k]["nll"].append(float(nll))
             res[k]["gap_measures"] += gap
-        decoded, scores = fill_scores(vae, fills["latent_rnn"], ticks[r[s:s + gap]], tokens[r[~miss]])
-        for m in margins:
-            rows, src = pick_fills(decoded, scores, tokens[r[~miss]], m)
+        known = np.flatnonzero(~miss)
+        decoded, scores = fill_scores(vae, fills["latent_rnn"], ticks[r[s:s + gap]], np.arange(s, s + gap),
+                                      tokens[r[known]], known)
+        for j in range(s, s + gap):
+            src = next((k for k in (j - 4, j + 4) if 0 <= k < WINDOW and not miss[k]), s - 1)
+            copy4 += int((tokens[r[src]] == tokens[r[j]]).sum())
+        for m in rules:
+            rows, src = pick_fills(decoded, scores, tokens[r[known]], m)
             choice[m]["right"] += int((rows == tgt.numpy()).sum())
             choice[m]["copied"] += sum(i >= 0 for i in src)
         cases += 1
@@ -202,11 +211,12 @@ def evaluate(vae, rnn, data: Path = DATA, split_code: int = 2, seed: int = 7,
                                   "nll_per_measure": float(np.mean(v["nll"])) if v["nll"] else float("nan"),
                                   "missing_measures": v["gap_measures"]} for k, v in res.items()}}
     total, gaps = max(1, res["latent_rnn"]["ticks"]), max(1, res["latent_rnn"]["gap_measures"])
-    out["latent_rnn_choice"] = {"token_accuracy": choice[margins[0]]["right"] / total, "margin_nats": margins[0],
-                                "copied_share": choice[margins[0]]["copied"] / gaps,
+    out["latent_rnn_choice"] = {"token_accuracy": choice[rules[0]]["right"] / total, "rule": asdict(rules[0]),
+                                "copied_share": choice[rules[0]]["copied"] / gaps,
                                 "missing_measures": res["latent_rnn"]["gap_measures"]}
-    out["choice_by_margin"] = {str(m): {"token_accuracy": c["right"] / total, "copied_share": c["copied"] / gaps}
-                               for m, c in choice.items()}
+    out["copy_4_before"] = {"token_accuracy": copy4 / total}
+    out["choice_by_rule"] = [{"rule": asdict(m), "token_accuracy": c["right"] / total, "copied_share": c["copied"] / gaps}
+                             for m, c in choice.items()]
     return out
 
 

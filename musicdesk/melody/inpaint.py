@@ -8,13 +8,14 @@ latent. Decoding the mean gives the most likely fill; decoding samples gives oth
 Baselines: the last measure before the gap repeated, and the latents interpolated linearly between the
 measures on either side of it.
 
-Choosing the fill (`choose_fills`): folk tunes repeat whole measures, and decoding the predicted mean
-latent gives a smoothed "average" measure, which loses on token accuracy to plainly repeating the last
-measure although its likelihood is far better. So each missing measure's fill is the decoded mean,
-unless one of the window's known measures of the same length is at most COPY_MARGIN_NATS less likely
-under the decoder given that same predicted latent; then the most likely of those is copied. The
-LatentRNN still decides: it is its prediction that scores the measures. The margin was chosen on the
-validation windows (training/results/melody-inpaint-choice.json), never the test ones.
+Choosing the fill (`choose_fills`): folk tunes repeat whole measures, mostly in phrases of 4 and 8,
+and decoding the predicted mean latent gives a smoothed "average" measure, which loses on token
+accuracy to plainly copying a measure of the tune although its likelihood is far better. So for each
+missing measure the candidates are the decoded mean and the window's known measures of the same
+length, each scored by the decoder's log-likelihood given the LatentRNN's predicted latent, plus a
+phrase prior for a known measure 4 or 8 measures away (FillRule); the best is taken. The LatentRNN's
+prediction still decides among them. The rule's numbers were chosen on the validation windows
+(python -m training.inpaint_choice, training/results/melody-inpaint-choice.json), never the test ones.
 """
 from __future__ import annotations
 
@@ -25,7 +26,25 @@ import torch
 import torch.nn as nn
 
 WINDOW = 16          # measures the model sees at once (the reference: 2-6 missing inside 16)
-COPY_MARGIN_NATS = 15.0   # chosen on the validation windows: python -m training.inpaint_choice
+
+
+@dataclass(frozen=True)
+class FillRule:
+    """How `choose_fills` scores its candidates, in nats added to their log-likelihoods: `copy_bonus_nats`
+    added to every known measure (negative: the decoded mean is preferred), and `phrase_bonus_nats`
+    (distance in measures, bonus) added to a known measure that far from the missing one."""
+
+    copy_bonus_nats: float = 0.0
+    phrase_bonus_nats: tuple[tuple[int, float], ...] = ((4, 30.0), (8, 20.0))
+
+    def bonus(self, distance: np.ndarray) -> np.ndarray:
+        b = np.full(np.shape(distance), self.copy_bonus_nats, dtype=float)
+        for d, nats in self.phrase_bonus_nats:
+            b[np.asarray(distance) == d] += nats
+        return b
+
+
+FILL_RULE = FillRule()     # chosen on the validation windows: python -m training.inpaint_choice
 
 
 @dataclass(frozen=True)
@@ -89,10 +108,12 @@ def token_log_likelihood(vae, z: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 @torch.inference_mode()
-def fill_scores(vae, mu: np.ndarray, measure_ticks: np.ndarray, context_rows: np.ndarray) -> tuple[np.ndarray, list]:
+def fill_scores(vae, mu: np.ndarray, measure_ticks: np.ndarray, gap_positions: np.ndarray,
+                context_rows: np.ndarray, context_positions: np.ndarray) -> tuple[np.ndarray, list]:
     """What `choose_fills` decides on: the decoded means (n, 24) of the predicted latents mu (n, latent)
-    of measures of measure_ticks (n,) ticks, and per measure (indices of the context_rows (C, 24) of
-    the same length, log-likelihoods in nats of [decoded mean, those rows] under the decoder given mu)."""
+    of the missing measures (lengths measure_ticks (n,), positions gap_positions (n,) in measures), and
+    per missing measure (indices of the known context_rows (C, 24) of the same length, log-likelihoods
+    in nats of [decoded mean, those rows] under the decoder given its mu, their distances in measures)."""
     from musicdesk.melody.tokens import PAD
 
     ticks = np.broadcast_to(measure_ticks, (len(mu),))
@@ -106,33 +127,33 @@ def fill_scores(vae, mu: np.ndarray, measure_ticks: np.ndarray, context_rows: np
     which = np.concatenate([np.full(1 + len(sm), j) for j, sm in enumerate(same)])
     rows = np.concatenate([np.concatenate([decoded[j][None], ctx[sm]]) for j, sm in enumerate(same)])
     ll = token_log_likelihood(vae, np.asarray(mu, dtype=np.float32)[which], rows)
-    return decoded, [(sm, ll[which == j]) for j, sm in enumerate(same)]
+    pos = np.asarray(context_positions)
+    return decoded, [(sm, ll[which == j], np.abs(pos[sm] - gap_positions[j])) for j, sm in enumerate(same)]
 
 
 def pick_fills(decoded: np.ndarray, scores: list, context_rows: np.ndarray,
-               margin_nats: float = COPY_MARGIN_NATS) -> tuple[np.ndarray, list[int]]:
-    """`choose_fills`' rule on `fill_scores`' output."""
+               rule: FillRule = FILL_RULE) -> tuple[np.ndarray, list[int]]:
+    """`choose_fills`' choice on `fill_scores`' output."""
     ctx = np.atleast_2d(np.asarray(context_rows)).reshape(-1, decoded.shape[1])
     out, source = decoded.copy(), []
-    for j, (same, ll) in enumerate(scores):
-        best = int(np.argmax(ll[1:])) if len(same) else -1
-        if best >= 0 and ll[1 + best] >= ll[0] - margin_nats:
-            out[j] = ctx[same[best]]
-            source.append(int(same[best]))
-        else:
-            source.append(-1)
+    for j, (same, ll, dist) in enumerate(scores):
+        total = ll + np.r_[0.0, rule.bonus(dist)]
+        best = int(np.argmax(total))
+        if best > 0:
+            out[j] = ctx[same[best - 1]]
+        source.append(int(same[best - 1]) if best > 0 else -1)
     return out, source
 
 
-def choose_fills(vae, mu: np.ndarray, measure_ticks: np.ndarray, context_rows: np.ndarray,
-                 margin_nats: float = COPY_MARGIN_NATS) -> tuple[np.ndarray, list[int]]:
-    """Fills (n, 24) of the missing measures from their predicted latent means mu (n, latent) and
-    lengths measure_ticks (n,): per measure the decoded mean, or the known measure of context_rows
-    (C, 24) of the same length that is most likely under the decoder given mu, when it is at most
-    `margin_nats` less likely than the decoded mean. Also, per measure, the context row copied (-1:
-    the decoded mean)."""
-    decoded, scores = fill_scores(vae, mu, measure_ticks, context_rows)
-    return pick_fills(decoded, scores, context_rows, margin_nats)
+def choose_fills(vae, mu: np.ndarray, measure_ticks: np.ndarray, gap_positions: np.ndarray,
+                 context_rows: np.ndarray, context_positions: np.ndarray,
+                 rule: FillRule = FILL_RULE) -> tuple[np.ndarray, list[int]]:
+    """Fills (n, 24) of the missing measures at gap_positions (n,) from their predicted latent means mu
+    (n, latent) and lengths measure_ticks (n,): per measure the best scored (`FillRule`) of the decoded
+    mean and the known measures context_rows (C, 24) at context_positions (C,) of the same length.
+    Also, per measure, the context row copied (-1: the decoded mean)."""
+    decoded, scores = fill_scores(vae, mu, measure_ticks, gap_positions, context_rows, context_positions)
+    return pick_fills(decoded, scores, context_rows, rule)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -178,7 +199,7 @@ def inpaint_melody(melody, start: int, n: int, candidates: int = 1, lab=None, rn
                    seed: int = 0) -> list:
     """Up to `candidates` melodies with measures [start, start + n) (0-based) filled in by the shipped
     LatentRNN over the shipped AR-VAE's latents: first the chosen fill (`choose_fills`: the decoded mean
-    or the window's measures it makes most likely), then the decoded mean, then draws from the
+    or one of the window's measures), then the decoded mean, then draws from the
     predicted Gaussian (fills with the same notes as an earlier one are skipped). Needs a measure before
     the gap."""
     from musicdesk.melody.lab import MelodyLab, with_measures
@@ -196,7 +217,8 @@ def inpaint_melody(melody, start: int, n: int, candidates: int = 1, lab=None, rn
     fills = fill_latents(rnn, z, start, n, max(1, candidates) * 4, rng)
     a, b = context_window(len(z), start, n, rnn.config.window)
     known = [i for i in range(a, b) if not start <= i < start + n]
-    chosen, _ = choose_fills(lab.model, fills[0], np.full(n, ticks), rows[known])
+    chosen, _ = choose_fills(lab.model, fills[0], np.full(n, ticks), np.arange(start, start + n), rows[known],
+                             np.array(known))
     for new in [chosen] + [lab.decode(fill, ticks) for fill in fills]:
         if new.tobytes() in seen:
             continue
