@@ -44,7 +44,8 @@ from make_results import write_section  # noqa: E402
 
 from musicdesk.melody.attributes import ATTRIBUTES, attribute_matrix  # noqa: E402
 from musicdesk.melody.lab import MelodyLab  # noqa: E402
-from training.train_melody import DATA, load  # noqa: E402
+from training.train_melody import DATA, encode_all, load  # noqa: E402
+from training.train_melody import interpretability as best_dimensions  # noqa: E402
 
 DATE = datetime.date.today().isoformat()
 MACHINE = "2-core CPU, no GPU"
@@ -69,13 +70,13 @@ def _monotone_r2(x: np.ndarray, y: np.ndarray, bins: int = 50) -> float:
 
 
 def interpretability(lab: MelodyLab, test: dict, regularised: bool) -> dict:
-    z = np.concatenate([lab.encode(test["tokens"][i:i + 1024]) for i in range(0, len(test["tokens"]), 1024)])
+    z = encode_all(lab.model, test)
+    best = best_dimensions(z, test["attributes"], ATTRIBUTES)
     out = {}
     for i, a in enumerate(ATTRIBUTES):
         y = test["attributes"][:, i]
-        r2 = [np.corrcoef(z[:, d], y)[0, 1] ** 2 if np.std(z[:, d]) > 0 else 0 for d in range(z.shape[1])]
-        d = int(np.nanargmax(r2))
-        row = {"best_dim": d, "linear_r2": float(r2[d]), "monotone_r2": _monotone_r2(z[:, d], y)}
+        d = best[a]["dim"]
+        row = {"best_dim": d, "linear_r2": best[a]["r2"], "monotone_r2": _monotone_r2(z[:, d], y)}
         if regularised:
             row["spearman_own_dim"] = float(spearmanr(z[:, i], y).statistic)
         out[a] = row
@@ -183,12 +184,9 @@ def dmelodies(n: int = 5000) -> dict:
         except Exception as exc:
             print(f"{name}: {exc}")
             continue
-        z = np.concatenate([lab.encode(test["tokens"][i:i + 1024]) for i in range(0, len(test["tokens"]), 1024)])
-        interp = {}
-        for i, f in enumerate(DMELODIES_FACTORS):
-            y = test["attributes"][:, i]
-            r2 = [np.corrcoef(z[:, d], y)[0, 1] ** 2 if np.std(z[:, d]) > 0 else 0 for d in range(z.shape[1])]
-            interp[f] = {"best_dim": int(np.nanargmax(r2)), "linear_r2": float(np.nanmax(r2))}
+        z = encode_all(lab.model, test)
+        interp = {f: {"best_dim": v["dim"], "linear_r2": v["r2"]}
+                  for f, v in best_dimensions(z, test["attributes"], DMELODIES_FACTORS).items()}
         out[name] = {"reconstruction": reconstruction(lab, test), "interpretability": interp,
                      "mig": mig(z, test["attributes"]), "melodies": len(pick),
                      "slider": dm_slider(lab, z, test, interp, name == "dm-arvae")}

@@ -19,6 +19,8 @@ import sys
 import time
 from typing import Sequence
 
+from musicdesk.melody.cli import COMMANDS as MELODY_COMMANDS
+
 EXIT_BAD_INPUT = 2
 
 
@@ -196,7 +198,7 @@ class _BadInput(Exception):
     pass
 
 
-COMMANDS = ("analyze", "calibrate", "parts", "demo", "attributes", "vary", "inpaint", "-h", "--help")
+COMMANDS = ("analyze", "calibrate", "parts", "demo", *MELODY_COMMANDS, "-h", "--help")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -45,8 +45,7 @@ def main(argv=None) -> int:
     Path(args.out).write_text(json.dumps(out, indent=1))
     for c in ranked[:8]:
         print(f"{c['rule']}: token accuracy {c['token_accuracy']:.4f}, copied {100 * c['copied_share']:.0f}%")
-    plain = [c for c in res["choice_by_rule"] if c["rule"]["phrase_bonus_nats"] == [[4, 0.0], [8, 0.0]]
-             or c["rule"]["phrase_bonus_nats"] == ((4, 0.0), (8, 0.0))]
+    plain = [c for r, c in zip(rules, res["choice_by_rule"]) if all(b == 0 for _, b in r.phrase_bonus_nats)]
     for c in plain:
         print(f"no phrase prior, copy bonus {c['rule']['copy_bonus_nats']:g}: {c['token_accuracy']:.4f}")
     print("baselines: " + ", ".join(f"{k} {a:.4f}" for k, a in out["baselines"].items()))

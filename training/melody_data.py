@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musicdesk.melody.tokens import Melody, MelodyError, Note, encode, tick_beats, tick_of
+from musicdesk.melody.tokens import Melody, MelodyError, Note, encode, measure_ticks_for, tick_beats, tick_of
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "training" / "cache" / "melody"
@@ -56,7 +56,9 @@ def to_lab_melody(m) -> Melody | None:
     """A training.melodies.Melody as a musicdesk melody (pickup in measure 0), None if its meter is
     longer than 4 quarter beats or a note falls off the tick grid."""
     bar = float(m.beats_per_measure)
-    if bar > 4 + 1e-6 or abs(bar * 6 - round(bar * 6)) > 1e-6:
+    try:
+        measure_ticks_for(bar)
+    except MelodyError:
         return None
     pad = float(m.offset_in_measure)
     notes = [Note(int(p), round(o + pad, 6), round(d, 6)) for p, o, d in zip(m.midi, m.onset_beats, m.duration_beats)]

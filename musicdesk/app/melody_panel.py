@@ -22,16 +22,12 @@ from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
                                QVBoxLayout, QWidget)
 
 from musicdesk.app import workers
+from musicdesk.describe import note_name
 
 SLIDER_STEPS = 1000
 ATTRIBUTE_LABELS = {"rhythmic_complexity": "Rhythmic complexity", "pitch_range_semitones": "Pitch range (semitones)",
                     "note_density": "Note density (per beat)", "contour_semitones": "Contour (semitones/step)",
                     "interval_semitones": "Interval size (semitones)", "syncopation": "Syncopation"}
-
-
-def _note_name(midi: int) -> str:
-    """C4, E4, ... for the roll's pitch axis (MIDI 60 = C4)."""
-    return ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")[midi % 12] + str(midi // 12 - 1)
 
 
 @dataclass(frozen=True)
@@ -325,7 +321,7 @@ class MelodyPanel(QWidget):
         self.roll.getAxis("bottom").setTicks([[(i + 0.5, str(i + 1)) for i in range(mel.n_measures)]])
         if mel.notes:
             lo, hi = min(n.midi for n in mel.notes) - 2, max(n.midi for n in mel.notes) + 2
-            self.roll.getAxis("left").setTicks([[(p, _note_name(p)) for p in range(lo, hi + 1) if p % 12 in (0, 4, 7)],
+            self.roll.getAxis("left").setTicks([[(p, note_name(p)) for p in range(lo, hi + 1) if p % 12 in (0, 4, 7)],
                                                  [(p, "") for p in range(lo, hi + 1)]])
         if self.selection:
             self._shade.setRegion((self.selection[0], self.selection[-1] + 1))

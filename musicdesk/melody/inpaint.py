@@ -217,9 +217,11 @@ def inpaint_melody(melody, start: int, n: int, candidates: int = 1, lab=None, rn
     fills = fill_latents(rnn, z, start, n, max(1, candidates) * 4, rng)
     a, b = context_window(len(z), start, n, rnn.config.window)
     known = [i for i in range(a, b) if not start <= i < start + n]
-    chosen, _ = choose_fills(lab.model, fills[0], np.full(n, ticks), np.arange(start, start + n), rows[known],
-                             np.array(known))
-    for new in [chosen] + [lab.decode(fill, ticks) for fill in fills]:
+    decoded, scores = fill_scores(lab.model, fills[0], np.full(n, ticks), np.arange(start, start + n), rows[known],
+                                  np.array(known))
+    chosen, _ = pick_fills(decoded, scores, rows[known])
+    draws = lab.decode(np.concatenate(fills[1:]), ticks).reshape(len(fills) - 1, n, -1) if len(fills) > 1 else []
+    for new in [chosen, decoded, *draws]:
         if new.tobytes() in seen:
             continue
         seen.add(new.tobytes())

@@ -17,10 +17,10 @@ from fractions import Fraction
 from pathlib import Path
 
 from musicdesk.melody.tokens import Melody, MelodyError, Note, fit_range, measure_ticks_for
+from musicdesk.score import DEFAULT_TEMPO_BPM
 
 READ_SUFFIXES = (".musicxml", ".xml", ".mxl", ".mid", ".midi", ".abc")
 WRITE_SUFFIXES = READ_SUFFIXES
-DEFAULT_TEMPO_BPM = 100.0
 
 
 def load_melody(path: str | os.PathLike, part: str | int | None = None) -> Melody:
