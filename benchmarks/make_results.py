@@ -106,6 +106,9 @@ def targets() -> str:
             if "betavae" in m["interpretability"]:
                 b = m["interpretability"]["betavae"]
                 vs = f"; beta-VAE mean {sum(v['linear_r2'] for v in b.values()) / len(b):.3f}"
+            if "arvae-signloss" in m["interpretability"]:
+                g = m["interpretability"]["arvae-signloss"]
+                vs += f"; AR-VAE's loss alone mean {sum(v['linear_r2'] for v in g.values()) / len(g):.3f}"
             rows.append(f"| melody: interpretability above 0.96 for every attribute (linear R², AR-VAE reference ~0.96) | "
                         f"mean {mean:.3f}; " + ", ".join(f"{a} {v:.3f}" for a, v in low.items()) + vs + " | "
                         f"{'MET' if min(low.values()) > 0.96 else 'NOT MET'} |")
@@ -124,7 +127,11 @@ def targets() -> str:
                 best_base = max(b1["token_accuracy"], b2["token_accuracy"], ip["copy_4_before"]["token_accuracy"])
                 nll_ok = r["nll_per_measure"] < min(b1["nll_per_measure"], b2["nll_per_measure"])
                 fill_ok = ch["token_accuracy"] > best_base
+                margin = r["token_accuracy"] - max(b1["token_accuracy"], b2["token_accuracy"])
+                level = ok and margin < 0.005       # ahead, but by less than one tick in 200: level, not better
                 verdict = ("MET by the lab's fill; NOT MET by the decoded mean alone" if nll_ok and fill_ok and not ok
+                           else f"MET by the lab's fill; the decoded mean alone only level with the best baseline "
+                                f"(+{margin:.4f} token accuracy)" if level and fill_ok
                            else "MET" if ok else "NOT MET")
                 rows.append(f"| melody: inpainting beats repeating the last measure and interpolating latents (token "
                             f"accuracy, NLL) | LatentRNN's decoded mean {r['token_accuracy']:.4f} / NLL "

@@ -10,7 +10,7 @@ import torch
 
 from musicdesk.melody import tokens as tk
 from musicdesk.melody.attributes import ATTRIBUTES, attribute_matrix
-from musicdesk.melody.model import MeasureVAE, VAEConfig, ar_loss, kl_divergence
+from musicdesk.melody.model import MeasureVAE, VAEConfig, ar_loss, kl_divergence, linear_loss
 from training import melody_data as md
 
 
@@ -40,6 +40,20 @@ def test_ar_loss_rewards_a_dimension_ordered_like_the_attribute():
     assert float(ar_loss(a * 10, a)) < 0.3
     assert float(ar_loss(-a * 10, a)) == pytest.approx(1.5)     # every pair of distinct values wrong
     assert float(ar_loss(a * 10, a)) < float(ar_loss(torch.zeros(4), a))
+
+
+def test_linear_loss_wants_the_dimension_linear_in_the_attribute():
+    a = torch.tensor([0.0, 1.0, 2.0, 3.0, 10.0])
+    assert float(linear_loss(3 * a - 1, a)) == pytest.approx(0.0, abs=1e-6)      # any scale and offset
+    assert float(linear_loss(-a, a)) == pytest.approx(0.0, abs=1e-6)             # either direction
+    ranks = torch.arange(5.0)            # ordered like the attribute but spaced by rank: the sign loss is content
+    assert float(ar_loss(ranks * 10, a)) == pytest.approx(float(ar_loss(a * 10, a)), abs=0.05)
+    assert 0.1 < float(linear_loss(ranks, a)) < 0.3                             # the linear term is not
+    assert float(linear_loss(torch.tensor([1.0, -1.0, 1.0, -1.0]), torch.tensor([0.0, 0.0, 1.0, 1.0]))) == pytest.approx(1.0)
+    assert float(linear_loss(torch.randn(4), torch.ones(4))) == 0.0            # nothing to fit in this batch
+    z = torch.zeros(5, requires_grad=True)
+    linear_loss(z + 0.01 * torch.randn(5), a).backward()
+    assert torch.isfinite(z.grad).all()
 
 
 def test_random_transpose_keeps_notes_in_range_and_attributes_equal():
@@ -114,9 +128,10 @@ def test_few_step_training_makes_weights_the_lab_loads(tiny_folk, tmp_path):
     w, r = tmp_path / "arvae.safetensors", tmp_path / "arvae.json"
     assert train_melody.main(["--kind", "arvae", "--data", str(tiny_folk), "--epochs", "2", "--max-steps", "3",
                               "--batch-size", "16", "--hidden", "32", "--latent", "8", "--out", str(w),
-                              "--results", str(r), "--val-size", "64", "--map-size", "200"]) == 0
+                              "--results", str(r), "--val-size", "64", "--map-size", "200", "--rho", "1"]) == 0
     res = json.loads(r.read_text())
     assert res["steps"] >= 2 and np.isfinite(res["history"][-1]["val_loss"])
+    assert 0 < res["history"][-1]["train"]["linear"] <= len(ATTRIBUTES)     # the linear term was in the loss
     lab = MelodyLab("arvae", weights=str(w))
     assert lab.latent_size == 8 and lab.attributes == ATTRIBUTES
     row = np.r_[tk.pitch_token(60), [tk.HOLD] * 23]

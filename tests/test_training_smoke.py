@@ -59,3 +59,21 @@ def test_damage_check_makes_takes_with_held_phrase_ends_and_rates_the_pairs(tmp_
     assert set(res) == set(damage_check.DAMAGES)
     assert all(r["pairs"] == 1 and r["rated_lower"] in (0, 1) for r in res.values())
     assert res["wrong"]["rated_lower"] == 1     # 25% of the notes a tone off: rated lower on note accuracy
+
+
+def test_every_shipped_weights_file_has_a_model_card():
+    """models/NAME.safetensors ships with models/NAME.md saying its data, command and metrics, and the
+    card is linked from models/README.md."""
+    import re
+    from pathlib import Path
+
+    models = Path(__file__).resolve().parents[1] / "models"
+    index = (models / "README.md").read_text()
+    weights = sorted(models.glob("*.safetensors"))
+    assert weights
+    for w in weights:
+        card = w.with_suffix(".md")
+        assert card.is_file(), f"{w.name} has no model card"
+        heads = re.findall(r"^## (.+)$", card.read_text(), flags=re.M)
+        assert any("data" in h.lower() for h in heads) and "Command" in heads and any(h.startswith("Metrics") for h in heads), (card.name, heads)
+        assert f"({card.name})" in index, f"{card.name} is not linked from models/README.md"

@@ -23,19 +23,50 @@ def _load(name: str) -> dict:
     return json.loads(f.read_text()) if f.exists() else {}
 
 
+SIGN_ONLY = "arvae-signloss"     # the AR-VAE trained with AR-VAE's loss alone (the shipped one's first stage)
+
+
+def _vae_command(kind: str, s: dict) -> str:
+    base = "python -m training.train_melody " + " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in (("kind", "arvae" if kind == SIGN_ONLY else kind), ("epochs", s["epochs"]),
+                                                     ("patience", s["patience"]), ("hidden", s["hidden"]),
+                                                     ("layers", s["layers"])))
+    if s.get("rho"):
+        base += f" --rho {s['rho']:g}"
+    if s.get("max_minutes"):
+        base += f" --max-minutes {s['max_minutes']:g}"
+    if s.get("init"):
+        base = base.replace("--kind arvae", "--kind arvae --init models/melody-arvae.safetensors")
+    if kind == SIGN_ONLY:
+        base += f" --out models/melody-{SIGN_ONLY}.safetensors --results training/results/melody-{SIGN_ONLY}.json"
+    return base
+
+
 def vae_card(kind: str) -> str:
     res, bench = _load(kind), _bench()
-    title = {"arvae": "AR-VAE (attribute-regularised MeasureVAE)", "betavae": "beta-VAE (MeasureVAE, no regularisation)"}[kind]
+    title = {"arvae": "AR-VAE (attribute-regularised MeasureVAE)", "betavae": "beta-VAE (MeasureVAE, no regularisation)",
+             SIGN_ONLY: "AR-VAE trained with AR-VAE's loss alone (the ablation of the linear term)"}[kind]
     c, s = res["config"], res["settings"]
     L = [f"# {title}", "", f"Weights: `models/melody-{kind}.safetensors` (safetensors; slider maps in its header). "
          f"Trained {res['date']} with torch {res['torch']} on a 2-core CPU in {res['train_s'] / 60:.0f} min "
-         f"({res['epochs_run']} epochs, {res['steps']} steps).", "", "## What it does", ""]
+         f"({res['epochs_run']} epochs, {res['steps']} steps)"
+         + (" on from the first stage's weights (below)." if s.get("init") else "."), "", "## What it does", ""]
     if kind == "arvae":
         L.append("Encodes one measure into 32 latent dimensions and decodes it back; dimensions 0-5 are tied to "
-                 + ", ".join(ATTRIBUTES) + " by AR-VAE's regularisation (Pati & Lerch 2020), so the melody lab's "
-                 "sliders move one dimension each. The slider maps (attribute value <-> latent value, monotone, from "
-                 "the training measures) are stored with the weights. The presets (a semi-supervised Gaussian mixture "
-                 "of tune types over those dimensions, `python -m training.fit_presets`) are stored there too.")
+                 + ", ".join(ATTRIBUTES) + " by AR-VAE's regularisation (Pati & Lerch 2020) plus a linear term, so "
+                 "the melody lab's sliders move one dimension each. AR-VAE's sign loss (gamma "
+                 f"{s['gamma']:g}, delta {s['delta']:g}) orders the codes along each dimension by the attribute; the "
+                 f"linear term (weight {s.get('rho', 0):g}: 1 - r² between the dimension's means and the attribute in "
+                 "each batch, musicdesk/melody/model.py `linear_loss`) makes the spacing follow the attribute's values "
+                 "rather than their ranks, which the sign loss alone leaves free. The slider maps (attribute value <-> "
+                 "latent value, monotone, from the training measures) are stored with the weights. The presets (a "
+                 "semi-supervised Gaussian mixture of tune types over those dimensions, `python -m training.fit_presets`) "
+                 "are stored there too.")
+    elif kind == SIGN_ONLY:
+        L.append("The first stage of the shipped AR-VAE (`models/melody-arvae.safetensors`), kept as it was trained: "
+                 "AR-VAE's loss alone, without the linear term. It is the ablation of benchmarks/bench_melody.py's "
+                 "interpretability table and the `--init` of the shipped model's second command. The melody lab does "
+                 "not use it.")
     else:
         L.append("The same MeasureVAE trained without attribute regularisation (gamma 0): the baseline of the "
                  "reconstruction and interpretability figures. The melody lab does not use it.")
@@ -43,22 +74,37 @@ def vae_card(kind: str) -> str:
           f"GRU encoder ({c['layers']} layers, {c['hidden']} units), latent {c['latent']}, hierarchical decoder (a beat "
           f"GRU over 4 beats, a tick GRU over each beat's 6 ticks, {c['layers']} layers, {c['hidden']} units).", "",
           "## Data", "", DATA_TEXT + f" Measures: {res['n']['train']} train, {res['n']['val']} validation, "
-          f"{res['n']['test']} test.", "", "## Command", "", "```", "python -m training.train_melody " +
-          " ".join(f"--{k.replace('_', '-')} {v}" for k, v in (("kind", kind), ("epochs", s["epochs"]),
-                                                                  ("patience", s["patience"]), ("hidden", s["hidden"]),
-                                                                  ("layers", s["layers"]))), "```", "",
-          f"Settings: Adam lr {s['lr']}, batch {s['batch_size']}, beta {s['beta']}, gamma "
-          f"{s['gamma'] if kind == 'arvae' else 0}, delta {s['delta']}, teacher forcing in {s['teacher_forcing']:.0%} of "
-          "batches, random transposition of each measure (-6..+6 semitones within the token range), early stopping "
-          "on the validation loss.", "", "## Metrics (held-out test measures; benchmarks/bench_melody.py)", ""]
+          f"{res['n']['test']} test.", "", "## Command", "", "```",
+          *(_vae_command(SIGN_ONLY, _load(SIGN_ONLY)["settings"]).replace(
+              f" --out models/melody-{SIGN_ONLY}.safetensors --results training/results/melody-{SIGN_ONLY}.json", "")
+            for _ in ([1] if s.get("init") and _load(SIGN_ONLY) else [])),
+          _vae_command(kind, s), "```", ""]
+    if s.get("init"):
+        L += ["The first command is AR-VAE's loss alone (kept as models/melody-arvae-signloss.safetensors); the second "
+              "goes on from its weights with the linear term (Adam restarted). Logs: training/logs/melody-arvae.log "
+              "and melody-arvae-2.log.", ""]
+    L += [f"Settings: Adam lr {s['lr']}, batch {s['batch_size']}, beta {s['beta']}, gamma "
+          f"{s['gamma'] if kind != 'betavae' else 0}, delta {s['delta']}, linear term {s.get('rho', 0) if kind != 'betavae' else 0:g}, "
+          f"teacher forcing in {s['teacher_forcing']:.0%} of batches, random transposition of each measure (-6..+6 "
+          "semitones within the token range), early stopping on the validation loss.", "",
+          "## Metrics (held-out test measures; benchmarks/bench_melody.py)", ""]
     r = bench.get("reconstruction", {}).get(kind)
     if r:
         L.append(f"Reconstruction: token accuracy {r['token_accuracy']:.4f}, measure accuracy {r['measure_accuracy']:.4f} "
                  f"({r['measures']} measures).")
     it = bench.get("interpretability", {}).get(kind)
+    other = bench.get("interpretability", {}).get(SIGN_ONLY) if kind == "arvae" else None
     if it:
-        L += ["", "| attribute | best dimension | linear R² | monotone R² |", "| --- | --- | --- | --- |"]
-        L += [f"| {a} | {v['best_dim']} | {v['linear_r2']:.3f} | {v['monotone_r2']:.3f} |" for a, v in it.items()]
+        if other:
+            L += ["", "| attribute | best dimension | linear R² | monotone R² | AR-VAE's loss alone: linear R² | monotone R² |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+            L += [f"| {a} | {v['best_dim']} | {v['linear_r2']:.3f} | {v['monotone_r2']:.3f} | "
+                  f"{other[a]['linear_r2']:.3f} | {other[a]['monotone_r2']:.3f} |" for a, v in it.items()]
+        else:
+            L += ["", "| attribute | best dimension | linear R² | monotone R² |", "| --- | --- | --- | --- |"]
+            L += [f"| {a} | {v['best_dim']} | {v['linear_r2']:.3f} | {v['monotone_r2']:.3f} |" for a, v in it.items()]
+        L.append(f"\nMean linear R²: {sum(v['linear_r2'] for v in it.values()) / len(it):.3f}"
+                 + (f" (AR-VAE's loss alone: {sum(v['linear_r2'] for v in other.values()) / len(other):.3f})." if other else "."))
     sl = bench.get("slider", {}) if kind == "arvae" else {}
     if sl.get("attributes"):
         L += ["", f"Slider control ({sl['measures']} held-out measures x {sl['positions']} slider positions; Spearman "
@@ -80,12 +126,27 @@ def vae_card(kind: str) -> str:
               f"{pr['labelled_tunes']} labelled training tunes; training/README.md): test accuracy "
               f"{pr['test_accuracy']['shipped']:.3f} on {pr['test_measures']} labelled test measures (every training label: "
               f"{pr['test_accuracy']['all_training_labels']:.3f}; always the commonest type: "
-              f"{pr['test_accuracy']['commonest_type']:.3f})."]
+              f"{pr['test_accuracy']['commonest_type']:.3f}"
+              + (f"; the meter alone: {pr['test_accuracy']['meter_alone']:.3f}; the mixture with the meter: "
+                 f"{pr['test_accuracy']['shipped_with_meter']:.3f}" if "meter_alone" in pr["test_accuracy"] else "")
+              + "). The faders are meter-free and the tune types differ mostly in meter, so the presets are a "
+              "type's typical faders (what a preset button sets), not a good tune-type classifier."]
+    low = [a for a, v in (it or {}).items() if v["linear_r2"] <= 0.96] if kind != "betavae" else []
     L += ["", "## Limits", "", "- Folk tunes only: other styles (jazz, classical themes) are outside what it has seen.",
           "- Meters up to 4 quarter beats a measure; notes on the grid of sixteenths and eighth-note triplets.",
-          *(["- Interpretability is below the 0.96 the AR-VAE paper reports (mean above); syncopation is the weakest."]
-            if kind == "arvae" else []), ""]
+          *([f"- Interpretability (linear R²) at or below 0.96 for: {', '.join(low)}."] if low else []), ""]
     return "\n".join(L)
+
+
+def _inpaint_runs_text(runs: int) -> str:
+    logs = ["training/logs/melody-inpaint.log"] + [f"melody-inpaint-{k}.log" for k in range(2, runs + 1)]
+    text = ("Each command after the first goes on from the one before's weights (Adam restarted); the history of the "
+            f"runs: {', '.join(logs[:-1])} and {logs[-1]}.")
+    if runs >= 3:
+        text += (" The last run is over the shipped AR-VAE (AR-VAE's loss plus the linear term), the earlier ones over its "
+                 "first stage (AR-VAE's loss alone, models/melody-arvae-signloss.safetensors): the LatentRNN works on "
+                 "the latents of the AR-VAE it is shipped with.")
+    return text + "\n"
 
 
 def inpaint_card() -> str:
@@ -103,8 +164,7 @@ def inpaint_card() -> str:
                                     for c in res.get("earlier_commands", [])],
          "python -m training.train_inpaint " + ("--init models/melody-inpaint.safetensors " if s.get("init") else "")
          + " ".join(f"--{k.replace('_', '-')} {s[k]}" for k in ("epochs", "steps_per_epoch", "hidden", "layers", "patience")),
-         "```", "", *(["The second command goes on from the first one's weights (Adam restarted); the history of both "
-                       "runs: training/logs/melody-inpaint.log and melody-inpaint-2.log.", ""] if s.get("init") else []),
+         "```", "", *([_inpaint_runs_text(len(res.get("earlier_commands", [])) + 1)] if s.get("init") else []),
          f"## Metrics ({t['cases']} held-out 16-measure windows of test tunes, 2-6 missing)", "",
          "| method | token accuracy | NLL (nats per missing measure) |", "| --- | --- | --- |"]
     t = _bench().get("inpaint", t)      # the benchmark's figures, with the lab's chosen fill, when run
@@ -117,11 +177,15 @@ def inpaint_card() -> str:
               "the decoded mean and the window's known measures of the same length by the decoder's log-likelihood given "
               "the predicted latent plus a phrase prior (" + ", ".join(f"{b:g} nats for a measure {d} away"
                                                                       for d, b in ch["rule"]["phrase_bonus_nats"])
+              + (f", and {ch['rule']['copy_bonus_nats']:g} nats for any known measure" if ch["rule"]["copy_bonus_nats"] else "")
               + f"); it copied {100 * ch['copied_share']:.0f}% of the measures. The rule was chosen on validation windows "
               "(`python -m training.inpaint_choice`). A copied measure has no latent of the LatentRNN's, hence no NLL."]
+    gap = t["latent_rnn"]["token_accuracy"] - t["repeat_last"]["token_accuracy"]
+    where = (f"below repeating the measure before the gap ({gap:+.4f})" if gap < 0 else
+             f"only level with repeating the measure before the gap ({gap:+.4f})")
     L += ["", "## Limits", "", "- Trained on folk tunes; tied to the AR-VAE it was trained over (retrain it after "
           "retraining the AR-VAE).", "- The decoded mean alone is far more likely under the decoder than either baseline "
-          "(NLL), but its token accuracy is below repeating the measure before the gap: most ticks are holds, and a real "
+          f"(NLL), but its token accuracy is {where}: most ticks are holds, and a real "
           "neighbouring measure shares its rhythm (training/README.md, \"Inpainting runs\"). The lab's first candidate "
           "therefore lets the LatentRNN's prediction (with a phrase prior) choose between its decoded mean and the "
           "tune's own measures, and it is nearly always one of the tune's measures; "
@@ -174,7 +238,7 @@ def _bench() -> dict:
 
 
 def main(argv=None) -> int:
-    for kind in ("arvae", "betavae"):
+    for kind in ("arvae", SIGN_ONLY, "betavae"):
         if _load(kind):
             (ROOT / "models" / f"melody-{kind}.md").write_text(vae_card(kind))
             print(f"wrote models/melody-{kind}.md")

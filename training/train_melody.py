@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from musicdesk.melody.attributes import ATTRIBUTES, attribute_matrix
-from musicdesk.melody.model import MeasureVAE, VAEConfig, ar_loss, kl_divergence, reconstruction_loss
+from musicdesk.melody.model import MeasureVAE, VAEConfig, ar_loss, kl_divergence, linear_loss, reconstruction_loss
 from musicdesk.melody.tokens import FIRST_PITCH, TICKS_PER_BEAT, VOCAB_SIZE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,12 +88,14 @@ def random_transpose(tokens: np.ndarray, rng: np.random.Generator, max_shift: in
 
 
 def losses(model: MeasureVAE, tok: torch.Tensor, ticks: torch.Tensor, attrs: torch.Tensor, beta: float,
-           gamma: float, delta: float, teacher_forcing: bool) -> tuple[torch.Tensor, dict]:
+           gamma: float, delta: float, teacher_forcing: bool, rho: float = 0.0) -> tuple[torch.Tensor, dict]:
     logits, z, mu, logvar = model(tok, ticks, teacher_forcing=teacher_forcing)
     rec = reconstruction_loss(logits, tok)
     kl = kl_divergence(mu, logvar)
     reg = sum(ar_loss(z[:, i], attrs[:, i], delta) for i in range(attrs.shape[1])) if gamma else torch.zeros(())
-    return rec + beta * kl + gamma * reg, {"rec": rec.item(), "kl": kl.item(), "ar": float(reg.detach())}
+    lin = sum(linear_loss(mu[:, i], attrs[:, i]) for i in range(attrs.shape[1])) if rho else torch.zeros(())
+    return (rec + beta * kl + gamma * reg + rho * lin,
+            {"rec": rec.item(), "kl": kl.item(), "ar": float(reg.detach()), "linear": float(lin.detach())})
 
 
 @torch.no_grad()
@@ -173,6 +175,7 @@ def train(args) -> dict:
         earlier = init_info.get("earlier_commands", []) + [init_info["command"]]
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     gamma = args.gamma if args.kind.endswith("arvae") else 0.0
+    rho = args.rho if args.kind.endswith("arvae") else 0.0
     n = len(tr["tokens"])
     va_sub = {k: v[:args.val_size] for k, v in va.items()}
     best, best_loss, bad, hist, steps = None, np.inf, 0, [], 0
@@ -187,7 +190,7 @@ def train(args) -> dict:
             # transposing a dMelodies melody would change its tonic and octave factors: not those
             tok = torch.from_numpy(random_transpose(tr["tokens"][idx], rng) if names == ATTRIBUTES else tr["tokens"][idx])
             loss, parts = losses(model, tok, torch.from_numpy(tr["ticks"][idx]), torch.from_numpy(tr["attributes"][idx]),
-                                 args.beta, gamma, args.delta, teacher_forcing=rng.random() < args.teacher_forcing)
+                                 args.beta, gamma, args.delta, teacher_forcing=rng.random() < args.teacher_forcing, rho=rho)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -200,13 +203,14 @@ def train(args) -> dict:
         model.eval()
         with torch.no_grad():
             vl, vparts = losses(model, torch.from_numpy(va_sub["tokens"]), torch.from_numpy(va_sub["ticks"]),
-                                torch.from_numpy(va_sub["attributes"]), args.beta, gamma, args.delta, False)
+                                torch.from_numpy(va_sub["attributes"]), args.beta, gamma, args.delta, False, rho)
         acc = token_accuracy(model, va_sub)
         interp = interpretability(encode_all(model, va_sub), va_sub["attributes"], names)
         hist.append({"epoch": epoch + 1, "train": tot, "val": vparts, "val_loss": float(vl), "val_token_accuracy": acc,
                      "val_interpretability": {a: round(v["r2"], 4) for a, v in interp.items()},
                      "seconds": round(time.perf_counter() - t0, 1)})
-        print(f"epoch {epoch + 1}: train rec {tot.get('rec', 0):.2f} kl {tot.get('kl', 0):.1f} ar {tot.get('ar', 0):.3f}; "
+        print(f"epoch {epoch + 1}: train rec {tot.get('rec', 0):.2f} kl {tot.get('kl', 0):.1f} ar {tot.get('ar', 0):.3f} "
+              f"linear {tot.get('linear', 0):.3f}; "
               f"val loss {float(vl):.2f} token acc {acc:.4f} interp "
               + " ".join(f"{a[:8]} {v['r2']:.2f}" for a, v in interp.items()) + f" ({time.perf_counter() - t0:.0f} s)",
               flush=True)
@@ -253,6 +257,8 @@ def main(argv=None) -> int:
     ap.add_argument("--beta", type=float, default=0.001)
     ap.add_argument("--gamma", type=float, default=1.0)
     ap.add_argument("--delta", type=float, default=10.0)
+    ap.add_argument("--rho", type=float, default=0.0, help="weight of the linear term (1 - r² between each "
+                    "regularised dimension and its attribute; musicdesk.melody.model.linear_loss); 0: AR-VAE's loss alone")
     ap.add_argument("--latent", type=int, default=32)
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--layers", type=int, default=2)

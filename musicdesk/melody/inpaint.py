@@ -34,8 +34,8 @@ class FillRule:
     added to every known measure (negative: the decoded mean is preferred), and `phrase_bonus_nats`
     (distance in measures, bonus) added to a known measure that far from the missing one."""
 
-    copy_bonus_nats: float = 0.0
-    phrase_bonus_nats: tuple[tuple[int, float], ...] = ((4, 30.0), (8, 20.0))
+    copy_bonus_nats: float = 15.0
+    phrase_bonus_nats: tuple[tuple[int, float], ...] = ((4, 20.0), (8, 10.0))
 
     def bonus(self, distance: np.ndarray) -> np.ndarray:
         b = np.full(np.shape(distance), self.copy_bonus_nats, dtype=float)

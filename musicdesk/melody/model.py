@@ -134,6 +134,22 @@ def ar_loss(z_dim: torch.Tensor, attribute: torch.Tensor, delta: float = 10.0) -
     return F.l1_loss(torch.tanh(delta * dz), torch.sign(da))
 
 
+def linear_loss(mu_dim: torch.Tensor, attribute: torch.Tensor) -> torch.Tensor:
+    """1 - r² of the batch's Pearson correlation between one latent dimension's means (B,) and one attribute (B,).
+
+    AR-VAE's sign loss fixes only the order of the codes along the dimension, so the codes' spacing follows the
+    ranks of the attribute's values, not the values; this term (scale-free, so it leaves the scale to the KL
+    term) asks for a dimension linear in the attribute, the form the interpretability metric and a slider in
+    attribute units want. 0 for a batch where the attribute does not vary."""
+    x = mu_dim - mu_dim.mean()
+    y = attribute - attribute.mean()
+    vy = (y * y).sum()
+    if float(vy) == 0.0:
+        return torch.zeros((), dtype=mu_dim.dtype)
+    r = (x * y).sum() / torch.sqrt((x * x).sum() * vy + 1e-12)
+    return 1.0 - r * r
+
+
 def reconstruction_loss(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of the tokens, summed over ticks, averaged over the batch."""
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens.reshape(-1).long(),
