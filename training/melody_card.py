@@ -157,8 +157,9 @@ def inpaint_card() -> str:
          f"in {res['train_s'] / 60:.0f} min over the frozen AR-VAE of `models/melody-arvae.safetensors` "
          f"(trained {res['vae'].get('date')}).", "", "## What it does", "",
          "Given the latents of up to 16 measures around a gap of missing measures, gives a Gaussian over each missing "
-         "measure's latent; its mean decoded by the AR-VAE is the first candidate, draws from it the others "
-         "(musicdesk/melody/inpaint.py).", "", "## Data", "", DATA_TEXT + " Windows of 8-16 measures of one tune, 2-6 "
+         "measure's latent (musicdesk/melody/inpaint.py). The lab's candidates: first its best guess (the "
+         "prediction's choice among its decoded mean and the tune's known measures, below), then the mean decoded by "
+         "the AR-VAE, then draws from the Gaussian.", "", "## Data", "", DATA_TEXT + " Windows of 8-16 measures of one tune, 2-6 "
          "missing with context on both sides, each window in its own key or one of three random transpositions.", "",
          "## Command", "", "```", *[c.replace("--init /tmp/inpaint-v2.safetensors", "--init models/melody-inpaint.safetensors")
                                     for c in res.get("earlier_commands", [])],
