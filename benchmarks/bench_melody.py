@@ -46,14 +46,14 @@ from make_results import write_section  # noqa: E402
 
 from musicdesk.melody.attributes import ATTRIBUTES, attribute_matrix  # noqa: E402
 from musicdesk.melody.lab import MelodyLab  # noqa: E402
+from musicdesk.melody.weights import weights_path  # noqa: E402
+from training.melody_card import SIGN_ONLY  # noqa: E402   the AR-VAE trained with AR-VAE's loss alone: the ablation
 from training.train_melody import DATA, encode_all, load  # noqa: E402
 from training.train_melody import interpretability as best_dimensions  # noqa: E402
 
 DATE = datetime.date.today().isoformat()
 MACHINE = "2-core CPU, no GPU"
 POSITIONS = 9
-SIGN_ONLY = "arvae-signloss"                 # the AR-VAE trained with AR-VAE's loss alone: the ablation
-SIGN_ONLY_WEIGHTS = "models/melody-arvae-signloss.safetensors"
 
 
 def reconstruction(lab: MelodyLab, test: dict) -> dict:
@@ -268,7 +268,7 @@ def markdown(res: dict, cmd: str) -> str:
         L += ["", f"`arvae` is the shipped model: AR-VAE's sign loss (gamma 1, delta 10) plus a linear term (1 - r² "
               f"between each regularised dimension and its attribute in the batch, weight 1; "
               f"musicdesk.melody.model.linear_loss). `{SIGN_ONLY}` is the same model before that term was added "
-              f"(AR-VAE's loss alone; {SIGN_ONLY_WEIGHTS}), the one the shipped model was trained on from: the sign "
+              f"(AR-VAE's loss alone; models/{weights_path(SIGN_ONLY).name}), the one the shipped model was trained on from: the sign "
               "loss fixes only the order of the codes, so their spacing follows the ranks of the attribute's values "
               "and the linear R² stays near what the ranks allow (monotone R² well above the linear one). The two "
               "are not compute-matched (the shipped model trained 11 epochs more), but the gain is the term's: "
@@ -424,7 +424,7 @@ def main() -> None:
     labs = {}
     for name in ("arvae", SIGN_ONLY, "betavae"):
         try:
-            labs[name] = MelodyLab("arvae", ROOT / SIGN_ONLY_WEIGHTS) if name == SIGN_ONLY else MelodyLab(name)
+            labs[name] = MelodyLab("arvae", weights_path(SIGN_ONLY)) if name == SIGN_ONLY else MelodyLab(name)
         except Exception as exc:
             print(f"{name}: {exc}")
     for name, lab in labs.items():
@@ -441,8 +441,8 @@ def main() -> None:
             res["presets"] = {k: v for k, v in json.loads(pr.read_text()).items() if k != "mixture"}
         res["speed"] = speed(labs["arvae"])
     before = ROOT / "benchmarks" / "results" / "melody.json"
-    if args.keep_dmelodies and before.exists() and "dmelodies" in json.loads(before.read_text()):
-        old = json.loads(before.read_text())     # the dMelodies models did not change: their figures stand, dated
+    old = json.loads(before.read_text()) if args.keep_dmelodies and before.exists() else {}
+    if "dmelodies" in old:     # the dMelodies models did not change: their figures stand, dated
         res["dmelodies"], res["dmelodies_date"] = old["dmelodies"], old.get("dmelodies_date", old["date"])
     else:
         res["dmelodies"] = dmelodies()

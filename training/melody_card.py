@@ -27,19 +27,19 @@ SIGN_ONLY = "arvae-signloss"     # the AR-VAE trained with AR-VAE's loss alone (
 
 
 def _vae_command(kind: str, s: dict) -> str:
-    base = "python -m training.train_melody " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in (("kind", "arvae" if kind == SIGN_ONLY else kind), ("epochs", s["epochs"]),
-                                                     ("patience", s["patience"]), ("hidden", s["hidden"]),
-                                                     ("layers", s["layers"])))
-    if s.get("rho"):
-        base += f" --rho {s['rho']:g}"
-    if s.get("max_minutes"):
-        base += f" --max-minutes {s['max_minutes']:g}"
+    """The train_melody command of a run with settings `s`, for the weights `kind` (SIGN_ONLY: an arvae run
+    written to its own files)."""
+    parts = ["--kind", "arvae" if kind == SIGN_ONLY else kind]
     if s.get("init"):
-        base = base.replace("--kind arvae", "--kind arvae --init models/melody-arvae.safetensors")
+        parts += ["--init", "models/melody-arvae.safetensors"]
+    parts += [f"--{k} {s[k]}" for k in ("epochs", "patience", "hidden", "layers")]
+    if s.get("rho"):
+        parts.append(f"--rho {s['rho']:g}")
+    if s.get("max_minutes"):
+        parts.append(f"--max-minutes {s['max_minutes']:g}")
     if kind == SIGN_ONLY:
-        base += f" --out models/melody-{SIGN_ONLY}.safetensors --results training/results/melody-{SIGN_ONLY}.json"
-    return base
+        parts += [f"--out models/melody-{SIGN_ONLY}.safetensors", f"--results training/results/melody-{SIGN_ONLY}.json"]
+    return "python -m training.train_melody " + " ".join(parts)
 
 
 def vae_card(kind: str) -> str:
@@ -75,9 +75,7 @@ def vae_card(kind: str) -> str:
           f"GRU over 4 beats, a tick GRU over each beat's 6 ticks, {c['layers']} layers, {c['hidden']} units).", "",
           "## Data", "", DATA_TEXT + f" Measures: {res['n']['train']} train, {res['n']['val']} validation, "
           f"{res['n']['test']} test.", "", "## Command", "", "```",
-          *(_vae_command(SIGN_ONLY, _load(SIGN_ONLY)["settings"]).replace(
-              f" --out models/melody-{SIGN_ONLY}.safetensors --results training/results/melody-{SIGN_ONLY}.json", "")
-            for _ in ([1] if s.get("init") and _load(SIGN_ONLY) else [])),
+          *([_vae_command("arvae", _load(SIGN_ONLY)["settings"])] if s.get("init") and _load(SIGN_ONLY) else []),
           _vae_command(kind, s), "```", ""]
     if s.get("init"):
         L += ["The first command is AR-VAE's loss alone (kept as models/melody-arvae-signloss.safetensors); the second "
