@@ -32,6 +32,7 @@ class Tolerances:
     tempo_window_beats: float = 8.0  # neighbourhood (each side) for the local tempo fit
     min_voiced_frames: int = 3       # fewer voiced frames inside a note's span: the note is missed
     edge_trim: float = 0.2           # fraction of a note's span ignored at each end when reading its pitch
+    reference_a4_hz: float = 440.0   # the reference pitch notes are judged against (415, 440, 442, ...)
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,9 @@ class NoteResult:
     onset_s: float | None
     offset_s: float | None
     timing_error_ms: float | None    # onset relative to the local tempo line (+ late, - early)
-    intonation: str | None = None    # in_tune | sharp | flat (right notes only)
-    timing: str | None = None        # on_time | early | late
+    intonation: str | None = None    # in_tune | sharp | flat (right notes only), against the take's tuning
+    timing: str | None = None        # on_time | early | late; None: not judged (see pulse_errors_ms)
+    intonation_cents: float | None = None  # cents against the take's own tuning (= cents when it has none)
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class Report:
     summary: dict
     ratings: dict
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    remarks: tuple[str, ...] = field(default_factory=tuple)   # about the take as a whole, e.g. its tuning
 
     def to_json_dict(self) -> dict:
         """The stable JSON contract of `musicdesk analyze --json`."""
@@ -74,6 +77,7 @@ class Report:
             "summary": _round_floats(dict(self.summary)),
             "ratings": _round_floats(dict(self.ratings)),
             "warnings": list(self.warnings),
+            "remarks": list(self.remarks),
         }
 
 
@@ -98,14 +102,15 @@ MIN_SIDE_WEIGHT = 2.0  # tricube weight needed on each side of a note for a loca
 
 def local_tempo_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, window_beats: float,
                           window_notes: int = 6) -> np.ndarray:
-    """Leave-one-out timing error (ms) of each onset against a robust local curve beats -> seconds.
+    """Leave-one-out timing error (ms) of each onset against one robust local curve beats -> seconds,
+    fitted through the neighbours on both sides (the rule of the first reports; kept for comparison in
+    benchmarks/bench_timing.py). A hold or a breath between two notes bends that one curve, so the
+    notes around it read early and late: `pulse_errors_ms` is the rule the report uses.
 
     For note i, its neighbours are the `window_notes` played notes on each side, and any others within
     `window_beats`; they are fitted by weighted least squares (tricube weights over the neighbour's
     rank, Tukey-bisquare reweighting against outliers): a parabola when the neighbours on each side
-    that are not outliers of a robust line weigh at least MIN_SIDE_WEIGHT (about two close notes; it
-    follows an accelerando or ritardando), else that line. Counting neighbours by rank, not by beats,
-    keeps a late note identifiable as the outlier when a long note follows it. The error is
+    that are not outliers of a robust line weigh at least MIN_SIDE_WEIGHT, else that line. The error is
     onset_s[i] minus the fit at onset_beats[i]. With fewer than 3 neighbours a global line is used.
     """
     n = len(onset_s)
@@ -123,8 +128,6 @@ def local_tempo_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, window_b
             span = max(window_notes, int(rank[nb].max())) + 1
             w = (1 - (rank[nb] / span) ** 3) ** 3
             coef, rw = _robust_poly(x, y, w, 1, with_weights=True)
-            # a parabola only with real support on both sides: outliers (a late note) do not pin it
-            # down, and its extrapolation would amplify onset noise
             eff = w * rw
             if min(float(eff[x < 0].sum()), float(eff[x > 0].sum())) >= MIN_SIDE_WEIGHT:
                 coef = _robust_poly(x, y, w, 2)
@@ -133,6 +136,96 @@ def local_tempo_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, window_b
             pred = np.polyval(glob, onset_beats[i])
         out[i] = (onset_s[i] - pred) * 1000.0
     return out
+
+
+PULSE_CONTEXT_NOTES = 3   # each side's pulse comes from this many played notes next to the note
+                          # (chosen on simulated professionals: training/timing_design.py)
+BREAK_MIN_S = 0.15        # an inter-onset interval this much longer than the pulse, not made up for by
+                          # its neighbours, is a hold or a breath (a phrase end): see `timing_breaks`
+
+
+def timing_breaks(onset_beats: np.ndarray, onset_s: np.ndarray, min_s: float = BREAK_MIN_S,
+                  context_notes: int = PULSE_CONTEXT_NOTES) -> np.ndarray:
+    """Per note, whether the player held it or breathed after it: the interval to the next onset is at
+    least `min_s` longer than the local pulse says (the median seconds per beat of the `context_notes`
+    intervals on each side), and the intervals next to it do not make up for it (a note played late
+    lengthens the interval before it and shortens the one after; a hold lengthens one only)."""
+    b = np.asarray(onset_beats, dtype=np.float64)
+    t = np.asarray(onset_s, dtype=np.float64)
+    n = len(t)
+    out = np.zeros(n, dtype=bool)
+    if n < 3:
+        return out
+    db, dt = np.diff(b), np.diff(t)
+    ok = db > 1e-9
+    spb = np.where(ok, dt / np.maximum(db, 1e-9), np.nan)
+    excess = np.zeros(n - 1)
+    for j in range(n - 1):
+        near = [k for k in range(max(0, j - context_notes), min(n - 1, j + 1 + context_notes)) if k != j and ok[k]]
+        if not near or not ok[j]:
+            continue
+        excess[j] = dt[j] - db[j] * float(np.median(spb[near]))
+    for j in range(n - 1):
+        before = excess[j - 1] if j > 0 else 0.0
+        after = excess[j + 1] if j + 2 < n else 0.0
+        # the longest of neighbouring long intervals (a ritardando lengthens those before a hold)
+        out[j] = (excess[j] >= min_s and min(excess[j] + before, excess[j] + after) >= min_s
+                  and excess[j] >= max(before, after))
+    return out
+
+
+def pulse_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, context_notes: int = PULSE_CONTEXT_NOTES,
+                    breaks: np.ndarray | None = None) -> np.ndarray:
+    """Timing error (ms, + late) of each onset against the player's own pulse on both sides of it;
+    NaN where a note is not judged.
+
+    The pulse before note i: each of the `context_notes` played notes before it, carried forward to
+    note i's beat at the local tempo (`_local_spb`: the median seconds per beat of the intervals
+    around it, not the two that touch note i), and the median of those. The pulse after it: the same
+    from the notes after it, carried back. A note is off only as far as both pulses agree: the same
+    sign, and the smaller of the two sizes; else 0. A note played early or late is off both.
+
+    Holds and breaths (`breaks[i]`: the player may hold or breathe after note i; default
+    `timing_breaks`, to which a caller adds the score's fermatas) split the take into phrases, and no
+    pulse reaches across a phrase end. The last note of a phrase is judged by both sides, across the
+    break (a ritardando into a fermata is off the next phrase's pulse, not off its own, so it is not
+    called late), and is no anchor for the others' pulse unless it is the only one. A note with a
+    pulse on one side only sets it and is not judged: the first note of the take and of each phrase
+    (the entry after a breath is the player's choice), and the last note of the take.
+    """
+    b = np.asarray(onset_beats, dtype=np.float64)
+    t = np.asarray(onset_s, dtype=np.float64)
+    n = len(t)
+    out = np.full(n, np.nan)
+    if n < 3 or np.ptp(b) <= 0:
+        return out
+    brk = timing_breaks(b, t, context_notes=context_notes) if breaks is None else np.asarray(breaks, dtype=bool)
+    brk = brk.copy()
+    brk[-1] = False
+    seg = np.concatenate([[0], np.cumsum(brk[:-1])])   # phrase number of each note
+    glob_spb = float(_robust_poly(b, t, np.ones(n), 1)[0])
+    for i in range(n):
+        left = [j for j in range(max(0, i - context_notes), i) if seg[j] == seg[i]]
+        right = [j for j in range(i + 1, min(n, i + 1 + context_notes)) if seg[j] == seg[i] or brk[i]]
+        left, right = ([j for j in side if not brk[j]] or side for side in (left, right))
+        if not left or not right:
+            continue
+        spb = _local_spb(b, t, i, brk, context_notes, glob_spb)
+        e_left, e_right = (t[i] - float(np.median(t[side] + (b[i] - b[side]) * spb)) for side in (left, right))
+        out[i] = 0.0 if np.sign(e_left) != np.sign(e_right) else min(e_left, e_right, key=abs) * 1000.0
+    return out
+
+
+def _local_spb(b: np.ndarray, t: np.ndarray, i: int, brk: np.ndarray, k: int, fallback: float) -> float:
+    """Seconds per beat around note i: the median over the inter-onset intervals within k notes, leaving
+    out the two that touch note i (its own placement) and those that end a phrase (holds, breaths)."""
+    n = len(t)
+    m = [j for j in range(max(0, i - k - 1), min(n - 1, i + k + 1))
+         if j not in (i - 1, i) and not brk[j] and b[j + 1] - b[j] > 1e-9]
+    if not m:
+        return fallback
+    m = np.asarray(m)
+    return float(np.median((t[m + 1] - t[m]) / (b[m + 1] - b[m])))
 
 
 def _weighted_median(v: np.ndarray, w: np.ndarray) -> float:
@@ -172,8 +265,19 @@ def _robust_poly(x: np.ndarray, y: np.ndarray, w: np.ndarray, deg: int, iters: i
 
 def build_report(score: Score, contour: PitchContour, alignment: Alignment,
                  tol: Tolerances = Tolerances()) -> Report:
-    """Judge every score note of the take and sum up."""
+    """Judge every score note of the take and sum up.
+
+    Pitch: `cents` is each note against the score at the reference pitch (`tol.reference_a4_hz`). When
+    most notes share an offset (`take_checks.tuning_offset_cents`: a take tuned to another A, or
+    consistently sharp), right and wrong notes and each note's intonation are judged against that
+    offset, as a tuner set to the take's own A would; the offset itself is reported once
+    (`summary["tuning_offset_cents"]`) and lowers the intonation rating, which stays against the
+    reference. Timing: `pulse_errors_ms`, with the score's fermatas as phrase ends.
+    """
+    from musicdesk.take_checks import score_passes, tuning_offset_cents
+
     notes = score.notes
+    ref_cents = 1200.0 * math.log2(tol.reference_a4_hz / 440.0)
     results: list[dict] = []
     for sn, na in zip(notes, alignment.notes):
         r = dict(id=sn.id, index=sn.index, measure=sn.measure, beat=sn.beat, expected_midi=sn.midi,
@@ -182,21 +286,28 @@ def build_report(score: Score, contour: PitchContour, alignment: Alignment,
         if na.onset_s is not None and na.offset_s is not None:
             pm, _ = played_midi(contour, na.onset_s, na.offset_s, tol)
             if pm is not None:
-                cents = 100.0 * (pm - sn.midi)
-                r.update(played_midi=pm, cents=cents,
-                         status=CORRECT if abs(cents) < tol.pitch_cents else WRONG_PITCH)
-                if r["status"] == CORRECT:
-                    r["intonation"] = ("in_tune" if abs(cents) <= tol.intonation_cents
-                                       else ("sharp" if cents > 0 else "flat"))
-        if r["status"] == MISSED:
-            r.update(onset_s=None, offset_s=None)
+                r.update(played_midi=pm, cents=100.0 * (pm - sn.midi) - ref_cents)
         results.append(r)
+    offset = tuning_offset_cents(np.array([r["cents"] if r["cents"] is not None else np.nan for r in results]))
+    for r in results:
+        if r["cents"] is None:
+            r.update(onset_s=None, offset_s=None)
+            continue
+        rel = r["cents"] - offset
+        r["status"] = CORRECT if abs(rel) < tol.pitch_cents else WRONG_PITCH
+        if r["status"] == CORRECT:
+            r["intonation_cents"] = rel
+            r["intonation"] = ("in_tune" if abs(rel) <= tol.intonation_cents else ("sharp" if rel > 0 else "flat"))
 
     played = [i for i, r in enumerate(results) if r["status"] != MISSED]
+    n_holds = 0
     if played:
         beats = np.array([notes[i].onset_beats for i in played])
         secs = np.array([results[i]["onset_s"] for i in played])
-        errs = local_tempo_errors_ms(beats, secs, tol.tempo_window_beats)
+        brk = timing_breaks(beats, secs) | np.array([notes[i].fermata for i in played], dtype=bool)
+        brk[-1] = False
+        n_holds = int(brk.sum())
+        errs = pulse_errors_ms(beats, secs, breaks=brk)
         for i, e in zip(played, errs):
             if np.isfinite(e):
                 results[i]["timing_error_ms"] = float(e)
@@ -204,8 +315,34 @@ def build_report(score: Score, contour: PitchContour, alignment: Alignment,
 
     extra = tuple(ExtraNote(on, off, played_midi(contour, on, off, tol)[0]) for on, off in alignment.extra)
     note_results = tuple(NoteResult(**r) for r in results)
-    summary, ratings, warnings = _summarise(score, note_results, extra, tol, _matched_time(contour, note_results))
-    return Report(note_results, extra, summary, ratings, tuple(warnings))
+    passes = score_passes(contour, np.array([n.midi for n in score.notes]))
+    summary, ratings, warnings = _summarise(score, note_results, extra, tol, _matched_time(contour, note_results),
+                                            n_passes=len(passes))
+    summary.update(tuning_offset_cents=offset, reference_a4_hz=float(tol.reference_a4_hz), n_holds=n_holds,
+                   n_timing_judged=sum(r.timing is not None for r in note_results))
+    remarks = [tuning_sentence(offset, tol.reference_a4_hz)] if offset else []
+    warnings = _repeat_warning(passes) + warnings
+    return Report(note_results, extra, summary, ratings, tuple(warnings), tuple(remarks))
+
+
+def tuning_sentence(offset_cents: float, reference_a4_hz: float) -> str:
+    """'You play 35 cents sharp overall (against A = 440 Hz) ...', for a take with its own tuning."""
+    a4 = reference_a4_hz * 2 ** (offset_cents / 1200.0)
+    return (f"You play {abs(offset_cents):.0f} cents {'sharp' if offset_cents > 0 else 'flat'} overall (against "
+            f"A = {reference_a4_hz:g} Hz; your A is about {a4:.0f} Hz). Notes are judged right or wrong against "
+            "your own tuning; tune your instrument, or set the reference pitch in Settings if you tuned to "
+            "another A.")
+
+
+def _repeat_warning(passes: list) -> list[str]:
+    """A warning when the part was played several times in the take (`take_checks.score_passes`)."""
+    out = []
+    if len(passes) >= 2:
+        starts = ", ".join(f"{a:.0f} s" for a, _, _ in passes)
+        out.append(f"The part is played {len(passes)} times in this take (passes start at {starts}); only one "
+                   "pass is judged, so tempo and coverage here mean little. Trim the take to one pass, or "
+                   "record each pass as its own take.")
+    return out
 
 
 def _matched_time(contour: PitchContour, notes: tuple[NoteResult, ...]) -> tuple[float, float]:
@@ -226,10 +363,15 @@ MIN_MATCHED_FRACTION = 0.5
 # pitched sound still lies "inside" score notes; a beginner's honest attempt gets the question too.
 MIN_CORRECT_FRACTION = 0.4
 MISMATCH_MIN_VOICED_S = 2.0
+# ... or fewer than this share when the part's notes are nowhere to be found in order in the take
+# (take_checks.score_passes): a take of another chorale in the same key matches 40-45% of the notes by
+# chance, while a weak student's take of the right piece still contains the tune
+MIN_CORRECT_IN_ORDER = 0.6
 
 
 def _summarise(score: Score, notes: tuple[NoteResult, ...], extra: tuple[ExtraNote, ...],
-               tol: Tolerances, matched: tuple[float, float] = (0.0, 0.0)) -> tuple[dict, dict, list[str]]:
+               tol: Tolerances, matched: tuple[float, float] = (0.0, 0.0), n_passes: int = 1
+               ) -> tuple[dict, dict, list[str]]:
     n = len(notes)
     matched_s, voiced_s = matched
     matched_fraction = matched_s / voiced_s if voiced_s > 0 else 0.0
@@ -263,6 +405,7 @@ def _summarise(score: Score, notes: tuple[NoteResult, ...], extra: tuple[ExtraNo
         "n_early": sum(r.timing == "early" for r in notes),
         "n_late": sum(r.timing == "late" for r in notes),
         "played_tempo_bpm": _played_tempo_bpm(score, played),
+        "n_passes": n_passes,
         # share of the take's pitched sound that lies inside score notes found in it
         "matched_fraction": matched_fraction,
         "score_tempo_bpm": score.tempo_bpm,
@@ -279,10 +422,11 @@ def _summarise(score: Score, notes: tuple[NoteResult, ...], extra: tuple[ExtraNo
     warnings: list[str] = list(score.warnings)
     if not played:
         warnings.append("No note of the score was found in the take: is it a recording of this piece and part?")
-    elif mismatch:
+    elif mismatch and n_passes < 2:   # (several passes get a warning of their own)
         warnings.append(f"Only {matched_s:.1f} s of the {voiced_s:.1f} s played were found to match the score: "
                         "is this take of the chosen piece and part, at the written key?")
-    elif len(in_range) >= 8 and len(correct) / len(in_range) < MIN_CORRECT_FRACTION:
+    elif n_passes < 2 and len(in_range) >= 8 and (len(correct) / len(in_range) < MIN_CORRECT_FRACTION
+                                 or (n_passes == 0 and len(correct) / len(in_range) < MIN_CORRECT_IN_ORDER)):
         warnings.append(f"Only {len(correct)} of {len(in_range)} notes match the score: "
                         "is this take of the chosen piece and part, at the written key?")
     return summary, ratings, warnings

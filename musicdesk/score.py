@@ -46,6 +46,7 @@ class ScoreNote:
     duration_s: float
     measure: int            # measure number as printed in the score
     beat: float             # 1-based beat within the measure, in the time signature's beat unit
+    fermata: bool = False   # a fermata is written on the note (or on a note tied into it)
 
     @property
     def offset_s(self) -> float:
@@ -149,7 +150,8 @@ def load_score(path: str | os.PathLike, part: str | int | None = None,
         notes.append(ScoreNote(id=nid, element_id=ev.element_id, index=i, midi=ev.midi,
                                written_midi=ev.written_midi, onset_beats=round(ev.onset, 9),
                                duration_beats=round(ev.duration, 9), onset_s=on_s,
-                               duration_s=max(off_s - on_s, 0.0), measure=ev.measure, beat=ev.beat))
+                               duration_s=max(off_s - on_s, 0.0), measure=ev.measure, beat=ev.beat,
+                               fermata=ev.fermata))
     return Score(title=parsed.title, parts=tuple(parsed.part_names), part=parsed.part_names[pidx],
                  notes=tuple(notes), tempo_bpm=start_bpm, duration_s=max(n.offset_s for n in notes),
                  source_path=parsed.path, warnings=tuple(warnings))
@@ -448,6 +450,13 @@ class _Ev:
     measure: int
     beat: float
     tie: str | None
+    fermata: bool = False
+
+
+def _has_fermata(el: Any, top: Any) -> bool:
+    """Whether a fermata is written on a note or chord (MIDI files carry none)."""
+    exprs = list(getattr(el, "expressions", [])) + (list(getattr(top, "expressions", [])) if top is not el else [])
+    return any(type(e).__name__ == "Fermata" for e in exprs)
 
 
 def _is_grace(n: Any) -> bool:
@@ -525,7 +534,7 @@ def _part_events(parsed: _Parsed, pidx: int, warnings: list[str]) -> tuple[list[
             raw.append(_Ev(onset=m_off + off_in_m, duration=float(el.quarterLength), midi=int(top.pitch.midi),
                            written_midi=written.get(eid, int(top.pitch.midi)), element_id=eid,
                            measure=int(m.number), beat=1.0 + (off_in_m + pad) * denom / 4.0,
-                           tie=tie.type if tie is not None else None))
+                           tie=tie.type if tie is not None else None, fermata=_has_fermata(el, top)))
     if not marks and pidx != 0:  # tempo is often marked only in the top part
         first = _expand(parsed.m21.parts[0], [], "part 0")
         for m, m_off, _, _ in _measures_walk(first):
@@ -556,6 +565,7 @@ def _merge_ties(raw: list[_Ev]) -> list[_Ev]:
         prev = open_ties.get(e.midi)
         if e.tie in ("continue", "stop") and prev is not None and abs(prev.onset + prev.duration - e.onset) < 1e-3:
             prev.duration = e.onset + e.duration - prev.onset
+            prev.fermata = prev.fermata or e.fermata
             if e.tie == "stop":
                 del open_ties[e.midi]
             continue

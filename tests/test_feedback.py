@@ -48,7 +48,9 @@ PITCHES = [60, 62, 64, 65, 67, 65, 64, 62, 60, 62, 64, 65, 67, 69, 71, 72]
 def test_clean_take_has_no_problems():
     score = make_score(PITCHES)
     rep = report_for(score, performed(score))
-    assert all(r.status == "correct" and r.intonation == "in_tune" and r.timing == "on_time" for r in rep.notes)
+    assert all(r.status == "correct" and r.intonation == "in_tune" for r in rep.notes)
+    # the first and last notes set the pulse (one side only) and are not judged; every other note is on time
+    assert [r.timing for r in rep.notes] == [None] + ["on_time"] * (len(PITCHES) - 2) + [None]
     assert rep.summary["percent_correct"] == 100.0
     assert rep.ratings["note_accuracy"] == 1.0
     assert rep.ratings["rhythmic_accuracy"] > 0.99 and rep.ratings["intonation"] > 0.99
@@ -58,7 +60,7 @@ def test_clean_take_has_no_problems():
 def test_slow_steady_take_is_not_late():
     score = make_score(PITCHES)
     rep = report_for(score, performed(score, stretch=1.25))  # 25% slower, steady
-    assert all(r.timing == "on_time" for r in rep.notes)
+    assert all(r.timing in ("on_time", None) for r in rep.notes)
     assert rep.summary["played_tempo_bpm"] == pytest.approx(96.0, rel=1e-3)
 
 
@@ -72,10 +74,11 @@ def test_drifting_tempo_is_not_flagged_but_one_late_note_is():
         t += d
     segs[9][0] += 0.150  # one note 150 ms late
     rep = report_for(score, [tuple(s) for s in segs])
-    flagged = [r.index for r in rep.notes if r.timing != "on_time"]
+    flagged = [r.index for r in rep.notes if r.timing in ("early", "late")]
     assert flagged == [9]
     assert rep.notes[9].timing == "late"
-    assert rep.notes[9].timing_error_ms == pytest.approx(150, abs=15)
+    # the smaller of the two sides: under the ritardando the pulse after it runs 15 ms slower
+    assert rep.notes[9].timing_error_ms == pytest.approx(150, abs=20)
 
 
 def test_wrong_flat_and_missed_notes():
