@@ -31,14 +31,38 @@ def describe_note(r) -> str | None:
     if r.status == "wrong_pitch":
         bits.append(f"wrong note: played {note_name(r.played_midi)} ({r.cents:+.0f} cents)")
     elif r.intonation in ("sharp", "flat"):
-        bits.append(f"{abs(r.cents):.0f} cents {r.intonation}")
+        c = r.intonation_cents if getattr(r, "intonation_cents", None) is not None else r.cents
+        bits.append(f"{abs(c):.0f} cents {r.intonation}")
     if r.timing in ("early", "late"):
         bits.append(f"{r.timing} by {abs(r.timing_error_ms):.0f} ms")
     return "; ".join(bits) or None
 
 
+def pitch_category(r) -> str:
+    """What the pitch of a note was: missed, wrong_pitch, out_of_tune or correct. The score and the roll
+    colour notes by it, so a note played at the right pitch stays green when its timing was off (that
+    gets a mark of its own, `timing_mark`)."""
+    if r.status in ("missed", "wrong_pitch"):
+        return r.status
+    return "out_of_tune" if r.intonation in ("sharp", "flat") else "correct"
+
+
+def timing_mark(r) -> str | None:
+    """'early' or 'late' when a played note's onset was off the player's pulse, else None."""
+    return r.timing if r.timing in ("early", "late") else None
+
+
+def timing_note(r) -> str:
+    """How a note's timing was judged, for its details: against which pulse, or why it was not."""
+    if r.onset_s is None:
+        return ""
+    if r.timing_error_ms is None:
+        return "timing not judged: this note starts a phrase or the take (or ends the take), so it sets your pulse"
+    return f"timing {r.timing_error_ms:+.0f} ms against your own pulse on both sides"
+
+
 def note_category(r) -> str:
-    """The one outcome a note is coloured by (see CATEGORIES)."""
+    """The one outcome of a note, most serious first (see CATEGORIES): the problem list's icon."""
     if r.status in ("missed", "wrong_pitch"):
         return r.status
     if r.intonation in ("sharp", "flat"):

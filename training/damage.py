@@ -75,13 +75,42 @@ def damage(y: np.ndarray, sr: int, notes: list[tuple[float, float]], kind: str, 
             _splice(y, a, np.zeros(b - a), sr)
     else:  # timing: only notes with room to move either way (both neighbouring spans >= 0.35 s)
         for i in pick_notes(len(idx), 0.25, rng, margin=1, eligible=movable_notes(notes)):
-            prev_on, on = idx[i - 1][0], idx[i][0]
-            nxt = idx[i + 1][0]
-            d = int(rng.uniform(0.15, 0.25) * sr) * int(rng.choice([-1, 1]))   # + late, - early
-            la, lb = on - prev_on, nxt - on
-            A = librosa.effects.time_stretch(y[prev_on:on], rate=la / (la + d))
-            B = librosa.effects.time_stretch(y[on:nxt], rate=lb / (lb - d))
-            A = np.pad(A, (0, max(0, la + d - len(A))))[: la + d]
-            B = np.pad(B, (0, max(0, lb - d - len(B))))[: lb - d]
-            _splice(y, prev_on, np.concatenate([A, B]), sr)
+            _move(y, sr, [a for a, _ in idx], i, int(rng.uniform(0.15, 0.25) * sr) * int(rng.choice([-1, 1])))
     return y.astype(np.float32)
+
+
+def _move(y: np.ndarray, sr: int, onsets: list[int], i: int, d: int) -> None:
+    """Move the onset of note i by d samples (+ later) in place: the audio from the previous onset to
+    it is stretched and from it to the next onset squeezed (or the other way), the rest untouched."""
+    import librosa
+
+    prev_on, on, nxt = onsets[i - 1], onsets[i], onsets[i + 1]
+    la, lb = on - prev_on, nxt - on
+    A = librosa.effects.time_stretch(y[prev_on:on], rate=la / (la + d))
+    B = librosa.effects.time_stretch(y[on:nxt], rate=lb / (lb - d))
+    A = np.pad(A, (0, max(0, la + d - len(A))))[: la + d]
+    B = np.pad(B, (0, max(0, lb - d - len(B))))[: lb - d]
+    _splice(y, prev_on, np.concatenate([A, B]), sr)
+
+
+MOVED_NOTES = 4      # the moved-notes damage of the timing benchmark (benchmarks/bench_timing.py):
+MOVED_S = 0.12       # this many notes, each moved exactly this far
+
+
+def move_notes(y: np.ndarray, sr: int, notes: list[tuple[float, float]], rng: np.random.Generator,
+               sign: int, n: int = MOVED_NOTES, move_s: float = MOVED_S) -> tuple[np.ndarray, list[int]]:
+    """A copy of `y` with `n` notes (movable, not adjacent, not first or last; see `movable_notes`)
+    moved `move_s` late (sign +1) or early (-1); and the indices of the notes moved."""
+    y = y.astype(np.float64).copy()
+    idx = pick_notes(len(notes), n / max(1, len(notes)), rng, margin=1, eligible=movable_notes(notes))[:n]
+    onsets = [int(a * sr) for a, _ in notes]
+    for i in idx:
+        _move(y, sr, onsets, i, int(round(sign * move_s * sr)))
+    return y.astype(np.float32), idx
+
+
+def detune_take(y: np.ndarray, sr: int, cents: float) -> np.ndarray:
+    """The whole recording shifted by `cents` (a player tuned that far from the reference)."""
+    import librosa
+
+    return librosa.effects.pitch_shift(y.astype(np.float32), sr=sr, n_steps=cents / 100.0).astype(np.float32)

@@ -14,3 +14,5 @@ CATEGORY_LABELS = {
     "correct": "correct", "wrong_pitch": "wrong note", "missed": "missed", "out_of_tune": "out of tune",
     "early": "early", "late": "late", "extra": "extra note",
 }
+# marks drawn above a note head whose onset was off the player's pulse (the note keeps its pitch colour)
+TIMING_GLYPHS = {"early": "◂", "late": "▸"}

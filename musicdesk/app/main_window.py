@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
-                               QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox, QProgressBar,
-                               QPushButton, QSpinBox, QSplitter, QToolBar, QVBoxLayout, QWidget, QCheckBox)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QLabel, QListWidget, QListWidgetItem, QMainWindow,
+                               QMessageBox, QProgressBar, QPushButton, QSpinBox, QSplitter, QToolBar, QVBoxLayout,
+                               QWidget)
 
 from musicdesk.app import workers
-from musicdesk.app.colours import CATEGORY_COLOURS, CATEGORY_LABELS
+from musicdesk.app.colours import CATEGORY_COLOURS
+from musicdesk.app.results_panel import Legend, RatingsPanel
 from musicdesk.app.piano_roll import PianoRoll, RollNote
 from musicdesk.app.settings import AppSettings, load_settings, save_settings
 
@@ -138,30 +139,11 @@ class MainWindow(QMainWindow):
         side = QWidget()
         side.setMinimumWidth(320)
         sl = QVBoxLayout(side)
-        self.ratings_box = QGroupBox("Ratings")
-        rl = QFormLayout(self.ratings_box)
-        self.rating_bars = _rating_bars(rl)
-        self.network_label = QLabel("Network")
-        self.network_label.setToolTip("Ratings of a score-informed assessment network (Settings chooses it), "
-                                      "trained on simulated students; see models/.")
-        rl.addRow(self.network_label)
-        self.network_bars = _rating_bars(rl)
-        self.summary_label = QLabel("Record a take (R) or open one to see how it went.")
-        self.summary_label.setWordWrap(True)
-        rl.addRow(self.summary_label)
+        self.ratings_box = RatingsPanel()
+        self.rating_bars, self.network_bars = self.ratings_box.rating_bars, self.ratings_box.network_bars
+        self.network_label, self.summary_label = self.ratings_box.network_label, self.ratings_box.summary_label
         sl.addWidget(self.ratings_box)
-        legend = QGroupBox("Legend")
-        ll = QHBoxLayout(legend)
-        ll.setSpacing(6)
-        lw = QWidget()
-        grid = QFormLayout(lw)
-        for cat in ("correct", "wrong_pitch", "missed", "out_of_tune", "early", "late", "extra"):
-            sw = QLabel()
-            sw.setFixedSize(14, 14)
-            sw.setStyleSheet(f"background:{CATEGORY_COLOURS[cat]}; border-radius:3px")
-            grid.addRow(sw, QLabel(CATEGORY_LABELS[cat]))
-        ll.addWidget(lw)
-        sl.addWidget(legend)
+        sl.addWidget(Legend())
         sl.addWidget(QLabel("Problems (click to hear and see):"))
         self.problem_list = QListWidget()
         self.problem_list.setWordWrap(True)
@@ -500,10 +482,8 @@ class MainWindow(QMainWindow):
         self.score_view.set_marks({})
         self.roll.set_contour([], [])
         self.roll.clear_live()
-        for bar in (*self.rating_bars.values(), *self.network_bars.values()):
-            bar.setValue(0)
-            bar.setFormat("-")
-        self.summary_label.setText("Record a take (R) or open one to see how it went.")
+        self.score_view.set_timing_marks({})
+        self.ratings_box.clear()
 
     # ================================================================== drag and drop
     def dragEnterEvent(self, ev) -> None:  # noqa: N802 - Qt API
@@ -591,7 +571,7 @@ class MainWindow(QMainWindow):
 
     def show_analysis(self, analysis) -> None:
         """Draw a finished analysis: colours on the score, the roll, ratings and the problem list."""
-        from musicdesk.describe import extra_after, note_category, problems
+        from musicdesk.describe import extra_after, note_category, pitch_category, problems, timing_mark
 
         self.analysis = analysis
         rep = analysis.report
@@ -600,8 +580,11 @@ class MainWindow(QMainWindow):
         self._take_timeline = (np.array([r.onset_s for r in found]),
                                [score.notes[r.index].element_id for r in found])
         self.categories = {r.id: note_category(r) for r in rep.notes}
-        colours = {score.notes[r.index].element_id: CATEGORY_COLOURS[self.categories[r.id]] for r in rep.notes}
+        # colour by pitch, so a right note stays green; a timing problem is a mark of its own
+        colours = {score.notes[r.index].element_id: CATEGORY_COLOURS[pitch_category(r)] for r in rep.notes}
         self.score_view.set_colours(colours)
+        self.score_view.set_timing_marks({score.notes[r.index].element_id: timing_mark(r) for r in rep.notes
+                                          if timing_mark(r)})
         self.score_view.set_marks({score.notes[i].element_id: CATEGORY_COLOURS["extra"]
                                    for i in extra_after(rep) if i is not None})
         self.problems = problems(rep)
@@ -613,12 +596,12 @@ class MainWindow(QMainWindow):
                 on, off = self._missed_span(r.index)
                 if on is None:
                     continue
-            cat = self.categories[r.id]
+            cat = pitch_category(r)
             label = ""
             if r.cents is not None and cat in ("out_of_tune", "wrong_pitch"):
                 label = f"{r.cents:+.0f}c"
-            elif r.timing_error_ms is not None and cat in ("early", "late"):
-                label = f"{r.timing_error_ms:+.0f}ms"
+            if timing_mark(r):
+                label = (label + " " if label else "") + f"{r.timing_error_ms:+.0f}ms"
             roll.append(RollNote(r.id, on, off, r.expected_midi, cat, label))
         for i, e in enumerate(rep.extra_notes):
             if e.midi is not None:
@@ -628,24 +611,7 @@ class MainWindow(QMainWindow):
         found = [r.onset_s for r in rep.notes if r.onset_s is not None]
         if found:
             self.roll.show_range(max(0.0, min(found) - 1.0), max(r.offset_s or 0 for r in rep.notes) + 1.0)
-        _show_ratings(self.rating_bars, rep.ratings)
-        a = analysis.assessment
-        if a is not None:
-            self.network_label.setText(f"Network: {a.model} ({a.device})")
-            _show_ratings(self.network_bars, a.ratings)
-        else:
-            self.network_label.setText("Network: " + ("off (Settings)" if not analysis.assessment_error
-                                                      else "unavailable"))
-            self.network_label.setToolTip(analysis.assessment_error or self.network_label.toolTip())
-        s = rep.summary
-        mac = s.get("median_abs_cents")
-        text = (f"{s['n_correct']} of {s['n_notes']} notes right, {s['n_wrong_pitch']} wrong, {s['n_missed']} "
-                f"missed, {s['n_extra']} extra; median {'-' if mac is None else f'{mac:.0f}'} cents off")
-        if s.get("played_tempo_bpm"):
-            text += f"; played at about {s['played_tempo_bpm']:.0f} bpm"
-        for w in rep.warnings:
-            text += f"\n⚠ {w}"
-        self.summary_label.setText(text)
+        self.ratings_box.show_analysis(analysis)
         self.problem_list.clear()
         for i, p in enumerate(self.problems):
             item = QListWidgetItem(p.text)
@@ -683,7 +649,7 @@ class MainWindow(QMainWindow):
 
     def select_note(self, key: str) -> None:
         """Show a note's details, move the cursor to it, and play that stretch of the take."""
-        from musicdesk.describe import describe_note, fmt_beat, note_name
+        from musicdesk.describe import describe_note, fmt_beat, note_name, timing_note
 
         if key.startswith("extra:") and self.analysis is not None:
             e = self.analysis.report.extra_notes[int(key.split(":")[1])]
@@ -704,8 +670,8 @@ class MainWindow(QMainWindow):
             text += f" - {d}"
             if r.played_midi is not None:
                 text += f"\nplayed {note_name(r.played_midi)} ({r.cents:+.0f} cents)"
-            if r.timing_error_ms is not None:
-                text += f", timing {r.timing_error_ms:+.0f} ms against your own tempo"
+            if r.onset_s is not None:
+                text += f"; {timing_note(r)}"
             if r.onset_s is not None:
                 self.roll.show_range(r.onset_s - 1.5, r.offset_s + 1.5)
                 self.roll.set_cursor(r.onset_s)
@@ -1019,24 +985,3 @@ class MainWindow(QMainWindow):
         # let cancelled work stop before the window (and the signals it would report to) goes away
         QThreadPool.globalInstance().waitForDone(5000)
         super().closeEvent(ev)
-
-
-def _rating_bars(form: QFormLayout) -> dict[str, QProgressBar]:
-    """One empty 0-100 bar per rating criterion, added to `form`."""
-    bars: dict[str, QProgressBar] = {}
-    for key, label in (("note_accuracy", "Note accuracy"), ("rhythmic_accuracy", "Rhythm"),
-                       ("intonation", "Intonation")):
-        bar = QProgressBar()
-        bar.setRange(0, 100)
-        bar.setValue(0)
-        bar.setFormat("-")
-        bars[key] = bar
-        form.addRow(label, bar)
-    return bars
-
-
-def _show_ratings(bars: dict[str, QProgressBar], ratings: dict) -> None:
-    for key, bar in bars.items():
-        v = float(ratings.get(key, 0.0))
-        bar.setValue(int(round(100 * v)))
-        bar.setFormat(f"{v:.2f}")

@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (QGraphicsItem, QGraphicsRectItem, QGraphicsScene,
                                QGraphicsView, QHBoxLayout,
                                QLabel, QToolButton, QVBoxLayout, QWidget)
 
+from musicdesk.app.colours import CATEGORY_COLOURS, TIMING_GLYPHS
+
 ZOOM_STEP = 1.25
 ZOOM_MIN, ZOOM_MAX = 0.1, 10.0
 FIT_MARGIN_PX = 6
@@ -73,6 +75,7 @@ class ScoreView(QWidget):
         self._cursor_id: str | None = None
         self._loop: tuple[int, int] | None = None
         self._marks: dict[str, str] = {}
+        self._timing_marks: dict[str, str] = {}
 
         self.scene = QGraphicsScene(self)
         self.view = _PageView(self.scene, self)
@@ -144,6 +147,7 @@ class ScoreView(QWidget):
         self._cursor_id = None
         self._loop = None
         self._marks = {}
+        self._timing_marks = {}
         self.cursor_item.hide()
         self._placeholder.setVisible(eng is None)
         self.page_item.setVisible(eng is not None)
@@ -285,6 +289,16 @@ class ScoreView(QWidget):
         self._marks = dict(marks)
         self._place_marks()
 
+    def set_timing_marks(self, marks: dict[str, str]) -> None:
+        """Put a small arrow above each note whose onset was off the player's pulse (element id ->
+        "early" or "late"), leaving the note's own colour (its pitch) as it is. {} removes them."""
+        self._timing_marks = {k: v for k, v in marks.items() if v in TIMING_GLYPHS}
+        self._place_marks()
+
+    def timing_marks(self) -> dict[str, str]:
+        """The timing marks now set (element id -> "early" | "late"), on any page."""
+        return dict(self._timing_marks)
+
     def marks(self) -> dict[str, str]:
         """The marks now shown (element id -> CSS colour), on any page."""
         return dict(self._marks)
@@ -391,6 +405,22 @@ class ScoreView(QWidget):
             it.setToolTip("An extra note was played here (not in the score)")
             br = it.boundingRect()
             it.setPos(r.right() + 0.3 * r.width(), r.center().y() - br.height() / 2)
+            it.setZValue(3)
+            self.scene.addItem(it)
+            self._mark_items.append(it)
+        for nid, kind in self._timing_marks.items():
+            if self._eng.note_page.get(nid) != self._page:
+                continue
+            r = self.note_rect(nid)
+            it = QGraphicsSimpleTextItem(TIMING_GLYPHS[kind])
+            font = QFont()
+            font.setBold(True)
+            font.setPixelSize(max(8, int(round(2.0 * r.height()))))
+            it.setFont(font)
+            it.setBrush(QBrush(QColor(CATEGORY_COLOURS[kind])))
+            it.setToolTip(f"Played {kind} against your own pulse")
+            br = it.boundingRect()
+            it.setPos(r.center().x() - br.width() / 2, r.top() - 1.1 * br.height())
             it.setZValue(3)
             self.scene.addItem(it)
             self._mark_items.append(it)
