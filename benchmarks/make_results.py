@@ -62,10 +62,21 @@ def targets() -> str:
                     f"{'MET' if o['within_50ms_pct'] >= 90 else 'NOT MET'} |")
     e = _load("analyze")
     if e:
-        t = e["inprocess"][0]["analyze_median_s"]
-        rows.append(f"| a 60 s take analysed end to end in under 2 s after start-up | {t:.2f} s "
-                    f"(whole command in a fresh process, Python start-up and imports included: "
-                    f"{e['cli_wall_median_s']:.2f} s) | {'MET' if t < 2 else 'NOT MET'} |")
+        t, w = e["inprocess"][0]["analyze_median_s"], e["cli_wall_median_s"]
+        net = e.get("network", "the default network")
+        t_net = next((r["analyze_median_s"] for r in e["inprocess"] if r.get("network")), None)
+        warm = f"{t:.2f} s" + (f", {t_net:.2f} s with the network" if t_net is not None else " without the network")
+        rows.append(f"| a 60 s take analysed end to end in under 2 s: the whole command in a fresh process, "
+                    f"start-up and {net} included | {w:.2f} s (warm, in-process: {warm}) | "
+                    f"{'MET' if w < 2 else 'NOT MET'} |")
+        if "help_wall_median_s" in e:
+            h = e["help_wall_median_s"]
+            rows.append(f"| `musicdesk --help` under 0.5 s in a fresh process | {h:.3f} s "
+                        f"(`analyze --help` {e['analyze_help_wall_median_s']:.3f} s) | {'MET' if h < 0.5 else 'NOT MET'} |")
+        b = e.get("batch")
+        if b:
+            rows.append(f"| batch form: {b['n_takes']} takes of {b['take_s']:.0f} s in one `musicdesk analyze ... --json-dir` "
+                        f"| {b['median_s']:.1f} s in all, {b['per_take_s']:.2f} s per take | measured |")
     g = _load("live_gui")
     if g:
         lat, fps = g["latency_ms"], g["fps"]

@@ -2,6 +2,7 @@
 
     musicdesk analyze SCORE AUDIO [--part P] [--tempo BPM] [--tracker NAME] [--json OUT] [--all]
                       [--assess MODEL|none] [--device auto|cpu|cuda|mps] [--calibration FILE]
+    musicdesk analyze SCORE AUDIO [AUDIO ...] --json-dir DIR   many takes of one score, one JSON each
     musicdesk calibrate GRADES.csv [--assess MODEL] [--out FILE]   learn a teacher's grading
     musicdesk parts SCORE
     musicdesk demo            analyse the bundled example take against the bundled example score
@@ -9,6 +10,9 @@
     musicdesk [SCORE] [--part P] [--take AUDIO] [--screenshot PNG]   open the window
 
 Bad input gets a one-line error on stderr and exit status 2 (never a traceback).
+
+Start-up: this module imports only the standard library; each command imports what it needs when it
+runs, so `musicdesk --help` never loads numpy, numba or torch.
 """
 from __future__ import annotations
 
@@ -19,9 +23,28 @@ import sys
 import time
 from typing import Sequence
 
-from musicdesk.melody.cli import COMMANDS as MELODY_COMMANDS
+from musicdesk.melody.cli import COMMANDS as MELODY_COMMANDS   # standard library only
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 1
+
+# The exceptions that mean bad input, as (module, class). They are looked up only in modules already
+# imported (a class can only have been raised once its module is loaded), so that handling them
+# imports nothing: musicdesk.assess.weights alone would import torch.
+BAD_INPUT_ERRORS = (("musicdesk.score", "ScoreError"), ("musicdesk.audio", "AudioError"),
+                    ("musicdesk.analysis", "AnalysisError"), ("musicdesk.assess.calibrate", "CalibrationError"),
+                    ("musicdesk.melody.tokens", "MelodyError"), ("musicdesk.assess.weights", "ModelError"))
+
+
+def is_bad_input(exc: BaseException) -> bool:
+    """Whether `exc` is one of musicdesk's bad-input errors (or a ValueError, e.g. an unknown tracker)."""
+    if isinstance(exc, (_BadInput, ValueError)):
+        return True
+    for module, name in BAD_INPUT_ERRORS:
+        m = sys.modules.get(module)
+        if m is not None and isinstance(exc, getattr(m, name)):
+            return True
+    return False
 
 
 def format_report(analysis, score, take_path: str, show_all: bool = False, calibrated: dict | None = None) -> str:
@@ -72,18 +95,70 @@ def format_report(analysis, score, take_path: str, show_all: bool = False, calib
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from musicdesk.analysis import analyze
-    from musicdesk.audio import load_take
+    t0 = time.perf_counter()
+    takes = list(args.audio)
+    if len(takes) > 1 and args.json:
+        raise _BadInput(f"--json OUT holds the report of one take, and {len(takes)} takes were given; "
+                        "use --json-dir DIR for one JSON per take")
+    model = None if (args.assess or "").lower() == "none" else (args.assess or _default_model())
+    _check_names(args.tracker, model, args.device)
+    if model:
+        _preload_network(model, args.device)      # while the score is read and the first take analysed
+    try:
+        return _analyze_takes(args, takes, model, t0)
+    finally:
+        _stop_network()
+
+
+def _analyze_takes(args: argparse.Namespace, takes: list[str], model: str | None, t0: float) -> int:
     from musicdesk.score import load_score
 
-    t0 = time.perf_counter()
     score = load_score(args.score, part=_part_arg(args.part), tempo_bpm=args.tempo)
-    take = load_take(args.audio)
+    if args.json_dir:
+        try:
+            os.makedirs(args.json_dir, exist_ok=True)
+        except OSError as exc:
+            raise _BadInput(f"Cannot create the folder {args.json_dir}: {exc.strerror or exc}") from exc
+        outs = json_paths(takes, args.json_dir)
+    else:
+        outs = [args.json] * len(takes)
+    calibration = _Calibration(args.calibration)
+    if len(takes) == 1:
+        _analyze_one(args, score, takes[0], model, outs[0], calibration, t0, table=None)
+        return 0
+    table = _BatchTable(takes, bool(args.json_dir), quiet=args.quiet)
+    n_bad = n_internal = 0
+    for take_path, out in zip(takes, outs):
+        try:
+            _analyze_one(args, score, take_path, model, out, calibration, time.perf_counter(), table=table)
+        except _Fatal:
+            raise
+        except Exception as exc:  # one bad take does not stop the batch
+            if is_bad_input(exc):
+                n_bad += 1
+                print(f"musicdesk: error: {take_path}: {exc}", file=sys.stderr, flush=True)
+            elif os.environ.get("MUSICDESK_DEBUG"):
+                raise
+            else:
+                n_internal += 1
+                print(f"musicdesk: internal error: {take_path}: {type(exc).__name__}: {exc} "
+                      "(set MUSICDESK_DEBUG=1 for details and please report it)", file=sys.stderr, flush=True)
+            table.failed(take_path)
+    table.close(n_bad + n_internal)
+    return EXIT_BAD_INPUT if n_bad else (EXIT_INTERNAL if n_internal else 0)
+
+
+def _analyze_one(args: argparse.Namespace, score, take_path: str, model: str | None, json_out: str | None,
+                 calibration: "_Calibration", t0: float, table: "_BatchTable | None") -> None:
+    """Analyse one take and write its JSON (if asked) and its report (or, in a batch, its table line)."""
+    from musicdesk.analysis import analyze
+    from musicdesk.audio import load_take
+
+    take = load_take(take_path)
     kwargs = {"tracker": args.tracker} if args.tracker else {}
-    model = None if (args.assess or "").lower() == "none" else (args.assess or _default_model())
     analysis = analyze(score, take, assess_model=model, device=args.device, **kwargs)
-    calibrated = _calibrated(args, analysis, score) if model else None
-    if args.json:
+    calibrated = calibration.grades(analysis) if model else None
+    if json_out:
         out = analysis.report.to_json_dict()
         if analysis.assessment is not None:
             out["assessment"] = analysis.assessment.to_json_dict()
@@ -93,17 +168,106 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             out["assessment"] = {"model": model, "error": analysis.assessment_error}
         out["score"] = {"path": os.path.abspath(args.score), "part": score.part, "title": score.title,
                         "tempo_bpm": score.tempo_bpm}
-        out["take"] = {"path": os.path.abspath(args.audio), "duration_s": round(take.duration_s, 3)}
+        out["take"] = {"path": os.path.abspath(take_path), "duration_s": round(take.duration_s, 3)}
         out["timings_s"] = {k: round(v, 4) for k, v in analysis.timings_s.items()}
         out["timings_s"]["total"] = round(time.perf_counter() - t0, 4)
         try:
-            with open(args.json, "w", encoding="utf-8") as fh:
+            with open(json_out, "w", encoding="utf-8") as fh:
                 json.dump(out, fh, indent=1)
         except OSError as exc:
-            raise _BadInput(f"Cannot write the JSON report to {args.json}: {exc.strerror or exc}") from exc
-    if not args.quiet:
-        print(format_report(analysis, score, args.audio, show_all=args.all, calibrated=calibrated))
-    return 0
+            raise _Fatal(f"Cannot write the JSON report to {json_out}: {exc.strerror or exc}") from exc
+    if table is not None:
+        table.row(take_path, analysis, json_out)
+    elif not args.quiet:
+        print(format_report(analysis, score, take_path, show_all=args.all, calibrated=calibrated))
+
+
+def json_paths(takes: Sequence[str], folder: str) -> list[str]:
+    """One JSON path in `folder` per take, named after the take file (take.flac -> take.json); takes
+    whose names clash (a/take.wav, b/take.wav, take.flac) get take-2.json, take-3.json, ... in order."""
+    used: set[str] = set()
+    out = []
+    for t in takes:
+        stem = os.path.splitext(os.path.basename(os.path.normpath(t)))[0] or "take"
+        name, k = f"{stem}.json", 1
+        while name.lower() in used:
+            k += 1
+            name = f"{stem}-{k}.json"
+        used.add(name.lower())
+        out.append(os.path.join(folder, name))
+    return out
+
+
+class _BatchTable:
+    """The batch form's output: a header, then one line per take as it is done (the notes right, wrong,
+    missed and extra; the report's ratings; the network's, "net:"; the take's JSON), with the take's
+    warnings indented below it. Errors go to stderr."""
+
+    COLUMNS = ("correct", "wrong", "missed", "extra", "notes", "rhythm", "intonation",
+               "net:notes", "rhythm", "intonation")
+
+    def __init__(self, takes: Sequence[str], with_json: bool, quiet: bool = False):
+        self.width = max([4] + [len(os.path.basename(t)) for t in takes])
+        self.with_json = with_json
+        self.quiet = quiet
+        self.n = len(takes)
+        self._print(f"{'take':<{self.width}}  " + " ".join(self.COLUMNS) + ("  json" if with_json else ""))
+
+    def _print(self, line: str) -> None:
+        if not self.quiet:
+            print(line, flush=True)
+
+    def _line(self, take_path: str, cells: Sequence[str], json_out: str | None = None) -> str:
+        body = " ".join(f"{c:>{len(h)}}" for c, h in zip(cells, self.COLUMNS))
+        return f"{os.path.basename(take_path):<{self.width}}  {body}" + (f"  {json_out}" if json_out else "")
+
+    def row(self, take_path: str, analysis, json_out: str | None) -> None:
+        s, r, a = analysis.report.summary, analysis.report.ratings, analysis.assessment
+        keys = ("note_accuracy", "rhythmic_accuracy", "intonation")
+        cells = [f"{s['n_correct']}/{s['n_notes']}", str(s["n_wrong_pitch"]), str(s["n_missed"]), str(s["n_extra"]),
+                 *(f"{r[k]:.2f}" for k in keys),
+                 *((f"{a.ratings[k]:.2f}" for k in keys) if a is not None else ("-",) * 3)]
+        self._print(self._line(take_path, cells, json_out))
+        for w in analysis.report.warnings:
+            self._print(f"    note: {w}")
+        if a is None and analysis.assessment_error:
+            self._print(f"    network ratings unavailable: {analysis.assessment_error}")
+
+    def failed(self, take_path: str) -> None:
+        self._print(f"{os.path.basename(take_path):<{self.width}}  failed (the error is on stderr)")
+
+    def close(self, n_failed: int) -> None:
+        self._print(f"{self.n - n_failed} of {self.n} takes analysed"
+                    + (f"; {n_failed} failed (listed on stderr)" if n_failed else ""))
+
+
+def _check_names(tracker: str | None, model: str | None, device: str | None = None) -> None:
+    """Unknown tracker, network or device names are refused before any take is read (once, not per
+    take), with the messages the analysis itself would give."""
+    from musicdesk.assess import DISPLAY_NAMES
+    from musicdesk.pitch import TRACKERS
+
+    if tracker and tracker not in TRACKERS:
+        raise _BadInput(f"Unknown pitch tracker {tracker!r}; choose one of: {', '.join(TRACKERS)}.")
+    if model and model not in DISPLAY_NAMES:
+        raise _BadInput(f"Unknown assessment network {model!r}; choose one of: {', '.join(DISPLAY_NAMES)}, or none.")
+    d = (device or "auto").lower()
+    if model and d not in ("auto", "cpu", "cuda", "mps") and not d.startswith("cuda:"):
+        raise _BadInput(f"Unknown device {device!r}; choose auto, cuda, mps or cpu.")
+
+
+def _preload_network(model: str, device: str | None) -> None:
+    """Start loading the network in a child process (musicdesk.assess.predict.start_loading): importing
+    torch (about 1.3 s) then runs on another core while this process reads the score and the take and
+    tracks and aligns it; `analyze` rates with it. Failures there are reported by `analyze` as usual."""
+    from musicdesk.assess.predict import start_loading
+
+    start_loading(model, device)
+
+
+def _stop_network() -> None:
+    if "musicdesk.assess.predict" in sys.modules:
+        sys.modules["musicdesk.assess.predict"].stop_loading()
 
 
 def _default_model() -> str:
@@ -112,23 +276,41 @@ def _default_model() -> str:
     return DEFAULT_MODEL
 
 
-def _calibrated(args: argparse.Namespace, analysis, score) -> dict | None:
-    """The teacher-calibrated grades of this take, when a calibration exists (--calibration, or the one
-    `musicdesk calibrate` saved) and was made on the same network."""
-    from musicdesk.assess.calibrate import Calibration, CalibrationError, default_path
+class _Calibration:
+    """A teacher's calibration (--calibration FILE, or the one `musicdesk calibrate` saved), read once
+    when the first take with network ratings needs it."""
 
-    path = args.calibration or (str(default_path()) if default_path().is_file() else None)
-    if not path or analysis.assessment is None:
-        return None
-    try:
-        cal = Calibration.load(path)
-    except CalibrationError as exc:
-        raise _BadInput(str(exc)) from exc
-    from musicdesk.assess import DISPLAY_NAMES
+    def __init__(self, path: str | None):
+        self.path = path
+        self._cal = None
+        self._loaded = False
 
-    if DISPLAY_NAMES.get(cal.model) != analysis.assessment.model:
-        return None
-    return cal.predict(_features(analysis))
+    def grades(self, analysis) -> dict | None:
+        """The teacher-calibrated grades of an analysed take, when a calibration exists and was made
+        on the same network."""
+        if analysis.assessment is None:
+            return None
+        cal = self._load()
+        if cal is None:
+            return None
+        from musicdesk.assess import DISPLAY_NAMES
+
+        if DISPLAY_NAMES.get(cal.model) != analysis.assessment.model:
+            return None
+        return cal.predict(_features(analysis))
+
+    def _load(self):
+        if not self._loaded:
+            from musicdesk.assess.calibrate import Calibration, CalibrationError, default_path
+
+            path = self.path or (str(default_path()) if default_path().is_file() else None)
+            if path:
+                try:
+                    self._cal = Calibration.load(path)
+                except CalibrationError as exc:
+                    raise _Fatal(str(exc)) from exc
+            self._loaded = True
+        return self._cal
 
 
 def _features(analysis):
@@ -182,9 +364,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from musicdesk.resources import example_take_path
     from musicdesk.score import example_score_path
 
-    ns = argparse.Namespace(score=example_score_path(), audio=example_take_path(), part=None, tempo=None,
-                            tracker=None, json=args.json, all=False, quiet=False, assess=None, device=None,
-                            calibration=None)
+    ns = argparse.Namespace(score=example_score_path(), audio=[example_take_path()], part=None, tempo=None,
+                            tracker=None, json=args.json, json_dir=None, all=False, quiet=False, assess=None,
+                            device=None, calibration=None)
     return _cmd_analyze(ns)
 
 
@@ -195,7 +377,11 @@ def _part_arg(part: str | None) -> str | int | None:
 
 
 class _BadInput(Exception):
-    pass
+    """Bad input found by the command line itself; the message says what to do."""
+
+
+class _Fatal(_BadInput):
+    """Bad input that concerns every take of a batch (a calibration, the JSON folder): stops it."""
 
 
 COMMANDS = ("analyze", "calibrate", "parts", "demo", *MELODY_COMMANDS, "-h", "--help")
@@ -206,13 +392,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
     a = sub.add_parser("analyze", help="align a take to a score and report every note")
     a.add_argument("score", help="MusicXML, MXL, MIDI or ABC file")
-    a.add_argument("audio", help="WAV, FLAC, OGG or MP3 recording of one part")
+    a.add_argument("audio", nargs="+", metavar="AUDIO",
+                   help="WAV, FLAC, OGG or MP3 recording of one part; several takes of the same score are "
+                        "analysed in one go (one line each; see --json-dir)")
     a.add_argument("--part", help="part name or 0-based index (default: the first part with notes)")
     a.add_argument("--tempo", type=float, help="tempo in quarter notes per minute (default: the score's)")
     a.add_argument("--tracker", help="pitch tracker (default: the benchmark's choice)")
-    a.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
+    a.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT (one take)")
+    a.add_argument("--json-dir", metavar="DIR", help="write each take's JSON report into DIR, named after "
+                   "the take (take.flac -> DIR/take.json; clashing names get -2, -3, ...)")
     a.add_argument("--all", action="store_true", help="list every note, not only the problems")
-    a.add_argument("--quiet", action="store_true", help="print nothing (with --json)")
+    a.add_argument("--quiet", action="store_true", help="print nothing (with --json or --json-dir)")
     a.add_argument("--assess", metavar="MODEL", help="assessment network: siconvnet_delta (default), "
                    "siconvnet, jointembednet, distmatnet, pcconvnet, or none")
     a.add_argument("--device", help="where the network runs: auto (cuda, then mps, then cpu; the default), "
@@ -240,42 +430,53 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from musicdesk.analysis import AnalysisError
-    from musicdesk.assess.calibrate import CalibrationError
-    from musicdesk.assess.weights import ModelError
-    from musicdesk.audio import AudioError
-    from musicdesk.melody.tokens import MelodyError
-    from musicdesk.score import ScoreError
-
+    """The `musicdesk` command. With `argv` None (the console command itself) a finished command ends the
+    process at once, skipping the interpreter's teardown (about 0.5 s once torch is loaded)."""
     parser = build_parser()
+    as_command = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS:
         from musicdesk.app.main import run
 
         return run(argv)
     args = parser.parse_args(argv)
+    rc = _run(args)
+    if as_command:
+        _exit_now(rc)
+    return rc
+
+
+def _run(args: argparse.Namespace) -> int:
     if getattr(args, "tempo", None) is not None and not (10 <= args.tempo <= 400):
         print("musicdesk: error: --tempo must be between 10 and 400 quarter notes per minute", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         return args.func(args)
-    except (ScoreError, AudioError, AnalysisError, CalibrationError, MelodyError, ModelError, _BadInput) as exc:
-        print(f"musicdesk: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except ValueError as exc:  # e.g. an unknown tracker name
-        print(f"musicdesk: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
     except MemoryError:
         print("musicdesk: error: not enough memory for this take; try a shorter recording", file=sys.stderr)
-        return 1
-    except Exception as exc:  # a bug of ours: one line, and the traceback only on request
-        if os.environ.get("MUSICDESK_DEBUG"):
+        return EXIT_INTERNAL
+    except Exception as exc:
+        if is_bad_input(exc):   # e.g. a broken score, unreadable audio, an unknown tracker
+            print(f"musicdesk: error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if os.environ.get("MUSICDESK_DEBUG"):  # a bug of ours: one line, and the traceback only on request
             raise
         print(f"musicdesk: internal error: {type(exc).__name__}: {exc} "
               "(set MUSICDESK_DEBUG=1 for details and please report it)", file=sys.stderr)
-        return 1
+        return EXIT_INTERNAL
+
+
+def _exit_now(rc: int) -> None:
+    """Flush the output and end the process without the interpreter's teardown (what is written is
+    written: the JSON files are closed by then)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):   # e.g. a closed pipe (`musicdesk ... | head`)
+            pass
+    os._exit(rc)
 
 
 if __name__ == "__main__":

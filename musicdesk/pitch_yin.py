@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.fft
-import scipy.signal
-import scipy.stats
 from numba import njit
 
 N_THRESHOLDS = 100
@@ -32,13 +30,19 @@ WINDOW_S = 0.046                 # YIN integration window (s): >= 2 periods at 4
 
 
 def _threshold_prior() -> tuple[np.ndarray, np.ndarray]:
+    """YIN thresholds and the beta prior's mass on each: scipy.stats.beta.cdf differences, through
+    scipy.special (which scipy.fft loads anyway; scipy.stats alone takes about 0.5 s to import)."""
+    from scipy.special import betainc
+
     thr = np.linspace(0.0, 1.0, N_THRESHOLDS + 1)
-    cdf = scipy.stats.beta.cdf(thr, *BETA_PARAMS)
+    cdf = betainc(*BETA_PARAMS, thr)
     return thr[1:].astype(np.float64), np.diff(cdf).astype(np.float64)
 
 
 def _boltzmann(n: int) -> np.ndarray:
-    return scipy.stats.boltzmann.pmf(np.arange(n), BOLTZMANN, n).astype(np.float64)
+    """Truncated Boltzmann (discrete exponential) pmf over 0..n-1: scipy.stats.boltzmann.pmf."""
+    lam = BOLTZMANN
+    return ((1.0 - np.exp(-lam)) / (1.0 - np.exp(-lam * n)) * np.exp(-lam * np.arange(n))).astype(np.float64)
 
 
 def cross_correlation_frames(xc: np.ndarray, starts: np.ndarray, win: int, max_lag: int) -> np.ndarray:
@@ -283,7 +287,8 @@ def coarse_factor(sr: int) -> int:
 
 
 def decimate(x: np.ndarray, q: int) -> np.ndarray:
-    """Zero-phase polyphase low-pass + downsample by q (no delay, so frame times stay exact)."""
-    if q == 1:
-        return x.astype(np.float32)
-    return scipy.signal.resample_poly(x.astype(np.float32), 1, q).astype(np.float32)
+    """Zero-phase polyphase low-pass + downsample by q (no delay, so frame times stay exact); the same
+    samples as scipy.signal.resample_poly(x, 1, q), without importing scipy.signal."""
+    from musicdesk.dsp import decimate as _decimate
+
+    return _decimate(x, q)

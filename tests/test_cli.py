@@ -126,3 +126,131 @@ def test_a_take_of_another_piece_gets_a_warning(tmp_path, capsys):
     rep = json.loads(out.read_text())
     assert any("is this take of the chosen piece" in w for w in rep["warnings"])
     assert "is this take of the chosen piece" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------ start-up and the batch form
+
+def test_importing_the_command_line_and_its_help_loads_no_heavy_library():
+    """`musicdesk --help` and the sub-commands' help must not pay for torch, librosa, numba or numpy."""
+    code = ("import sys\n"
+            "import musicdesk.cli\n"
+            "from musicdesk.cli import main\n"
+            "for argv in (['--help'], ['analyze', '--help'], ['parts', '--help']):\n"
+            "    try:\n"
+            "        main(argv)\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "print('LOADED', sorted(m for m in ('torch', 'librosa', 'numba', 'numpy', 'scipy', 'music21')"
+            " if m in sys.modules))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "--json-dir" in res.stdout
+    assert res.stdout.strip().splitlines()[-1] == "LOADED []"
+
+
+def test_batch_form_writes_one_json_per_take_and_goes_on_past_a_bad_take(tmp_path, take_with_errors):
+    take, wrong_index = take_with_errors
+    (tmp_path / "other").mkdir()
+    same_name = tmp_path / "other" / "take.wav"           # the same file name as `take`: a clash
+    same_name.write_bytes(Path(take).read_bytes())
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF....garbage")
+    out = tmp_path / "reports"
+    res = cli("analyze", example_score_path(), take, str(broken), str(same_name), "--json-dir", str(out))
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    # the bad take: one line on stderr naming it; the batch went on
+    err = res.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("musicdesk: error: ") and "broken.wav" in err[0], res.stderr
+    assert "Traceback" not in res.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["take-2.json", "take.json"]
+    first, second = (json.loads((out / n).read_text()) for n in ("take.json", "take-2.json"))
+    assert first["take"]["path"] == os.path.abspath(take)
+    assert second["take"]["path"] == str(same_name)
+    for rep in (first, second):     # the single-take JSON contract, per take
+        assert [n["index"] for n in rep["notes"] if n["status"] != "correct"] == [wrong_index]
+        assert set(rep["ratings"]) >= {"note_accuracy", "rhythmic_accuracy", "intonation"}
+        assert rep["assessment"]["model"] == "SIConvNet-Delta"
+    assert first["assessment"]["ratings"] == second["assessment"]["ratings"]   # same audio, same ratings
+    # one table line per take (with its JSON), the failed one marked, and a closing count
+    lines = res.stdout.strip().splitlines()
+    assert lines[0].split()[:2] == ["take", "correct"]
+    rows = [ln for ln in lines[1:] if not ln.startswith("    ")]
+    n = len(first["notes"])
+    assert rows[0].split()[:2] == ["take.wav", f"{n - 1}/{n}"] and rows[0].endswith(str(out / "take.json"))
+    assert rows[1].startswith("broken.wav") and "failed" in rows[1]
+    assert rows[2].endswith(str(out / "take-2.json"))
+    assert rows[3].startswith("2 of 3 takes analysed")
+
+
+def test_json_with_several_takes_is_refused(tmp_path, take_with_errors):
+    take, _ = take_with_errors
+    res = cli("analyze", example_score_path(), take, take, "--json", str(tmp_path / "r.json"))
+    assert res.returncode == 2
+    err = res.stderr.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("musicdesk: error:") and "--json-dir" in err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_json_paths_are_named_after_the_takes_and_never_clash():
+    from musicdesk.cli import json_paths
+
+    takes = ["a/take.wav", "b/take.wav", "take.flac", "c/Take.mp3", "d/other.ogg"]
+    assert [os.path.basename(p) for p in json_paths(takes, "out")] == \
+        ["take.json", "take-2.json", "take-3.json", "Take-4.json", "other.json"]
+
+
+def test_the_network_runs_in_a_child_process_with_in_process_ratings(tmp_path, take_with_errors):
+    """`analyze` loads torch in a child process while it tracks and aligns: the command's own process
+    never imports torch, and the ratings are those of the network run in-process."""
+    take, _ = take_with_errors
+    out = tmp_path / "r.json"
+    code = ("import sys\n"
+            "from musicdesk.cli import main\n"
+            f"rc = main(['analyze', {example_score_path()!r}, {take!r}, '--json', {str(out)!r}, '--quiet'])\n"
+            "print('RC', rc, 'torch' in sys.modules)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data")))
+    assert res.stdout.strip().splitlines()[-1] == "RC 0 False", (res.stdout, res.stderr)
+    from musicdesk.analysis import analyze
+    from musicdesk.assess import DEFAULT_MODEL
+    from musicdesk.assess.predict import Assessor, take_frames
+    from musicdesk.audio import load_take
+
+    score = load_score(example_score_path())
+    contour = analyze(score, load_take(take)).contour
+    local = Assessor(DEFAULT_MODEL).rate(*take_frames(score, contour))
+    got = json.loads(out.read_text())["assessment"]
+    assert got["model"] == local.model
+    assert got["ratings"] == {k: round(v, 4) for k, v in local.ratings.items()}
+
+
+def test_missing_weights_are_reported_through_the_child_process(tmp_path, take_with_errors):
+    take, _ = take_with_errors
+    out = tmp_path / "r.json"
+    env = dict(os.environ, PYTHONWARNINGS="ignore", MUSICDESK_MODELS_DIR=str(tmp_path))
+    res = subprocess.run(EXE + ["analyze", example_score_path(), take, "--json", str(out)],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    a = json.loads(out.read_text())["assessment"]
+    assert "No weights" in a["error"]
+    assert "Network ratings unavailable: No weights" in res.stdout
+
+
+def test_a_network_process_that_cannot_start_falls_back_to_this_process(monkeypatch, take_with_errors):
+    import subprocess as sp
+
+    from musicdesk.analysis import analyze
+    from musicdesk.assess import DEFAULT_MODEL
+    from musicdesk.assess.predict import Assessor, take_frames
+    from musicdesk.assess.preload import NetworkProcess
+    from musicdesk.audio import load_take
+
+    def no_child(*a, **k):
+        raise OSError("no processes today")
+
+    monkeypatch.setattr(sp, "Popen", no_child)
+    score = load_score(example_score_path())
+    frames = take_frames(score, analyze(score, load_take(take_with_errors[0])).contour)
+    p = NetworkProcess(DEFAULT_MODEL, "cpu")
+    assert p.rate(*frames).ratings == Assessor(DEFAULT_MODEL, "cpu").rate(*frames).ratings
+    p.close()

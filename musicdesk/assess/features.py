@@ -6,7 +6,8 @@
   DTW with an octave-tolerant distance, so both have one value per performance frame.
 - DistMatNet: the whole distance matrix between contour and score frames, resized to a fixed square.
 
-Everything here is pure numpy (and torch for the resize); no model code.
+Everything here is numpy, with the loops in numba kernels (musicdesk.assess.kernels, imported on first
+use, so that a process that only runs the networks never loads numba); no model code.
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from numba import njit
 
 FRAME_HOP_S = 5 * 128 / 22050.0   # 0.0290 s: a 5.8 ms hop (128 samples at 22050 Hz) decimated by 5
 MIDI_SCALE = 1.0 / 128.0          # network input = MIDI number * MIDI_SCALE (0 = unvoiced / rest)
@@ -73,85 +73,15 @@ def octave_tolerant_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a, dtype=np.float32)
     b = np.ascontiguousarray(b, dtype=np.float32)
     out = np.empty((len(a), len(b)), dtype=np.float32)
-    _fill_distance(a, b, out)
+    _kernels().fill_distance(a, b, out)
     return out
 
 
-@njit(cache=True, nogil=True)
-def _dist(x: float, y: float) -> float:
-    if x <= 0.0 or y <= 0.0:
-        return 0.0 if (x <= 0.0 and y <= 0.0) else REST_DISTANCE
-    d = abs(x - y)
-    r = d % 12.0
-    return min(r, 12.0 - r) + min(1.0, np.floor(d / 12.0))
+def _kernels():
+    """musicdesk.assess.kernels, imported (with numba) on first use."""
+    from musicdesk.assess import kernels
 
-
-@njit(cache=True, nogil=True)
-def _fill_distance(a, b, out):
-    for i in range(len(a)):
-        for j in range(len(b)):
-            out[i, j] = _dist(a[i], b[j])
-
-
-@njit(cache=True, nogil=True)
-def _dtw_path_rows(a, b):
-    """DTW over the octave-tolerant distance, steps (1,1), (1,0), (0,1); for each row i of `a` the
-    first column j of `b` on the optimal path."""
-    n, m = len(a), len(b)
-    acc = np.empty((n, m), dtype=np.float32)
-    for i in range(n):
-        for j in range(m):
-            c = _dist(a[i], b[j])
-            if i == 0 and j == 0:
-                acc[i, j] = c
-            elif i == 0:
-                acc[i, j] = c + acc[i, j - 1]
-            elif j == 0:
-                acc[i, j] = c + acc[i - 1, j]
-            else:
-                best = acc[i - 1, j - 1]
-                if acc[i - 1, j] < best:
-                    best = acc[i - 1, j]
-                if acc[i, j - 1] < best:
-                    best = acc[i, j - 1]
-                acc[i, j] = c + best
-    first = np.empty(n, dtype=np.int64)
-    i, j = n - 1, m - 1
-    first[i] = j
-    while i > 0 or j > 0:
-        if i == 0:
-            j -= 1
-        elif j == 0:
-            i -= 1
-        else:
-            d, u, l = acc[i - 1, j - 1], acc[i - 1, j], acc[i, j - 1]
-            if d <= u and d <= l:
-                i -= 1
-                j -= 1
-            elif u <= l:
-                i -= 1
-            else:
-                j -= 1
-        first[i] = j
-    return first
-
-
-@njit(cache=True, nogil=True)
-def _pooled_distance(a, b, size):
-    """The distance matrix resized to (size, size): each axis is first stretched by repetition to at
-    least `size`, then averaged over equal blocks (an area resize)."""
-    la, lb = max(len(a), size), max(len(b), size)
-    out = np.zeros((size, size), dtype=np.float32)
-    cnt = np.zeros((size, size), dtype=np.float32)
-    for k in range(la):
-        i = k * len(a) // la
-        u = k * size // la
-        for q in range(lb):
-            j = q * len(b) // lb
-            v = q * size // lb
-            out[u, v] += _dist(a[i], b[j])
-            cnt[u, v] += 1.0
-    return out / np.maximum(cnt, 1.0)
+    return kernels
 
 
 def align_path(perf_midi: np.ndarray, score_midi: np.ndarray) -> np.ndarray:
@@ -161,7 +91,7 @@ def align_path(perf_midi: np.ndarray, score_midi: np.ndarray) -> np.ndarray:
     score = np.ascontiguousarray(score_midi, dtype=np.float32)
     if len(perf) == 0 or len(score) == 0:
         return np.zeros(len(perf), dtype=np.int64)
-    return _dtw_path_rows(perf, score)
+    return _kernels().dtw_path_rows(perf, score)
 
 
 def align_score(perf_midi: np.ndarray, score_midi: np.ndarray) -> np.ndarray:
@@ -337,7 +267,7 @@ def distance_image(perf_midi: np.ndarray, score_midi: np.ndarray, size: int = DI
     b = np.ascontiguousarray(score_midi, dtype=np.float32)
     if len(a) == 0 or len(b) == 0:
         return np.ones((size, size), dtype=np.float32)
-    return (_pooled_distance(a, b, size) / REST_DISTANCE).astype(np.float32)
+    return (_kernels().pooled_distance(a, b, size) / REST_DISTANCE).astype(np.float32)
 
 
 @dataclass(frozen=True)

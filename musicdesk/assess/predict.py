@@ -1,20 +1,26 @@
 """Ratings of a take by an assessment network: `Assessor` hides the device and the weights, `rate()` is
-the pure entry point (inputs -> ratings per criterion in [0, 1])."""
+the pure entry point (inputs -> ratings per criterion in [0, 1]).
+
+torch (about 1.3 s to import) is imported when a network is loaded or run, not with this module, so
+that the analysis can name and start networks cheaply; `start_loading` loads one in a child process
+(musicdesk.assess.preload) while this process does other work.
+"""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import torch
 
 from musicdesk.assess.features import (MIDI_SCALE, AssessInput, build_input, contour_frames, delta_channels,
                                        score_frames, score_onset_frames)
 from musicdesk.assess import DEFAULT_MODEL, DISPLAY_NAMES
-from musicdesk.assess.models import CRITERIA, MIN_FRAMES, embed
-from musicdesk.assess.weights import load
+
+if TYPE_CHECKING:
+    import torch
 
 CHUNK_FRAMES = 2000           # about 58 s: the reference's chunk size; longer takes are rated in windows
 DEVICE_ENV = "MUSICDESK_DEVICE"
@@ -23,6 +29,8 @@ DEVICE_ENV = "MUSICDESK_DEVICE"
 def select_device(preference: str | None = None) -> torch.device:
     """cuda, then mps, then cpu; `preference` ("cuda", "mps", "cpu", "auto"/None, or the MUSICDESK_DEVICE
     environment variable) overrides. A device asked for but missing falls back to the CPU."""
+    import torch
+
     pref = (preference or os.environ.get(DEVICE_ENV) or "auto").lower()
     has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if pref == "auto":
@@ -56,6 +64,10 @@ def batch_for(inputs: Sequence[AssessInput], uses: Sequence[str], chunk: int = C
     take, how many rows of it belong to that take. Windows of one batch share a length: takes longer
     than `chunk` give full chunks, shorter ones are batched one by one. `features`: the channels of the
     "delta" input (the network's own, `model.features`)."""
+    import torch
+
+    from musicdesk.assess.models import MIN_FRAMES
+
     rows_c, rows_s, rows_d, rows_x, counts = [], [], [], [], []
     for inp in inputs:
         c = inp.contour_midi * MIDI_SCALE
@@ -92,12 +104,20 @@ def batch_for(inputs: Sequence[AssessInput], uses: Sequence[str], chunk: int = C
     return batch, counts
 
 
-@torch.inference_mode()
 def rate_inputs(model: torch.nn.Module, inputs: Sequence[AssessInput], device: torch.device | str = "cpu"
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Whole-take ratings in [0, 1], (len(inputs), n_criteria), and the network's features averaged over
     each take's windows, (len(inputs), D). The windows of all takes go through the network in one batch
     where their lengths allow. `model` must be in eval mode."""
+    import torch
+
+    with torch.inference_mode():
+        return _rate_inputs(model, inputs, device)
+
+
+def _rate_inputs(model, inputs, device):
+    from musicdesk.assess.models import embed
+
     uses = model.uses
     if "distmat" not in uses:   # full-chunk windows share a length; a shorter take goes on its own
         long = [i for i, x in enumerate(inputs) if len(x.contour_midi) >= CHUNK_FRAMES]
@@ -141,6 +161,9 @@ class Assessor:
     """A loaded assessment network on its device. Load once, rate many takes."""
 
     def __init__(self, name: str = DEFAULT_MODEL, device: str | None = None, weights: str | None = None):
+        from musicdesk.assess.models import CRITERIA
+        from musicdesk.assess.weights import load
+
         t = time.perf_counter()
         self.name = name
         self.device = select_device(device)
@@ -180,14 +203,41 @@ def take_frames(score, contour) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 _CACHE: dict[tuple[str, str], Assessor] = {}
+_CACHE_LOCK = threading.Lock()
+_STARTED: dict[tuple[str, str | None], "Assessor"] = {}   # networks loading in a child process
+
+
+def start_loading(name: str = DEFAULT_MODEL, device: str | None = None) -> None:
+    """Start loading a network in a child process (musicdesk.assess.preload.NetworkProcess): importing
+    torch and reading the weights then run on another core while this process tracks pitch and aligns,
+    and `assessor(name, device)` returns it, rating exactly as an in-process Assessor would. For the
+    command line, where every run starts a fresh process; `stop_loading` ends the children."""
+    from musicdesk.assess.preload import NetworkProcess
+
+    with _CACHE_LOCK:
+        if (name, device) not in _STARTED:
+            _STARTED[(name, device)] = NetworkProcess(name, device)
+
+
+def stop_loading() -> None:
+    """End the child processes `start_loading` started (their networks are gone from `assessor`)."""
+    with _CACHE_LOCK:
+        started = list(_STARTED.values())
+        _STARTED.clear()
+    for p in started:
+        p.close()
 
 
 def assessor(name: str = DEFAULT_MODEL, device: str | None = None) -> Assessor:
-    """A process-wide loaded Assessor per (model, device)."""
-    key = (name, str(select_device(device)))
-    if key not in _CACHE:
-        _CACHE[key] = Assessor(name, device)
-    return _CACHE[key]
+    """A process-wide loaded Assessor per (model, device): the one `start_loading` started, if any."""
+    with _CACHE_LOCK:
+        started = _STARTED.get((name, device))
+        if started is not None:
+            return started
+        key = (name, str(select_device(device)))
+        if key not in _CACHE:
+            _CACHE[key] = Assessor(name, device)
+        return _CACHE[key]
 
 
 def assess(score, contour, model: str = DEFAULT_MODEL, device: str | None = None) -> Assessment:

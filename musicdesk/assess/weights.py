@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from musicdesk.assess.models import build
+if TYPE_CHECKING:   # torch is imported where weights are read or written, so that ModelError is cheap
+    import torch
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
@@ -61,6 +61,8 @@ def save(model: torch.nn.Module, path: str | os.PathLike, name: str, info: dict)
 
 def load(name: str, path: str | os.PathLike | None = None) -> tuple[torch.nn.Module, dict]:
     """The network `name` with its shipped (or given) weights, in eval mode on the CPU, and its info."""
+    from musicdesk.assess.models import build
+
     p = Path(path) if path is not None else weights_path(name)
     state, info = read_safetensors(p, name, f"python -m training.train --model {name}")
     try:

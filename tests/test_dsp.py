@@ -1,0 +1,88 @@
+"""musicdesk.dsp and the pitch tracker's priors reproduce the librosa and scipy calls they replace
+(so that the analysis imports neither librosa nor scipy.signal/scipy.stats), to float precision."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from musicdesk import dsp
+
+
+@pytest.fixture(scope="module")
+def signal() -> np.ndarray:
+    rng = np.random.default_rng(7)
+    t = np.arange(3 * 22050 + 123) / 22050
+    x = 0.4 * np.sin(2 * np.pi * 440 * t * (1 + 0.01 * np.sin(2 * np.pi * 5 * t))) + 0.05 * rng.standard_normal(len(t))
+    return x.astype(np.float32)
+
+
+@pytest.mark.filterwarnings("ignore:n_fft=")   # librosa warns about the short take
+def test_stft_magnitude_is_librosas(signal):
+    import librosa
+
+    for y in (signal, signal[:300]):          # also a take shorter than one window
+        for n_fft, hop in ((1024, 220), (512, 441)):
+            ref = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop, center=True))
+            got = dsp.stft_magnitude(y, n_fft, hop)
+            assert got.shape == ref.shape and got.dtype == ref.dtype
+            np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-6 * float(ref.max()))
+
+
+@pytest.mark.parametrize("sr", [16000, 22050, 44100, 48000])
+def test_mel_filterbank_is_librosas(sr):
+    import librosa
+
+    ref = librosa.filters.mel(sr=sr, n_fft=1024, n_mels=96, fmin=30.0, fmax=min(8000.0, sr / 2))
+    got = dsp.mel_filterbank(sr, 1024, n_mels=96, fmin=30.0, fmax=min(8000.0, sr / 2))
+    assert got.dtype == ref.dtype
+    np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("q", [1, 2, 3, 4])
+def test_decimate_is_resample_poly(signal, q):
+    import scipy.signal
+
+    for x in (signal, signal[:1001]):
+        ref = scipy.signal.resample_poly(x, 1, q).astype(np.float32) if q > 1 else x
+        got = dsp.decimate(x, q)
+        assert got.shape == ref.shape and got.dtype == np.float32
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("sr_in", [16000, 22050, 44100, 48000])
+def test_resample_is_librosas(signal, sr_in):
+    import librosa
+
+    ref = librosa.resample(signal, orig_sr=sr_in, target_sr=22050, res_type="soxr_hq").astype(np.float32)
+    got = dsp.resample(signal, sr_in, 22050)
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-7)
+
+
+def test_pitch_priors_are_scipy_stats():
+    import scipy.stats
+
+    from musicdesk import pitch_yin as py
+
+    thr, mass = py._threshold_prior()
+    edges = np.linspace(0.0, 1.0, py.N_THRESHOLDS + 1)
+    np.testing.assert_allclose(thr, edges[1:])
+    np.testing.assert_allclose(mass, np.diff(scipy.stats.beta.cdf(edges, *py.BETA_PARAMS)), rtol=1e-12, atol=1e-15)
+    for n in (3, 50, 443):
+        np.testing.assert_allclose(py._boltzmann(n), scipy.stats.boltzmann.pmf(np.arange(n), py.BOLTZMANN, n),
+                                   rtol=1e-12, atol=1e-300)
+
+
+def test_the_analysis_path_imports_neither_librosa_nor_scipy_signal():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from musicdesk.audio import Take\n"
+            "from musicdesk.pitch import track_pitch\n"
+            "t = np.arange(22050) / 22050\n"
+            "track_pitch(Take((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 22050))\n"
+            "print(sorted(m for m in ('librosa', 'scipy.signal', 'scipy.stats', 'torch') if m in sys.modules))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]"
