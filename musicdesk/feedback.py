@@ -175,7 +175,7 @@ def timing_breaks(onset_beats: np.ndarray, onset_s: np.ndarray, min_s: float = B
 
 
 def pulse_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, context_notes: int = PULSE_CONTEXT_NOTES,
-                    breaks: np.ndarray | None = None) -> np.ndarray:
+                    breaks: np.ndarray | None = None, combine: str = "geometric") -> np.ndarray:
     """Timing error (ms, + late) of each onset against the player's own pulse on both sides of it;
     NaN where a note is not judged.
 
@@ -183,7 +183,8 @@ def pulse_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, context_notes:
     note i's beat at the local tempo (`_local_spb`: the median seconds per beat of the intervals
     around it, not the two that touch note i), and the median of those. The pulse after it: the same
     from the notes after it, carried back. A note is off only as far as both pulses agree: the same
-    sign, and the smaller of the two sizes; else 0. A note played early or late is off both.
+    sign, and then by the geometric mean of the two sizes (`combine="min"`: the smaller); else 0. A
+    note played early or late is off both.
 
     Holds and breaths (`breaks[i]`: the player may hold or breathe after note i; default
     `timing_breaks`, to which a caller adds the score's fermatas) split the take into phrases, and no
@@ -212,7 +213,12 @@ def pulse_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, context_notes:
             continue
         spb = _local_spb(b, t, i, brk, context_notes, glob_spb)
         e_left, e_right = (t[i] - float(np.median(t[side] + (b[i] - b[side]) * spb)) for side in (left, right))
-        out[i] = 0.0 if np.sign(e_left) != np.sign(e_right) else min(e_left, e_right, key=abs) * 1000.0
+        if np.sign(e_left) != np.sign(e_right):
+            out[i] = 0.0
+        elif combine == "min":
+            out[i] = min(e_left, e_right, key=abs) * 1000.0
+        else:   # "geometric": large only where both sides say so, nearer the size both see
+            out[i] = float(np.sign(e_left) * np.sqrt(e_left * e_right)) * 1000.0
     return out
 
 

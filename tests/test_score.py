@@ -433,3 +433,21 @@ def test_import_is_cheap_and_loading_is_fast(tmp_path):
     elapsed = time.perf_counter() - t0
     assert len(sc.notes) == 240 and sc.notes[-1].measure == 60
     assert elapsed < 1.0, elapsed
+
+
+def test_fermatas_are_read_from_musicxml(tmp_path):
+    """Fermatas are phrase ends for the timing judgement (issue 15); a MIDI file has none."""
+    import music21
+
+    s = music21.stream.Score()
+    p = music21.stream.Part()
+    for i, name in enumerate(["C4", "D4", "E4", "F4", "G4", "A4"]):
+        n = music21.note.Note(name, quarterLength=1.0)
+        if i == 3:
+            n.expressions.append(music21.expressions.Fermata())
+        p.append(n)
+    s.insert(0, p)
+    path = tmp_path / "ferm.musicxml"
+    s.write("musicxml", fp=str(path))
+    sc = load_score(path)
+    assert [n.fermata for n in sc.notes] == [False, False, False, True, False, False]

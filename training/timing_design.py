@@ -39,10 +39,11 @@ def rules() -> dict:
     return {
         "local curve (first reports)": lambda b, t, f: local_tempo_errors_ms(b, t, 8.0),
         "both sides, no breaks, k=3": lambda b, t, f: pulse_errors_ms(b, t, 3, breaks=no_breaks(b)),
-        "both sides, k=2": lambda b, t, f: pulse_errors_ms(b, t, 2),
-        "both sides, k=3 (shipped)": lambda b, t, f: pulse_errors_ms(b, t, 3),
-        "both sides, k=4": lambda b, t, f: pulse_errors_ms(b, t, 4),
-        "both sides, k=6": lambda b, t, f: pulse_errors_ms(b, t, 6),
+        "both sides, k=2, smaller side": lambda b, t, f: pulse_errors_ms(b, t, 2, combine="min"),
+        "both sides, k=3, smaller side": lambda b, t, f: pulse_errors_ms(b, t, 3, combine="min"),
+        "both sides, k=3, geometric mean (shipped)": lambda b, t, f: pulse_errors_ms(b, t, 3),
+        "both sides, k=4, geometric mean": lambda b, t, f: pulse_errors_ms(b, t, 4),
+        "both sides, k=6, geometric mean": lambda b, t, f: pulse_errors_ms(b, t, 6),
         "both sides, k=3, + fermatas": lambda b, t, f: pulse_errors_ms(b, t, 3, breaks=f | timing_breaks(b, t)),
     }
 
@@ -94,9 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--outliers", type=float, default=0.05)
     args = ap.parse_args(argv)
     out = run(args.n, args.noise_ms, args.outliers)
-    print(f"{'rule':<36} {'flagged':>8} {'rhythm':>7} {'min':>6} {'found':>6} {'lower':>6}")
+    print(f"{'rule':<44} {'flagged':>8} {'rhythm':>7} {'min':>6} {'found':>6} {'lower':>6}")
     for name, r in out.items():
-        print(f"{name:<36} {r['flagged_share']:>8.3f} {r['rhythm_mean']:>7.3f} {r['rhythm_min']:>6.3f} "
+        print(f"{name:<44} {r['flagged_share']:>8.3f} {r['rhythm_mean']:>7.3f} {r['rhythm_min']:>6.3f} "
               f"{r['moved_found']:>6.3f} {r['pairs_lower']:>6.3f}")
     path = ROOT / "training" / "results" / "timing_design.json"
     path.write_text(json.dumps({"args": vars(args), "rules": out}, indent=1))
