@@ -146,3 +146,34 @@ def test_record_waits_until_the_analysis_code_is_loaded(qtbot, tmp_path):
         assert w.recorder is None
     qtbot.waitUntil(lambda: not w.warming, timeout=60000)
     assert w.act_record.isEnabled()
+
+
+def test_settings_reference_pitch_reaches_the_tolerances(qtbot):
+    """Settings > Reference pitch (issue 15): chosen from the list or typed, kept in the tolerances."""
+    from musicdesk.app.settings import AppSettings
+    from musicdesk.app.settings_dialog import SettingsDialog
+
+    dlg = SettingsDialog(AppSettings(reference_a4_hz=442.0))
+    qtbot.addWidget(dlg)
+    assert dlg.a4.currentText() == "442 Hz"
+    assert dlg.result_settings().tolerances().reference_a4_hz == 442.0
+    dlg.a4.setEditText("415")
+    assert dlg.result_settings().reference_a4_hz == 415.0
+    dlg.a4.setEditText("loud")   # not a pitch: the old value stays
+    assert dlg.result_settings().reference_a4_hz == 442.0
+
+
+def test_a_late_note_stays_green_with_a_timing_mark(win, qtbot, tmp_path):
+    """A note played at the right pitch but late keeps its pitch colour on the score, with a mark."""
+    score = load_score(example_score_path())
+    il = 12
+    notes, _ = perform(score.notes, Errors(shift_ms={il: 160}))
+    path = tmp_path / "late.wav"
+    save_take(render_notes(notes, "flute"), path)
+    with qtbot.waitSignal(win.analysis_shown, timeout=120000):
+        win.open_take(str(path))
+    eid = win.score.notes[il].element_id
+    assert win.analysis.report.notes[il].timing == "late"
+    assert win.score_view.colours()[eid].lower() == "#2e9d46"      # green: the pitch was right
+    assert win.score_view.timing_marks() == {eid: "late"}
+    assert win.categories[win.score.notes[il].id] == "late"        # the problem list still names it

@@ -20,6 +20,7 @@ class AppSettings:
     pitch_cents: float = 50.0         # tolerances, see musicdesk.feedback.Tolerances
     intonation_cents: float = 25.0
     timing_ms: float = 50.0
+    reference_a4_hz: float = 440.0    # the reference pitch notes are judged against (415, 440, 442, ...)
     tracker: str = DEFAULT_TRACKER
     assess_model: str = DEFAULT_MODEL  # assessment network (musicdesk.assess); "none" = no network ratings
     assess_device: str = "auto"       # auto (cuda, then mps, then cpu), cpu, cuda, mps
@@ -30,7 +31,7 @@ class AppSettings:
 
     def tolerances(self) -> Tolerances:
         return Tolerances(pitch_cents=self.pitch_cents, intonation_cents=self.intonation_cents,
-                          timing_ms=self.timing_ms)
+                          timing_ms=self.timing_ms, reference_a4_hz=self.reference_a4_hz)
 
     def add_recent(self, path: str) -> None:
         self.recent_files = [path] + [p for p in self.recent_files if p != path][: MAX_RECENT - 1]

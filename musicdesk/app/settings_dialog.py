@@ -55,6 +55,16 @@ class SettingsDialog(QDialog):
         form.addRow("In tune within", self.inton)
         self.timing = self._spin(settings.timing_ms, 10, 500, " ms")
         form.addRow("On time within", self.timing)
+        self.a4 = QComboBox()
+        self.a4.setEditable(True)
+        for hz in (415, 430, 432, 435, 440, 441, 442, 443, 444, 466):
+            self.a4.addItem(f"{hz} Hz", float(hz))
+        self._select(self.a4, float(settings.reference_a4_hz))
+        if self.a4.currentData() != float(settings.reference_a4_hz):
+            self.a4.setEditText(f"{settings.reference_a4_hz:g} Hz")
+        self.a4.setToolTip("The A your notes are judged against, as on a tuner: 440 Hz for most "
+                           "ensembles, 442-443 for many orchestras, 415 for baroque pitch.")
+        form.addRow("Reference pitch A =", self.a4)
         self.tracker = QComboBox()
         for t in TRACKERS:
             self.tracker.addItem(t, t)
@@ -145,6 +155,17 @@ class SettingsDialog(QDialog):
             self._s, input_device=self.input.currentData() or "", output_device=self.output.currentData() or "",
             sample_rate=int(self.rate.currentData()), pitch_cents=self.pitch.value(),
             intonation_cents=self.inton.value(), timing_ms=self.timing.value(),
+            reference_a4_hz=_hz(self.a4.currentText(), self._s.reference_a4_hz),
             tracker=self.tracker.currentData(), latency_ms=self.latency.value(),
             assess_model=self.assess_model.currentData(), assess_device=self.assess_device.currentData(),
             count_in_beats=self.count_in.value(), takes_dir=self.takes_dir.text().strip())
+
+
+def _hz(text: str, fallback: float) -> float:
+    """A reference pitch typed or chosen as '442 Hz' or '442'; the old value when it is not a pitch
+    between 380 and 480 Hz."""
+    try:
+        v = float(text.lower().replace("hz", "").strip())
+    except ValueError:
+        return fallback
+    return v if 380.0 <= v <= 480.0 else fallback
