@@ -59,6 +59,8 @@ def format_report(analysis, score, take_path: str, show_all: bool = False, calib
              f"Take:  {os.path.basename(take_path)}, tracker {analysis.contour.tracker}"]
     for w in rep.warnings:
         lines.append(f"Note:  {w}")
+    for m in getattr(rep, "remarks", ()):
+        lines.append(f"Tuning: {m}")
     rows = [(r, describe_note(r)) for r in rep.notes]
     rows = [(r, d) for r, d in rows if show_all or d]
     if rows:
@@ -156,6 +158,10 @@ def _analyze_one(args: argparse.Namespace, score, take_path: str, model: str | N
 
     take = load_take(take_path)
     kwargs = {"tracker": args.tracker} if args.tracker else {}
+    if getattr(args, "a4", None):
+        from musicdesk.feedback import Tolerances
+
+        kwargs["tolerances"] = Tolerances(reference_a4_hz=args.a4)
     analysis = analyze(score, take, assess_model=model, device=args.device, **kwargs)
     calibrated = calibration.grades(analysis) if model else None
     if json_out:
@@ -366,7 +372,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     ns = argparse.Namespace(score=example_score_path(), audio=[example_take_path()], part=None, tempo=None,
                             tracker=None, json=args.json, json_dir=None, all=False, quiet=False, assess=None,
-                            device=None, calibration=None)
+                            device=None, calibration=None, a4=None)
     return _cmd_analyze(ns)
 
 
@@ -397,6 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "analysed in one go (one line each; see --json-dir)")
     a.add_argument("--part", help="part name or 0-based index (default: the first part with notes)")
     a.add_argument("--tempo", type=float, help="tempo in quarter notes per minute (default: the score's)")
+    a.add_argument("--a4", type=float, metavar="HZ", help="reference pitch: the A notes are judged against "
+                   "(default 440; e.g. 415, 442)")
     a.add_argument("--tracker", help="pitch tracker (default: the benchmark's choice)")
     a.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT (one take)")
     a.add_argument("--json-dir", metavar="DIR", help="write each take's JSON report into DIR, named after "
@@ -449,6 +457,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     if getattr(args, "tempo", None) is not None and not (10 <= args.tempo <= 400):
         print("musicdesk: error: --tempo must be between 10 and 400 quarter notes per minute", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if getattr(args, "a4", None) is not None and not (380 <= args.a4 <= 480):
+        print("musicdesk: error: --a4 must be a pitch between 380 and 480 Hz (e.g. 415, 440, 442)", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         return args.func(args)

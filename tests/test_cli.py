@@ -254,3 +254,27 @@ def test_a_network_process_that_cannot_start_falls_back_to_this_process(monkeypa
     p = NetworkProcess(DEFAULT_MODEL, "cpu")
     assert p.rate(*frames).ratings == Assessor(DEFAULT_MODEL, "cpu").rate(*frames).ratings
     p.close()
+
+
+def test_analyze_reference_pitch_and_tuning_remark(tmp_path):
+    """--a4 sets the reference pitch (issue 15); a take tuned away from it gets a tuning remark."""
+    from musicdesk.audio import save_take
+    from musicdesk.score import example_score_path, load_score
+    from musicdesk.simulate import Errors, perform
+    from musicdesk.synth import render_notes
+
+    score = load_score(example_score_path())
+    notes, _ = perform(score.notes, Errors(detune_cents={n.index: 30.0 for n in score.notes}))
+    take = tmp_path / "sharp.wav"
+    save_take(render_notes(notes, "flute"), take)
+    out = tmp_path / "r.json"
+    r = subprocess.run([sys.executable, "-m", "musicdesk", "analyze", example_score_path(), str(take), "--json",
+                        str(out), "--assess", "none"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "Tuning: You play 3" in r.stdout and "cents sharp overall" in r.stdout
+    d = json.loads(out.read_text())
+    assert d["summary"]["tuning_offset_cents"] == pytest.approx(30, abs=4) and d["remarks"]
+    assert d["ratings"]["note_accuracy"] == 1.0
+    r = subprocess.run([sys.executable, "-m", "musicdesk", "analyze", example_score_path(), str(take), "--a4",
+                        "1000"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--a4 must be" in r.stderr
