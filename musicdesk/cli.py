@@ -128,7 +128,7 @@ def _analyze_takes(args: argparse.Namespace, takes: list[str], model: str | None
     if len(takes) == 1:
         _analyze_one(args, score, takes[0], model, outs[0], calibration, t0, table=None)
         return 0
-    table = _BatchTable(takes, bool(args.json_dir), quiet=args.quiet)
+    table = _BatchTable(takes, bool(args.json_dir), score, quiet=args.quiet)
     n_bad = n_internal = 0
     for take_path, out in zip(takes, outs):
         try:
@@ -205,23 +205,33 @@ def json_paths(takes: Sequence[str], folder: str) -> list[str]:
 
 
 class _BatchTable:
-    """The batch form's output: a header, then one line per take as it is done (the notes right, wrong,
-    missed and extra; the report's ratings; the network's, "net:"; the take's JSON), with the take's
-    warnings indented below it. Errors go to stderr."""
+    """The batch form's output: the score (and its own warnings, once), a header, then one line per
+    take as it is done (the notes right, wrong, missed and extra; the report's ratings; the network's,
+    "net:"; the take's JSON), with the take's own warnings indented below it. Errors go to stderr. If
+    stdout goes away (`... | head`), printing stops and the takes are still analysed."""
 
     COLUMNS = ("correct", "wrong", "missed", "extra", "notes", "rhythm", "intonation",
                "net:notes", "rhythm", "intonation")
 
-    def __init__(self, takes: Sequence[str], with_json: bool, quiet: bool = False):
+    def __init__(self, takes: Sequence[str], with_json: bool, score, quiet: bool = False):
         self.width = max([4] + [len(os.path.basename(t)) for t in takes])
-        self.with_json = with_json
         self.quiet = quiet
         self.n = len(takes)
+        self.score_warnings = set(score.warnings)
+        self._print(f"Score: {score.title or os.path.basename(score.source_path)} - part {score.part}, "
+                    f"{len(score.notes)} notes, score tempo {score.tempo_bpm:.0f} bpm; {self.n} takes")
+        for w in score.warnings:
+            self._print(f"Note:  {w}")
         self._print(f"{'take':<{self.width}}  " + " ".join(self.COLUMNS) + ("  json" if with_json else ""))
 
     def _print(self, line: str) -> None:
-        if not self.quiet:
+        if self.quiet:
+            return
+        try:
             print(line, flush=True)
+        except BrokenPipeError:   # the reader is gone: go on quietly (the JSONs are still written)
+            self.quiet = True
+            sys.stdout = open(os.devnull, "w")
 
     def _line(self, take_path: str, cells: Sequence[str], json_out: str | None = None) -> str:
         body = " ".join(f"{c:>{len(h)}}" for c, h in zip(cells, self.COLUMNS))
@@ -235,7 +245,8 @@ class _BatchTable:
                  *((f"{a.ratings[k]:.2f}" for k in keys) if a is not None else ("-",) * 3)]
         self._print(self._line(take_path, cells, json_out))
         for w in analysis.report.warnings:
-            self._print(f"    note: {w}")
+            if w not in self.score_warnings:
+                self._print(f"    note: {w}")
         if a is None and analysis.assessment_error:
             self._print(f"    network ratings unavailable: {analysis.assessment_error}")
 

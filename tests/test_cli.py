@@ -171,10 +171,11 @@ def test_batch_form_writes_one_json_per_take_and_goes_on_past_a_bad_take(tmp_pat
         assert set(rep["ratings"]) >= {"note_accuracy", "rhythmic_accuracy", "intonation"}
         assert rep["assessment"]["model"] == "SIConvNet-Delta"
     assert first["assessment"]["ratings"] == second["assessment"]["ratings"]   # same audio, same ratings
-    # one table line per take (with its JSON), the failed one marked, and a closing count
+    # the score once, then one table line per take (with its JSON), the failed one marked, and a count
     lines = res.stdout.strip().splitlines()
-    assert lines[0].split()[:2] == ["take", "correct"]
-    rows = [ln for ln in lines[1:] if not ln.startswith("    ")]
+    assert lines[0].startswith("Score: ") and lines[0].endswith("3 takes")
+    head = next(i for i, ln in enumerate(lines) if ln.split()[:2] == ["take", "correct"])
+    rows = [ln for ln in lines[head + 1:] if not ln.startswith("    ")]
     n = len(first["notes"])
     assert rows[0].split()[:2] == ["take.wav", f"{n - 1}/{n}"] and rows[0].endswith(str(out / "take.json"))
     assert rows[1].startswith("broken.wav") and "failed" in rows[1]
