@@ -67,8 +67,11 @@ def _old_rule(score, rep) -> tuple[float, float]:
     return float(np.sum(np.abs(e) > TOL_MS) / len(rep.notes)), float(np.mean(np.clip(1 - np.abs(e) / 200, 0, 1)))
 
 
-def _ratings(score, take: Take) -> dict:
-    an = analyze(score, take, assess_model=MODEL)
+def _ratings(score, take: Take, a4_hz: float | None = None, network: bool = True) -> dict:
+    from musicdesk.feedback import Tolerances
+
+    tol = Tolerances(reference_a4_hz=a4_hz) if a4_hz else Tolerances()
+    an = analyze(score, take, assess_model=MODEL if network else None, tolerances=tol)
     rep = an.report
     return {"report": dict(rep.ratings), "network": dict(an.assessment.ratings) if an.assessment else None,
             "rep": rep}
@@ -85,14 +88,20 @@ def _judge(score, take: Take, notes: list[tuple[float, float]], index_of: list[i
         y, moved = move_notes(take.samples, take.sr, notes, rng, sign)
         d = _ratings(score, Take(y, take.sr))
         found = [d["rep"].notes[index_of[i]].timing == name for i in moved]
-        row[f"moved_{name}"] = {"n_moved": len(moved), "found": int(sum(found)),
+        row[f"moved_{name}"] = {"n_moved": len(moved), "found": int(sum(found)), "flagged": _flagged(d["rep"]),
                                 "report": d["report"]["rhythmic_accuracy"],
                                 "network": d["network"]["rhythmic_accuracy"] if d["network"] else None}
+    # the player's own A: the reference a teacher tuned with the player (or ensemble) would set
+    own_a4 = 440.0 * 2 ** (clean["rep"].summary["tuning_offset_cents"] / 1200.0)
+    row["own_a4_hz"] = own_a4
+    row["clean_own_a4_intonation"] = _ratings(score, take, own_a4, network=False)["report"]["intonation"]
     for cents in (DETUNE_CENTS, -DETUNE_CENTS):
-        d = _ratings(score, Take(detune_take(take.samples, take.sr, cents), take.sr))
+        y = Take(detune_take(take.samples, take.sr, cents), take.sr)
+        d = _ratings(score, y)
         row[f"detune_{cents:+.0f}"] = {k: {c: d[k][c] for c in ("note_accuracy", "intonation")} if d[k] else None
                                        for k in ("report", "network")}
         row[f"detune_{cents:+.0f}"]["tuning_offset_cents"] = d["rep"].summary.get("tuning_offset_cents")
+        row[f"detune_{cents:+.0f}"]["own_a4_intonation"] = _ratings(score, y, own_a4, network=False)["report"]["intonation"]
     return row
 
 
@@ -170,6 +179,8 @@ def summarise(rows: list[dict]) -> dict:
         s[f"detune_acc_drop_max_{who}"] = float(np.max([c["note_accuracy"] - d["note_accuracy"] for c, d in det]))
         s[f"detune_acc_within_{who}"] = float(np.mean([abs(c["note_accuracy"] - d["note_accuracy"]) <= 0.05 for c, d in det]))
         s[f"detune_inton_lower_{who}"] = float(np.mean([d["intonation"] < c["intonation"] for c, d in det]))
+    s["detune_inton_lower_own_a4"] = float(np.mean([r[f"detune_{c}"]["own_a4_intonation"] < r["clean_own_a4_intonation"]
+                                                    for r in rows for c in ("+35", "-35")]))
     found = sum(r[f"moved_{k}"]["found"] for r in rows for k in ("late", "early"))
     moved = sum(r[f"moved_{k}"]["n_moved"] for r in rows for k in ("late", "early"))
     s["moved_found"] = found / max(1, moved)
@@ -177,6 +188,9 @@ def summarise(rows: list[dict]) -> dict:
     s["pairs_found_and_lower"] = float(np.mean([
         r[f"moved_{k}"]["report"] < r["clean"]["report"]["rhythmic_accuracy"]
         and r[f"moved_{k}"]["found"] >= r[f"moved_{k}"]["n_moved"] / 2 for r in rows for k in ("late", "early")]))
+    s["pairs_more_flagged_and_lower"] = float(np.mean([
+        r[f"moved_{k}"]["report"] < r["clean"]["report"]["rhythmic_accuracy"]
+        and r[f"moved_{k}"]["flagged"] > r["clean_flagged"] for r in rows for k in ("late", "early")]))
     s["warned_takes"] = sum(bool(r["warnings"]) for r in rows)
     return s
 
@@ -198,18 +212,24 @@ def markdown(res: dict, cmd: str) -> str:
     L.append(f"Injected errors ({MOVED_NOTES} notes moved {1000 * MOVED_S:.0f} ms late, then early; the whole take "
              f"detuned by +-{DETUNE_CENTS:.0f} cents):\n")
     L.append("| takes | moved: report rated lower | network rated lower | moved notes flagged (report) | "
-             "pairs rated lower with at least half the moved notes flagged | detuned: note accuracy within 0.05 (report / network) "
+             "pairs rated lower with at least half the moved notes flagged | pairs rated lower with more notes flagged | detuned: note accuracy within 0.05 (report / network) "
              "| largest accuracy drop (report) | intonation rated lower (report / network) |")
-    L.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    L.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for label, s in (("Bach10", b), ("simulated", sy)):
         if s:
             L.append(f"| {label} ({s['moved_pairs']} pairs) | {100 * s['moved_lower_report']:.0f}% | "
                      f"{100 * s['moved_lower_network']:.0f}% | {100 * s['moved_found']:.1f}% of {s['moved_notes']} | "
-                     f"{100 * s['pairs_found_and_lower']:.0f}% | {100 * s['detune_acc_within_report']:.0f}% / "
+                     f"{100 * s['pairs_found_and_lower']:.0f}% | {100 * s['pairs_more_flagged_and_lower']:.0f}% | "
+                     f"{100 * s['detune_acc_within_report']:.0f}% / "
                      f"{100 * s['detune_acc_within_network']:.0f}% | {s['detune_acc_drop_max_report']:+.3f} | "
                      f"{100 * s['detune_inton_lower_report']:.0f}% / {100 * s['detune_inton_lower_network']:.0f}% |")
     L.append("\nTargets: moved notes found and the pair rated lower in 95% of pairs, by both; detuned takes keep note "
              "accuracy within 0.05 while intonation drops.\n")
+    for label, s in (("Bach10", b), ("simulated", sy)):
+        if s:
+            L.append(f"- {label}: intonation rated lower by the report with the reference set to the clean take's own A "
+                     f"(as a teacher tuned with the player would set it): {100 * s['detune_inton_lower_own_a4']:.0f}%.")
+    L.append("")
     rows = res.get("bach10") or []
     if rows:
         L.append("Per take (Bach10): flagged share and rhythm (report; first reports' rule; network), moved notes "

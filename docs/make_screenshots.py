@@ -5,8 +5,11 @@
 empty.png (no score yet), score.png (the bundled example loaded), recording.png (mid-take, recorded
 through a virtual microphone: a rendered take is played into a PulseAudio null sink), results.png (the
 bundled example take analysed: coloured notes, contour, ratings, problems), melody_lab.png (the melody
-lab on the example score's part, a measure varied with a slider and inpainting candidates listed).
-`make_screenshots.py melody` makes only the last one.
+lab on the example score's part, a measure varied with a slider and inpainting candidates listed),
+bach10-02-violin-after.png (a professional take: the Bach10 chorale 02 violin, when ../shared/data is
+there; bach10-02-violin-before.png is the same take in the window before issue 15, made by the same
+command on commit 1ad51a0).
+`make_screenshots.py melody` makes only the melody lab; `make_screenshots.py bach10` only the Bach10 one.
 """
 from __future__ import annotations
 
@@ -89,6 +92,39 @@ def main() -> None:
     win.close()
 
 
+BACH10_02 = ROOT.parent / "shared" / "data" / "bach10" / "02-AchLiebenChristen" / "02-AchLiebenChristen"
+
+
+def bach10_take() -> None:
+    """A professional take in the window: Bach10 chorale 02, the violin, against its MIDI score."""
+    if not BACH10_02.with_suffix(".mid").is_file():
+        print("no Bach10 data here: skipping bach10-02-violin-after.png")
+        return
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from musicdesk.app.main_window import MainWindow
+    from musicdesk.app.settings import AppSettings
+
+    app = QApplication.instance() or QApplication([])
+    win = MainWindow(settings=AppSettings(), settings_org="musicdesk-screenshots")
+    win.resize(*SIZE)
+    win.show()
+    win.open_score(str(BACH10_02.with_suffix(".mid")), part=0, take=f"{BACH10_02}-violin.flac")
+    loop = QEventLoop()
+    win.analysis_shown.connect(loop.quit)
+    QTimer.singleShot(120000, loop.quit)
+    loop.exec()
+    end = time.time() + 0.5
+    while time.time() < end:
+        app.processEvents()
+        time.sleep(0.01)
+    win.grab().save(str(OUT / "bach10-02-violin-after.png"))
+    print("wrote", OUT / "bach10-02-violin-after.png")
+    win.close()
+
+
 def melody_lab() -> None:
     """The melody lab window on the bundled example's part: measure 3 made busier with the note
     density slider, measures 5-6 inpainted (candidates listed)."""
@@ -131,6 +167,9 @@ def melody_lab() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["melody"]:
         melody_lab()
+    elif sys.argv[1:] == ["bach10"]:
+        bach10_take()
     else:
         main()
         melody_lab()
+        bach10_take()
