@@ -57,8 +57,8 @@ def timing_note(r) -> str:
     if r.onset_s is None:
         return ""
     if r.timing_error_ms is None:
-        return "timing not judged: this note starts a phrase or the take (or ends the take), so it sets your pulse"
-    return f"timing {r.timing_error_ms:+.0f} ms against your own pulse on both sides"
+        return "timing not judged (too few notes around it to know your pulse)"
+    return f"timing {r.timing_error_ms:+.0f} ms against your own pulse"
 
 
 def note_category(r) -> str:

@@ -175,7 +175,8 @@ def timing_breaks(onset_beats: np.ndarray, onset_s: np.ndarray, min_s: float = B
 
 
 def pulse_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, context_notes: int = PULSE_CONTEXT_NOTES,
-                    breaks: np.ndarray | None = None, combine: str = "geometric") -> np.ndarray:
+                    breaks: np.ndarray | None = None, combine: str = "min",
+                    one_sided_slack_ms: float | None = None) -> np.ndarray:
     """Timing error (ms, + late) of each onset against the player's own pulse on both sides of it;
     NaN where a note is not judged.
 
@@ -183,7 +184,7 @@ def pulse_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, context_notes:
     note i's beat at the local tempo (`_local_spb`: the median seconds per beat of the intervals
     around it, not the two that touch note i), and the median of those. The pulse after it: the same
     from the notes after it, carried back. A note is off only as far as both pulses agree: the same
-    sign, and then by the geometric mean of the two sizes (`combine="min"`: the smaller); else 0. A
+    sign, and the smaller of the two sizes (`combine="geometric"`: their geometric mean); else 0. A
     note played early or late is off both.
 
     Holds and breaths (`breaks[i]`: the player may hold or breathe after note i; default
@@ -191,8 +192,9 @@ def pulse_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, context_notes:
     pulse reaches across a phrase end. The last note of a phrase is judged by both sides, across the
     break (a ritardando into a fermata is off the next phrase's pulse, not off its own, so it is not
     called late), and is no anchor for the others' pulse unless it is the only one. A note with a
-    pulse on one side only sets it and is not judged: the first note of the take and of each phrase
-    (the entry after a breath is the player's choice), and the last note of the take.
+    pulse on one side only (the first note of the take and of each phrase, the last of the take) has no
+    second opinion: with `one_sided_slack_ms` only what lies beyond that slack counts (an entry after a
+    breath is the player's choice, within reason); without it (None) it is not judged (NaN).
     """
     b = np.asarray(onset_beats, dtype=np.float64)
     t = np.asarray(onset_s, dtype=np.float64)
@@ -209,9 +211,16 @@ def pulse_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, context_notes:
         left = [j for j in range(max(0, i - context_notes), i) if seg[j] == seg[i]]
         right = [j for j in range(i + 1, min(n, i + 1 + context_notes)) if seg[j] == seg[i] or brk[i]]
         left, right = ([j for j in side if not brk[j]] or side for side in (left, right))
-        if not left or not right:
+        if not left and not right:
             continue
         spb = _local_spb(b, t, i, brk, context_notes, glob_spb)
+        if not left or not right:
+            if one_sided_slack_ms is None:
+                continue
+            # one side only: no second opinion, so only what lies beyond the slack counts
+            e = t[i] - float(np.median(t[left or right] + (b[i] - b[left or right]) * spb))
+            out[i] = float(np.sign(e) * max(0.0, abs(e) * 1000.0 - one_sided_slack_ms))
+            continue
         e_left, e_right = (t[i] - float(np.median(t[side] + (b[i] - b[side]) * spb)) for side in (left, right))
         if np.sign(e_left) != np.sign(e_right):
             out[i] = 0.0
@@ -313,7 +322,7 @@ def build_report(score: Score, contour: PitchContour, alignment: Alignment,
         brk = timing_breaks(beats, secs) | np.array([notes[i].fermata for i in played], dtype=bool)
         brk[-1] = False
         n_holds = int(brk.sum())
-        errs = pulse_errors_ms(beats, secs, breaks=brk)
+        errs = pulse_errors_ms(beats, secs, breaks=brk, one_sided_slack_ms=tol.timing_ms)
         for i, e in zip(played, errs):
             if np.isfinite(e):
                 results[i]["timing_error_ms"] = float(e)
