@@ -255,6 +255,8 @@ def main() -> None:
              f"total {breakdown['total_s']:.2f} s; the network's process imports torch and loads the weights on the "
              "other core meanwhile):", "", "| step | s |", "| --- | --- |"]
     lines += [f"| {k} | {v:.3f} |" for k, v in breakdown["steps_s"].items()]
+    lines += ["", "Of the slow imports, the command's own process had loaded: "
+              + (", ".join(breakdown["modules_loaded"]) or "none") + "."]
     lines += ["", "After start-up, in-process (warm):", "",
               "| tracker | network | analysis after start-up (s) | pitch | align | report | network | load score (s) | load audio (s) | notes correct |",
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
