@@ -60,6 +60,18 @@ def targets() -> str:
         vs = (f" (best baseline {base}: {a['methods'][base]['overall']['within_50ms_pct']:.1f}%)" if base else "")
         rows.append(f"| alignment: 90% of onsets within 50 ms (Bach10) | {o['within_50ms_pct']:.1f}%{vs} | "
                     f"{'MET' if o['within_50ms_pct'] >= 90 else 'NOT MET'} |")
+        t = a.get("targets")
+        if t:
+            pp = a["methods"]["ours"]["per_part"]
+            v, w, x = t["violin_within_50ms"], t["every_part_within_50ms"], t["over_300ms"]
+            rows.append(f"| alignment: violin onsets 90% within 50 ms (Bach10) | {v['value']:.1f}% | "
+                        f"{'MET' if v['met'] else 'NOT MET'} |")
+            rows.append("| alignment: every part 93% or more within 50 ms (Bach10) | "
+                        + ", ".join(f"{k} {pp[k]['within_50ms_pct']:.1f}%" for k in pp)
+                        + f" | {'MET' if w['met'] else 'NOT MET'} |")
+            rows.append(f"| alignment: no onset error over 300 ms (Bach10, all parts) | {x['value']} ("
+                        + ", ".join(f"{k} {pp[k]['over_300ms']}" for k in pp)
+                        + f") | {'MET' if x['met'] else 'NOT MET'} |")
     e = _load("analyze")
     if e:
         t, w = e["inprocess"][0]["analyze_median_s"], e["cli_wall_median_s"]

@@ -6,19 +6,33 @@ duration, then a soft maximum) followed by an optional gap (rest) state and an o
 state; a LEAD state before the first played note and a TAIL state after the last one absorb silence, noise
 or anything else, so a late start or an early stop costs one fixed penalty. Skipping one or two notes
 (missed notes) is allowed at a penalty. Frame costs come from the pitch contour (distance to the note's
-pitch, capped, octave errors tolerated), voicing and the take's energy. Entering a note is cheap only
-where an onset detector fires (SuperFlux spectral flux gated by a loudness rise, plus pitch changes) and
-holding a note across an onset peak costs extra: that is what separates repeated notes of the same pitch.
+pitch, capped, octave errors tolerated), voicing and the take's energy; where the tracker calls a loud
+frame unvoiced but its best guess is still fairly periodic (a bow's noisy start), that guess is weaker
+evidence. Entering a note is cheap only where an onset detector fires (SuperFlux spectral flux gated by
+a loudness rise, plus pitch changes); holding a note across an onset peak costs extra, counted fully only
+for a pitch change or a re-attack that rises out of a dip (vibrato moves a violin's level by a few dB and
+makes flux too, a bow change or a tongued repeat rises 10 dB or more): that separates repeated notes.
 
 Two passes: the first (20 ms frames, all notes) uses a loose minimum duration from a global tempo guess;
 a local tempo curve is fitted to the notes it found; the second (10 ms, only notes near the first pass's
-path) uses durations from that curve, so rhythm helps to resolve ambiguous stretches. Then: a stable
-wrong-pitched stretch at the end of a note becomes an extra note; a single missed note with an extra note
-in its slot becomes a wrong note; each onset moves to the start of the attack (flux peak within +-50 ms,
-walked back to 20% of the peak).
+path) uses durations from that curve, a duration prior (a note much shorter than written, or much longer
+than written with its rest, costs extra) and an onset-time prior for repeated notes (timed from the run's
+first note and the next different note), so rhythm resolves stretches where the sound does not: a run of
+repeated notes with soft re-attacks, after a breath or a phrase-end hold. Then: a stable wrong-pitched
+stretch at the end of a note becomes an extra note; a single missed note with an extra note in its slot
+becomes a wrong note.
 
-All parameters (`AlignParams`) were set on FluidSynth renders of synthetic melodies, never on the
-evaluation recordings. Speed: about 0.3 s per 60 s of audio on a 2-core CPU (numba).
+Last, each onset is placed where the note begins (`_place_onsets`): the start of its attack (flux peak
+near the decoded boundary, walked back), but not before its pitch is established (the note's own pitch,
+held steadily; a slide into a slurred note, a noisy bow start or the new pitch fingered in the old stroke's
+fade come before it), and not at a quiet lead-in (a faint bow touch before a swell). A slurred note with no
+attack begins where its pitch arrives. This is the onset a ground truth made from an F0 annotation marks
+(where the annotated pitch starts), and for clean attacks it stays the physical onset.
+
+All parameters (`AlignParams`) were set on FluidSynth renders of synthetic melodies (plain note-on renders
+of several instruments, and the bowed-violin takes of tests/synthetic_takes.py: slow attacks, slurs and
+glides, vibrato, noisy and soft bow starts, breaths before runs of repeated notes, phrase-end holds), never
+on the evaluation recordings. Speed: about 0.1-0.3 s per 60 s of audio on a 2-core CPU (numba).
 """
 from __future__ import annotations
 
@@ -52,7 +66,8 @@ class Alignment:
 class AlignParams:
     """Costs of the note HMM (negative log-likelihoods; emissions per 10 ms frame).
 
-    Chosen on synthetic renders (tests/test_align.py situations), never on the evaluation recordings.
+    Chosen on synthetic renders (the situations of tests/test_align.py: plain note-on renders and the
+    bowed-violin takes of tests/synthetic_takes.py), never on the evaluation recordings.
     """
 
     pitch_flat_semitones: float = 0.35   # pitch deviation that costs nothing (vibrato, intonation)
@@ -61,6 +76,19 @@ class AlignParams:
     octave_cost: float = 1.0             # extra cost of a pitch one octave off (tracker octave errors)
     note_unvoiced: float = 1.6           # note state, frame without pitch
     note_silent: float = 1.5             # added when the frame is also silent
+    weak_aperiodicity: float = 0.35      # a frame the tracker calls unvoiced still counts as weakly pitched
+                                         # where its best guess has at most this YIN aperiodicity (bowed
+                                         # renders with bow noise at -9 dB: 0.2-0.35 where the tracker
+                                         # gives up; 0.3 missed some, 0.45 changed nothing) ...
+    weak_db: float = -25.0               # ... and the frame is no more than this below the take's loud level
+                                         # (a noisy start is loud; a guard against room tone and rings:
+                                         # no render changed between -20 and -45)
+    weak_base: float = 0.2               # ... note state there: this + weak_scale x the pitch cost (renders:
+    weak_scale: float = 0.5              # 0.2-0.8 and 0.5-1.0 alike on bowed takes; 0.2 / 0.5 fewest gross
+                                         # errors on plain ones)
+    gap_weak: float = 2.0                # ... gap state there (a rest is unlikely under a loud noisy pitch;
+                                         # 1.0-3.0 alike on renders, 0.3 more gross errors on plain ones;
+                                         # LEAD / TAIL keep their unvoiced cost: a take cut mid-note)
     gap_voiced: float = 5.0              # gap (rest) state, frame with pitch
     gap_unvoiced: float = 0.3
     extra_voiced: float = 3.6            # extra-note state, frame with stable pitch
@@ -72,6 +100,13 @@ class AlignParams:
                                          # flux shows no clear re-attack: one long tone is one note (the
                                          # repeated one is missed), so this exceeds skip_cost
     repeat_flux: tuple = (0.15, 0.4)     # flux (normalised) from "no re-attack" to "a clear re-attack"
+    reattack_rise_db: tuple = (4.0, 10.0)  # rise factor, 0 -> 1 as the level rises out of a dip (Frames.
+                                         # rise_db) by this much: it scales the cost of holding a note across
+                                         # an onset peak (a pitch change counts fully) and marks attacks.
+                                         # Bowed renders with vibrato: flux peaks inside notes rise 7 dB or
+                                         # less (90th pct), re-attacks of repeated notes 25 dB or more (5th
+                                         # pct); (3, 8) to (8, 16) alike there, (4, 10) fewest gross errors
+                                         # on plain renders, whose repeated notes rise less
     inside_onset_weight: float = 2.0     # cost of holding a note (or gap) across an onset peak
     skip_cost: float = 25.0              # per missed note
     late_start_cost: float = 25.0        # entering the score after note 0
@@ -88,12 +123,35 @@ class AlignParams:
     max_min_dur2_s: float = 1.5          # second pass: cap on the minimum duration of a note
     overtime_frac: float = 2.5           # second pass: a note (with its rest) may last this x expected ...
     overtime_cost: float = 0.5           # ... then pays this per frame
+    repeat_time_weight: float = 4.0      # second pass: onset-time prior of repeated notes (see
+    repeat_time_cap: float = 12.0        # _repeat_onset_prior): cost per squared excess over the window,
+    repeat_time_flat: float = 0.25       # capped; the window: +- this x the expected inter-onset time ...
+    repeat_time_flat_s: float = 0.05     # ... + this. Renders: fewer gross errors on plain violin/oboe/cello
+                                         # renders (repeated notes with no audible re-attack); stronger
+                                         # (10-20, cap 20-40) misplaces repeats after phrase-end holds
+    duration_weight: float = 5.0         # second pass: duration prior, cost per squared log of the ratio ...
+    short_frac: float = 0.75             # ... below short_frac x the note's written length at the local
+    long_frac: float = 1.6               # tempo, or above long_frac x its length with the rest after it.
+                                         # Bowed renders with breaths before repeated notes and holds: 3
+                                         # errors over 300 ms without it, none with 5-20; 0.6 left some
     max_chain_s: float = 3.0             # notes whose soft maximum would exceed this have none (state count)
     band_notes: int = 3                  # second pass: notes considered each side of the first pass's note
     band_s: float = 0.5                  # ... and within this time of it
-    refine_s: float = 0.05               # onset refinement: search radius around the decoded boundary
+    refine_s: float = 0.05               # onset placement (_place_onsets): attack search radius ...
     refine_back_s: float = 0.06          # ... how far back from the flux peak the attack may start
     refine_frac: float = 0.2             # ... attack start: flux above this fraction of the peak
+    attack_min: float = 0.2              # ... a note has an attack where flux x rise factor reaches this
+                                         # (0.1-0.4 alike on bowed renders)
+    establish_s: float = 0.25            # ... the pitch is looked for up to this after the boundary (soft
+                                         # starts of 50-150 ms need 0.25; 0.15 missed some)
+    establish_hold_s: float = 0.04       # ... held (within 0.6 semitone) this long (0.02-0.06 alike)
+    establish_slack_s: float = 0.03      # ... an attack may come this long before the pitch is established:
+                                         # FluidSynth samples settle their pitch up to 30 ms into the note
+                                         # (0.02: plain renders' onsets later, 0.04: bowed slides early)
+    lead_in_s: float = 0.05              # ... a lead-in at least this long, lead_in_db or more below the
+    lead_in_db: float = 12.0             # note's sustained level (90th pct of its first 0.5 s) and ending
+                                         # in a clear attack (flux x rise factor >= repeat_flux[1]) is not
+                                         # the note (soft starts at -14 to -28 dB; 9-15 dB alike)
     onset_shift_s: float = -0.01         # constant added to every refined onset: on FluidSynth renders of
                                          # 6 instruments x 2 soundfonts the flux-based attack start lies a
                                          # median 0-30 ms (mostly 10 ms) after the note-on
@@ -113,6 +171,11 @@ class Frames:
     onset: np.ndarray     # onset evidence in [0, 1] (spectral flux, pitch changes)
     flux: np.ndarray      # spectral flux normalised by its 98th percentile
     hop_s: float          # exact frame step (hop samples / sr; about FRAME_S)
+    rise_db: np.ndarray   # level rise into each frame: loudest of the next 60 ms minus quietest of the last 60 ms
+    pitch_onset: np.ndarray  # the part of `onset` that comes from a pitch change
+    level_db: np.ndarray  # frame level relative to the take's loud level (95th percentile)
+    weak_midi: np.ndarray  # in frames the tracker calls unvoiced (not silent): its still fairly periodic
+                           # best guess (see `_weak_midi`); NaN elsewhere
 
 
 _MEL: dict = {}
@@ -127,7 +190,26 @@ def _mel_basis(sr: int, n_fft: int) -> np.ndarray:
     return _MEL[key]
 
 
-def frame_features(contour: PitchContour, take: Take, silence_db: float = -45.0) -> Frames:
+def _weak_midi(contour: PitchContour, max_aperiodicity: float) -> np.ndarray:
+    """Per contour frame: the tracker's best guess (MIDI) in frames it calls unvoiced, where that guess
+    is still fairly periodic (YIN aperiodicity <= max_aperiodicity); NaN elsewhere or when the tracker
+    gives no candidates. A bow's noisy start or a note ringing on under the next one can make a tracker
+    call a frame unvoiced although the pitch is there."""
+    out = np.full(len(contour.f0_hz), np.nan)
+    cands, aper = contour.candidates_hz, contour.candidate_aperiodicity
+    if cands is None or aper is None or not len(out):
+        return out
+    f0 = np.asarray(contour.f0_hz, dtype=float)
+    ok = ~np.asarray(contour.voiced, bool) & (f0 > 0)
+    match = np.abs(cands - f0[:, None]) <= 1e-6 * np.maximum(f0[:, None], 1.0)
+    a = np.where(match, aper, np.inf).min(axis=1)
+    ok &= a <= max_aperiodicity
+    out[ok] = 69.0 + 12.0 * np.log2(f0[ok] / 440.0)
+    return out
+
+
+def frame_features(contour: PitchContour, take: Take, silence_db: float = -45.0,
+                   weak_aperiodicity: float = 0.35, weak_db: float = -25.0) -> Frames:
     """Resample the contour to the 10 ms grid and add energy and onset strength from the audio."""
     import librosa
 
@@ -145,8 +227,11 @@ def frame_features(contour: PitchContour, take: Take, silence_db: float = -45.0)
         midi = cm[pick]
         far = np.abs(contour.times_s[pick] - times) > max(contour.hop_s, FRAME_S)
         midi[far] = np.nan
+        weak = _weak_midi(contour, weak_aperiodicity)[pick]
+        weak[far | ~np.isnan(midi)] = np.nan
     else:
         midi = np.full(n, np.nan)
+        weak = np.full(n, np.nan)
     # energy
     n_fft = 1024
     S = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop, center=True))[:, :n]
@@ -184,7 +269,8 @@ def frame_features(contour: PitchContour, take: Take, silence_db: float = -45.0)
     gate = np.clip(0.3 + rise_db / 3.0, 0.0, 1.0)
     flux = flux * gate
     onset = np.sqrt(np.clip(flux, 0.0, 1.0))  # sqrt: soft re-attacks of repeated notes still count
-    onset = np.maximum(onset, 0.7 * dm * (~np.isnan(midi[np.minimum(np.arange(n) + 1, n - 1)])))
+    pitch_onset = 0.7 * dm * (~np.isnan(midi[np.minimum(np.arange(n) + 1, n - 1)]))
+    onset = np.maximum(onset, pitch_onset)
     # stability of pitch
     stable = ~np.isnan(midi)
     if n > 4:
@@ -192,7 +278,21 @@ def frame_features(contour: PitchContour, take: Take, silence_db: float = -45.0)
         for k in (-2, 2):
             sh = np.roll(m, k)
             stable &= np.abs(sh - m) < 0.6
-    return Frames(times, midi, stable, silent, onset, flux, hop / sr)
+    weak[silent | (db < loud + weak_db)] = np.nan
+    return Frames(times, midi, stable, silent, onset, flux, hop / sr, _rise_db(np.maximum(db, loud - 60.0)),
+                  pitch_onset, db - loud, weak)
+
+
+def _rise_db(db: np.ndarray, frames: int = 6) -> np.ndarray:
+    """Per frame: the loudest level of this and the next frames-1 frames minus the quietest of this and
+    the previous frames-1 (dB). A re-attack (a bow change, a tongued repeat) rises out of a dip by 10 dB
+    or more; vibrato and bow-pressure swells move the level by a few dB."""
+    n = len(db)
+    if n == 0:
+        return np.zeros(0)
+    pad = np.pad(db, (frames - 1, frames - 1), mode="edge")
+    win = np.lib.stride_tricks.sliding_window_view(pad, frames)
+    return win[frames - 1:frames - 1 + n].max(axis=1) - win[:n].min(axis=1)
 
 
 # --------------------------------------------------------------------------- costs
@@ -208,27 +308,35 @@ def _note_costs(midi_notes: np.ndarray, f: Frames, p: AlignParams) -> np.ndarray
     cost = np.minimum(c(d), c(d_oct) + p.octave_cost)
     unv = np.isnan(f.midi)
     cost[:, unv] = p.note_unvoiced
+    weak = ~np.isnan(f.weak_midi)
+    if weak.any():
+        dw = np.abs(f.weak_midi[None, weak] - midi_notes[:, None].astype(float))
+        dw_oct = np.minimum(np.abs(dw - 12.0), np.abs(dw - 24.0))
+        cost[:, weak] = p.weak_base + p.weak_scale * np.minimum(c(dw), c(dw_oct) + p.octave_cost)
     cost[:, f.silent] += p.note_silent
     return cost
 
 
 def _run(note_cost, f, p, min_frames, start_cost, stop_cost, chain_len=None, loop_cost=None, band=(None, None),
-         decim: int = 1, is_repeat=None):
+         decim: int = 1, is_repeat=None, end_cost=None, entry_prior=None):
     """One Viterbi pass; with decim=2 it runs on 20 ms frames (pairs of frames merged) for speed."""
     from musicdesk.align_hmm import decode
 
     voiced = ~np.isnan(f.midi)
-    gap = np.where(voiced, p.gap_voiced, p.gap_unvoiced)
+    gap = np.where(voiced, p.gap_voiced, np.where(np.isnan(f.weak_midi), p.gap_unvoiced, p.gap_weak))
     extra = np.where(f.stable, p.extra_voiced, p.extra_unstable)
     bg = np.where(voiced, p.bg_voiced, p.bg_unvoiced)
     onset_cost = p.onset_weight * (1.0 - f.onset)
+    # re-attack evidence: flux where the level rises out of a dip (not vibrato's or a swell's few dB)
+    r0_db, r1_db = p.reattack_rise_db
+    rise = np.clip((f.rise_db - r0_db) / (r1_db - r0_db), 0.0, 1.0)
     lo_f, hi_f = p.repeat_flux
     repeat_cost = p.repeat_onset_weight * (1.0 - np.clip((f.flux - lo_f) / (hi_f - lo_f), 0.0, 1.0))
     r = 3  # onset peaks: local maxima within +-30 ms
     padded = np.pad(f.onset, r)
     win = np.lib.stride_tricks.sliding_window_view(padded, 2 * r + 1)
     peak = np.where(f.onset >= win.max(axis=1), f.onset, 0.0)
-    stay_cost = p.inside_onset_weight * peak
+    stay_cost = p.inside_onset_weight * np.maximum(peak * rise, np.minimum(peak, f.pitch_onset))
     lx = max(1, int(round(p.extra_min_s / FRAME_S)))
     if chain_len is None:
         chain_len = min_frames
@@ -251,10 +359,55 @@ def _run(note_cost, f, p, min_frames, start_cost, stop_cost, chain_len=None, loo
     kind, note, pos, cost = decode(note_cost, gap, extra, bg, onset_cost, stay_cost, chain_len, min_frames,
                                    loop_cost, lx, start_cost, stop_cost, p.skip_cost, p.gap_enter_cost,
                                    p.extra_enter_cost, band_lo=band[0], band_hi=band[1],
-                                   repeat_onset_cost=repeat_cost, is_repeat=is_repeat)
+                                   repeat_onset_cost=repeat_cost, is_repeat=is_repeat,
+                                   end_cost=None if end_cost is None else end_cost[:, decim - 1::decim],
+                                   entry_at=None if entry_prior is None else entry_prior[0] / decim,
+                                   entry_width=None if entry_prior is None else entry_prior[1] / decim,
+                                   entry_weight=p.repeat_time_weight, entry_cap=p.repeat_time_cap)
     if decim > 1:
         kind, note, pos = (np.repeat(x, decim)[:T] for x in (kind, note, pos))
     return kind, note, pos, cost
+
+
+def _duration_cost(short_frames: np.ndarray, long_frames: np.ndarray, n_states: int, weight: float) -> np.ndarray:
+    """(N, n_states) cost of ending each note after 1..n_states frames: `weight` x the squared log of how
+    far the duration lies below `short_frames` or above `long_frames` (zero between them)."""
+    d = np.arange(1, n_states + 1, dtype=float)[None, :]
+    short = np.log(np.maximum(np.maximum(short_frames, 1.0)[:, None] / d, 1.0))
+    long = np.log(np.maximum(d / np.maximum(long_frames, 1.0)[:, None], 1.0))
+    return weight * (short ** 2 + long ** 2)
+
+
+def _repeat_onset_prior(on_f: np.ndarray, midi_n: np.ndarray, score_on_s: np.ndarray, ratio: np.ndarray,
+                        hop_s: float, flat_frac: float, flat_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Expected onset frame (and the half-width of the window with no cost) of each repeated note, from
+    the first pass: the run of same-pitch notes is timed from its first note's onset forward and from the
+    next different note's onset backward, at the local tempo, and the window spans both (so a hold inside
+    the run widens it). Width 0 where there is no prior (not a repeat, or an anchor not found).
+
+    A repeated note's pitch says nothing about where it starts; a soft re-attack (a bow change without a
+    dip, a release ringing on) can be weaker than vibrato's level swings, so the rhythm has to place it.
+    """
+    n = len(on_f)
+    at = np.zeros(n)
+    width = np.zeros(n)
+    i = 0
+    while i < n:
+        j = i
+        while j + 1 < n and midi_n[j + 1] == midi_n[i]:
+            j += 1
+        for k in range(i + 1, j + 1):
+            ioi = max(score_on_s[k] - score_on_s[k - 1], 1e-3) * ratio[k] / hop_s
+            est = []
+            if on_f[i] >= 0:
+                est.append(on_f[i] + (score_on_s[k] - score_on_s[i]) * ratio[k] / hop_s)
+            if j + 1 < n and on_f[j + 1] >= 0:
+                est.append(on_f[j + 1] - (score_on_s[j + 1] - score_on_s[k]) * ratio[k] / hop_s)
+            if len(est) == 2:  # one anchor alone cannot tell a hold inside the run from a tempo change
+                at[k] = 0.5 * (min(est) + max(est))
+                width[k] = 0.5 * (max(est) - min(est)) + flat_frac * ioi + flat_s / hop_s
+        i = j + 1
+    return at, width
 
 
 def _band(kind, note, n_notes: int, notes_each_side: int, frames_each_side: int):
@@ -331,31 +484,91 @@ def _min_frames(dur_s: np.ndarray, ratio: np.ndarray | float, frac: float, cap_s
     return np.clip(np.round(frac * expected), 2, round(cap_s / FRAME_S)).astype(np.int64)
 
 
-def _refine(on: np.ndarray, off: np.ndarray, flux: np.ndarray, radius: int, back: int, frac: float,
-            shift: int) -> np.ndarray:
-    """Move each onset frame to where the attack starts.
+def _place_onsets(on: np.ndarray, off: np.ndarray, f: Frames, p: AlignParams) -> np.ndarray:
+    """Move each decoded onset to where the note begins: the start of its attack, but not before its
+    pitch is established.
 
-    Finds the strongest spectral-flux peak within +-radius frames of the decoded boundary, then walks
-    back (at most `back` frames) while the flux stays above `frac` of that peak; `shift` frames are
-    added (a constant measured on synthetic renders). Keeps onsets strictly increasing.
+    The attack: the strongest spectral-flux peak within +-`refine_s` of the decoded boundary, walked back
+    (at most `refine_back_s`) while the flux stays above `refine_frac` of that peak; the note has one where
+    flux x rise factor (see `reattack_rise_db`) reaches `attack_min` there. The pitch is established at the
+    first frame that holds the note's own pitch (the median of its decoded stretch, so the take's tuning
+    and tracker octave errors do not matter) within `pitch_flat_semitones` and stays within 0.6 semitone
+    for `establish_hold_s`; weakly pitched frames (`Frames.weak_midi`) count. It is searched up to
+    `establish_s` after the boundary, from the attack start, or for a note without an attack (slurred)
+    from the boundary. With an attack the onset is the later of the attack start and `establish_slack_s`
+    before the pitch is established (a clean attack holds its pitch within its first tens of ms, and the
+    attack start stands); without one, where the pitch is established. A quiet lead-in (at least
+    `lead_in_s` more than `lead_in_db` below the note's sustained level) that ends in a clear attack moves
+    the onset to that attack. `onset_shift_s` is added. Keeps onsets strictly increasing.
+
+    A bowed note's first tens of ms (a slide into a slurred note, the new pitch fingered while the old bow
+    fades, a faint touch of the bow before the stroke) are not yet the note.
     """
+    radius = int(round(p.refine_s / FRAME_S))
+    back = int(round(p.refine_back_s / FRAME_S))
+    fwd = int(round(p.establish_s / FRAME_S))
+    slack = int(round(p.establish_slack_s / FRAME_S))
+    sus_frames = int(round(0.5 / FRAME_S))
+    lead_min = int(round(p.lead_in_s / FRAME_S))
+    shift = int(round(p.onset_shift_s / FRAME_S))
+    n = len(f.flux)
+    m = np.where(np.isnan(f.midi), f.weak_midi, f.midi)  # weakly pitched frames count (a noisy start)
+    hold = max(1, int(round(p.establish_hold_s / FRAME_S)))
+    steady = np.zeros(n, bool)  # pitched here and for the next `hold` frames, within 0.6 semitone
+    if n > hold:
+        m0 = np.nan_to_num(m, nan=-100.0)
+        steady[:-hold] = True
+        for j in range(1, hold + 1):
+            steady[:-hold] &= np.abs(m0[j:n - hold + j] - m0[:-hold]) < 0.6
+    lv = f.level_db
+    clear = ~np.isnan(m) & steady
+    r0_db, r1_db = p.reattack_rise_db
+    strength = f.flux * np.clip((f.rise_db - r0_db) / (r1_db - r0_db), 0.0, 1.0)
+    attack = strength >= p.repeat_flux[1]
     out = on.copy()
     prev_on = -1
-    n = len(flux)
     for i in range(len(on)):
         if on[i] < 0:
             continue
-        lo = max(prev_on + 1, on[i] - radius, 0)
-        hi = min(n, on[i] + radius + 1)
-        if off[i] > on[i]:
-            hi = min(hi, off[i])
+        b = on[i]
+        end = off[i] if off[i] > b else n
+        lo = max(prev_on + 1, b - radius, 0)
+        hi = min(n, b + radius + 1, end)
+        k = b
+        attacked = False
         if hi > lo:
-            j = lo + int(np.argmax(flux[lo:hi]))
-            peak = flux[j]
+            j = lo + int(np.argmax(f.flux[lo:hi]))
+            peak = f.flux[j]
             k = j
-            while k > max(lo, j - back) and flux[k - 1] > frac * peak:
+            while k > max(lo, j - back) and f.flux[k - 1] > p.refine_frac * peak:
                 k -= 1
-            out[i] = max(prev_on + 1, min(n - 1, k + shift))
+            attacked = bool(strength[lo:hi].max() >= p.attack_min)
+        seg = m[b:end]
+        seg = seg[~np.isnan(seg)]
+        if len(seg):
+            ref = float(np.median(seg))
+            sustain = float(np.percentile(lv[b:max(b + 1, min(end, b + sus_frames))], 90))
+            start = k if attacked else b  # no attack (a slurred note): from the decoded boundary
+            stop = min(end, b + fwd + 1)
+            d = np.abs(m[start:stop] - ref)
+            d = np.minimum(d, np.minimum(np.abs(d - 12.0), np.abs(d - 24.0)))  # tracker octave errors
+            ok = np.flatnonzero(clear[start:stop] & (d <= p.pitch_flat_semitones))
+            if len(ok):
+                k = max(k, start + int(ok[0]) - slack) if attacked else start + int(ok[0])
+            # a quiet lead-in (lead_in_db or more below the sustain) that ends in a clear attack: the note
+            # starts with that attack (a faint touch of the bow, a pre-sound)
+            stop = min(end, k + fwd + 1)
+            loud = np.flatnonzero(lv[k:stop] >= sustain - p.lead_in_db)
+            if len(loud) and loud[0] >= lead_min:
+                a0, a1 = k + int(loud[0]) - 2, min(stop, k + int(loud[0]) + 3)
+                hit = np.flatnonzero(attack[max(k + 1, a0):a1])
+                if len(hit):
+                    j = max(k + 1, a0) + int(hit[0])
+                    peak = f.flux[j]
+                    while j > k + 1 and f.flux[j - 1] > p.refine_frac * peak:
+                        j -= 1
+                    k = j
+        out[i] = max(prev_on + 1, min(n - 1, k + shift))
         prev_on = out[i]
     return out
 
@@ -521,7 +734,7 @@ def align(score, contour: PitchContour, take: Take, params: AlignParams | None =
     n_notes = len(notes)
     if n_notes == 0:
         return Alignment((), (), "hmm")
-    f = frame_features(contour, take, p.silence_db)
+    f = frame_features(contour, take, p.silence_db, p.weak_aperiodicity, p.weak_db)
     T = len(f.times_s)
     midi_n = np.array([sn.midi for sn in notes], dtype=float)
     on_s = np.array([sn.onset_s for sn in notes], dtype=float)
@@ -554,15 +767,19 @@ def align(score, contour: PitchContour, take: Take, params: AlignParams | None =
     loop2[-1] = 0.0  # the last note may ring on
     chain2 = np.maximum(np.minimum(chain2, cap), min2)
     band = _band(kind, note, n_notes, p.band_notes, int(round(p.band_s / FRAME_S)))
-    kind, note, pos, _ = _run(note_cost, f, p, min2, start_cost, stop_cost, chain2, loop2, band, is_repeat=repeat)
+    long_f = p.long_frac * expected
+    long_f[-1] = np.inf  # the last note may ring on
+    end_cost = _duration_cost(p.short_frac * dur_s * ratio / FRAME_S, long_f, int(chain2.max()), p.duration_weight)
+    prior = _repeat_onset_prior(on_f, midi_n, on_s, ratio, f.hop_s, p.repeat_time_flat, p.repeat_time_flat_s)
+    kind, note, pos, _ = _run(note_cost, f, p, min2, start_cost, stop_cost, chain2, loop2, band, is_repeat=repeat,
+                              end_cost=end_cost, entry_prior=prior)
     on_f, off_f, extras = _segments(kind, note, pos, n_notes)
     off_f, cut = _split_trailing_extra(on_f, off_f, midi_n, f, int(round(p.split_min_s / FRAME_S)))
     on_f, off_f, extras = _extra_to_wrong_note(on_f, off_f, sorted(extras + cut))
     on_f, extras = _merge_leading_extra(on_f, off_f, extras, f)
     on_f, off_f = _split_merged(on_f, off_f, expected, f.onset, min2)
     on_f, off_f = _place_repeated(on_f, off_f, midi_n, on_s)
-    on_f = _refine(on_f, off_f, f.flux, int(round(p.refine_s / FRAME_S)), int(round(p.refine_back_s / FRAME_S)),
-                   p.refine_frac, int(round(p.onset_shift_s / FRAME_S)))
+    on_f = _place_onsets(on_f, off_f, f, p)
     out = []
     for i in range(n_notes):
         if on_f[i] < 0:

@@ -12,7 +12,9 @@ extra[n-1], or, skipping the k missed notes in between, the end / gap of note n-
 Any note end or gap may go to TAIL (cost stop_cost[n]). Entering a note or an extra note costs
 `onset_cost[t]` (low where the onset detector fires), or `repeat_onset_cost[t]` for a note that repeats
 the previous pitch (only a clear re-attack makes it a new note); this places boundaries between notes.
-Staying in a note, gap or extra note over an onset-detector peak costs `stay_cost[t]`.
+Staying in a note, gap or extra note over an onset-detector peak costs `stay_cost[t]`. Ending note n
+after d frames costs `end_cost[n, d-1]` (a duration prior); entering a note far from `entry_at[n]`
+costs extra (an onset-time prior, used for repeated notes).
 All costs are negative log-likelihoods (per frame for emissions).
 """
 from __future__ import annotations
@@ -27,9 +29,13 @@ LEAD, NOTE, GAP, EXTRA, TAIL = 0, 1, 2, 3, 4
 @njit(cache=True, nogil=True)
 def _viterbi(note_cost, gap_cost, extra_cost, bg_cost, onset_cost, stay_cost, chain_len, min_len, loop_cost,
              extra_len, start_cost, stop_cost, skip_cost, gap_enter_cost, extra_enter_cost, max_skip,
-             band_lo, band_hi, repeat_onset_cost, is_repeat):
+             band_lo, band_hi, repeat_onset_cost, is_repeat, end_cost, entry_at, entry_width, entry_weight,
+             entry_cap):
     """note_cost: (N, T); per-frame arrays: (T,). Notes outside [band_lo[t], band_hi[t]] are not
-    considered at frame t (band_lo / band_hi non-decreasing). Returns the path and its cost."""
+    considered at frame t (band_lo / band_hi non-decreasing). end_cost[n, k]: cost of ending note n
+    from chain state k (a duration prior). Entering note n at frame t costs, where entry_width[n] > 0,
+    min(entry_cap, entry_weight * x^2) with x = max(0, |t - entry_at[n]| / entry_width[n] - 1) (an
+    onset-time prior). Returns the path and its cost."""
     n_notes, n_frames = note_cost.shape
     lx = extra_len
     chain_start = np.zeros(n_notes + 1, np.int64)
@@ -70,8 +76,9 @@ def _viterbi(note_cost, gap_cost, extra_cost, bg_cost, onset_cost, stay_cost, ch
             bv = inf
             ba = cs + chain_len[n] - 1
             for k in range(min_len[n] - 1, chain_len[n]):
-                if prev[cs + k] < bv:
-                    bv = prev[cs + k]
+                v = prev[cs + k] + end_cost[n, k]
+                if v < bv:
+                    bv = v
                     ba = cs + k
             end_val[n] = bv
             end_arg[n] = ba
@@ -111,7 +118,12 @@ def _viterbi(note_cost, gap_cost, extra_cost, bg_cost, onset_cost, stay_cost, ch
                 if v < best:
                     best = v
                     arg = gap_idx[m]
-            cur[cs] = best + (repeat_onset_cost[t] if is_repeat[n] else onset_cost[t]) + nc
+            entry = repeat_onset_cost[t] if is_repeat[n] else onset_cost[t]
+            if entry_width[n] > 0:
+                x = abs(t - entry_at[n]) / entry_width[n] - 1.0
+                if x > 0:
+                    entry += min(entry_cap, entry_weight * x * x)
+            cur[cs] = best + entry + nc
             bp[base + cs] = -1 if arg == 0 else cs - arg
             # --- chain
             for k in range(1, L):
@@ -178,8 +190,8 @@ def _viterbi(note_cost, gap_cost, extra_cost, bg_cost, onset_cost, stay_cost, ch
     best = prev[tail]
     for k in range(min_len[last] - 1, chain_len[last]):
         e = chain_start[last] + k
-        if prev[e] < best:
-            best = prev[e]
+        if prev[e] + end_cost[last, k] < best:
+            best = prev[e] + end_cost[last, k]
             fin = e
     if prev[gap_idx[last]] < best:
         best = prev[gap_idx[last]]
@@ -232,7 +244,9 @@ def decode(note_cost: np.ndarray, gap_cost: np.ndarray, extra_cost: np.ndarray, 
            extra_len: int, start_cost: np.ndarray, stop_cost: np.ndarray, skip_cost: float,
            gap_enter_cost: float, extra_enter_cost: float, max_skip: int = 2,
            band_lo: np.ndarray | None = None, band_hi: np.ndarray | None = None,
-           repeat_onset_cost: np.ndarray | None = None, is_repeat: np.ndarray | None = None
+           repeat_onset_cost: np.ndarray | None = None, is_repeat: np.ndarray | None = None,
+           end_cost: np.ndarray | None = None, entry_at: np.ndarray | None = None,
+           entry_width: np.ndarray | None = None, entry_weight: float = 0.0, entry_cap: float = 0.0
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Best path: per frame (kind code, note index or -1, position within the chain) and its cost.
 
@@ -242,6 +256,9 @@ def decode(note_cost: np.ndarray, gap_cost: np.ndarray, extra_cost: np.ndarray, 
     (an onset inside a note is evidence against it). band_lo / band_hi (per frame, non-decreasing)
     restrict which notes are considered at each frame (default: all). Entering a note n with
     is_repeat[n] (the same pitch as note n-1) costs repeat_onset_cost[t] instead of onset_cost[t].
+    end_cost (N, >= max chain_len), default 0: cost of ending note n after k+1 frames in its chain
+    (a duration prior; the last chain state's value holds for every longer stay). entry_at /
+    entry_width (N,; width <= 0: none): an onset-time prior on entering note n, see `_viterbi`.
     """
     n_notes, n_frames = note_cost.shape
     if repeat_onset_cost is None:
@@ -252,6 +269,10 @@ def decode(note_cost: np.ndarray, gap_cost: np.ndarray, extra_cost: np.ndarray, 
         band_lo = np.zeros(n_frames, np.int64)
     if band_hi is None:
         band_hi = np.full(n_frames, n_notes - 1, np.int64)
+    if end_cost is None:
+        end_cost = np.zeros((n_notes, int(np.max(chain_len)) if n_notes else 1))
+    if entry_at is None or entry_width is None:
+        entry_at, entry_width = np.zeros(n_notes), np.zeros(n_notes)
     return _viterbi(np.ascontiguousarray(note_cost, np.float64), np.ascontiguousarray(gap_cost, np.float64),
                     np.ascontiguousarray(extra_cost, np.float64), np.ascontiguousarray(bg_cost, np.float64),
                     np.ascontiguousarray(onset_cost, np.float64), np.ascontiguousarray(stay_cost, np.float64),
@@ -261,4 +282,6 @@ def decode(note_cost: np.ndarray, gap_cost: np.ndarray, extra_cost: np.ndarray, 
                     float(skip_cost), float(gap_enter_cost), float(extra_enter_cost), int(max_skip),
                     np.ascontiguousarray(band_lo, np.int64), np.ascontiguousarray(band_hi, np.int64),
                     np.ascontiguousarray(repeat_onset_cost, np.float64),
-                    np.ascontiguousarray(is_repeat, np.bool_))
+                    np.ascontiguousarray(is_repeat, np.bool_), np.ascontiguousarray(end_cost, np.float64),
+                    np.ascontiguousarray(entry_at, np.float64), np.ascontiguousarray(entry_width, np.float64),
+                    float(entry_weight), float(entry_cap))
