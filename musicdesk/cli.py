@@ -247,6 +247,8 @@ class _BatchTable:
         for w in analysis.report.warnings:
             if w not in self.score_warnings:
                 self._print(f"    note: {w}")
+        for m in getattr(analysis.report, "remarks", ()):
+            self._print(f"    tuning: {m}")
         if a is None and analysis.assessment_error:
             self._print(f"    network ratings unavailable: {analysis.assessment_error}")
 
