@@ -184,9 +184,9 @@ _MEL: dict = {}
 def _mel_basis(sr: int, n_fft: int) -> np.ndarray:
     key = (sr, n_fft)
     if key not in _MEL:
-        import librosa
+        from musicdesk.dsp import mel_filterbank
 
-        _MEL[key] = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=96, fmin=30.0, fmax=min(8000.0, sr / 2))
+        _MEL[key] = mel_filterbank(sr, n_fft, n_mels=96, fmin=30.0, fmax=min(8000.0, sr / 2))
     return _MEL[key]
 
 
@@ -211,7 +211,7 @@ def _weak_midi(contour: PitchContour, max_aperiodicity: float) -> np.ndarray:
 def frame_features(contour: PitchContour, take: Take, silence_db: float = -45.0,
                    weak_aperiodicity: float = 0.35, weak_db: float = -25.0) -> Frames:
     """Resample the contour to the 10 ms grid and add energy and onset strength from the audio."""
-    import librosa
+    from musicdesk.dsp import stft_magnitude
 
     sr = take.sr
     hop = int(round(FRAME_S * sr))
@@ -234,7 +234,7 @@ def frame_features(contour: PitchContour, take: Take, silence_db: float = -45.0,
         weak = np.full(n, np.nan)
     # energy
     n_fft = 1024
-    S = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop, center=True))[:, :n]
+    S = stft_magnitude(y, n_fft, hop)[:, :n]
     if S.shape[1] < n:
         S = np.pad(S, ((0, 0), (0, n - S.shape[1])))
     power = (S ** 2).sum(axis=0)

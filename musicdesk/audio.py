@@ -76,12 +76,12 @@ def take_from_samples(samples: np.ndarray, sr: int, path: str = "", to_sr: int =
 
 
 def resample(samples: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    """Band-limited resampling (soxr via librosa) from `sr_in` to `sr_out` Hz."""
+    """Band-limited resampling (soxr's high quality, as librosa's soxr_hq) from `sr_in` to `sr_out` Hz."""
     if sr_in == sr_out:
         return samples
-    import librosa
+    from musicdesk.dsp import resample as _resample
 
-    return librosa.resample(samples, orig_sr=sr_in, target_sr=sr_out, res_type="soxr_hq").astype(np.float32)
+    return _resample(samples, sr_in, sr_out)
 
 
 def save_take(take: Take, path: str | os.PathLike) -> None:
