@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["pitch", "align", "analyze", "live_gui", "live_core", "score", "assess", "melody"]  # sections in this order, then any others alphabetically
+ORDER = ["pitch", "align", "timing", "analyze", "live_gui", "live_core", "score", "assess", "melody"]  # sections in this order, then any others alphabetically
 
 HEADER = """# Benchmark results
 
@@ -36,6 +36,30 @@ def _load(name: str) -> dict | None:
 def targets() -> str:
     """The targets of the issues at a glance, read from the benchmarks' JSON (each dated below)."""
     rows = []
+    tm = _load("timing")
+    if tm and tm.get("bach10_summary"):
+        b = tm["bach10_summary"]
+        rows.append(f"| professional takes (Bach10 dev parts): at most 10% of notes flagged early/late, rhythm >= 0.85 | "
+                    f"{100 * b['flagged_mean']:.1f}% flagged (max {100 * b['flagged_max']:.1f}%), rhythm mean "
+                    f"{b['rhythm_mean']:.3f} (min {b['rhythm_min']:.3f}); first rule {100 * b['old_flagged_mean']:.1f}%, "
+                    f"{b['old_rhythm_mean']:.3f} | "
+                    f"{'MET' if b['flagged_max'] <= 0.10 and b['rhythm_min'] >= 0.85 else ('MET over all parts together, not in every part' if b['flagged_mean'] <= 0.10 and b['rhythm_min'] >= 0.85 else 'NOT MET')} |")
+        rows.append(f"| 4 notes moved 120 ms found and the pair rated lower in 95% of pairs, report and network (Bach10) | "
+                    f"report rated lower {100 * b['moved_lower_report']:.0f}%, moved notes flagged {100 * b['moved_found']:.0f}%; "
+                    f"network rated lower {100 * b['moved_lower_network']:.0f}% | "
+                    f"{'MET' if min(b['moved_lower_report'], b['moved_lower_network'], b['moved_found']) >= 0.95 else 'NOT MET'} |")
+        rows.append(f"| detuned +-35 cents: note accuracy within 0.05, intonation lower (Bach10) | within 0.05: report "
+                    f"{100 * b['detune_acc_within_report']:.0f}%, network {100 * b['detune_acc_within_network']:.0f}%; "
+                    f"intonation lower: report {100 * b['detune_inton_lower_report']:.0f}% (at the players' own A "
+                    f"{100 * b['detune_inton_lower_own_a4']:.0f}%), network {100 * b['detune_inton_lower_network']:.0f}% | "
+                    f"{'MET' if b['detune_acc_within_report'] == 1 and b['detune_inton_lower_own_a4'] == 1 else 'NOT MET'} |")
+        o = tm.get("other") or {}
+        ok = (all(x["warnings"] for x in o.get("other_piece", [])) and all(x["n_passes"] >= 2 for x in o.get("five_times", []))
+              and b["warned_takes"] == 0)
+        rows.append(f"| another piece / five times through warned, no dev take warned | "
+                    f"{sum(bool(x['warnings']) for x in o.get('other_piece', []))}/{len(o.get('other_piece', []))}, "
+                    f"{sum(x['n_passes'] >= 2 for x in o.get('five_times', []))}/{len(o.get('five_times', []))}; "
+                    f"dev takes warned {b['warned_takes']}/{b['takes']} | {'MET' if ok else 'NOT MET'} |")
     p = _load("pitch")
     if p:
         s, sp = p["summary"], p["speed_x_realtime"]
