@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import sys
 import time
 import zlib
@@ -174,7 +173,7 @@ def summarise(rows: list[dict]) -> dict:
     for who in ("report", "network"):
         pairs = [(r["clean"][who]["rhythmic_accuracy"], r[f"moved_{k}"][who]) for r in rows for k in ("late", "early")]
         s[f"moved_lower_{who}"] = float(np.mean([d < c for c, d in pairs]))
-        s[f"moved_pairs"] = len(pairs)
+        s["moved_pairs"] = len(pairs)
         det = [(r["clean"][who], r[f"detune_{c}"][who]) for r in rows for c in ("+35", "-35")]
         s[f"detune_acc_drop_max_{who}"] = float(np.max([c["note_accuracy"] - d["note_accuracy"] for c, d in det]))
         s[f"detune_acc_within_{who}"] = float(np.mean([abs(c["note_accuracy"] - d["note_accuracy"]) <= 0.05 for c, d in det]))
@@ -274,8 +273,6 @@ def main() -> None:
     print("another piece, five times through ...", flush=True)
     res["other"] = other_piece(args.quick)
     cmd = "python benchmarks/bench_timing.py" + (" --quick" if args.quick else "")
-    for r in res["bach10"] + res.get("synthetic", []):
-        r.pop("rep", None)
     write_section("timing", res, markdown(res, cmd))
     print(markdown(res, cmd))
 

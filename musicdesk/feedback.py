@@ -20,6 +20,7 @@ import numpy as np
 from musicdesk.align import Alignment
 from musicdesk.pitch import PitchContour
 from musicdesk.score import Score
+from musicdesk.take_checks import score_passes, tuning_offset_cents
 
 CORRECT, WRONG_PITCH, MISSED = "correct", "wrong_pitch", "missed"
 
@@ -29,7 +30,6 @@ class Tolerances:
     pitch_cents: float = 50.0        # |played - expected| below this: the right note (mir_eval: 50 cents)
     intonation_cents: float = 25.0   # a right note further off than this is out of tune (sharp/flat)
     timing_ms: float = 50.0          # |timing error| above this: early/late (mir_eval onsets: 50 ms)
-    tempo_window_beats: float = 8.0  # neighbourhood (each side) for the local tempo fit
     min_voiced_frames: int = 3       # fewer voiced frames inside a note's span: the note is missed
     edge_trim: float = 0.2           # fraction of a note's span ignored at each end when reading its pitch
     reference_a4_hz: float = 440.0   # the reference pitch notes are judged against (415, 440, 442, ...)
@@ -110,7 +110,9 @@ def local_tempo_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, window_b
     For note i, its neighbours are the `window_notes` played notes on each side, and any others within
     `window_beats`; they are fitted by weighted least squares (tricube weights over the neighbour's
     rank, Tukey-bisquare reweighting against outliers): a parabola when the neighbours on each side
-    that are not outliers of a robust line weigh at least MIN_SIDE_WEIGHT, else that line. The error is
+    that are not outliers of a robust line weigh at least MIN_SIDE_WEIGHT (about two close notes; it
+    follows an accelerando or ritardando), else that line. Counting neighbours by rank, not by beats,
+    keeps a late note identifiable as the outlier when a long note follows it. The error is
     onset_s[i] minus the fit at onset_beats[i]. With fewer than 3 neighbours a global line is used.
     """
     n = len(onset_s)
@@ -128,6 +130,8 @@ def local_tempo_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, window_b
             span = max(window_notes, int(rank[nb].max())) + 1
             w = (1 - (rank[nb] / span) ** 3) ** 3
             coef, rw = _robust_poly(x, y, w, 1, with_weights=True)
+            # a parabola only with real support on both sides: outliers (a late note) do not pin it
+            # down, and its extrapolation would amplify onset noise
             eff = w * rw
             if min(float(eff[x < 0].sum()), float(eff[x > 0].sum())) >= MIN_SIDE_WEIGHT:
                 coef = _robust_poly(x, y, w, 2)
@@ -214,14 +218,16 @@ def pulse_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, context_notes:
         if not left and not right:
             continue
         spb = _local_spb(b, t, i, brk, context_notes, glob_spb)
+        # onset i minus a side's pulse: its notes carried to note i's beat at the local tempo, their median
+        off_side = lambda side: t[i] - float(np.median(t[side] + (b[i] - b[side]) * spb))  # noqa: E731
         if not left or not right:
             if one_sided_slack_ms is None:
                 continue
             # one side only: no second opinion, so only what lies beyond the slack counts
-            e = t[i] - float(np.median(t[left or right] + (b[i] - b[left or right]) * spb))
+            e = off_side(left or right)
             out[i] = float(np.sign(e) * max(0.0, abs(e) * 1000.0 - one_sided_slack_ms))
             continue
-        e_left, e_right = (t[i] - float(np.median(t[side] + (b[i] - b[side]) * spb)) for side in (left, right))
+        e_left, e_right = off_side(left), off_side(right)
         if np.sign(e_left) != np.sign(e_right):
             out[i] = 0.0
         elif combine == "min":
@@ -289,8 +295,6 @@ def build_report(score: Score, contour: PitchContour, alignment: Alignment,
     (`summary["tuning_offset_cents"]`) and lowers the intonation rating, which stays against the
     reference. Timing: `pulse_errors_ms`, with the score's fermatas as phrase ends.
     """
-    from musicdesk.take_checks import score_passes, tuning_offset_cents
-
     notes = score.notes
     ref_cents = 1200.0 * math.log2(tol.reference_a4_hz / 440.0)
     results: list[dict] = []

@@ -4,12 +4,10 @@ piece once. Pure functions over a PitchContour and per-note cents; no audio, no 
 - `tuning_offset_cents`: where most notes share a pitch offset (a player tuned to A=442, or a whole take
   30 cents sharp), that offset, like a tuner's reference setting; notes are then right or wrong against
   it, and their intonation is still judged against the reference pitch.
-- `repeated_passes`: a take that plays the same music several times in a row (the period at which the
-  pitch contour repeats itself over the whole take).
+- `score_passes`: each stretch of the take that plays the whole part (its notes in order, tempo-free),
+  so that a take played several times in a row, or a take of another piece, can be told.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -108,63 +106,3 @@ def score_passes(contour: PitchContour, score_midi: np.ndarray, max_distance: fl
         end = float(ton[j]) if j < L else float(contour.times_s[-1])
         out.append((float(ton[a]), end, float(D[m, j] / m)))
     return sorted(out)
-
-
-@dataclass(frozen=True)
-class Repetition:
-    passes: float        # how many times the music is played (take span / period)
-    period_s: float      # seconds from one pass to the next
-    agreement: float     # share of voiced frames whose pitch one period later is the same
-
-
-REPEAT_FRAME_S = 0.05       # the contour is compared on this grid
-REPEAT_MIN_PERIOD_S = 4.0   # shorter repetitions are the music's own (a repeated bar, a sequence)
-REPEAT_AGREEMENT = 0.8      # share of frames that must agree one period later ...
-REPEAT_COVER = 0.8          # ... over this share of the voiced frames that have a frame a period later
-REPEAT_SLACK_S = 0.3        # a frame agrees when the same semitone sounds within this of one period later
-
-
-def repeated_passes(contour: PitchContour, min_passes: float = 1.8) -> Repetition | None:
-    """Whether the take plays the same music about `min_passes` times or more in a row: the lag at which
-    the pitch contour agrees with itself (same semitone) over nearly all of the take, when the take
-    lasts at least `min_passes` such lags. None when it does not.
-
-    A chorale's repeated first section (bar form, A A B) agrees with itself over the A sections only,
-    not over the whole take, so it is not taken for a second pass.
-    """
-    t, m = contour.times_s, contour.midi
-    if len(t) < 2:
-        return None
-    step = max(1, int(round(REPEAT_FRAME_S / max(contour.hop_s, 1e-6))))
-    n = len(m) // step
-    if n < 4:
-        return None
-    g = np.nanmedian(m[: n * step].reshape(n, step), axis=1) if step > 1 else m[:n]
-    voiced = np.isfinite(g)
-    if not voiced.any():
-        return None
-    first, last = np.flatnonzero(voiced)[[0, -1]]
-    g, voiced = g[first:last + 1], voiced[first:last + 1]
-    n = len(g)
-    span_s = n * step * contour.hop_s
-    lo = int(np.ceil(REPEAT_MIN_PERIOD_S / (step * contour.hop_s)))
-    hi = int(n / min_passes)
-    if hi < lo:
-        return None
-    gi = np.where(voiced, np.round(g), -1000.0)
-    # per frame, which semitones sound within +-REPEAT_SLACK_S (a second pass is never at exactly one tempo)
-    w = int(round(REPEAT_SLACK_S / (step * contour.hop_s)))
-    pad = np.pad(gi, w, constant_values=-1000.0)
-    near = np.stack([pad[k:k + n] for k in range(2 * w + 1)])          # (2w+1, n)
-    best: Repetition | None = None
-    have_all = gi > -1000
-    for lag in range(lo, hi + 1):
-        a, have = gi[:-lag], have_all[:-lag]
-        if not have.any():
-            continue
-        later = near[:, lag:]
-        cover = float(np.mean(np.any(later > -1000, axis=0)[have]))
-        agree = float(np.mean(np.any(np.abs(later - a[None, :]) < 0.5, axis=0)[have]))
-        if cover >= REPEAT_COVER and agree >= REPEAT_AGREEMENT and (best is None or agree > best.agreement):
-            best = Repetition(span_s / (lag * step * contour.hop_s), lag * step * contour.hop_s, agree)
-    return best
