@@ -412,7 +412,7 @@ def _repeat_onset_prior(on_f: np.ndarray, midi_n: np.ndarray, score_on_s: np.nda
 
 def _band(kind, note, n_notes: int, notes_each_side: int, frames_each_side: int):
     """Per frame, the range of notes near the first pass's path (for the banded second pass)."""
-    from scipy.ndimage import maximum_filter1d, minimum_filter1d
+    from musicdesk.dsp import maximum_filter1d, minimum_filter1d
 
     from musicdesk.align_hmm import LEAD
 
@@ -423,8 +423,8 @@ def _band(kind, note, n_notes: int, notes_each_side: int, frames_each_side: int)
     idx[idx < 0] = last
     idx = np.maximum.accumulate(idx)
     size = 2 * frames_each_side + 1
-    lo = np.clip(minimum_filter1d(idx, size, mode="nearest") - notes_each_side, 0, n_notes - 1)
-    hi = np.clip(maximum_filter1d(idx, size, mode="nearest") + notes_each_side, 0, n_notes - 1)
+    lo = np.clip(minimum_filter1d(idx, size) - notes_each_side, 0, n_notes - 1)
+    hi = np.clip(maximum_filter1d(idx, size) + notes_each_side, 0, n_notes - 1)
     return np.maximum.accumulate(lo), np.maximum.accumulate(hi)
 
 

@@ -124,3 +124,48 @@ def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     y = soxr.resample(x, sr_in, sr_out, quality="soxr_hq")
     y = y[:n] if len(y) >= n else np.pad(y, (0, n - len(y)))
     return np.asarray(y, dtype=np.float32)
+
+
+def next_fast_len(n: int) -> int:
+    """The smallest 5-smooth length >= n, a fast real FFT size (scipy.fft.next_fast_len(n, real=True),
+    without importing scipy.fft, which costs a fresh command about 0.16 s)."""
+    m = max(1, int(n))
+    while True:
+        k = m
+        for p in (2, 3, 5):
+            while k % p == 0:
+                k //= p
+        if k == 1:
+            return m
+        m += 1
+
+
+def _windows_nearest(x: np.ndarray, size: int) -> np.ndarray:
+    """(len(x), size) views of x's windows, edges repeated, centred as scipy.ndimage centres them
+    (origin 0: the window of sample i starts at i - size // 2)."""
+    x = np.asarray(x)
+    left = size // 2
+    padded = np.pad(x, (left, size - 1 - left), mode="edge")
+    return np.lib.stride_tricks.sliding_window_view(padded, size)
+
+
+def minimum_filter1d(x: np.ndarray, size: int) -> np.ndarray:
+    """scipy.ndimage.minimum_filter1d(x, size, mode="nearest")."""
+    return _windows_nearest(x, size).min(axis=1)
+
+
+def maximum_filter1d(x: np.ndarray, size: int) -> np.ndarray:
+    """scipy.ndimage.maximum_filter1d(x, size, mode="nearest")."""
+    return _windows_nearest(x, size).max(axis=1)
+
+
+def median_filter1d(x: np.ndarray, size: int) -> np.ndarray:
+    """scipy.ndimage.median_filter(x, size, mode="nearest") for a 1-D x (for an even size, as scipy, the
+    upper of the two middle values)."""
+    return np.partition(_windows_nearest(x, size), size // 2, axis=1)[:, size // 2]
+
+
+def uniform_filter1d(x: np.ndarray, size: int) -> np.ndarray:
+    """scipy.ndimage.uniform_filter1d(x, size, mode="nearest"): the moving mean, summed in float64."""
+    x = np.asarray(x)
+    return _windows_nearest(x.astype(np.float64), size).mean(axis=1).astype(x.dtype)

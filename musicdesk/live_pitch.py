@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fft
+
+from musicdesk.dsp import next_fast_len
 
 DEFAULT_THRESHOLD = 0.15   # CMNDF threshold: a trough below it is a period
 DEFAULT_GATE_DBFS = -55.0  # frames quieter than this (RMS, dB re full scale) are unvoiced
@@ -49,7 +50,7 @@ class LivePitch:
         self.span = self.win + self.max_lag + 1          # samples one frame needs
         self.threshold = float(threshold)
         self.gate_dbfs = float(gate_dbfs)
-        self._nfft = scipy.fft.next_fast_len(self.span, real=True)
+        self._nfft = next_fast_len(self.span)
         self._buf = np.zeros(0, dtype=np.float32)       # samples from sample index `_buf_start` on
         self._buf_start = 0
         self._n_pushed = 0
@@ -98,9 +99,9 @@ class LivePitch:
         win, max_lag, n = self.win, self.max_lag, self.span
         frames = np.lib.stride_tricks.sliding_window_view(x, n)[starts].astype(np.float64)
         # r[t, tau] = sum_{j<win} f[j] f[j + tau]
-        a = scipy.fft.rfft(frames, self._nfft, axis=1)
-        b = scipy.fft.rfft(frames[:, win - 1::-1], self._nfft, axis=1)
-        r = scipy.fft.irfft(a * b, self._nfft, axis=1)[:, win - 1: win + max_lag]
+        a = np.fft.rfft(frames, self._nfft, axis=1)
+        b = np.fft.rfft(frames[:, win - 1::-1], self._nfft, axis=1)
+        r = np.fft.irfft(a * b, self._nfft, axis=1)[:, win - 1: win + max_lag]
         sq = np.concatenate([np.zeros((len(starts), 1)), np.cumsum(frames * frames, axis=1)], axis=1)
         taus = np.arange(max_lag + 1)
         e0 = sq[:, win:win + 1]                                      # energy of the window

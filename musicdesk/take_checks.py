@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from musicdesk.dsp import median_filter1d
 from musicdesk.pitch import PitchContour
 
 # A take has its own tuning when at least TUNING_MIN_SHARE of its notes (and TUNING_MIN_NOTES) lie within
@@ -50,10 +51,8 @@ def transcribe(contour: PitchContour, min_s: float = TRANSCRIBE_MIN_S) -> tuple[
     """The take as a sequence of pitch changes: (MIDI semitones, onset s) of each run of one semitone
     lasting at least `min_s` (a 5-frame median first, so vibrato and note edges make no notes), with
     consecutive equal pitches merged (repeated notes are not told apart here)."""
-    from scipy.ndimage import median_filter
-
     m = np.where(contour.voiced, np.nan_to_num(contour.midi, nan=0.0), 0.0)
-    q = np.round(median_filter(m, size=5, mode="nearest"))
+    q = np.round(median_filter1d(m, 5))
     q[q < 1] = 0
     change = np.flatnonzero(np.diff(np.concatenate([[-1], q, [-1]])) != 0)
     pitches, onsets = [], []
@@ -85,14 +84,21 @@ def score_passes(contour: PitchContour, score_midi: np.ndarray, max_distance: fl
     D[:, 0] = np.arange(m + 1)
     S = np.zeros((m + 1, L + 1), dtype=np.int64)   # where that stretch starts
     S[0, :] = np.arange(L + 1)
+    # Row by row in numpy: the diagonal and upward moves first, then the leftward chain as a running
+    # minimum of (cost - j), its start taken from the last j that set that minimum (as the loop
+    # `D[i, j] = min(diag, up, left)`, preferring diagonal, then up, then left, would).
+    cols = np.arange(L + 1)
     for i in range(1, m + 1):
-        for j in range(1, L + 1):
-            best, start = D[i - 1, j - 1] + (sm[i - 1] != tp[j - 1]), S[i - 1, j - 1]
-            if D[i - 1, j] + 1 < best:
-                best, start = D[i - 1, j] + 1, S[i - 1, j]
-            if D[i, j - 1] + 1 < best:
-                best, start = D[i, j - 1] + 1, S[i, j - 1]
-            D[i, j], S[i, j] = best, start
+        diag = D[i - 1, :-1] + (tp != sm[i - 1])
+        up = D[i - 1, 1:] + 1
+        use_up = up < diag
+        t = np.concatenate([[i], np.where(use_up, up, diag)])
+        ts = np.concatenate([[0], np.where(use_up, S[i - 1, 1:], S[i - 1, :-1])])
+        v = t - cols
+        run = np.minimum.accumulate(v)
+        record = v <= np.concatenate([[v[0]], run[:-1]])
+        D[i] = run + cols
+        S[i] = ts[np.maximum.accumulate(np.where(record, cols, 0))]
     limit = max_distance * m
     out: list[tuple[float, float, float]] = []
     taken = np.zeros(L, dtype=bool)

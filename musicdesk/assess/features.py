@@ -129,13 +129,13 @@ DELTA_SEPARATE: tuple[str, ...] = ("note_timing",)   # ... those with an encoder
 def local_timing_s(timing_s: np.ndarray, window_s: float = LOCAL_WINDOW_S) -> np.ndarray:
     """Note-level timing (s): `timing_deviation_s` minus its moving average over `window_s`, so a single
     early or late note stands out however the tempo drifts around it."""
-    from scipy.ndimage import uniform_filter1d
+    from musicdesk.dsp import uniform_filter1d
 
     t = np.asarray(timing_s, dtype=np.float32)
     if len(t) == 0:
         return t
     w = max(1, int(round(window_s / FRAME_HOP_S)))
-    return (t - uniform_filter1d(t, size=w, mode="nearest")).astype(np.float32)
+    return (t - uniform_filter1d(t, w)).astype(np.float32)
 
 
 def score_onset_frames(onset_s: Sequence[float]) -> np.ndarray:
