@@ -152,6 +152,11 @@ class AlignParams:
     lead_in_db: float = 12.0             # note's sustained level (90th pct of its first 0.5 s) and ending
                                          # in a clear attack (flux x rise factor >= repeat_flux[1]) is not
                                          # the note (soft starts at -14 to -28 dB; 9-15 dB alike)
+    lead_in_flat_db: float = 6.0         # ... a lead-in with no clear attack at its end counts too when it is
+    swell_step_db: float = 0.5           # steady (its level within this, 10th-90th pct): the onset is where the
+                                         # swell starts (walking back from the loud frame while the level
+                                         # falls by this per frame). Bowed renders with a scratch over the
+                                         # swell: 6-8 dB alike (4 missed one), 0.3-1.0 dB alike
     onset_shift_s: float = -0.01         # constant added to every refined onset: on FluidSynth renders of
                                          # 6 instruments x 2 soundfonts the flux-based attack start lies a
                                          # median 0-30 ms (mostly 10 ms) after the note-on
@@ -568,6 +573,15 @@ def _place_onsets(on: np.ndarray, off: np.ndarray, f: Frames, p: AlignParams) ->
                     while j > k + 1 and f.flux[j - 1] > p.refine_frac * peak:
                         j -= 1
                     k = j
+                else:
+                    # no clear attack (bow noise over the swell hides it): a steady quiet lead-in, then the
+                    # level swells: the note starts where the swell starts
+                    j = k + int(loud[0])
+                    flat = lv[k + lead_min // 2:j]
+                    if len(flat) >= 2 and np.percentile(flat, 90) - np.percentile(flat, 10) <= p.lead_in_flat_db:
+                        while j > k + 1 and lv[j] - lv[j - 1] >= p.swell_step_db:
+                            j -= 1
+                        k = j
         out[i] = max(prev_on + 1, min(n - 1, k + shift))
         prev_on = out[i]
     return out

@@ -16,6 +16,9 @@ note-off renders do not do:
   the pitch is there;
 - a *soft start* (`quiet_s`): after a breath the bow may touch the string very lightly first: the
   pitch sounds `quiet_db` (14-28 dB) below the sustained level for `quiet_s`, then the stroke swells;
+- a *scratchy* start (`scratch_s`): a bow set on the string from silence grinds before the string
+  catches: `scratch_s` of aperiodic bow noise (broadband, 300 Hz-8 kHz, `scratch_db` below the sustained
+  level, no pitch a tracker could follow) before the tone's rise, fading out over the first half of it;
 - *early pitch* (`early_pitch_s`): at a bow change, the finger moves to the new note before the new
   stroke starts: the last `early_pitch_s` of the fading old stroke already has the new pitch, so the
   pitch track shows the new note before its energy rises.
@@ -25,7 +28,8 @@ Truth (`Bowed.onset_s`): where the note's pitch is established with its own ener
   renders of the other tests (their truth is the note-on);
 - a legato note: where its pitch is reached (the end of the glide);
 - an early-pitch note or a soft start: where its stroke's energy rises (the new pitch sounding quietly
-  at the end of the old stroke, or a faint touch of the bow, is not yet the note).
+  at the end of the old stroke, or a faint touch of the bow, is not yet the note);
+- a scratchy start: where the tone's rise starts (the scratch before it has no pitch to annotate).
 A ground truth made from an F0 annotation (as Bach10's) means the same: where the annotated pitch starts.
 
 `chorale_score` makes a chorale-like melody (phrases ending in long notes, runs of repeated notes);
@@ -65,6 +69,8 @@ class Bowed:
     noisy_s: float = 0.0          # new stroke: loud bow noise over this long from its start (pitch steady)
     quiet_s: float = 0.0          # new stroke: sounds quiet_db down for this long before its rise ...
     quiet_db: float = -28.0       # ... (dB relative to the sustained level)
+    scratch_s: float = 0.0        # new stroke: aperiodic bow noise for this long before its rise ...
+    scratch_db: float = -24.0     # ... at this level (dB relative to the sustained level)
     cents: float = 0.0
 
 
@@ -88,7 +94,7 @@ def _render_stroke(fs, key, stroke: list[Bowed], nxt: Bowed | None, sr: int, rng
 
     first, last = stroke[0], stroke[-1]
     rise0 = first.onset_s
-    start_s = rise0 - first.quiet_s - PRE_S
+    start_s = rise0 - first.quiet_s - first.scratch_s - PRE_S
     end_s = last.offset_s
     tail_s = 0.3
     n = int(np.ceil((end_s - start_s + tail_s) * sr))
@@ -145,6 +151,13 @@ def _render_stroke(fs, key, stroke: list[Bowed], nxt: Bowed | None, sr: int, rng
         level = np.sqrt(np.mean(out[(t > first.onset_s + 0.1) & (t < end_s)] ** 2) + 1e-12)
         w = NOISY_REL * level * env * ((t >= rise0) & (t < rise0 + first.noisy_s))
         out += w * noise / (np.std(noise) + 1e-12)
+    if first.scratch_s > 0:  # aperiodic bow noise before the tone: on over 5 ms, off over half the rise
+        bb, aa = butter(2, [300 / (sr / 2), min(8000, 0.45 * sr) / (sr / 2)], btype="band")
+        noise = lfilter(bb, aa, rng.standard_normal(n))
+        level = np.sqrt(np.mean(out[(t > first.onset_s + first.attack_s) & (t < end_s)] ** 2) + 1e-12)
+        s0 = rise0 - first.scratch_s
+        w = np.clip((t - s0) / 0.005, 0.0, 1.0) * np.clip(1.0 - (t - rise0) / max(0.5 * first.attack_s, 1e-3), 0.0, 1.0)
+        out += 10 ** (first.scratch_db / 20.0) * level * w * noise / (np.std(noise) + 1e-12)
     return int(round(start_s * sr)), out
 
 
@@ -205,6 +218,8 @@ def bowed_take(score: Score, *, seed: int = 0, lead_s: float = 1.0, tempo_factor
                early_p: float = 1.0, quiet_p: float = 0.0, quiet_s: tuple[float, float] = (0.05, 0.15),
                quiet_db: tuple[float, float] = (-28.0, -14.0),
                noisy_p: float = 0.0, noisy_s: tuple[float, float] = (0.1, 0.2),
+               scratch_p: float = 0.0, scratch_s: tuple[float, float] = (0.04, 0.12),
+               scratch_db: tuple[float, float] = (-30.0, -18.0),
                breath_s: tuple[float, float] = (0.0, 0.0), hold_s: tuple[float, float] = (0.0, 0.0),
                articulation: float = 0.97) -> tuple[list[Bowed], dict[int, float]]:
     """Play `score` bowed: returns the performed notes and the true onset of each score note.
@@ -214,7 +229,8 @@ def bowed_take(score: Score, *, seed: int = 0, lead_s: float = 1.0, tempo_factor
     before, slurred (with a glide of `glide_s`); repeated notes are always re-bowed. A new stroke after a
     different pitch has, with probability `early_p`, that pitch `early_pitch_s` early at the end of the
     old stroke; the first note and each phrase's first note start softly (`quiet_s` at `quiet_db`) with
-    probability `quiet_p`. Phrase-end (fermata) notes are held `hold_s` longer than written, then a breath
+    probability `quiet_p`, and after silence (the first note, a breath) with a scratch of `scratch_s` at
+    `scratch_db` with probability `scratch_p`. Phrase-end (fermata) notes are held `hold_s` longer than written, then a breath
     (silence) of `breath_s` comes before the next phrase. Notes sound for `articulation` of their
     length (at least up to 15 ms before the next stroke starts).
     """
@@ -241,8 +257,11 @@ def bowed_take(score: Score, *, seed: int = 0, lead_s: float = 1.0, tempo_factor
             noisy = float(rng.uniform(*noisy_s)) if rng.random() < noisy_p else 0.0
             soft = (float(rng.uniform(*quiet_s)) if (prev is None or prev.fermata) and rng.random() < quiet_p
                     else 0.0)
+            scr = (float(rng.uniform(*scratch_s)) if (prev is None or (prev.fermata and breath_s[1] > 0))
+                   and scratch_p > 0 and rng.random() < scratch_p else 0.0)
             b = Bowed(t, 0.0, n.midi, attack_s=att, early_pitch_s=early, noisy_s=noisy, quiet_s=soft,
-                      quiet_db=float(rng.uniform(*quiet_db)))
+                      quiet_db=float(rng.uniform(*quiet_db)), scratch_s=scr,
+                      scratch_db=float(rng.uniform(*scratch_db)) if scr > 0 else -24.0)
         truth[n.index] = t
         out.append(b)
         held.append(dur + hold)
@@ -258,7 +277,7 @@ def bowed_take(score: Score, *, seed: int = 0, lead_s: float = 1.0, tempo_factor
             if nxt is None:
                 ends.append(b.onset_s + held[k])
             elif breaths[k] > 0:
-                ends.append(min(b.onset_s + held[k], nxt.onset_s - nxt.quiet_s - 0.005))
+                ends.append(min(b.onset_s + held[k], nxt.onset_s - nxt.quiet_s - nxt.scratch_s - 0.005))
             else:
                 ends.append(min(b.onset_s + held[k], nxt.onset_s + 0.015))
         else:
