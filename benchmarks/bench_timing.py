@@ -66,6 +66,20 @@ def _old_rule(score, rep) -> tuple[float, float]:
     return float(np.sum(np.abs(e) > TOL_MS) / len(rep.notes)), float(np.mean(np.clip(1 - np.abs(e) / 200, 0, 1)))
 
 
+def _phrase_ends(score, rep) -> np.ndarray:
+    """Per score note, whether the clean take holds or breathes after it (or the score writes a
+    fermata): a moved note there, or right after, is a phrase end or entry played late or early, which
+    is the player's choice. Counted apart in `found_inside`."""
+    from musicdesk.feedback import timing_breaks
+
+    played = [r.index for r in rep.notes if r.onset_s is not None]
+    out = np.array([n.fermata for n in score.notes], dtype=bool)
+    brk = timing_breaks(np.array([score.notes[i].onset_beats for i in played]),
+                        np.array([rep.notes[i].onset_s for i in played]))
+    out[np.array(played)[brk]] = True
+    return out
+
+
 def _ratings(score, take: Take, a4_hz: float | None = None, network: bool = True) -> dict:
     from musicdesk.feedback import Tolerances
 
@@ -82,12 +96,15 @@ def _judge(score, take: Take, notes: list[tuple[float, float]], index_of: list[i
     row = {"n_notes": len(score.notes), "clean_flagged": _flagged(clean["rep"]),
            "clean": {k: clean[k] for k in ("report", "network")}, "warnings": list(clean["rep"].warnings)}
     row["old_flagged"], row["old_rhythm"] = _old_rule(score, clean["rep"])
+    ends = _phrase_ends(score, clean["rep"])
     for sign, name in ((1, "late"), (-1, "early")):
         rng = np.random.default_rng(zlib.crc32(f"{seed}/{name}".encode()))
         y, moved = move_notes(take.samples, take.sr, notes, rng, sign)
         d = _ratings(score, Take(y, take.sr))
         found = [d["rep"].notes[index_of[i]].timing == name for i in moved]
+        inside = [f for f, i in zip(found, moved) if not ends[index_of[i]] and not ends[index_of[i - 1]]]
         row[f"moved_{name}"] = {"n_moved": len(moved), "found": int(sum(found)), "flagged": _flagged(d["rep"]),
+                                "n_inside": len(inside), "found_inside": int(sum(inside)),
                                 "report": d["report"]["rhythmic_accuracy"],
                                 "network": d["network"]["rhythmic_accuracy"] if d["network"] else None}
     # the player's own A: the reference a teacher tuned with the player (or ensemble) would set
@@ -184,6 +201,9 @@ def summarise(rows: list[dict]) -> dict:
     moved = sum(r[f"moved_{k}"]["n_moved"] for r in rows for k in ("late", "early"))
     s["moved_found"] = found / max(1, moved)
     s["moved_notes"] = moved
+    s["moved_found_inside"] = (sum(r[f"moved_{k}"].get("found_inside", 0) for r in rows for k in ("late", "early"))
+                               / max(1, sum(r[f"moved_{k}"].get("n_inside", 0) for r in rows for k in ("late", "early"))))
+    s["moved_inside"] = sum(r[f"moved_{k}"].get("n_inside", 0) for r in rows for k in ("late", "early"))
     s["pairs_found_and_lower"] = float(np.mean([
         r[f"moved_{k}"]["report"] < r["clean"]["report"]["rhythmic_accuracy"]
         and r[f"moved_{k}"]["found"] >= r[f"moved_{k}"]["n_moved"] / 2 for r in rows for k in ("late", "early")]))
@@ -210,14 +230,15 @@ def markdown(res: dict, cmd: str) -> str:
     L.append("\nTarget on Bach10: at most 10% flagged and rhythm at least 0.85.\n")
     L.append(f"Injected errors ({MOVED_NOTES} notes moved {1000 * MOVED_S:.0f} ms late, then early; the whole take "
              f"detuned by +-{DETUNE_CENTS:.0f} cents):\n")
-    L.append("| takes | moved: report rated lower | network rated lower | moved notes flagged (report) | "
+    L.append("| takes | moved: report rated lower | network rated lower | moved notes flagged (report) | moved notes flagged inside phrases (not a phrase end or the entry after one) | "
              "pairs rated lower with at least half the moved notes flagged | pairs rated lower with more notes flagged | detuned: note accuracy within 0.05 (report / network) "
              "| largest accuracy drop (report) | intonation rated lower (report / network) |")
-    L.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    L.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for label, s in (("Bach10", b), ("simulated", sy)):
         if s:
             L.append(f"| {label} ({s['moved_pairs']} pairs) | {100 * s['moved_lower_report']:.0f}% | "
                      f"{100 * s['moved_lower_network']:.0f}% | {100 * s['moved_found']:.1f}% of {s['moved_notes']} | "
+                     f"{100 * s['moved_found_inside']:.1f}% of {s['moved_inside']} | "
                      f"{100 * s['pairs_found_and_lower']:.0f}% | {100 * s['pairs_more_flagged_and_lower']:.0f}% | "
                      f"{100 * s['detune_acc_within_report']:.0f}% / "
                      f"{100 * s['detune_acc_within_network']:.0f}% | {s['detune_acc_drop_max_report']:+.3f} | "

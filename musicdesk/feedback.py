@@ -49,7 +49,7 @@ class NoteResult:
     offset_s: float | None
     timing_error_ms: float | None    # onset relative to the local tempo line (+ late, - early)
     intonation: str | None = None    # in_tune | sharp | flat (right notes only), against the take's tuning
-    timing: str | None = None        # on_time | early | late; None: not judged (see pulse_errors_ms)
+    timing: str | None = None        # on_time | early | late; None: not judged (see phrase_fit_errors_ms)
     intonation_cents: float | None = None  # cents against the take's own tuning (= cents when it has none)
 
 
@@ -105,7 +105,7 @@ def local_tempo_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, window_b
     """Leave-one-out timing error (ms) of each onset against one robust local curve beats -> seconds,
     fitted through the neighbours on both sides (the rule of the first reports; kept for comparison in
     benchmarks/bench_timing.py). A hold or a breath between two notes bends that one curve, so the
-    notes around it read early and late: `pulse_errors_ms` is the rule the report uses.
+    notes around it read early and late: `phrase_fit_errors_ms` (over `pulse_errors_ms`) is the rule the report uses.
 
     For note i, its neighbours are the `window_notes` played notes on each side, and any others within
     `window_beats`; they are fitted by weighted least squares (tricube weights over the neighbour's
@@ -237,6 +237,82 @@ def pulse_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, context_notes:
     return out
 
 
+FIT_CONTEXT_NOTES = 4     # the phrase fit takes this many played notes on each side of a note
+                          # (chosen on simulated professionals: training/timing_design.py --audio)
+
+
+def phrase_fit_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, context_notes: int = FIT_CONTEXT_NOTES,
+                         breaks: np.ndarray | None = None, one_sided_slack_ms: float | None = None) -> np.ndarray:
+    """Timing error (ms, + late) of each onset against the player's own pulse through it: a line
+    beats -> seconds fitted through up to `context_notes` played notes on each side within its phrase,
+    leaving the note itself out (weighted least squares, tricube weights over the beat distance,
+    Tukey-bisquare reweighting so that one misplaced neighbour does not move it); NaN where not judged.
+
+    Holds and breaths (`breaks`, default `timing_breaks`; a caller adds the score's fermatas) end
+    phrases, as in `pulse_errors_ms`, and the held note is no anchor for its neighbours. A note with
+    no neighbour on one side within its phrase (the first of the take or of a phrase, the last of the
+    take) and the last note of a phrase are judged by `pulse_errors_ms` (its rules for those cases).
+    Against `pulse_errors_ms`'s two pulses of three notes each, one line through both sides is not
+    pulled off by a single misplaced neighbour, so a note played 120 ms off is found far more often
+    (training/results/timing_design_audio.json) for a few more false flags.
+    """
+    b = np.asarray(onset_beats, dtype=np.float64)
+    t = np.asarray(onset_s, dtype=np.float64)
+    n = len(t)
+    if n < 3 or np.ptp(b) <= 0:
+        return np.full(n, np.nan)
+    brk = timing_breaks(b, t) if breaks is None else np.asarray(breaks, dtype=bool)
+    brk = brk.copy()
+    brk[-1] = False
+    out = pulse_errors_ms(b, t, breaks=brk, one_sided_slack_ms=one_sided_slack_ms)
+    seg = np.concatenate([[0], np.cumsum(brk[:-1])])
+    k = context_notes
+    offs = np.concatenate([np.arange(-k, 0), np.arange(1, k + 1)])
+    nb = np.arange(n)[:, None] + offs[None, :]                      # (n, 2k) neighbour indices
+    inside = (nb >= 0) & (nb < n)
+    nbc = np.clip(nb, 0, n - 1)
+    valid = inside & (seg[nbc] == seg[:, None]) & ~brk[nbc]
+    has_left = (valid & (offs < 0)).any(axis=1)
+    has_right = (valid & (offs > 0)).any(axis=1)
+    rows = np.flatnonzero(has_left & has_right & ~brk)
+    if not len(rows):
+        return out
+    x = np.where(valid[rows], b[nbc[rows]] - b[rows, None], 0.0)
+    y = np.where(valid[rows], t[nbc[rows]], 0.0)
+    d = np.abs(x)
+    span = 1.01 * d.max(axis=1, keepdims=True) + 1e-9
+    w0 = np.where(valid[rows], (1 - (d / span) ** 3) ** 3, 0.0)
+    rw = np.ones_like(w0)
+    icpt = np.full(len(rows), np.nan)
+    for _ in range(20):
+        ww = w0 * rw
+        S, Sx, Sy = ww.sum(1), (ww * x).sum(1), (ww * y).sum(1)
+        Sxx, Sxy = (ww * x * x).sum(1), (ww * x * y).sum(1)
+        det = S * Sxx - Sx ** 2
+        fit = (np.count_nonzero(ww > 0, axis=1) >= 2) & (np.abs(det) > 1e-12)
+        slope = np.where(fit, (S * Sxy - Sx * Sy) / np.where(fit, det, 1.0), 0.0)
+        icpt = np.where(fit, (Sy - slope * Sx) / np.where(S > 0, S, 1.0), icpt)
+        r = np.abs(y - (icpt[:, None] + slope[:, None] * x))
+        scale = 6.0 * np.maximum(_weighted_median_rows(r, w0), 0.005)
+        new_rw = np.clip(1 - (r / scale[:, None]) ** 2, 0, None) ** 2
+        done = np.max(np.abs(new_rw - rw)) < 1e-3
+        rw = new_rw
+        if done:
+            break
+    ok = np.isfinite(icpt)
+    out[rows[ok]] = (t[rows[ok]] - icpt[ok]) * 1000.0
+    return out
+
+
+def _weighted_median_rows(v: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Row-wise weighted median of v (as `_weighted_median`, one row at a time)."""
+    order = np.argsort(v, axis=1)
+    vs = np.take_along_axis(v, order, axis=1)
+    cw = np.cumsum(np.take_along_axis(w, order, axis=1), axis=1)
+    pos = (cw >= 0.5 * cw[:, -1:]).argmax(axis=1)
+    return vs[np.arange(len(v)), pos]
+
+
 def _local_spb(b: np.ndarray, t: np.ndarray, i: int, brk: np.ndarray, k: int, fallback: float) -> float:
     """Seconds per beat around note i: the median over the inter-onset intervals within k notes, leaving
     out the two that touch note i (its own placement) and those that end a phrase (holds, breaths)."""
@@ -293,7 +369,7 @@ def build_report(score: Score, contour: PitchContour, alignment: Alignment,
     consistently sharp), right and wrong notes and each note's intonation are judged against that
     offset, as a tuner set to the take's own A would; the offset itself is reported once
     (`summary["tuning_offset_cents"]`) and lowers the intonation rating, which stays against the
-    reference. Timing: `pulse_errors_ms`, with the score's fermatas as phrase ends.
+    reference. Timing: `phrase_fit_errors_ms`, with the score's fermatas as phrase ends.
     """
     notes = score.notes
     ref_cents = 1200.0 * math.log2(tol.reference_a4_hz / 440.0)
@@ -326,7 +402,7 @@ def build_report(score: Score, contour: PitchContour, alignment: Alignment,
         brk = timing_breaks(beats, secs) | np.array([notes[i].fermata for i in played], dtype=bool)
         brk[-1] = False
         n_holds = int(brk.sum())
-        errs = pulse_errors_ms(beats, secs, breaks=brk, one_sided_slack_ms=tol.timing_ms)
+        errs = phrase_fit_errors_ms(beats, secs, breaks=brk, one_sided_slack_ms=tol.timing_ms)
         for i, e in zip(played, errs):
             if np.isfinite(e):
                 results[i]["timing_error_ms"] = float(e)

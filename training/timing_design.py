@@ -10,6 +10,15 @@ the share of notes flagged (beyond 50 ms) and the rhythm rating of the clean tak
 moved 120 ms (late, then early), the share of moved notes found and of takes rated lower than clean.
 Fermatas are given to the rule as written (MusicXML) or not at all (MIDI). Writes
 training/results/timing_design.json.
+
+    python -m training.timing_design --audio [--n 160]
+
+Audio level: each part (chorales chosen with seed 0; bench_timing measures on seed 1) is played clean
+and with four notes moved 120 ms late, then early (the player's own timing, re-rendered), rendered
+with FluidSynth (violin, clarinet, saxophone, bassoon by voice), and analysed: the rules then judge the
+aligner's onsets, with its real scatter. Also reports moved notes found away from fermatas (not a
+fermata note, not the note after one: a held or late phrase end is the player's choice). Writes
+training/results/timing_design_audio.json; the onsets are cached in training/cache/.
 """
 from __future__ import annotations
 
@@ -19,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musicdesk.feedback import local_tempo_errors_ms, pulse_errors_ms, timing_breaks
+from musicdesk.feedback import local_tempo_errors_ms, phrase_fit_errors_ms, pulse_errors_ms, timing_breaks
 from training.chorale_player import load_chorale_parts, perform
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,9 +53,12 @@ def rules() -> dict:
         "smaller side, k=2": lambda b, t, f: pulse_errors_ms(b, t, 2),
         "smaller side, k=3": lambda b, t, f: pulse_errors_ms(b, t, 3),
         "smaller side, k=4": lambda b, t, f: pulse_errors_ms(b, t, 4),
-        "smaller side, k=3, one side beyond 50 ms (shipped)": lambda b, t, f: pulse_errors_ms(b, t, 3, **slack),
+        "smaller side, k=3, one side beyond 50 ms (previous reports)": lambda b, t, f: pulse_errors_ms(b, t, 3, **slack),
         "smaller side, k=3, one side beyond 50 ms, + fermatas":
             lambda b, t, f: pulse_errors_ms(b, t, 3, breaks=f | timing_breaks(b, t), **slack),
+        "phrase fit, k=4 (shipped)": lambda b, t, f: phrase_fit_errors_ms(b, t, 4, **slack),
+        "phrase fit, k=4, + fermatas":
+            lambda b, t, f: phrase_fit_errors_ms(b, t, 4, breaks=f | timing_breaks(b, t), **slack),
         "geometric mean, k=3": lambda b, t, f: pulse_errors_ms(b, t, 3, combine="geometric"),
         "geometric mean, k=6": lambda b, t, f: pulse_errors_ms(b, t, 6, combine="geometric"),
         "geometric mean, k=3, one side beyond 50 ms": lambda b, t, f: pulse_errors_ms(b, t, 3, combine="geometric", **slack),
@@ -93,13 +105,95 @@ def run(n: int, noise_ms: float, outliers: float, jitter_ms: float = 15.0) -> di
     return out
 
 
+def audio_rules() -> dict:
+    """The candidates judged on measured onsets: the first reports' rule, the two pulses (the rule of
+    the previous reports), and one line through both sides within the phrase with k notes a side."""
+    slack = {"one_sided_slack_ms": TOL_MS}
+    out = {"local curve (first reports)": lambda b, t: local_tempo_errors_ms(b, t, 8.0),
+           "two pulses, k=3 (previous reports)": lambda b, t: pulse_errors_ms(b, t, 3, **slack)}
+    for k in (3, 4, 6):
+        name = f"phrase fit, k={k}" + (" (shipped)" if k == 4 else "")
+        out[name] = lambda b, t, k=k: phrase_fit_errors_ms(b, t, k, **slack)
+    return out
+
+
+def measured_onsets(n: int) -> list[dict]:
+    """Per part: beats, fermatas and the aligned onsets of the clean take and of the moved takes."""
+    import pickle
+
+    from musicdesk.analysis import analyze
+    from musicdesk.synth import render_notes
+    from training.chorale_player import to_score
+
+    cache = ROOT / "training" / "cache" / f"timing_design_audio_{n}.pkl"
+    if cache.exists():
+        return pickle.loads(cache.read_bytes())
+    programs = [40, 71, 66, 70]
+    rows = []
+    for k, part in enumerate(load_chorale_parts(n // 4 + 1, seed=0)[:n]):
+        score = to_score(part, with_fermatas=False)
+        row = {"b": np.array([x.onset_beats for x in score.notes]), "name": part.name,
+               "ferm": np.array([x[3] for x in part.notes], dtype=bool)}
+        for tag, kw in (("clean", {}), ("late", dict(n_moved=4, move_sign=1)), ("early", dict(n_moved=4, move_sign=-1))):
+            perf = perform(part, np.random.default_rng([21, k]), **kw)
+            rep = analyze(score, render_notes(list(perf.notes), program=programs[k % 4], tail_s=0.5)).report
+            row[tag] = {"t": np.array([np.nan if r.onset_s is None else r.onset_s for r in rep.notes]),
+                        "moved": list(perf.moved)}
+        rows.append(row)
+        print(f"  {k + 1}/{n} {part.name}", flush=True)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_bytes(pickle.dumps(rows))
+    return rows
+
+
+def run_audio(n: int) -> dict:
+    rows = measured_onsets(n)
+
+    def judge(rule, b, t):
+        ok = np.isfinite(t)
+        e = np.full(len(t), np.nan)
+        e[ok] = rule(b[ok], t[ok])
+        return e
+
+    out = {}
+    for name, rule in audio_rules().items():
+        flagged, found, inner, lower, pairs = [], [], [], [], []
+        for r in rows:
+            e0 = judge(rule, r["b"], r["clean"]["t"])
+            r0 = rating(e0)
+            flagged.append(float(np.mean(np.abs(np.nan_to_num(e0)) > TOL_MS)))
+            for tag, sign in (("late", 1), ("early", -1)):
+                e = judge(rule, r["b"], r[tag]["t"])
+                fd = [bool(np.nan_to_num(e[i]) * sign > TOL_MS) for i in r[tag]["moved"]]
+                found += fd
+                inner += [f for f, i in zip(fd, r[tag]["moved"]) if not r["ferm"][i] and not r["ferm"][i - 1]]
+                lower.append(rating(e) < r0)
+                pairs.append(lower[-1] and np.mean(fd) >= 0.5)
+        out[name] = {"flagged_share": float(np.mean(flagged)), "flagged_max": float(np.max(flagged)),
+                     "moved_found": float(np.mean(found)), "moved_found_inside_phrases": float(np.mean(inner)),
+                     "pairs_lower": float(np.mean(lower)), "pairs_lower_half_found": float(np.mean(pairs)),
+                     "takes": len(rows)}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=40, help="chorales (4 parts each)")
     ap.add_argument("--noise-ms", type=float, default=12.0)
     ap.add_argument("--outliers", type=float, default=0.05)
     ap.add_argument("--jitter-ms", type=float, default=15.0, help="the player's onset scatter (sd)")
+    ap.add_argument("--audio", action="store_true", help="judge the aligner's onsets of rendered takes")
     args = ap.parse_args(argv)
+    if args.audio:
+        n = args.n if args.n != 40 else 160
+        res = run_audio(n)
+        print(f"{'rule':<40} {'flagged':>8} {'max':>5} {'found':>6} {'inside':>7} {'lower':>6} {'pairs':>6}")
+        for name, r in res.items():
+            print(f"{name:<40} {r['flagged_share']:>8.3f} {r['flagged_max']:>5.2f} {r['moved_found']:>6.3f} "
+                  f"{r['moved_found_inside_phrases']:>7.3f} {r['pairs_lower']:>6.3f} {r['pairs_lower_half_found']:>6.3f}")
+        (ROOT / "training" / "results" / "timing_design_audio.json").write_text(
+            json.dumps({"args": {"n_parts": n}, "rules": res}, indent=1))
+        return 0
     out = run(args.n, args.noise_ms, args.outliers, args.jitter_ms)
     print(f"{'rule':<54} {'flagged':>8} {'rhythm':>7} {'min':>6} {'found':>6} {'lower':>6}")
     for name, r in out.items():
