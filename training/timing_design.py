@@ -53,10 +53,10 @@ def rules() -> dict:
         "smaller side, k=2": lambda b, t, f: pulse_errors_ms(b, t, 2),
         "smaller side, k=3": lambda b, t, f: pulse_errors_ms(b, t, 3),
         "smaller side, k=4": lambda b, t, f: pulse_errors_ms(b, t, 4),
-        "smaller side, k=3, one side beyond 50 ms (previous reports)": lambda b, t, f: pulse_errors_ms(b, t, 3, **slack),
+        "smaller side, k=3, one side beyond 50 ms (shipped)": lambda b, t, f: pulse_errors_ms(b, t, 3, **slack),
         "smaller side, k=3, one side beyond 50 ms, + fermatas":
             lambda b, t, f: pulse_errors_ms(b, t, 3, breaks=f | timing_breaks(b, t), **slack),
-        "phrase fit, k=4 (shipped)": lambda b, t, f: phrase_fit_errors_ms(b, t, 4, **slack),
+        "phrase fit, k=4": lambda b, t, f: phrase_fit_errors_ms(b, t, 4, **slack),
         "phrase fit, k=4, + fermatas":
             lambda b, t, f: phrase_fit_errors_ms(b, t, 4, breaks=f | timing_breaks(b, t), **slack),
         "geometric mean, k=3": lambda b, t, f: pulse_errors_ms(b, t, 3, combine="geometric"),
@@ -110,10 +110,9 @@ def audio_rules() -> dict:
     the previous reports), and one line through both sides within the phrase with k notes a side."""
     slack = {"one_sided_slack_ms": TOL_MS}
     out = {"local curve (first reports)": lambda b, t: local_tempo_errors_ms(b, t, 8.0),
-           "two pulses, k=3 (previous reports)": lambda b, t: pulse_errors_ms(b, t, 3, **slack)}
+           "two pulses, k=3 (shipped)": lambda b, t: pulse_errors_ms(b, t, 3, **slack)}
     for k in (3, 4, 6):
-        name = f"phrase fit, k={k}" + (" (shipped)" if k == 4 else "")
-        out[name] = lambda b, t, k=k: phrase_fit_errors_ms(b, t, k, **slack)
+        out[f"phrase fit, k={k}"] = lambda b, t, k=k: phrase_fit_errors_ms(b, t, k, **slack)
     return out
 
 
