@@ -14,6 +14,7 @@ import soundfile as sf
 
 pytest.importorskip("pytestqt")
 
+from PySide6.QtCore import Qt  # noqa: E402
 from musicdesk import capture  # noqa: E402
 from musicdesk.app.main_window import MainWindow  # noqa: E402
 from musicdesk.app.settings import AppSettings  # noqa: E402
@@ -224,3 +225,18 @@ def test_count_in_shifts_the_expected_notes_and_the_cursor_follows(mic, qtbot, t
         win.stop_recording()
     ids = [n.element_id for n in win.score.notes[:8]]
     assert len(seen & set(ids)) >= 5                   # the cursor moved note by note
+
+
+def test_settings_calibrate_measures_the_round_trip_through_a_real_device(mic, qtbot):
+    """Settings > Calibrate... (issue 16, 1: it raised ImportError and the label stayed at 0 ms): clicks
+    played on the virtual output come back through the virtual microphone, and the measured latency
+    lands in the field and the label."""
+    from musicdesk.app.settings_dialog import SettingsDialog
+
+    dlg = SettingsDialog(AppSettings(latency_ms=0.0))
+    qtbot.addWidget(dlg)
+    qtbot.mouseClick(dlg.calibrate, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dlg.calibrate.isEnabled(), timeout=30000)
+    assert dlg.cal_label.text().startswith("Measured"), dlg.cal_label.text()
+    assert 0 < dlg.latency.value() < 500
+    assert dlg.result_settings().latency_ms == dlg.latency.value()

@@ -357,6 +357,17 @@ class MainWindow(QMainWindow):
         self.tempo_spin.setEnabled(not rec and not busy)
 
     # ================================================================== messages
+    def playback_failed(self, exc: Exception) -> None:
+        """Playback could not start (no output device, or it refused the stream): said once, in the
+        status bar, not in a dialog on every click (the message already says what to do)."""
+        from musicdesk.playback import PlaybackError
+
+        text = str(exc).rstrip(". ")
+        if not isinstance(exc, PlaybackError):
+            text += ". Check the output device in Settings"
+        self.last_error = text + "."
+        self.statusBar().showMessage(self.last_error, 15000)
+
     def error(self, title: str, text: str) -> None:
         """A clear, non-blocking message box (tests read `last_error`)."""
         self.last_error = text
@@ -902,7 +913,7 @@ class MainWindow(QMainWindow):
                              loop=bool(span) and self.loop_check.isChecked(), device=self._device_index(False))
         except Exception as exc:
             self.player = None
-            self.error("Cannot play", f"{exc}. Check the output device in Settings.")
+            self.playback_failed(exc)
             return
         self._play_map = (kind, speed)
         self.timer.start()

@@ -488,7 +488,11 @@ class MelodyPanel(QWidget):
             self.player = Player()
             self.player.play(np.asarray(take.samples, dtype=np.float32), take.sr)
         except Exception as exc:
-            QMessageBox.warning(self, "Cannot play", f"{exc}. Check the output device in Settings.")
+            win = self.window()
+            if hasattr(win, "playback_failed"):
+                win.playback_failed(exc)
+            else:
+                QMessageBox.warning(self, "Cannot play", f"{str(exc).rstrip('. ')}. Check the output device in Settings.")
 
     def _update_enabled(self) -> None:
         have = self.melody is not None

@@ -128,7 +128,7 @@ class SettingsDialog(QDialog):
         return s
 
     def _calibrate(self) -> None:
-        from musicdesk.capture import measure_latency
+        from musicdesk.latency import measure_latency
 
         self.calibrate.setEnabled(False)
         self.cal_label.setText("Measuring: keep quiet…")
