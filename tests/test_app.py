@@ -204,3 +204,49 @@ def test_no_output_device_is_said_once_in_the_status_bar(win, qtbot, tmp_path):
     msg = win.statusBar().currentMessage()
     assert ".." not in msg and msg.count("Settings") == 1, msg
     assert not [w for w in win.findChildren(QMessageBox) if w.isVisible()]
+
+
+def test_recent_keeps_absolute_paths(win, qtbot, tmp_path, monkeypatch):
+    """Issue 16, 3: a score opened by a relative path from its own folder, then picked from File >
+    Recent with another working folder, opens (it gave "Score file not found")."""
+    import shutil
+    from pathlib import Path
+
+    own = tmp_path / "scores"
+    own.mkdir()
+    shutil.copy(example_score_path(), own / "piece.musicxml")
+    monkeypatch.chdir(own)
+    with qtbot.waitSignal(win.score_shown, timeout=60000):
+        win.open_score("piece.musicxml")
+    assert win.settings.recent_files[0] == str(own / "piece.musicxml")
+    monkeypatch.chdir(tmp_path)
+    win.last_error = None
+    with qtbot.waitSignal(win.score_shown, timeout=60000):
+        win.recent_menu.actions()[0].trigger()
+    assert win.last_error is None
+    assert Path(win.settings.recent_files[0]).is_absolute()
+
+
+def test_an_unreadable_take_clears_the_previous_takes_results(win, qtbot, tmp_path):
+    """Issue 16, 5: after an unreadable take, the roll kept the previous take's coloured notes and
+    Play take stayed enabled. The error is said, and nothing of the other take is left on screen
+    (its file stays where it is)."""
+    score = load_score(example_score_path())
+    notes, _ = perform(score.notes, Errors(wrong_midi={5: score.notes[5].midi + 2}))
+    good = tmp_path / "good.wav"
+    save_take(render_notes(notes, "flute"), good)
+    with qtbot.waitSignal(win.analysis_shown, timeout=120000):
+        win.open_take(str(good))
+    assert win.act_play_take.isEnabled() and win.problem_list.count() > 0
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" * 10)
+    win.last_error = None
+    win.open_take(str(bad))
+    qtbot.waitUntil(lambda: win.last_error is not None, timeout=30000)
+    assert win.take is None and win.analysis is None
+    assert not win.act_play_take.isEnabled()
+    assert win.problem_list.count() == 0
+    assert all(n.category == "" for n in win.roll._notes)           # the score's notes, not judged
+    assert {n.key for n in win.roll._notes} == {n.id for n in win.score.notes}
+    assert len(win.roll._contour.getData()[0] or []) == 0
+    assert good.exists()

@@ -529,7 +529,22 @@ class MainWindow(QMainWindow):
             self.recording = None
             self.set_take(take)
 
+        task.signals.failed.connect(lambda _msg: self._drop_take())
         self._run(task, done, "Cannot open the take")
+
+    def _drop_take(self) -> None:
+        """A take that could not be opened replaces the one shown: its results and playback go (its
+        file, and every recorded take, stay on disk), so nothing on screen belongs to another take."""
+        if self.recorder is not None:
+            return
+        self.cancel_analysis()
+        self.stop_playback()
+        self.take = None
+        self.take_path = None
+        self._clear_results()
+        if self.score is not None:
+            self._show_score_notes()
+        self._update_enabled()
 
     def set_take(self, take) -> None:
         """Use `take` (a musicdesk.audio.Take) and analyse it against the current score."""

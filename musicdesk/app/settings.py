@@ -1,6 +1,7 @@
 """Persistent settings (QSettings): input device, sample rate, tolerances, tracker, latency offset, ..."""
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field, fields
 
 from PySide6.QtCore import QSettings
@@ -34,7 +35,10 @@ class AppSettings:
                           timing_ms=self.timing_ms, reference_a4_hz=self.reference_a4_hz)
 
     def add_recent(self, path: str) -> None:
-        self.recent_files = [path] + [p for p in self.recent_files if p != path][: MAX_RECENT - 1]
+        """Put `path` first in File > Recent, as an absolute path (a relative one would point elsewhere
+        once the app is started from another folder)."""
+        path = os.path.abspath(os.path.expanduser(path))
+        self.recent_files = [path] + [p for p in self.recent_files if os.path.abspath(p) != path][: MAX_RECENT - 1]
 
 
 def _qsettings(org: str | None) -> QSettings:
