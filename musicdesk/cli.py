@@ -49,7 +49,7 @@ def is_bad_input(exc: BaseException) -> bool:
 
 def format_report(analysis, score, take_path: str, show_all: bool = False, calibrated: dict | None = None) -> str:
     """The readable report printed by `musicdesk analyze`."""
-    from musicdesk.describe import describe_note, fmt_beat as _fmt_beat, note_name
+    from musicdesk.describe import describe_note, expected_name, fmt_beat as _fmt_beat, note_name, pitch_names_note
 
     rep = analysis.report
     s = rep.summary
@@ -61,19 +61,21 @@ def format_report(analysis, score, take_path: str, show_all: bool = False, calib
         lines.append(f"Note:  {w}")
     for m in getattr(rep, "remarks", ()):
         lines.append(f"Tuning: {m}")
+    if pitch_names_note(score):
+        lines.append(f"Names: {pitch_names_note(score)}")
     rows = [(r, describe_note(r)) for r in rep.notes]
     rows = [(r, d) for r, d in rows if show_all or d]
     if rows:
         lines.append("")
         lines.append(f"{'bar':>4} {'beat':>5}  {'note':<5} what happened")
         for r, d in rows:
-            lines.append(f"{r.measure:>4} {_fmt_beat(r.beat):>5}  {note_name(r.expected_midi):<5} {d or 'ok'}")
+            lines.append(f"{r.measure:>4} {_fmt_beat(r.beat):>5}  {expected_name(r):<5} {d or 'ok'}")
     else:
         lines.append("\nEvery note was right, in tune and on time.")
     if rep.extra_notes:
         lines.append("")
         lines.append("Extra notes (not in the score): " + ", ".join(
-            f"{e.onset_s:.2f} s {note_name(e.midi) if e.midi is not None else '?'}" for e in rep.extra_notes))
+            f"{e.onset_s:.2f} s {(e.name or note_name(e.midi)) if e.midi is not None else '?'}" for e in rep.extra_notes))
     lines.append("")
     mac = s["median_abs_cents"]
     spread = s["timing_spread_ms"]

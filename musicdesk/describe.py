@@ -18,6 +18,34 @@ def note_name(midi: float) -> str:
     return f"{NOTE_NAMES[m % 12]}{m // 12 - 1}"
 
 
+def expected_name(r) -> str:
+    """A NoteResult's note as the score spells it (written pitch); concert-pitch sharps for a report
+    made before names were kept."""
+    return getattr(r, "expected_name", "") or note_name(r.expected_midi)
+
+
+def played_name(r) -> str:
+    """The semitone a NoteResult's note was played at, as the player reads it (written pitch, spelled
+    in the part's key)."""
+    return getattr(r, "played_name", None) or note_name(r.played_midi)
+
+
+_INTERVALS = {1: "a semitone", 2: "a major second", 3: "a minor third", 4: "a major third", 5: "a fourth",
+              6: "a tritone", 7: "a fifth", 8: "a minor sixth", 9: "a major sixth", 10: "a minor seventh",
+              11: "a major seventh", 12: "an octave"}
+
+
+def pitch_names_note(score) -> str | None:
+    """For a transposing part, which pitch the note names are in (written, as the player reads them) and
+    how the part sounds; None at concert pitch."""
+    k = int(getattr(score, "transposition_semitones", 0) or 0)
+    if k == 0:
+        return None
+    how = _INTERVALS.get(abs(k), f"{abs(k)} semitones")
+    return (f"Note names are at written pitch, as the part reads; it sounds {how} "
+            f"{'lower' if k > 0 else 'higher'} than written.")
+
+
 def fmt_beat(beat: float) -> str:
     """A beat position as written: 3 -> '3', 2.5 -> '2.50'."""
     return f"{beat:g}" if abs(beat - round(beat)) < 1e-6 else f"{beat:.2f}"
@@ -29,7 +57,7 @@ def describe_note(r) -> str | None:
         return "missed"
     bits = []
     if r.status == "wrong_pitch":
-        bits.append(f"wrong note: played {note_name(r.played_midi)} ({r.cents:+.0f} cents)")
+        bits.append(f"wrong note: played {played_name(r)} ({r.cents:+.0f} cents)")
     elif r.intonation in ("sharp", "flat"):
         c = r.intonation_cents if getattr(r, "intonation_cents", None) is not None else r.cents
         bits.append(f"{abs(c):.0f} cents {r.intonation}")
@@ -116,12 +144,12 @@ def problems(report: Report) -> list[Problem]:
             prev, nxt = found_neighbours(notes, r.index)
             on = prev.onset_s if prev else (nxt.onset_s if nxt else None)
             off = nxt.offset_s if nxt else (prev.offset_s if prev else None)
-        out.append(Problem(f"bar {r.measure}, beat {fmt_beat(r.beat)}: {note_name(r.expected_midi)} {d}",
+        out.append(Problem(f"bar {r.measure}, beat {fmt_beat(r.beat)}: {expected_name(r)} {d}",
                            note_category(r), r.measure, r.beat, r.id, r.index, on, off))
     for e, i in zip(report.extra_notes, extra_after(report)):
         at = notes[i] if i is not None else (notes[0] if notes else None)
         m, b = (at.measure, at.beat) if at else (0, 0.0)
-        name = note_name(e.midi) if e.midi is not None else "a note"
+        name = (getattr(e, "name", None) or note_name(e.midi)) if e.midi is not None else "a note"
         out.append(Problem(f"bar {m}, after beat {fmt_beat(b)}: extra {name} (not in the score)", "extra",
                            m, b, None, None, e.onset_s, e.offset_s))
     out.sort(key=lambda p: (p.onset_s if p.onset_s is not None else float("inf")))

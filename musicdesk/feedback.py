@@ -51,6 +51,8 @@ class NoteResult:
     intonation: str | None = None    # in_tune | sharp | flat (right notes only), against the take's tuning
     timing: str | None = None        # on_time | early | late; None: not judged (see pulse_errors_ms)
     intonation_cents: float | None = None  # cents against the take's own tuning (= cents when it has none)
+    expected_name: str = ""          # the note as the score spells it, at written pitch (e.g. "Bb4")
+    played_name: str | None = None   # the semitone played, at written pitch, spelled in the part's key
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class ExtraNote:
     onset_s: float
     offset_s: float
     midi: float | None
+    name: str | None = None          # at written pitch, spelled in the part's key
 
 
 @dataclass(frozen=True)
@@ -379,11 +382,11 @@ def build_report(score: Score, contour: PitchContour, alignment: Alignment,
     for sn, na in zip(notes, alignment.notes):
         r = dict(id=sn.id, index=sn.index, measure=sn.measure, beat=sn.beat, expected_midi=sn.midi,
                  status=MISSED, played_midi=None, cents=None, onset_s=na.onset_s, offset_s=na.offset_s,
-                 timing_error_ms=None)
+                 timing_error_ms=None, expected_name=sn.name or score.spell(sn.midi))
         if na.onset_s is not None and na.offset_s is not None:
             pm, _ = played_midi(contour, na.onset_s, na.offset_s, tol)
             if pm is not None:
-                r.update(played_midi=pm, cents=100.0 * (pm - sn.midi) - ref_cents)
+                r.update(played_midi=pm, cents=100.0 * (pm - sn.midi) - ref_cents, played_name=score.spell(pm))
         results.append(r)
     offset = tuning_offset_cents(np.array([r["cents"] if r["cents"] is not None else np.nan for r in results]))
     for r in results:
@@ -410,7 +413,8 @@ def build_report(score: Score, contour: PitchContour, alignment: Alignment,
                 results[i]["timing_error_ms"] = float(e)
                 results[i]["timing"] = ("on_time" if abs(e) <= tol.timing_ms else ("late" if e > 0 else "early"))
 
-    extra = tuple(ExtraNote(on, off, played_midi(contour, on, off, tol)[0]) for on, off in alignment.extra)
+    extra = tuple(ExtraNote(on, off, m, score.spell(m) if m is not None else None)
+                  for on, off, m in ((on, off, played_midi(contour, on, off, tol)[0]) for on, off in alignment.extra))
     note_results = tuple(NoteResult(**r) for r in results)
     passes = score_passes(contour, np.array([n.midi for n in score.notes]))
     summary, ratings, warnings = _summarise(score, note_results, extra, tol, _matched_time(contour, note_results),

@@ -47,6 +47,7 @@ class ScoreNote:
     measure: int            # measure number as printed in the score
     beat: float             # 1-based beat within the measure, in the time signature's beat unit
     fermata: bool = False   # a fermata is written on the note (or on a note tied into it)
+    name: str = ""          # the written pitch as the score spells it, e.g. "Bb4" (MIDI: spelled by the key)
 
     @property
     def offset_s(self) -> float:
@@ -69,6 +70,40 @@ class Score:
     duration_s: float               # end of the last note
     source_path: str = ""
     warnings: tuple[str, ...] = field(default_factory=tuple)  # e.g. "chords reduced to top note"
+    key_fifths: int = 0             # the part's (written) key signature: sharps > 0, flats < 0
+    transposition_semitones: int = 0  # written minus sounding pitch (B-flat clarinet: +2; 0 at concert pitch)
+
+    def spell(self, sounding_midi: float) -> str:
+        """A sounding pitch named as the player reads it: transposed to written pitch and spelled in the
+        part's key (for a played note, which the score does not spell)."""
+        return spell_midi(int(round(sounding_midi)) + self.transposition_semitones, self.key_fifths)
+
+
+_SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+_FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
+_NATURAL_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+def spell_midi(midi: int, key_fifths: int = 0) -> str:
+    """Name of MIDI note `midi` in a key of `key_fifths` sharps (< 0: flats), e.g. (70, -1) -> "Bb4",
+    (70, 2) -> "A#4": a pitch of the key's scale as the key signature spells it, any other with sharps
+    in a sharp key and flats in a flat key (C major: sharps)."""
+    m = int(midi)
+    pc = m % 12
+    k = max(-7, min(7, int(key_fifths)))
+    altered = "FCGDAEB"[:k] if k > 0 else "BEADGCF"[:-k]
+    for letter, nat in _NATURAL_PC.items():
+        acc = (1 if k > 0 else -1) if letter in altered else 0
+        if (nat + acc) % 12 == pc:
+            octave = (m - acc) // 12 - 1   # Cb5 sounds as B4, B#3 as C4: the octave goes with the letter
+            return f"{letter}{'#' if acc > 0 else 'b' if acc < 0 else ''}{octave}"
+    return f"{(_FLAT_NAMES if k < 0 else _SHARP_NAMES)[pc]}{m // 12 - 1}"
+
+
+def _m21_name(p: Any) -> str:
+    """music21 pitch -> "Bb4" / "C#5" / "F##3" (its own spelling, as written)."""
+    acc = p.accidental.modifier.replace("-", "b") if p.accidental is not None else ""
+    return f"{p.step}{acc}{p.octave if p.octave is not None else p.implicitOctave}"
 
 
 DEFAULT_TEMPO_BPM = 100.0
@@ -139,6 +174,7 @@ def load_score(path: str | os.PathLike, part: str | int | None = None,
         start_bpm = marks[0][1]
         to_s = _tempo_map(marks)
 
+    fifths = _key_fifths(parsed, pidx)
     notes = []
     seen: dict[str, int] = {}
     for i, ev in enumerate(events):
@@ -151,10 +187,14 @@ def load_score(path: str | os.PathLike, part: str | int | None = None,
                                written_midi=ev.written_midi, onset_beats=round(ev.onset, 9),
                                duration_beats=round(ev.duration, 9), onset_s=on_s,
                                duration_s=max(off_s - on_s, 0.0), measure=ev.measure, beat=ev.beat,
-                               fermata=ev.fermata))
+                               fermata=ev.fermata,
+                               name=(ev.written_name if parsed.kind != "midi" and ev.written_name
+                                     else spell_midi(ev.written_midi, fifths))))
+    shift = max(set(d := [n.written_midi - n.midi for n in notes]), key=d.count)
     return Score(title=parsed.title, parts=tuple(parsed.part_names), part=parsed.part_names[pidx],
                  notes=tuple(notes), tempo_bpm=start_bpm, duration_s=max(n.offset_s for n in notes),
-                 source_path=parsed.path, warnings=tuple(warnings))
+                 source_path=parsed.path, warnings=tuple(warnings), key_fifths=fifths,
+                 transposition_semitones=int(shift))
 
 
 def score_to_musicxml(score_path: str | os.PathLike, part: str | int | None = None) -> str:
@@ -451,6 +491,7 @@ class _Ev:
     beat: float
     tie: str | None
     fermata: bool = False
+    written_name: str = ""
 
 
 def _has_fermata(el: Any, top: Any) -> bool:
@@ -494,14 +535,31 @@ def _measures_walk(part: Any):
         yield m, float(m.offset), float(m.paddingLeft or 0.0), denom
 
 
+def _key_fifths(parsed: _Parsed, pidx: int) -> int:
+    """The part's written key signature (sharps > 0, flats < 0). A MIDI file without one gets the key
+    music21 hears in the part (Krumhansl-Schmuckler), so its notes can be spelled as a score would."""
+    m21 = _music21()
+    part = parsed.m21.parts[pidx]
+    ks = part.recurse().getElementsByClass(m21.key.KeySignature).first()
+    if ks is not None and (parsed.kind != "midi" or ks.sharps != 0):
+        return int(ks.sharps)
+    if parsed.kind != "midi":
+        return 0
+    try:
+        return int(part.analyze("key").sharps)
+    except Exception:   # too few notes to tell: C major's spelling
+        return 0
+
+
 def _part_events(parsed: _Parsed, pidx: int, warnings: list[str]) -> tuple[list[_Ev], list[tuple[float, float]]]:
     m21 = _music21()
     part = parsed.m21.parts[pidx]
-    written = {}
+    written, names = {}, {}
     for el in part.recurse().notes:
         for n in (el.notes if el.isChord else [el]):
             if hasattr(n, "pitch") and isinstance(n.id, str):
                 written[n.id] = int(n.pitch.midi)
+                names[n.id] = _m21_name(n.pitch)
     transposes = any(i.transposition is not None and i.transposition.semitones != 0
                      for i in part.recurse().getElementsByClass(m21.instrument.Instrument))
     if transposes and part.atSoundingPitch is not True:
@@ -534,7 +592,8 @@ def _part_events(parsed: _Parsed, pidx: int, warnings: list[str]) -> tuple[list[
             raw.append(_Ev(onset=m_off + off_in_m, duration=float(el.quarterLength), midi=int(top.pitch.midi),
                            written_midi=written.get(eid, int(top.pitch.midi)), element_id=eid,
                            measure=int(m.number), beat=1.0 + (off_in_m + pad) * denom / 4.0,
-                           tie=tie.type if tie is not None else None, fermata=_has_fermata(el, top)))
+                           tie=tie.type if tie is not None else None, fermata=_has_fermata(el, top),
+                           written_name=names.get(eid, "")))
     if not marks and pidx != 0:  # tempo is often marked only in the top part
         first = _expand(parsed.m21.parts[0], [], "part 0")
         for m, m_off, _, _ in _measures_walk(first):

@@ -86,6 +86,10 @@ def make_default_example(path: Path) -> None:
     for n in part.recurse().notes:
         if n.pitch.nameWithOctave == "B4":
             n.pitch = m21.pitch.Pitch("B-4")
+    # accidentals printed only where the key signature does not already say them (no flat on each B-flat)
+    key = m21.key.Key("g")
+    for m in part.getElementsByClass(m21.stream.Measure):
+        m.makeAccidentals(useKeySignature=key, overrideStatus=True, cautionaryNotImmediateRepeat=False, inPlace=True)
     first = part.getElementsByClass(m21.stream.Measure).first()
     first.insert(0, m21.tempo.MetronomeMark(number=100, referent=m21.duration.Duration(1.0)))
     part.partName = "Melody"

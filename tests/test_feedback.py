@@ -291,3 +291,28 @@ def test_a_take_of_another_tune_is_warned_even_when_some_notes_match():
     assert rep.summary["n_passes"] == 0
     assert any("is this take of the chosen piece" in w for w in rep.warnings)
     assert not report_for(score, performed(score)).warnings
+
+
+def test_the_report_speaks_in_the_pitch_the_player_reads():
+    """Issue 16, 6-7: the B-flat clarinet example's written E5 (sounding D5) played a semitone high was
+    "D5 wrong note: played D#5" (concert pitch, sharps); and the bundled melody's B-flat was "A#4".
+    Now names are the score's own, at written pitch, and a played note is spelled in the part's key."""
+    from pathlib import Path
+
+    from musicdesk.describe import problems
+    from musicdesk.score import example_score_path, load_score
+
+    sc = load_score(Path(example_score_path()).parent / "example_transposing.musicxml")
+    i = next(n.index for n in sc.notes if n.name == "E5")
+    segs = performed(sc)
+    segs[i] = (segs[i][0], segs[i][1], segs[i][2] + 1.0)
+    rep = report_for(sc, segs)
+    assert rep.notes[i].expected_name == "E5" and rep.notes[i].played_name == "F5"
+    text = [p.text for p in problems(rep) if p.note_id == sc.notes[i].id][0]
+    assert "E5 wrong note: played F5" in text, text
+    ex = load_score(example_score_path())
+    j = next(n.index for n in ex.notes if n.midi % 12 == 10)
+    segs = performed(ex)
+    segs[j] = (segs[j][0], segs[j][1], segs[j][2] - 0.41)
+    text = [p.text for p in problems(report_for(ex, segs)) if p.note_id == ex.notes[j].id][0]
+    assert "Bb4 41 cents flat" in text and "#" not in text, text

@@ -451,3 +451,54 @@ def test_fermatas_are_read_from_musicxml(tmp_path):
     s.write("musicxml", fp=str(path))
     sc = load_score(path)
     assert [n.fermata for n in sc.notes] == [False, False, False, True, False, False]
+
+
+# ------------------------------------------------- issue 16, 6-7: names as the score spells them, at written pitch
+
+def test_spell_midi_follows_the_key():
+    assert S.spell_midi(70, -1) == "Bb4" and S.spell_midi(70, 2) == "A#4" and S.spell_midi(70, 0) == "A#4"
+    assert S.spell_midi(63, -3) == "Eb4" and S.spell_midi(61, -1) == "Db4" and S.spell_midi(66, 1) == "F#4"
+    assert S.spell_midi(71, -7) == "Cb5" and S.spell_midi(60, 7) == "B#3"   # the octave goes with the letter
+
+
+def test_note_names_are_the_scores_spelling_and_the_keys():
+    ex = S.load_score(S.example_score_path())           # two flats: the B-flats are "Bb4", not "A#4"
+    assert ex.key_fifths == -2 and "Bb4" in [n.name for n in ex.notes]
+    assert not any("#" in n.name for n in ex.notes if n.midi % 12 == 10)
+    assert ex.spell(70) == "Bb4" and ex.spell(63) == "Eb4"
+
+
+def test_a_midi_file_is_spelled_in_the_key_music21_hears(tmp_path):
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(initial_tempo=100)
+    inst = pretty_midi.Instrument(program=71, name="Clarinet")
+    # an F major tune with B-flats and an E-flat passing note: no key signature in the file
+    for i, m in enumerate([65, 67, 69, 70, 72, 70, 69, 67, 65, 69, 72, 77, 75, 74, 72, 70, 69, 67, 65]):
+        inst.notes.append(pretty_midi.Note(velocity=90, pitch=m, start=0.6 * i, end=0.6 * i + 0.55))
+    pm.instruments.append(inst)
+    path = tmp_path / "tune.mid"
+    pm.write(str(path))
+    sc = S.load_score(path)
+    assert sc.key_fifths < 0
+    names = [n.name for n in sc.notes]
+    assert "Bb4" in names and "Eb5" in names and not any("#" in x for x in names)
+
+
+def test_a_transposing_part_is_named_at_written_pitch():
+    """The bundled B-flat clarinet example: written E5 sounds D5. The report says what the player reads."""
+    from musicdesk.describe import pitch_names_note
+
+    sc = S.load_score(Path(S.example_score_path()).parent / "example_transposing.musicxml")
+    assert sc.transposition_semitones == 2
+    first = sc.notes[0]
+    assert first.written_midi - first.midi == 2 and first.name == S.spell_midi(first.written_midi, sc.key_fifths)
+    assert sc.spell(75) == "F5"                     # concert D#5 is read as written F5 in D major
+    assert "written pitch" in pitch_names_note(sc) and "major second lower" in pitch_names_note(sc)
+
+
+def test_the_bundled_example_prints_no_flat_the_key_signature_already_gives():
+    """Issue 16, 9: every B-flat of the bundled melody (two flats in the key) carried an explicit flat."""
+    text = Path(S.example_score_path()).read_text()
+    assert "<accidental>flat</accidental>" not in text
+    assert "<fifths>-2</fifths>" in text

@@ -675,11 +675,11 @@ class MainWindow(QMainWindow):
 
     def select_note(self, key: str) -> None:
         """Show a note's details, move the cursor to it, and play that stretch of the take."""
-        from musicdesk.describe import describe_note, fmt_beat, note_name, timing_note
+        from musicdesk.describe import describe_note, fmt_beat, note_name, pitch_names_note, played_name, timing_note
 
         if key.startswith("extra:") and self.analysis is not None:
             e = self.analysis.report.extra_notes[int(key.split(":")[1])]
-            self.details.setText(f"Extra note {note_name(e.midi) if e.midi else ''} at {e.onset_s:.2f} s "
+            self.details.setText(f"Extra note {(e.name or note_name(e.midi)) if e.midi else ''} at {e.onset_s:.2f} s "
                                  "(not in the score)")
             self._play_stretch(e.onset_s, e.offset_s)
             return
@@ -689,15 +689,17 @@ class MainWindow(QMainWindow):
         if sn is None:
             return
         self._set_cursor_note(sn.element_id)
-        text = f"Bar {sn.measure}, beat {fmt_beat(sn.beat)}: {note_name(sn.midi)}"
+        text = f"Bar {sn.measure}, beat {fmt_beat(sn.beat)}: {sn.name or note_name(sn.midi)}"
         if self.analysis is not None:
             r = self.analysis.report.notes[sn.index]
             d = describe_note(r) or "right, in tune and on time"
             text += f" - {d}"
             if r.played_midi is not None:
-                text += f"\nplayed {note_name(r.played_midi)} ({r.cents:+.0f} cents)"
+                text += f"\nplayed {played_name(r)} ({r.cents:+.0f} cents)"
             if r.onset_s is not None:
                 text += f"; {timing_note(r)}"
+        if pitch_names_note(self.score):
+            text += f"\n{pitch_names_note(self.score)}"
             if r.onset_s is not None:
                 self.roll.show_range(r.onset_s - 1.5, r.offset_s + 1.5)
                 self.roll.set_cursor(r.onset_s)
