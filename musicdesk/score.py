@@ -283,7 +283,7 @@ def _parse_uncached(p: Path, ext: str) -> _Parsed:
             raise ScoreError(bad.format(_one_line(e))) from None
         if kind == "midi":
             pm = _pretty_midi(p, bad)
-        raw = _export_musicxml(src, pm)
+        raw = _export_musicxml(src, pm, p.stem)
     xml_text, root = _inject_ids(raw, bad)
     try:
         importer = m21.musicxml.xmlToM21.MusicXMLImporter()
@@ -297,7 +297,7 @@ def _parse_uncached(p: Path, ext: str) -> _Parsed:
         raise ScoreError(f"{p} contains no parts/notes; load a score that has at least one note.")
     names = [(pt.partName or "").strip() for pt in parts]
     if kind == "midi" and pm is not None:
-        pm_names = [i.name.strip() for i in pm.instruments if i.notes]
+        pm_names = _midi_track_names(pm)
         if len(pm_names) == len(parts):
             names = [pn or n for pn, n in zip(pm_names, names)]
     names = _unique_names([n or f"Part {i + 1}" for i, n in enumerate(names)])
@@ -349,14 +349,42 @@ def _pretty_midi(p: Path, bad: str):
         raise ScoreError(bad.format(_one_line(e))) from None
 
 
-def _export_musicxml(src: Any, pm: Any) -> bytes:
+def _midi_track_names(pm: Any) -> list[str]:
+    """Names of a MIDI file's tracks with notes: the track name, else its General MIDI program's
+    ("Violin"), so no part is "Instrument 1" and no violin staff reads "Piano"."""
+    import pretty_midi
+
+    out = []
+    for inst in (i for i in pm.instruments if i.notes):
+        name = (inst.name or "").strip()
+        if not name:
+            name = "Drums" if inst.is_drum else pretty_midi.program_to_instrument_name(inst.program)
+        out.append(name)
+    return out
+
+
+def _export_musicxml(src: Any, pm: Any, stem: str = "") -> bytes:
     """music21 stream (from MIDI/ABC) -> MusicXML bytes, at the pitches the source holds.
 
     MIDI and ABC are at sounding pitch; music21 may attach a transposing instrument (e.g. from the
-    clarinet GM program), which its exporter would turn into a wrong <transpose>, so drop those.
+    clarinet GM program), which its exporter would turn into a wrong <transpose>, so drop those. A MIDI
+    file's parts are named after its tracks (`_midi_track_names`), and a score without a title gets
+    the file's name (music21 would write "Music21 Fragment").
     """
     m21 = _music21()
+    names = _midi_track_names(pm) if pm is not None else []
+    if len(names) != len(src.parts):
+        names = []
+    md = src.metadata
+    if stem and (md is None or not (md.title or md.movementName)):
+        src.metadata = m21.metadata.Metadata(title=stem)
     for i, part in enumerate(src.parts):
+        if names:
+            part.partName = names[i]
+            part.partAbbreviation = None
+            for inst in part.recurse().getElementsByClass(m21.instrument.Instrument):
+                inst.partName = inst.instrumentName = names[i]
+                inst.partAbbreviation = inst.instrumentAbbreviation = None
         part.id = f"P{i + 1}"
         for inst in part.recurse().getElementsByClass(m21.instrument.Instrument):
             inst.transposition = None

@@ -502,3 +502,26 @@ def test_the_bundled_example_prints_no_flat_the_key_signature_already_gives():
     text = Path(S.example_score_path()).read_text()
     assert "<accidental>flat</accidental>" not in text
     assert "<fifths>-2</fifths>" in text
+
+
+def test_a_midi_files_title_and_part_names_come_from_the_file(tmp_path):
+    """Issue 16, 8: MIDI scores showed "Music21 Fragment" as the title, "Instrument 1" in the part box
+    and "Piano/Pno" on a violin part's staff. The title is the file's name, parts are named by their
+    track names or else their General MIDI programs, and the engraved staff says the same."""
+    import re
+
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(initial_tempo=90)
+    for program, name, base in ((40, "", 76), (42, "Basso", 48)):
+        inst = pretty_midi.Instrument(program=program, name=name)
+        for i in range(8):
+            inst.notes.append(pretty_midi.Note(velocity=80, pitch=base + (i % 4), start=0.5 * i, end=0.5 * i + 0.45))
+        pm.instruments.append(inst)
+    path = tmp_path / "duet for strings.mid"
+    pm.write(str(path))
+    sc = S.load_score(path, part=0)
+    assert sc.title == "duet for strings" and sc.parts == ("Violin", "Basso") and sc.part == "Violin"
+    xml = S.score_to_musicxml(path)
+    assert re.findall(r"<part-name[^>]*>([^<]*)", xml) == ["Violin", "Basso"]
+    assert "Piano" not in xml and "Pno" not in xml and "Music21 Fragment" not in xml
