@@ -7,6 +7,7 @@ import soundfile as sf
 
 pytest.importorskip("pytestqt")
 
+from PySide6.QtCore import Qt  # noqa: E402
 from musicdesk.app.main_window import MainWindow  # noqa: E402
 from musicdesk.app.settings import AppSettings, load_settings, save_settings  # noqa: E402
 from musicdesk.audio import save_take  # noqa: E402
@@ -199,9 +200,11 @@ def test_no_output_device_is_said_once_in_the_status_bar(win, qtbot, tmp_path):
         win.open_take(str(path))
     assert win.problem_list.count() > 0
     for _ in range(2):
+        win.last_error = None
         win._problem_clicked(win.problem_list.item(0))
-        qtbot.waitUntil(lambda: "output" in win.statusBar().currentMessage(), timeout=30000)
-    msg = win.statusBar().currentMessage()
+        qtbot.waitUntil(lambda: "output" in (win.last_error or ""), timeout=30000)
+    msg = win.last_error
+    assert win.statusBar().currentMessage() == msg
     assert ".." not in msg and msg.count("Settings") == 1, msg
     assert not [w for w in win.findChildren(QMessageBox) if w.isVisible()]
 
@@ -250,3 +253,27 @@ def test_an_unreadable_take_clears_the_previous_takes_results(win, qtbot, tmp_pa
     assert {n.key for n in win.roll._notes} == {n.id for n in win.score.notes}
     assert len(win.roll._contour.getData()[0] or []) == 0
     assert good.exists()
+
+
+def test_the_empty_window_shows_no_made_up_tempo_or_bars(qtbot, tmp_path):
+    """Issue 16, 10: with no score open the toolbar read "Tempo 20 bpm, Bars 0-0"."""
+    w = MainWindow(settings=AppSettings(count_in_beats=0, takes_dir=str(tmp_path)), settings_org=ORG)
+    qtbot.addWidget(w)
+    assert w.tempo_spin.text() == "–" and w.loop_from.text() == "–" and w.loop_to.text() == "–"
+    assert not w.tempo_spin.isEnabled() and not w.loop_from.isEnabled()
+    with qtbot.waitSignal(w.score_shown, timeout=60000):
+        w.open_score(example_score_path())
+    assert w.tempo_spin.text() == "100 bpm" and w.loop_from.value() == 1 and w.loop_to.value() > 1
+    assert w.tempo_spin.isEnabled() and w.loop_from.isEnabled()
+
+
+def test_a_transposing_parts_note_details_say_written_pitch(win, qtbot):
+    """Issue 16, 7: the B-flat clarinet example's notes are named as written, and the details say so."""
+    from pathlib import Path
+
+    with qtbot.waitSignal(win.score_shown, timeout=60000):
+        win.open_score(str(Path(example_score_path()).parent / "example_transposing.musicxml"))
+    n = win.score.notes[1]
+    win.select_note(n.id)
+    assert win.details.text().startswith(f"Bar {n.measure}, beat 2: E5")
+    assert "written pitch" in win.details.text()

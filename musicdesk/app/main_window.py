@@ -264,7 +264,9 @@ class MainWindow(QMainWindow):
         tb.addWidget(self.part_combo)
         tb.addWidget(QLabel(" Tempo "))
         self.tempo_spin = QSpinBox()
-        self.tempo_spin.setRange(20, 300)
+        self.tempo_spin.setRange(0, 300)        # 0: no score yet, shown as "–" (20-300 once one is open)
+        self.tempo_spin.setSpecialValueText("–")
+        self.tempo_spin.setValue(0)
         self.tempo_spin.setSuffix(" bpm")
         self.tempo_spin.setKeyboardTracking(False)
         self.tempo_spin.valueChanged.connect(self._tempo_changed)
@@ -278,9 +280,10 @@ class MainWindow(QMainWindow):
         tb.addAction(self.act_play_both)
         tb.addWidget(QLabel(" Bars "))
         self.loop_from = QSpinBox()
-        self.loop_from.setRange(0, 9999)
         self.loop_to = QSpinBox()
-        self.loop_to.setRange(0, 9999)
+        for w in (self.loop_from, self.loop_to):
+            w.setRange(0, 9999)                 # 0: no score yet, shown as "–"
+            w.setSpecialValueText("–")
         tb.addWidget(self.loop_from)
         tb.addWidget(QLabel("–"))
         tb.addWidget(self.loop_to)
@@ -354,7 +357,9 @@ class MainWindow(QMainWindow):
         self.act_save_take.setEnabled(not rec and (self.take is not None or self.recording is not None))
         self.act_open.setEnabled(not rec)
         self.part_combo.setEnabled(not rec and not busy)
-        self.tempo_spin.setEnabled(not rec and not busy)
+        self.tempo_spin.setEnabled(has_score and not rec and not busy)
+        for w in (self.loop_from, self.loop_to, self.loop_check):
+            w.setEnabled(has_score)
 
     # ================================================================== messages
     def playback_failed(self, exc: Exception) -> None:
@@ -426,6 +431,7 @@ class MainWindow(QMainWindow):
         self.part_combo.setCurrentText(self.score.part)
         self.part_combo.blockSignals(False)
         self.tempo_spin.blockSignals(True)
+        self.tempo_spin.setRange(20, 300)
         self.tempo_spin.setValue(int(round(self.score.tempo_bpm)))
         self.tempo_spin.blockSignals(False)
         last_measure = max((n.measure for n in self.score.notes), default=1)
@@ -698,8 +704,6 @@ class MainWindow(QMainWindow):
                 text += f"\nplayed {played_name(r)} ({r.cents:+.0f} cents)"
             if r.onset_s is not None:
                 text += f"; {timing_note(r)}"
-        if pitch_names_note(self.score):
-            text += f"\n{pitch_names_note(self.score)}"
             if r.onset_s is not None:
                 self.roll.show_range(r.onset_s - 1.5, r.offset_s + 1.5)
                 self.roll.set_cursor(r.onset_s)
@@ -709,6 +713,8 @@ class MainWindow(QMainWindow):
                 if on is not None:
                     self.roll.show_range(on - 1.5, off + 1.5)
                     self._play_stretch(on - 0.3, off + 0.3)
+        if pitch_names_note(self.score):
+            text += f"\n{pitch_names_note(self.score)}"
         self.details.setText(text)
 
     def _set_cursor_note(self, element_id: str | None) -> None:
