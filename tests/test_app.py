@@ -264,6 +264,9 @@ def test_the_empty_window_shows_no_made_up_tempo_or_bars(qtbot, tmp_path):
     with qtbot.waitSignal(w.score_shown, timeout=60000):
         w.open_score(example_score_path())
     assert w.tempo_spin.text() == "100 bpm" and w.loop_from.value() == 1 and w.loop_to.value() > 1
+    assert w.loop_from.text() == "1" and w.loop_to.text() == str(w.loop_to.value())
+    w.tempo_spin.setValue(20)
+    assert w.tempo_spin.text() == "20 bpm"
     assert w.tempo_spin.isEnabled() and w.loop_from.isEnabled()
 
 

@@ -431,12 +431,14 @@ class MainWindow(QMainWindow):
         self.part_combo.setCurrentText(self.score.part)
         self.part_combo.blockSignals(False)
         self.tempo_spin.blockSignals(True)
+        self.tempo_spin.setSpecialValueText("")     # ("–" only stands for "no score")
         self.tempo_spin.setRange(20, 300)
         self.tempo_spin.setValue(int(round(self.score.tempo_bpm)))
         self.tempo_spin.blockSignals(False)
         last_measure = max((n.measure for n in self.score.notes), default=1)
-        self.loop_from.setRange(1, last_measure)
-        self.loop_to.setRange(1, last_measure)
+        for w in (self.loop_from, self.loop_to):
+            w.setSpecialValueText("")
+            w.setRange(1, last_measure)
         self.loop_from.setValue(1)
         self.loop_to.setValue(last_measure)
         self._score_timeline = (np.array([n.onset_s for n in self.score.notes]),
