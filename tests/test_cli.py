@@ -279,3 +279,16 @@ def test_analyze_reference_pitch_and_tuning_remark(tmp_path):
     r = subprocess.run([sys.executable, "-m", "musicdesk", "analyze", example_score_path(), str(take), "--a4",
                         "1000"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "--a4 must be" in r.stderr
+
+
+def test_the_window_without_a_display_says_what_to_do():
+    """Issue 16, 4: `musicdesk` with no display aborted (exit 134, a core dump, "xcb-cursor0 is needed")."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    res = subprocess.run([sys.executable, "-m", "musicdesk"], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 2, (res.returncode, res.stderr[-500:])
+    assert "no display" in res.stderr and "musicdesk analyze" in res.stderr
+    assert "xcb" not in res.stderr

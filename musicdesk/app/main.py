@@ -18,8 +18,32 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+NO_DISPLAY_MESSAGE = ("musicdesk: no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is "
+                      "set). Start it from a desktop session, or over ssh with X forwarding (ssh -X). Without "
+                      "a display, `musicdesk analyze SCORE TAKE` gives the same report on the command line; "
+                      "QT_QPA_PLATFORM=offscreen runs the window invisibly (for --screenshot).")
+
+
+def display_problem(env: dict | None = None) -> str | None:
+    """Why the window cannot be shown here, or None. Qt aborts the process (exit 134, a core dump and a
+    misleading message about xcb-cursor0) when it finds no display, so this is checked first. Only on
+    Linux and the BSDs: macOS and Windows always have their own platform."""
+    env = os.environ if env is None else env
+    if not sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        return None
+    if env.get("QT_QPA_PLATFORM") or env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return None
+    return NO_DISPLAY_MESSAGE
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    problem = display_problem()
+    if problem and not args.screenshot:
+        print(problem, file=sys.stderr)
+        return 2
+    if problem:   # a screenshot needs no screen
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from PySide6.QtCore import QThreadPool, QTimer
     from PySide6.QtWidgets import QApplication
 
