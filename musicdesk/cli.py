@@ -49,7 +49,7 @@ def is_bad_input(exc: BaseException) -> bool:
 
 def format_report(analysis, score, take_path: str, show_all: bool = False, calibrated: dict | None = None) -> str:
     """The readable report printed by `musicdesk analyze`."""
-    from musicdesk.describe import describe_note, expected_name, fmt_beat as _fmt_beat, note_name, pitch_names_note
+    from musicdesk.describe import describe_note, expected_name, extra_name, fmt_beat as _fmt_beat, pitch_names_note
 
     rep = analysis.report
     s = rep.summary
@@ -75,7 +75,7 @@ def format_report(analysis, score, take_path: str, show_all: bool = False, calib
     if rep.extra_notes:
         lines.append("")
         lines.append("Extra notes (not in the score): " + ", ".join(
-            f"{e.onset_s:.2f} s {(e.name or note_name(e.midi)) if e.midi is not None else '?'}" for e in rep.extra_notes))
+            f"{e.onset_s:.2f} s {extra_name(e, '?')}" for e in rep.extra_notes))
     lines.append("")
     mac = s["median_abs_cents"]
     spread = s["timing_spread_ms"]

@@ -19,15 +19,22 @@ def note_name(midi: float) -> str:
 
 
 def expected_name(r) -> str:
-    """A NoteResult's note as the score spells it (written pitch); concert-pitch sharps for a report
-    made before names were kept."""
-    return getattr(r, "expected_name", "") or note_name(r.expected_midi)
+    """A NoteResult's note as the score spells it (written pitch); concert-pitch sharps where the report
+    has no name (a Score built without the loader)."""
+    return r.expected_name or note_name(r.expected_midi)
 
 
 def played_name(r) -> str:
     """The semitone a NoteResult's note was played at, as the player reads it (written pitch, spelled
     in the part's key)."""
-    return getattr(r, "played_name", None) or note_name(r.played_midi)
+    return r.played_name or note_name(r.played_midi)
+
+
+def extra_name(e, unknown: str = "a note") -> str:
+    """An ExtraNote's pitch as the player reads it; `unknown` when it had no steady pitch."""
+    if e.midi is None:
+        return unknown
+    return e.name or note_name(e.midi)
 
 
 _INTERVALS = {1: "a semitone", 2: "a major second", 3: "a minor third", 4: "a major third", 5: "a fourth",
@@ -149,8 +156,7 @@ def problems(report: Report) -> list[Problem]:
     for e, i in zip(report.extra_notes, extra_after(report)):
         at = notes[i] if i is not None else (notes[0] if notes else None)
         m, b = (at.measure, at.beat) if at else (0, 0.0)
-        name = (getattr(e, "name", None) or note_name(e.midi)) if e.midi is not None else "a note"
-        out.append(Problem(f"bar {m}, after beat {fmt_beat(b)}: extra {name} (not in the score)", "extra",
+        out.append(Problem(f"bar {m}, after beat {fmt_beat(b)}: extra {extra_name(e)} (not in the score)", "extra",
                            m, b, None, None, e.onset_s, e.offset_s))
     out.sort(key=lambda p: (p.onset_s if p.onset_s is not None else float("inf")))
     return out

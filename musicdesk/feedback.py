@@ -413,8 +413,11 @@ def build_report(score: Score, contour: PitchContour, alignment: Alignment,
                 results[i]["timing_error_ms"] = float(e)
                 results[i]["timing"] = ("on_time" if abs(e) <= tol.timing_ms else ("late" if e > 0 else "early"))
 
-    extra = tuple(ExtraNote(on, off, m, score.spell(m) if m is not None else None)
-                  for on, off, m in ((on, off, played_midi(contour, on, off, tol)[0]) for on, off in alignment.extra))
+    extra = []
+    for on, off in alignment.extra:
+        m = played_midi(contour, on, off, tol)[0]
+        extra.append(ExtraNote(on, off, m, score.spell(m) if m is not None else None))
+    extra = tuple(extra)
     note_results = tuple(NoteResult(**r) for r in results)
     passes = score_passes(contour, np.array([n.midi for n in score.notes]))
     summary, ratings, warnings = _summarise(score, note_results, extra, tol, _matched_time(contour, note_results),

@@ -37,6 +37,15 @@ class PlaybackError(RuntimeError):
     """Audio could not be played (no output device, device busy); the message says what to do."""
 
 
+def playback_message(exc: Exception) -> str:
+    """What to tell the user when playback could not start: a PlaybackError already says what to do;
+    anything else gets the pointer to the output device setting (once, one period)."""
+    text = str(exc).rstrip(". ")
+    if not isinstance(exc, PlaybackError):
+        text += ". Check the output device in Settings"
+    return text + "."
+
+
 # --------------------------------------------------------------------------------------- reference
 
 def render_reference(score: Score, sr: int = PLAYBACK_SR, program: int | str = "clarinet",

@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,7 +191,7 @@ def load_score(path: str | os.PathLike, part: str | int | None = None,
                                fermata=ev.fermata,
                                name=(ev.written_name if parsed.kind != "midi" and ev.written_name
                                      else spell_midi(ev.written_midi, fifths))))
-    shift = max(set(d := [n.written_midi - n.midi for n in notes]), key=d.count)
+    shift = Counter(n.written_midi - n.midi for n in notes).most_common(1)[0][0]   # the part's usual shift
     return Score(title=parsed.title, parts=tuple(parsed.part_names), part=parsed.part_names[pidx],
                  notes=tuple(notes), tempo_bpm=start_bpm, duration_s=max(n.offset_s for n in notes),
                  source_path=parsed.path, warnings=tuple(warnings), key_fifths=fifths,

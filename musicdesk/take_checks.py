@@ -96,7 +96,7 @@ def score_passes(contour: PitchContour, score_midi: np.ndarray, max_distance: fl
         ts = np.concatenate([[0], np.where(use_up, S[i - 1, 1:], S[i - 1, :-1])])
         v = t - cols
         run = np.minimum.accumulate(v)
-        record = v <= np.concatenate([[v[0]], run[:-1]])
+        record = v == run                     # v[j] at or below every v before it
         D[i] = run + cols
         S[i] = ts[np.maximum.accumulate(np.where(record, cols, 0))]
     limit = max_distance * m

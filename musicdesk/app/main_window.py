@@ -365,12 +365,9 @@ class MainWindow(QMainWindow):
     def playback_failed(self, exc: Exception) -> None:
         """Playback could not start (no output device, or it refused the stream): said once, in the
         status bar, not in a dialog on every click (the message already says what to do)."""
-        from musicdesk.playback import PlaybackError
+        from musicdesk.playback import playback_message
 
-        text = str(exc).rstrip(". ")
-        if not isinstance(exc, PlaybackError):
-            text += ". Check the output device in Settings"
-        self.last_error = text + "."
+        self.last_error = playback_message(exc)
         self.statusBar().showMessage(self.last_error, 15000)
 
     def error(self, title: str, text: str) -> None:
@@ -683,11 +680,12 @@ class MainWindow(QMainWindow):
 
     def select_note(self, key: str) -> None:
         """Show a note's details, move the cursor to it, and play that stretch of the take."""
-        from musicdesk.describe import describe_note, fmt_beat, note_name, pitch_names_note, played_name, timing_note
+        from musicdesk.describe import (describe_note, extra_name, fmt_beat, note_name, pitch_names_note, played_name,
+                                        timing_note)
 
         if key.startswith("extra:") and self.analysis is not None:
             e = self.analysis.report.extra_notes[int(key.split(":")[1])]
-            self.details.setText(f"Extra note {(e.name or note_name(e.midi)) if e.midi else ''} at {e.onset_s:.2f} s "
+            self.details.setText(f"Extra note {extra_name(e, '')} at {e.onset_s:.2f} s "
                                  "(not in the score)")
             self._play_stretch(e.onset_s, e.offset_s)
             return
@@ -706,7 +704,6 @@ class MainWindow(QMainWindow):
                 text += f"\nplayed {played_name(r)} ({r.cents:+.0f} cents)"
             if r.onset_s is not None:
                 text += f"; {timing_note(r)}"
-            if r.onset_s is not None:
                 self.roll.show_range(r.onset_s - 1.5, r.offset_s + 1.5)
                 self.roll.set_cursor(r.onset_s)
                 self._play_stretch(r.onset_s, r.offset_s)

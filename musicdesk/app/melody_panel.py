@@ -480,7 +480,7 @@ class MelodyPanel(QWidget):
         workers.start(task)
 
     def _play(self, take) -> None:
-        from musicdesk.playback import Player
+        from musicdesk.playback import Player, playback_message
 
         try:
             if self.player is not None:
@@ -491,8 +491,8 @@ class MelodyPanel(QWidget):
             win = self.window()
             if hasattr(win, "playback_failed"):
                 win.playback_failed(exc)
-            else:
-                QMessageBox.warning(self, "Cannot play", f"{str(exc).rstrip('. ')}. Check the output device in Settings.")
+            else:   # the panel on its own, outside the main window
+                QMessageBox.warning(self, "Cannot play", playback_message(exc))
 
     def _update_enabled(self) -> None:
         have = self.melody is not None
