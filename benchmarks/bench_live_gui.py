@@ -129,7 +129,7 @@ def run(seconds: float) -> dict:
         win.stop()
         hb.start()
         last["t"] = time.perf_counter()
-        show = win.show_analysis
+        show = win.results.show_analysis
         drawn = {}
 
         def timed_show(analysis):
@@ -138,7 +138,7 @@ def run(seconds: float) -> dict:
             drawn["s"] = time.perf_counter() - t0
             drawn["at"] = t0
 
-        win.show_analysis = timed_show
+        win.results.show_analysis = timed_show
         wait_signal(win.analysis_shown, 120)
         t_analysis = time.perf_counter() - t_stop
         t_end = time.perf_counter() + 0.5                # the repaints that follow the results

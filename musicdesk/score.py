@@ -597,7 +597,7 @@ def _part_events(parsed: _Parsed, pidx: int, warnings: list[str]) -> tuple[list[
 
     raw: list[_Ev] = []
     marks: list[tuple[float, float]] = []
-    n_grace = n_chords = 0
+    n_grace = n_chords = n_written = 0
     multi_voice = False
     for m, m_off, pad, denom in _measures_walk(played):
         if sum(1 for v in m.voices if v.notes) > 1:
@@ -615,6 +615,7 @@ def _part_events(parsed: _Parsed, pidx: int, warnings: list[str]) -> tuple[list[
                 continue
             if el.isChord and len(el.notes) > 1:
                 n_chords += 1
+            n_written += len(el.notes) if el.isChord else 1
             off_in_m = float(el.getOffsetInHierarchy(m))
             eid = top.id if isinstance(top.id, str) else f"p{pidx}m{m.number}n{len(raw)}"
             tie = (top.tie or el.tie)
@@ -639,10 +640,20 @@ def _part_events(parsed: _Parsed, pidx: int, warnings: list[str]) -> tuple[list[
         warnings.append(f"{n_grace} grace note{'s' if n_grace > 1 else ''} skipped")
     if n_chords:
         warnings.append(f"{n_chords} chord{'s' if n_chords > 1 else ''} reduced to {'their' if n_chords > 1 else 'its'} top note")
+    if n_chords or multi_voice or n_dropped:
+        warnings.insert(0, one_line_warning(len(events), n_written))
     if multi_voice or n_dropped or n_trunc:
         warnings.append(f"several voices/overlapping notes in one part: kept the highest sounding note at each "
                         f"time (skyline; {n_dropped} lower notes dropped, {n_trunc} shortened)")
     return events, marks
+
+
+def one_line_warning(n_kept: int, n_written: int) -> str:
+    """What a user must know about a part with chords or several voices (a piano part): musicdesk
+    judges one melodic line, the top one, so playing the whole texture cannot score well."""
+    return (f"musicdesk follows one melodic line: this part has chords or several voices, so only its top "
+            f"line is judged ({n_kept} of its {n_written} notes). Play or sing that line, or choose a part with "
+            "a single line (on a piano the top line is mostly the right hand's melody).")
 
 
 def _merge_ties(raw: list[_Ev]) -> list[_Ev]:

@@ -280,3 +280,76 @@ def test_a_transposing_parts_note_details_say_written_pitch(win, qtbot):
     win.select_note(n.id)
     assert win.details.text().startswith(f"Bar {n.measure}, beat 2: E5")
     assert "written pitch" in win.details.text()
+
+
+def test_file_examples_opens_the_example_take_with_its_results(win, qtbot):
+    """Issue 16, 12: without a microphone a new user saw no results. File > Examples opens the
+    bundled score with its take, analysed."""
+    assert win.examples_menu.actions()[0] is win.act_example_take
+    with qtbot.waitSignal(win.analysis_shown, timeout=120000):
+        win.act_example_take.trigger()
+    assert win.take is not None and win.problem_list.count() > 1
+    assert any(c != "correct" for c in win.categories.values())
+
+
+def test_help_menu_lists_the_shortcuts_and_what_colours_and_ratings_mean(win):
+    """Issue 16, 14: a Help menu with the keyboard shortcuts and the meaning of each colour and rating."""
+    from musicdesk.app.colours import CATEGORY_LABELS
+
+    win.help_actions["shortcuts"].trigger()
+    page = win.help_dialog.text.toPlainText()
+    assert win.help_dialog.isVisible()
+    for seq, what in (("R", "Record"), ("Space", "Stop"), ("P", "Take"), ("Ctrl+O", "Open score"),
+                      ("Esc", "Cancel analysis")):
+        assert seq in page and what in page
+    win.help_actions["colours"].trigger()
+    page = win.help_dialog.text.toPlainText()
+    assert all(label in page for label in CATEGORY_LABELS.values())
+    assert "Note accuracy" in page and "Rhythm" in page and "Intonation" in page and "one melodic line" in page
+    win.help_actions["about"].trigger()
+    assert "musicdesk" in win.help_dialog.text.toPlainText()
+
+
+def test_a_piano_score_says_above_the_score_that_one_line_is_followed(win, qtbot, tmp_path):
+    """Issue 16, 11: a score with chords says, above the score and while it is open, that musicdesk
+    follows one melodic line."""
+    import music21 as m21
+
+    s = m21.stream.Score()
+    p = m21.stream.Part()
+    p.insert(0, m21.instrument.Piano())
+    for pitches in (("C4", "E4", "G4"), ("D4", "F4", "A4"), ("E4", "G4", "C5"), ("C4",)):
+        p.append(m21.chord.Chord(pitches, quarterLength=1.0) if len(pitches) > 1 else m21.note.Note(pitches[0]))
+    s.insert(0, p)
+    path = str(tmp_path / "chords.musicxml")
+    s.write("musicxml", fp=path)
+    assert not win.nav.notice.isVisible()
+    with qtbot.waitSignal(win.score_shown, timeout=60000):
+        win.open_score(path)
+    assert win.nav.notice.isVisible() and "one melodic line" in win.nav.notice.text()
+    with qtbot.waitSignal(win.score_shown, timeout=60000):
+        win.open_score(example_score_path())
+    assert not win.nav.notice.isVisible()
+
+
+def test_the_window_is_shown_before_the_slow_modules_load(tmp_path):
+    """Issue 16, 15: the window shows first; pyqtgraph (the piano roll), music21 and torch load behind
+    it (torch in the network's own process): making and painting it needs none of them (the warm-up
+    worker, which imports them, is kept off here). Then the real `musicdesk` command, launched as a
+    user would, reports the window before Record."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; from PySide6.QtWidgets import QApplication; app = QApplication([]);"
+            "import musicdesk.app.main_window as mw; mw._WARMED = True; w = mw.MainWindow(); w.show(); app.processEvents();"
+            "print(sorted(m for m in ('pyqtgraph', 'music21', 'torch', 'numba') if m in sys.modules))")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr
+    log = tmp_path / "launch.json"
+    env["MUSICDESK_LAUNCH_LOG"] = str(log)
+    subprocess.run([sys.executable, "-m", "musicdesk"], env=env, capture_output=True, timeout=180, check=True)
+    times = json.loads(log.read_text())
+    assert times["window_shown"] < times["record_enabled"]

@@ -525,3 +525,15 @@ def test_a_midi_files_title_and_part_names_come_from_the_file(tmp_path):
     xml = S.score_to_musicxml(path)
     assert re.findall(r"<part-name[^>]*>([^<]*)", xml) == ["Violin", "Basso"]
     assert "Piano" not in xml and "Pno" not in xml and "Music21 Fragment" not in xml
+
+
+def test_a_part_with_chords_or_voices_says_musicdesk_follows_one_line(tmp_path):
+    """Issue 16, 11: a piano score gave 1 of 172 right with nothing saying that musicdesk judges one
+    melodic line. The first warning says so, with how many of the written notes are judged."""
+    chord = note("C", 4, 2) + note("E", 4, 2, pre="<chord/>") + note("G", 4, 2, pre="<chord/>")
+    path = write(tmp_path, "chord.musicxml", musicxml([("Piano", [chord + note("D", 4, 2), chord + chord])]))
+    sc = load_score(path)
+    assert sc.warnings[0].startswith("musicdesk follows one melodic line")
+    assert "(4 of its 10 notes)" in sc.warnings[0]
+    single = write(tmp_path, "line.musicxml", musicxml([("Flute", [note("C", 5, 4), note("D", 5, 4)])]))
+    assert not any("one melodic line" in w for w in load_score(single).warnings)

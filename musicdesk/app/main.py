@@ -36,6 +36,34 @@ def display_problem(env: dict | None = None) -> str | None:
     return NO_DISPLAY_MESSAGE
 
 
+def _launch_probe(app, win, path: str) -> None:
+    """For benchmarks/bench_launch.py: write the wall-clock times (time.time(), s) at which the window
+    was first painted and Record became enabled to `path` as JSON, then close the window."""
+    import json
+    import time
+
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    times: dict[str, float] = {}
+
+    class FirstPaint(QObject):
+        def eventFilter(self, obj, ev):  # noqa: N802 - Qt API
+            if ev.type() == QEvent.Type.Paint and "window_shown" not in times:
+                times["window_shown"] = time.time()
+            return False
+
+    def check() -> None:
+        if "record_enabled" not in times and win.act_record.isEnabled():
+            times["record_enabled"] = time.time()
+            with open(path, "w") as f:
+                json.dump(times, f)
+            QTimer.singleShot(0, win.close)
+
+    win._first_paint = FirstPaint(win)
+    win.installEventFilter(win._first_paint)
+    win.session.changed.connect(check)
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     problem = display_problem()
@@ -83,7 +111,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         (win.analysis_shown if args.take else win.score_shown).connect(later)
         # a failed load still produces a screenshot (of the message) rather than hanging
         QTimer.singleShot(120000, shoot)
+    if os.environ.get("MUSICDESK_LAUNCH_LOG"):
+        _launch_probe(app, win, os.environ["MUSICDESK_LAUNCH_LOG"])
     win.open_score(args.score or example_score_path(), part=part, take=args.take)
     rc = app.exec()
     QThreadPool.globalInstance().waitForDone(30000)  # let background work end before Python shuts down
+    if "musicdesk.assess.predict" in sys.modules:    # the network's child process, if one was started
+        sys.modules["musicdesk.assess.predict"].stop_loading()
     return status["rc"] or rc

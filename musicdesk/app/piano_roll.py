@@ -6,24 +6,13 @@ that are out of tune. Nothing is computed here: times and pitches come from the 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 
 from musicdesk.app.colours import CATEGORY_COLOURS
+from musicdesk.app.roll_note import RollNote  # noqa: F401 - the roll's note type, also public here
 from musicdesk.describe import note_name
-
-
-@dataclass(frozen=True)
-class RollNote:
-    key: str             # note id (score) or "extra:<n>"
-    start_s: float
-    end_s: float
-    midi: float
-    category: str = ""   # "" = not judged yet (drawn neutral)
-    label: str = ""      # e.g. "-35c"
 
 
 NEUTRAL = "#5b7a99"
