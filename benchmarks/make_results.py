@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["pitch", "align", "timing", "analyze", "live_gui", "live_core", "score", "assess", "melody"]  # sections in this order, then any others alphabetically
+ORDER = ["pitch", "align", "timing", "analyze", "launch", "live_gui", "live_core", "score", "assess", "melody"]  # sections in this order, then any others alphabetically
 
 HEADER = """# Benchmark results
 
@@ -115,6 +115,12 @@ def targets() -> str:
         if b:
             rows.append(f"| batch form: {b['n_takes']} takes of {b['take_s']:.0f} s in one `musicdesk analyze ... --json-dir` "
                         f"| {b['median_s']:.1f} s in all, {b['per_take_s']:.2f} s per take | measured |")
+    la = _load("launch")
+    if la and la.get("window_shown_s") is not None:
+        rows.append(f"| window: `musicdesk` to the window painted under 1 s, to Record enabled under 2.5 s "
+                    f"({la['display']}) | {la['window_shown_s']:.2f} s, {la['record_enabled_s']:.2f} s (before: "
+                    f"{la['baseline_window_shown_s']:.2f} s, {la['baseline_record_enabled_s']:.2f} s) | "
+                    f"{'MET' if la['window_shown_s'] < 1 and la['record_enabled_s'] < 2.5 else 'NOT MET'} |")
     g = _load("live_gui")
     if g:
         lat, fps = g["latency_ms"], g["fps"]

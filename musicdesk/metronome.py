@@ -52,6 +52,49 @@ def click_track(bpm: float, n_beats: int, sr: int, beats_per_bar: int = 4, accen
     return out
 
 
+def take_click_times_s(score, count_in_beats: int, through_take: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Click times for a take (s from the first click) and which clicks are accented: `count_in_beats`
+    beats at the score's tempo, then, when `through_take`, one click on every quarter-note beat of the
+    score up to its last note, at the score's own tempo (tempo changes included: the score's notes map
+    beats to seconds). Accented: the first count-in beat and every beat on which a bar's first note
+    starts. The score's time 0 falls count_in_s(tempo, count_in_beats) after the first click."""
+    bpm = float(score.tempo_bpm)
+    lead = count_in_s(bpm, count_in_beats) if count_in_beats > 0 else 0.0
+    times = list(beat_times_s(bpm, max(0, count_in_beats)))
+    accents = [i == 0 for i in range(len(times))]
+    if through_take and score.notes:
+        beats = np.array([n.onset_beats for n in score.notes])
+        secs = np.array([n.onset_s for n in score.notes])
+        last_b = max(n.offset_beats for n in score.notes)
+        grid = np.arange(0.0, np.floor(last_b - 1e-9) + 1.0)
+        # seconds of each beat: along the notes' own (beats, seconds), at the last tempo beyond them
+        if len(beats) > 1 and beats[-1] > beats[0]:
+            t = np.interp(grid, beats, secs)
+            tail_rate = (secs[-1] - secs[-2]) / (beats[-1] - beats[-2]) if beats[-1] > beats[-2] else 60.0 / bpm
+            t = np.where(grid > beats[-1], secs[-1] + (grid - beats[-1]) * tail_rate, t)
+            t = np.where(grid < beats[0], secs[0] - (beats[0] - grid) * 60.0 / bpm, t)
+        else:
+            t = secs[0] + (grid - beats[0]) * 60.0 / bpm
+        downbeats = {round(n.onset_beats, 6) for n in score.notes if abs(n.beat - 1.0) < 1e-6}
+        keep = t >= -1e-9
+        times += list(lead + t[keep])
+        accents += [round(float(b), 6) in downbeats for b in grid[keep]]
+    return np.asarray(times, dtype=float), np.asarray(accents, dtype=bool)
+
+
+def render_clicks(times_s: np.ndarray, accents: np.ndarray, sr: int) -> np.ndarray:
+    """A mono float32 click track with a click at each time, higher and louder where accented."""
+    if not len(times_s):
+        return np.zeros(0, dtype=np.float32)
+    normal, strong = click(sr), click(sr, ACCENT_HZ, ACCENT_GAIN)
+    out = np.zeros(int(round(float(np.max(times_s)) * sr)) + len(strong), dtype=np.float32)
+    for t, acc in zip(times_s, accents):
+        c = strong if acc else normal
+        at = int(round(t * sr))
+        out[at:at + len(c)] += c[:len(out) - at]
+    return out
+
+
 class Playback:
     """A sound playing through sounddevice; `stop()` ends it, `wait()` blocks until it has played."""
 

@@ -7,7 +7,12 @@ VENV="$ROOT/.venv"
 STAMP="$VENV/.musicdesk-setup"
 APT_PACKAGES=(python3-venv fluidsynth fluid-soundfont-gm timgm6mb-soundfont libportaudio2 libsndfile1
   pulseaudio pulseaudio-utils libasound2-plugins libpulse0 libegl1 libgl1 libxkbcommon0 libfontconfig1
-  libdbus-1-3 ffmpeg)
+  libdbus-1-3 ffmpeg
+  # Qt's X11 (xcb) platform: without these the window cannot open on an X display
+  libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xinerama0 libxcb-xkb1
+  libxkbcommon-x11-0 libxcb-shape0 libxcb-randr0 libx11-xcb1
+  # an X server without a screen, for docs/drive_window.py and the window's test under a real X display
+  xvfb)
 
 need_apt=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -240,3 +240,50 @@ def test_settings_calibrate_measures_the_round_trip_through_a_real_device(mic, q
     assert dlg.cal_label.text().startswith("Measured"), dlg.cal_label.text()
     assert 0 < dlg.latency.value() < 500
     assert dlg.result_settings().latency_ms == dlg.latency.value()
+
+
+@pytest.mark.timeout(120)
+def test_the_tuner_hears_its_own_drone_through_a_real_device(mic, qtbot, tmp_path):
+    """Tools > Tuner (issue 16, 13): the drone plays on the virtual output, comes back through the
+    virtual microphone, and the tuner reads that note, in tune; at A4 = 442 Hz in Settings, a drone
+    on 442 Hz still reads in tune, and the tuner says which reference it uses."""
+    win = make_window(qtbot, tmp_path, reference_a4_hz=442.0)
+    win.open_tuner()
+    tuner = win.tuner
+    assert "442 Hz" in tuner.ref_label.text()
+    assert tuner.start_drone(69) and tuner.start_listening()
+    qtbot.waitUntil(lambda: tuner.reading is not None and tuner.reading[0] == "A4", timeout=20000)
+    qtbot.wait(500)
+    name, cents = tuner.reading
+    assert name == "A4" and abs(cents) < 3, tuner.reading
+    tuner.start_drone(64)                                       # E4 (the example is in B-flat: E natural)
+    qtbot.waitUntil(lambda: tuner.reading is not None and tuner.reading[0] == "E4", timeout=20000)
+    win.start_recording()                                       # a take takes the input from the tuner
+    assert tuner.recorder is None and not tuner.listen_button.isEnabled()
+    win.stop_recording()
+    tuner.close()
+    assert tuner.drone is None
+
+
+@pytest.mark.timeout(120)
+def test_the_metronome_keeps_clicking_through_the_take(mic, qtbot, tmp_path):
+    """Settings > Metronome (issue 16, 13): after the count-in the clicks go on, one per beat at the
+    score's tempo; they reach the take through the virtual device."""
+    import soundfile as sf
+
+    win = make_window(qtbot, tmp_path, count_in_beats=2, metronome_in_take=True)
+    with qtbot.waitSignal(win.score_shown, timeout=60000):
+        win.tempo_spin.setValue(240)                           # a beat every 0.25 s
+    win.start_recording()
+    qtbot.wait(3500)
+    win.stop_recording()
+    qtbot.waitUntil(lambda: win.take is not None or win.recording is not None, timeout=30000)
+    x, sr = win.recording
+    x = np.asarray(x, dtype=float)
+    env = np.array([np.max(np.abs(x[i:i + 441])) for i in range(0, len(x) - 441, 441)])   # 10 ms peaks
+    loud = env > 0.3 * env.max()
+    onsets = np.flatnonzero(loud[1:] & ~loud[:-1]) + 1
+    gaps = np.diff(onsets) * 0.01
+    assert len(onsets) >= 10, onsets                          # 2 count-in beats and 8 or more after them
+    assert np.median(gaps) == pytest.approx(0.25, abs=0.02)
+    assert onsets[-1] * 0.01 > 2.5                            # still clicking well after the count-in (0.5 s)

@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         self.settings_org = settings_org
         self.melody_lab = None                     # the melody lab's window, made on first use
         self.help_dialog = None                    # the Help page on show
+        self.tuner = None                          # Tools > Tuner, made on first use
 
         # ---- the shared views: score over piano roll, and the panels around them
         self.score_view = ScoreView()
@@ -207,10 +208,12 @@ class MainWindow(QMainWindow):
         self.act_melody_lab = make_action(
             w, "Melody lab…", self.open_melody_lab, "Ctrl+M",
             "Vary and inpaint the measures of a melody (the practice score's part to begin with)")
+        self.act_tuner = make_action(w, "Tuner…", self.open_tuner, "Ctrl+U",
+                                     "Tune against the reference pitch, or play against a drone")
         n, t, k = self.nav, self.transport, self.takes
         take_actions = [k.act_record, self.act_stop, *t.actions, self.act_cancel]
         for a in (n.act_open, k.act_open_take, k.act_save_take, *take_actions, self.act_settings,
-                  self.act_melody_lab, *n.view_actions):
+                  self.act_tuner, self.act_melody_lab, *n.view_actions):
             self.addAction(a)
 
         mb = self.menuBar()
@@ -234,7 +237,9 @@ class MainWindow(QMainWindow):
         tm = mb.addMenu("&Take")
         for a in take_actions:
             tm.addAction(a)
-        mb.addMenu("T&ools").addAction(self.act_melody_lab)
+        tools = mb.addMenu("T&ools")
+        tools.addAction(self.act_tuner)
+        tools.addAction(self.act_melody_lab)
         self.help_actions = add_help_menu(mb.addMenu("&Help"), self, self.actions)
 
         tb = QToolBar("Main")
@@ -339,6 +344,15 @@ class MainWindow(QMainWindow):
                 self.error("Unsupported file", f"{os.path.basename(path)}: musicdesk opens scores "
                            "(MusicXML, MXL, MIDI, ABC) and takes (WAV, FLAC, OGG, MP3).")
 
+    def open_tuner(self) -> None:
+        """The tuner and drone (musicdesk.app.tuner_panel), non-modal beside the window."""
+        from musicdesk.app.tuner_panel import TunerPanel
+
+        if self.tuner is None:
+            self.tuner = TunerPanel(self.session, self)
+        self.tuner.show()
+        self.tuner.raise_()
+
     def open_melody_lab(self) -> None:
         """The melody lab window (its model loads once), with the practice score's part in it."""
         from musicdesk.app.melody_panel import MelodyLabWindow
@@ -370,8 +384,9 @@ class MainWindow(QMainWindow):
             self.takes.stop_recording()
         self.transport.stop_playback()
         self.session.cancel_all()
-        if self.melody_lab is not None:
-            self.melody_lab.close()
+        for other in (self.melody_lab, self.tuner):
+            if other is not None:
+                other.close()
         save_settings(self.settings, self.settings_org)
         # let cancelled work stop before the window (and the signals it would report to) goes away
         QThreadPool.globalInstance().waitForDone(5000)

@@ -46,6 +46,7 @@ class PianoRoll(pg.PlotWidget):
         self._live_t = np.zeros(0)
         self._live_m = np.zeros(0)
         self._live_n = 0
+        self.written_shift = 0   # semitones from sounding to written pitch: the axis names what the player reads
         self.scene().sigMouseClicked.connect(self._on_click)
         self._update_pitch_axis(60, 72)
 
@@ -83,7 +84,8 @@ class PianoRoll(pg.PlotWidget):
     def _update_pitch_axis(self, lo: float, hi: float) -> None:
         lo, hi = int(np.floor(lo)) - 3, int(np.ceil(hi)) + 3
         self.setYRange(lo, hi, padding=0)
-        ticks = [(m, note_name(m)) for m in range(lo, hi + 1) if m % 12 in (0, 4, 7)]
+        k = self.written_shift
+        ticks = [(m, note_name(m + k)) for m in range(lo, hi + 1) if (m + k) % 12 in (0, 4, 7)]
         self.getAxis("left").setTicks([ticks, []])
 
     # ------------------------------------------------------------------ traces

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QPushButton, QSpinBox, QWidget)
 
 from musicdesk.app import workers
@@ -104,6 +104,12 @@ class SettingsDialog(QDialog):
         self.count_in.setValue(settings.count_in_beats)
         self.count_in.setSuffix(" beats")
         form.addRow("Count-in", self.count_in)
+        self.click_through = QCheckBox("Keep clicking through the take")
+        self.click_through.setChecked(bool(settings.metronome_in_take))
+        self.click_through.setToolTip("The metronome goes on after the count-in, on every beat of the score "
+                                      "at its tempo. Use headphones: clicks picked up by the microphone are "
+                                      "not notes, but they can mask quiet ones.")
+        form.addRow("Metronome", self.click_through)
         self.takes_dir = QLineEdit(settings.takes_dir)
         self.takes_dir.setPlaceholderText("(your user data folder)")
         form.addRow("Folder for takes", self.takes_dir)
@@ -158,7 +164,8 @@ class SettingsDialog(QDialog):
             reference_a4_hz=_hz(self.a4.currentText(), self._s.reference_a4_hz),
             tracker=self.tracker.currentData(), latency_ms=self.latency.value(),
             assess_model=self.assess_model.currentData(), assess_device=self.assess_device.currentData(),
-            count_in_beats=self.count_in.value(), takes_dir=self.takes_dir.text().strip())
+            count_in_beats=self.count_in.value(), metronome_in_take=self.click_through.isChecked(),
+            takes_dir=self.takes_dir.text().strip())
 
 
 def _hz(text: str, fallback: float) -> float:

@@ -151,18 +151,23 @@ class TakeController(QObject):
         s.update()
 
     def _start_count_in(self) -> None:
-        beats = int(self.s.settings.count_in_beats)
+        """The count-in's clicks (and, when set, the metronome through the take) start with the take."""
+        st = self.s.settings
+        beats = int(st.count_in_beats)
+        through = bool(st.metronome_in_take)
         self._count_in_s = 0.0
-        if beats <= 0:
+        if beats <= 0 and not through:
             return
         from musicdesk import metronome
 
-        bpm = self.s.score.tempo_bpm
-        self._count_in_s = metronome.count_in_s(bpm, beats)
+        score = self.s.score
+        if beats > 0:
+            self._count_in_s = metronome.count_in_s(score.tempo_bpm, beats)
         try:
-            clicks = metronome.click_track(bpm, beats, 44100, beats_per_bar=max(2, beats))
-            self._click = metronome.play(clicks, 44100, device=self.s.device(False))
-        except Exception as exc:  # no output device: record without the audible count-in
+            times, accents = metronome.take_click_times_s(score, beats, through_take=through)
+            self._click = metronome.play(metronome.render_clicks(times, accents, 44100), 44100,
+                                         device=self.s.device(False))
+        except Exception as exc:  # no output device: record without the audible clicks
             self._click = None
             self.s.status(f"No metronome click ({exc}); start after {beats} beats.", 8000)
 
