@@ -292,3 +292,18 @@ def test_the_window_without_a_display_says_what_to_do():
     assert res.returncode == 2, (res.returncode, res.stderr[-500:])
     assert "no display" in res.stderr and "musicdesk analyze" in res.stderr
     assert "xcb" not in res.stderr
+
+
+def test_the_window_with_a_display_that_is_not_running_says_so():
+    """Issue 16, 4: DISPLAY set to a local display with no X server behind it: a message, exit 2 (Qt
+    aborted with a core dump)."""
+    import os
+    import subprocess
+    import sys
+
+    n = next(i for i in range(150, 400) if not os.path.exists(f"/tmp/.X11-unix/X{i}"))
+    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["DISPLAY"] = f":{n}"
+    res = subprocess.run([sys.executable, "-m", "musicdesk"], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 2, (res.returncode, res.stderr[-500:])
+    assert f":{n}" in res.stderr and "not running" in res.stderr and "xcb" not in res.stderr

@@ -31,9 +31,19 @@ def display_problem(env: dict | None = None) -> str | None:
     env = os.environ if env is None else env
     if not sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
         return None
-    if env.get("QT_QPA_PLATFORM") or env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+    if env.get("QT_QPA_PLATFORM") or env.get("WAYLAND_DISPLAY"):
         return None
-    return NO_DISPLAY_MESSAGE
+    display = env.get("DISPLAY", "")
+    if not display:
+        return NO_DISPLAY_MESSAGE
+    # a local X display (":N" or ":N.S") is a socket in /tmp/.X11-unix; a remote one (ssh -X) is not checked
+    if display.startswith(":"):
+        number = display[1:].split(".")[0]
+        if number.isdigit() and not os.path.exists(f"/tmp/.X11-unix/X{number}"):
+            return (f"musicdesk: the display {display} (DISPLAY) is not running: no X server answers there. "
+                    "Start musicdesk from your desktop session (its terminal sets DISPLAY), or set DISPLAY to a "
+                    "display that is running; `musicdesk analyze SCORE TAKE` needs no display.")
+    return None
 
 
 def _launch_probe(app, win, path: str) -> None:
