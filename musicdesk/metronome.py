@@ -40,15 +40,11 @@ def click_track(bpm: float, n_beats: int, sr: int, beats_per_bar: int = 4, accen
     """Mono float32 click track of `n_beats` beats (length count_in_s(bpm, n_beats)); the first beat
     of each bar is higher and louder when `accent`."""
     total = int(round(count_in_s(bpm, n_beats) * sr))
+    times = beat_times_s(bpm, n_beats)
+    accents = np.array([accent and i % max(1, beats_per_bar) == 0 for i in range(len(times))], dtype=bool)
     out = np.zeros(total, dtype=np.float32)
-    normal = click(sr)
-    strong = click(sr, ACCENT_HZ, ACCENT_GAIN) if accent else normal
-    for i, t in enumerate(beat_times_s(bpm, n_beats)):
-        c = strong if (accent and i % max(1, beats_per_bar) == 0) else normal
-        at = int(round(t * sr))
-        n = min(len(c), total - at)
-        if n > 0:
-            out[at:at + n] += c[:n]
+    clicks = render_clicks(times, accents, sr)[:total]
+    out[:len(clicks)] = clicks
     return out
 
 

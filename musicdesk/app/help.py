@@ -77,15 +77,20 @@ class HelpDialog(QDialog):
 
 
 def add_help_menu(menu: QMenu, window, actions) -> dict[str, QAction]:
-    """Fill the Help menu; `actions()` gives the window's actions when the page opens. Returns the
-    menu's actions by name (tests and screenshots trigger them)."""
+    """Fill the Help menu; `actions()` gives the window's actions when the page opens. Each page is one
+    dialog, made on first use and shown again (refreshed) after; the one on show is `window.help_dialog`.
+    Returns the menu's actions by name (tests and screenshots trigger them)."""
     dialogs: dict[str, HelpDialog] = {}
 
     def show(key: str, title: str, make) -> None:
-        dlg = HelpDialog(title, make(), window)
-        dialogs[key] = dlg            # keep it alive while open
+        dlg = dialogs.get(key)
+        if dlg is None:
+            dlg = dialogs[key] = HelpDialog(title, make(), window)
+        else:
+            dlg.text.setHtml(make())
         window.help_dialog = dlg
         dlg.show()
+        dlg.raise_()
 
     out = {}
     for key, text, title, make, seq in (

@@ -46,7 +46,7 @@ def display_problem(env: dict | None = None) -> str | None:
     return None
 
 
-def _launch_probe(app, win, path: str) -> None:
+def _launch_probe(win, path: str) -> None:
     """For benchmarks/bench_launch.py: write the wall-clock times (time.time(), s) at which the window
     was first painted and Record became enabled to `path` as JSON, then close the window."""
     import json
@@ -122,7 +122,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         # a failed load still produces a screenshot (of the message) rather than hanging
         QTimer.singleShot(120000, shoot)
     if os.environ.get("MUSICDESK_LAUNCH_LOG"):
-        _launch_probe(app, win, os.environ["MUSICDESK_LAUNCH_LOG"])
+        _launch_probe(win, os.environ["MUSICDESK_LAUNCH_LOG"])
     win.open_score(args.score or example_score_path(), part=part, take=args.take)
     rc = app.exec()
     QThreadPool.globalInstance().waitForDone(30000)  # let background work end before Python shuts down

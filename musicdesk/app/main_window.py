@@ -22,8 +22,8 @@ from musicdesk.app import workers
 from musicdesk.app.help import add_help_menu
 from musicdesk.app.deferred import Deferred
 from musicdesk.app.problems_panel import ResultsPanel
-from musicdesk.app.score_nav import ScoreNavigator, make_action
-from musicdesk.app.session import FRAME_MS, Loaded, Session  # noqa: F401 - FRAME_MS, Loaded: public here too
+from musicdesk.app.score_nav import ScoreNavigator
+from musicdesk.app.session import FRAME_MS, Loaded, Session, make_action  # noqa: F401 - FRAME_MS, Loaded: public here too
 from musicdesk.app.settings import AppSettings, load_settings, save_settings
 from musicdesk.app.takes import TakeController
 from musicdesk.app.transport import Transport
@@ -37,6 +37,7 @@ EXAMPLE_TAKE_NAME = "Zwei Koenigskinder with a take (see results without a micro
 
 _WARMED = False  # the analysis code was loaded in this process (see MainWindow._warm_up)
 _ROLL_MODULE = threading.Event()   # the piano roll's module (pyqtgraph) is imported
+_ROLL_LOADING = False              # a warm-up worker was started to import it (see _prepare_in_background)
 
 
 def _prepare_in_background(progress=None) -> None:
@@ -138,8 +139,8 @@ class MainWindow(QMainWindow):
         self._warm_up()
 
     def _make_roll(self):
-        if self.session.warming and "musicdesk.app.piano_roll" not in sys.modules:
-            _ROLL_MODULE.wait(60)          # the warm-up worker is importing it (never two at once)
+        if _ROLL_LOADING and not _ROLL_MODULE.is_set():
+            _ROLL_MODULE.wait(60)          # a warm-up worker (any window's) is importing it: never two at once
         from musicdesk.app import piano_roll
 
         roll = piano_roll.PianoRoll()
@@ -175,7 +176,7 @@ class MainWindow(QMainWindow):
         score, so that the first take's analysis neither waits for it nor stalls the window. The network
         loads in a child process (musicdesk.assess.preload): torch never loads here, and its import
         (about 1.5 s) holds no lock that the recorder's callback waits for."""
-        global _WARMED
+        global _WARMED, _ROLL_LOADING
         s = self.session
         if _WARMED:
             if "musicdesk.app.piano_roll" in sys.modules:
@@ -195,9 +196,10 @@ class MainWindow(QMainWindow):
 
             start_loading(st.assess_model, st.assess_device)
         task = workers.Task(_prepare_in_background)
+        _ROLL_LOADING = True
         task.signals.progress.connect(lambda *_: self.roll.get())
-        s.run(task, done, "Cannot prepare the analysis")
         task.signals.failed.connect(lambda _m: done())
+        s.run(task, done, "Cannot prepare the analysis")
         s.update()
 
     # ================================================================== building

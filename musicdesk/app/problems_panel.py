@@ -12,8 +12,7 @@ from musicdesk.app import workers
 from musicdesk.app.colours import CATEGORY_COLOURS
 from musicdesk.app.roll_note import RollNote
 from musicdesk.app.results_panel import Legend, RatingsPanel
-from musicdesk.app.score_nav import make_action
-from musicdesk.app.session import Session, user_errors
+from musicdesk.app.session import Session, make_action, user_errors
 
 ALL_RIGHT = "Every note was right, in tune and on time."
 

@@ -7,12 +7,11 @@ import os
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFileDialog, QLabel, QSpinBox
 
 from musicdesk.app import workers
 from musicdesk.app.roll_note import RollNote
-from musicdesk.app.session import Loaded, Session, user_errors
+from musicdesk.app.session import Loaded, Session, make_action, user_errors
 from musicdesk.app.settings import save_settings
 
 SCORE_FILTER = "Scores (*.musicxml *.xml *.mxl *.mid *.midi *.abc);;All files (*)"
@@ -27,16 +26,6 @@ def load_for_window(path: str, part, tempo_bpm: float | None) -> Loaded:
     parts = list_parts(path)
     eng = engrave(score_to_musicxml(path, part=score.part))
     return Loaded(path, score, parts, eng)
-
-
-def make_action(parent: QObject, text: str, slot, shortcut: str | None = None, tip: str | None = None) -> QAction:
-    """An action with its shortcut in the tooltip (the toolbar shows it on hover)."""
-    a = QAction(text, parent)
-    a.triggered.connect(slot)
-    if shortcut:
-        a.setShortcut(QKeySequence(shortcut))
-    a.setToolTip(f"{tip or text}" + (f" ({shortcut})" if shortcut else ""))
-    return a
 
 
 class ScoreNavigator(QObject):

@@ -1,5 +1,5 @@
 """What the window's panels share: the score on show, the take and its analysis, the settings, and the
-few services every panel needs (messages, background tasks, audio devices).
+few services every panel needs (messages, background tasks, audio devices, actions).
 
 Each panel (score navigation, takes and recording, results, transport, ...) owns its widgets and
 actions; they meet here rather than in the window, so that a new panel joins by taking a `Session`
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 from musicdesk.app import workers
@@ -69,6 +70,16 @@ def device_index(name: str, want_input: bool = True) -> int | None:
     except Exception:
         return None
     return None
+
+
+def make_action(parent: QObject, text: str, slot, shortcut: str | None = None, tip: str | None = None) -> QAction:
+    """An action with its shortcut in the tooltip (the toolbar shows it on hover)."""
+    a = QAction(text, parent)
+    a.triggered.connect(slot)
+    if shortcut:
+        a.setShortcut(QKeySequence(shortcut))
+    a.setToolTip(f"{tip or text}" + (f" ({shortcut})" if shortcut else ""))
+    return a
 
 
 class Session(QObject):

@@ -14,8 +14,8 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QProgressBar
 
 from musicdesk.app import workers
 from musicdesk.app.problems_panel import ResultsPanel
-from musicdesk.app.score_nav import ScoreNavigator, make_action
-from musicdesk.app.session import FRAME_MS, Session, stop_quietly, user_errors
+from musicdesk.app.score_nav import ScoreNavigator
+from musicdesk.app.session import FRAME_MS, Session, make_action, stop_quietly, user_errors
 from musicdesk.app.transport import Transport
 
 AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.mp3);;All files (*)"

@@ -8,8 +8,8 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QComboBox
 
 from musicdesk.app import workers
-from musicdesk.app.score_nav import ScoreNavigator, make_action
-from musicdesk.app.session import FRAME_MS, Session, stop_quietly, user_errors
+from musicdesk.app.score_nav import ScoreNavigator
+from musicdesk.app.session import FRAME_MS, Session, make_action, stop_quietly, user_errors
 
 SPEEDS = (1.0, 0.9, 0.75, 0.5)
 

@@ -18,6 +18,13 @@ from musicdesk.app.session import FRAME_MS, Session, stop_quietly
 IN_TUNE_CENTS = 5.0       # the gauge turns green within this
 
 
+def _show_on(button: QPushButton, on: bool) -> None:
+    """Show a toggle button as on or off without acting on it (the panel already did, or could not)."""
+    button.blockSignals(True)
+    button.setChecked(on)
+    button.blockSignals(False)
+
+
 class CentsGauge(QWidget):
     """A needle on a -50..+50 cents scale; green within IN_TUNE_CENTS."""
 
@@ -140,7 +147,7 @@ class TunerPanel(QDialog):
             return True
         if self.s.is_recording:
             self.s.status("The tuner listens between takes.", 4000)
-            self.listen_button.setChecked(False)
+            _show_on(self.listen_button, False)
             return False
         fd, self._tmp = tempfile.mkstemp(prefix="musicdesk-tuner-", suffix=".wav")
         os.close(fd)
@@ -150,15 +157,13 @@ class TunerPanel(QDialog):
         except (CaptureError, OSError) as exc:
             self.s.error("Cannot listen", str(exc))
             self._drop_tmp()
-            self.listen_button.setChecked(False)
+            _show_on(self.listen_button, False)
             return False
         self.recorder = rec
         self.live = LivePitch(int(rec.sr))
         self._frames = np.zeros(0)
         self.timer.start()
-        self.listen_button.blockSignals(True)
-        self.listen_button.setChecked(True)
-        self.listen_button.blockSignals(False)
+        _show_on(self.listen_button, True)
         return True
 
     def stop_listening(self) -> None:
@@ -170,9 +175,7 @@ class TunerPanel(QDialog):
             except Exception:
                 pass
         self._drop_tmp()
-        self.listen_button.blockSignals(True)
-        self.listen_button.setChecked(False)
-        self.listen_button.blockSignals(False)
+        _show_on(self.listen_button, False)
 
     def _drop_tmp(self) -> None:
         if self._tmp:
@@ -198,7 +201,7 @@ class TunerPanel(QDialog):
         else:
             note, cents = tuning(m, self.s.settings.reference_a4_hz)
             self.note_label.setText(self._name(note))
-            self.cents_label.setText(f"{cents:+.0f} cents" + (" (in tune)" if abs(cents) <= 5 else
+            self.cents_label.setText(f"{cents:+.0f} cents" + (" (in tune)" if abs(cents) <= IN_TUNE_CENTS else
                                                               " sharp" if cents > 0 else " flat"))
             self.gauge.set_cents(cents)
         if not rec.is_recording:
@@ -239,22 +242,16 @@ class TunerPanel(QDialog):
             p.play(x, 44100, loop=True, device=self.s.device(False))
         except Exception as exc:
             self.s.playback_failed(exc)
-            self.drone_button.blockSignals(True)
-            self.drone_button.setChecked(False)
-            self.drone_button.blockSignals(False)
+            _show_on(self.drone_button, False)
             return False
         self.drone = p
-        self.drone_button.blockSignals(True)
-        self.drone_button.setChecked(True)
-        self.drone_button.blockSignals(False)
+        _show_on(self.drone_button, True)
         return True
 
     def stop_drone(self) -> None:
         stop_quietly(self.drone)
         self.drone = None
-        self.drone_button.blockSignals(True)
-        self.drone_button.setChecked(False)
-        self.drone_button.blockSignals(False)
+        _show_on(self.drone_button, False)
 
     # ------------------------------------------------------------------ life
     def _session_changed(self) -> None:
