@@ -12,7 +12,9 @@ APT_PACKAGES=(python3-venv fluidsynth fluid-soundfont-gm timgm6mb-soundfont libp
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xinerama0 libxcb-xkb1
   libxkbcommon-x11-0 libxcb-shape0 libxcb-randr0 libx11-xcb1
   # an X server without a screen, for docs/drive_window.py and the window's test under a real X display
-  xvfb)
+  xvfb
+  # a LADSPA delay line for the calibration test through the virtual microphone (tests/vmic.py)
+  cmt)
 
 need_apt=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -28,6 +28,7 @@ import numpy as np
 SINK = "vsink"
 SOURCE = "vmic"
 VMIC_SR = 44100
+LADSPA_CMT = "/usr/lib/ladspa/cmt.so"   # Debian's cmt: its delay_5s is VirtualMic.delay_line
 _ENV_KEYS = ("PULSE_SERVER", "XDG_RUNTIME_DIR", "PULSE_CLIENTCONFIG", "PULSE_COOKIE")
 
 
@@ -76,6 +77,27 @@ class VirtualMic:
                              env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.players.append(p)
         return p
+
+    @contextlib.contextmanager
+    def delay_line(self, delay_s: float) -> Iterator[str]:
+        """Make the default output a sink that delays by exactly `delay_s` before vsink (a LADSPA delay
+        line, cmt's delay_5s, run inside pulse's render path: no buffer of its own), so what the app
+        plays reaches vmic `delay_s` later than through vsink alone. Restores vsink on exit."""
+        if not os.path.exists(LADSPA_CMT):
+            raise VirtualMicError(f"{LADSPA_CMT} is missing: the delay line needs cmt "
+                                  "(apt-get install cmt).")
+        name = f"vdelay{int(round(delay_s * 1000))}"
+        idx = self.pactl("load-module", "module-ladspa-sink", f"sink_name={name}",
+                         f"sink_master={SINK}", "plugin=cmt", "label=delay_5s",
+                         f"control={delay_s:.6f},1").strip()        # delay (s), dry/wet: all wet
+        try:
+            self.pactl("set-default-sink", name)
+            reinit_portaudio()
+            yield name
+        finally:
+            self.pactl("set-default-sink", SINK)
+            self.pactl("unload-module", idx)
+            reinit_portaudio()
 
     @property
     def alive(self) -> bool:
