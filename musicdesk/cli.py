@@ -47,8 +47,9 @@ def is_bad_input(exc: BaseException) -> bool:
     return False
 
 
-def format_report(analysis, score, take_path: str, show_all: bool = False, calibrated: dict | None = None) -> str:
-    """The readable report printed by `musicdesk analyze`."""
+def format_report(analysis, score, take_path: str, show_all: bool = False, calibrated: dict | None = None,
+                  concert: bool = False) -> str:
+    """The readable report printed by `musicdesk analyze` (note names at written pitch, or concert)."""
     from musicdesk.describe import describe_note, expected_name, extra_name, fmt_beat as _fmt_beat, pitch_names_note
 
     rep = analysis.report
@@ -61,21 +62,21 @@ def format_report(analysis, score, take_path: str, show_all: bool = False, calib
         lines.append(f"Note:  {w}")
     for m in getattr(rep, "remarks", ()):
         lines.append(f"Tuning: {m}")
-    if pitch_names_note(score):
-        lines.append(f"Names: {pitch_names_note(score)}")
-    rows = [(r, describe_note(r)) for r in rep.notes]
+    if pitch_names_note(score, concert):
+        lines.append(f"Names: {pitch_names_note(score, concert)}")
+    rows = [(r, describe_note(r, concert)) for r in rep.notes]
     rows = [(r, d) for r, d in rows if show_all or d]
     if rows:
         lines.append("")
         lines.append(f"{'bar':>4} {'beat':>5}  {'note':<5} what happened")
         for r, d in rows:
-            lines.append(f"{r.measure:>4} {_fmt_beat(r.beat):>5}  {expected_name(r):<5} {d or 'ok'}")
+            lines.append(f"{r.measure:>4} {_fmt_beat(r.beat):>5}  {expected_name(r, concert):<5} {d or 'ok'}")
     else:
         lines.append("\nEvery note was right, in tune and on time.")
     if rep.extra_notes:
         lines.append("")
         lines.append("Extra notes (not in the score): " + ", ".join(
-            f"{e.onset_s:.2f} s {extra_name(e, '?')}" for e in rep.extra_notes))
+            f"{e.onset_s:.2f} s {extra_name(e, '?', concert)}" for e in rep.extra_notes))
     lines.append("")
     mac = s["median_abs_cents"]
     spread = s["timing_spread_ms"]
@@ -187,7 +188,8 @@ def _analyze_one(args: argparse.Namespace, score, take_path: str, model: str | N
     if table is not None:
         table.row(take_path, analysis, json_out)
     elif not args.quiet:
-        print(format_report(analysis, score, take_path, show_all=args.all, calibrated=calibrated))
+        print(format_report(analysis, score, take_path, show_all=args.all, calibrated=calibrated,
+                            concert=getattr(args, "concert_pitch", False)))
 
 
 def json_paths(takes: Sequence[str], folder: str) -> list[str]:
@@ -425,6 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--json-dir", metavar="DIR", help="write each take's JSON report into DIR, named after "
                    "the take (take.flac -> DIR/take.json; clashing names get -2, -3, ...)")
     a.add_argument("--all", action="store_true", help="list every note, not only the problems")
+    a.add_argument("--concert-pitch", action="store_true", help="name the notes of a transposing part at "
+                   "concert pitch (default: written pitch, as the player reads; the JSON keeps both)")
     a.add_argument("--quiet", action="store_true", help="print nothing (with --json or --json-dir)")
     a.add_argument("--assess", metavar="MODEL", help="assessment network: siconvnet_delta (default), "
                    "siconvnet, jointembednet, distmatnet, pcconvnet, or none")

@@ -18,23 +18,24 @@ def note_name(midi: float) -> str:
     return f"{NOTE_NAMES[m % 12]}{m // 12 - 1}"
 
 
-def expected_name(r) -> str:
-    """A NoteResult's note as the score spells it (written pitch); concert-pitch sharps where the report
-    has no name (a Score built without the loader)."""
-    return r.expected_name or note_name(r.expected_midi)
+def expected_name(r, concert: bool = False) -> str:
+    """A NoteResult's note as the score spells it (written pitch), or at concert pitch; concert-pitch
+    sharps where the report has no name (a Score built without the loader)."""
+    return (getattr(r, "expected_concert_name", "") if concert else r.expected_name) or note_name(r.expected_midi)
 
 
-def played_name(r) -> str:
+def played_name(r, concert: bool = False) -> str:
     """The semitone a NoteResult's note was played at, as the player reads it (written pitch, spelled
-    in the part's key)."""
-    return r.played_name or note_name(r.played_midi)
+    in the part's key), or at concert pitch."""
+    return (getattr(r, "played_concert_name", None) if concert else r.played_name) or note_name(r.played_midi)
 
 
-def extra_name(e, unknown: str = "a note") -> str:
-    """An ExtraNote's pitch as the player reads it; `unknown` when it had no steady pitch."""
+def extra_name(e, unknown: str = "a note", concert: bool = False) -> str:
+    """An ExtraNote's pitch as the player reads it (or at concert pitch); `unknown` when it had no
+    steady pitch."""
     if e.midi is None:
         return unknown
-    return e.name or note_name(e.midi)
+    return (getattr(e, "concert_name", None) if concert else e.name) or note_name(e.midi)
 
 
 _INTERVALS = {1: "a semitone", 2: "a major second", 3: "a minor third", 4: "a major third", 5: "a fourth",
@@ -42,13 +43,16 @@ _INTERVALS = {1: "a semitone", 2: "a major second", 3: "a minor third", 4: "a ma
               11: "a major seventh", 12: "an octave"}
 
 
-def pitch_names_note(score) -> str | None:
-    """For a transposing part, which pitch the note names are in (written, as the player reads them) and
-    how the part sounds; None at concert pitch."""
+def pitch_names_note(score, concert: bool = False) -> str | None:
+    """For a transposing part, which pitch the note names are in (written, as the player reads them, or
+    concert) and how the part sounds; None for a part in C."""
     k = int(getattr(score, "transposition_semitones", 0) or 0)
     if k == 0:
         return None
     how = _INTERVALS.get(abs(k), f"{abs(k)} semitones")
+    if concert:
+        return (f"Note names are at concert pitch, as the part sounds; it reads {how} "
+                f"{'higher' if k > 0 else 'lower'} than that.")
     return (f"Note names are at written pitch, as the part reads; it sounds {how} "
             f"{'lower' if k > 0 else 'higher'} than written.")
 
@@ -58,13 +62,14 @@ def fmt_beat(beat: float) -> str:
     return f"{beat:g}" if abs(beat - round(beat)) < 1e-6 else f"{beat:.2f}"
 
 
-def describe_note(r) -> str | None:
-    """What went wrong with one NoteResult, in musical terms; None when nothing did."""
+def describe_note(r, concert: bool = False) -> str | None:
+    """What went wrong with one NoteResult, in musical terms (names at written pitch, or concert);
+    None when nothing did."""
     if r.status == "missed":
         return "missed"
     bits = []
     if r.status == "wrong_pitch":
-        bits.append(f"wrong note: played {played_name(r)} ({r.cents:+.0f} cents)")
+        bits.append(f"wrong note: played {played_name(r, concert)} ({r.cents:+.0f} cents)")
     elif r.intonation in ("sharp", "flat"):
         c = r.intonation_cents if getattr(r, "intonation_cents", None) is not None else r.cents
         bits.append(f"{abs(c):.0f} cents {r.intonation}")
@@ -138,12 +143,13 @@ def extra_after(report: Report) -> list[int | None]:
     return out
 
 
-def problems(report: Report) -> list[Problem]:
-    """Every note that went wrong and every extra note, in the order they were played."""
+def problems(report: Report, concert: bool = False) -> list[Problem]:
+    """Every note that went wrong and every extra note, in the order they were played (names at written
+    pitch, or at concert pitch)."""
     out: list[Problem] = []
     notes = report.notes
     for r in notes:
-        d = describe_note(r)
+        d = describe_note(r, concert)
         if d is None:
             continue
         on, off = r.onset_s, r.offset_s
@@ -151,12 +157,12 @@ def problems(report: Report) -> list[Problem]:
             prev, nxt = found_neighbours(notes, r.index)
             on = prev.onset_s if prev else (nxt.onset_s if nxt else None)
             off = nxt.offset_s if nxt else (prev.offset_s if prev else None)
-        out.append(Problem(f"bar {r.measure}, beat {fmt_beat(r.beat)}: {expected_name(r)} {d}",
+        out.append(Problem(f"bar {r.measure}, beat {fmt_beat(r.beat)}: {expected_name(r, concert)} {d}",
                            note_category(r), r.measure, r.beat, r.id, r.index, on, off))
     for e, i in zip(report.extra_notes, extra_after(report)):
         at = notes[i] if i is not None else (notes[0] if notes else None)
         m, b = (at.measure, at.beat) if at else (0, 0.0)
-        out.append(Problem(f"bar {m}, after beat {fmt_beat(b)}: extra {extra_name(e)} (not in the score)", "extra",
+        out.append(Problem(f"bar {m}, after beat {fmt_beat(b)}: extra {extra_name(e, concert=concert)} (not in the score)", "extra",
                            m, b, None, None, e.onset_s, e.offset_s))
     out.sort(key=lambda p: (p.onset_s if p.onset_s is not None else float("inf")))
     return out

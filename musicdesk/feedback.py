@@ -53,6 +53,8 @@ class NoteResult:
     intonation_cents: float | None = None  # cents against the take's own tuning (= cents when it has none)
     expected_name: str = ""          # the note as the score spells it, at written pitch (e.g. "Bb4")
     played_name: str | None = None   # the semitone played, at written pitch, spelled in the part's key
+    expected_concert_name: str = ""  # the same two at concert (sounding) pitch: equal for a part in C
+    played_concert_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class ExtraNote:
     offset_s: float
     midi: float | None
     name: str | None = None          # at written pitch, spelled in the part's key
+    concert_name: str | None = None  # at concert (sounding) pitch
 
 
 @dataclass(frozen=True)
@@ -383,10 +386,12 @@ def build_report(score: Score, contour: PitchContour, alignment: Alignment,
         r = dict(id=sn.id, index=sn.index, measure=sn.measure, beat=sn.beat, expected_midi=sn.midi,
                  status=MISSED, played_midi=None, cents=None, onset_s=na.onset_s, offset_s=na.offset_s,
                  timing_error_ms=None, expected_name=sn.name or score.spell(sn.midi))
+        r["expected_concert_name"] = score.concert(r["expected_name"])
         if na.onset_s is not None and na.offset_s is not None:
             pm, _ = played_midi(contour, na.onset_s, na.offset_s, tol)
             if pm is not None:
-                r.update(played_midi=pm, cents=100.0 * (pm - sn.midi) - ref_cents, played_name=score.spell(pm))
+                r.update(played_midi=pm, cents=100.0 * (pm - sn.midi) - ref_cents, played_name=score.spell(pm),
+                         played_concert_name=score.concert(score.spell(pm)))
         results.append(r)
     offset = tuning_offset_cents(np.array([r["cents"] if r["cents"] is not None else np.nan for r in results]))
     for r in results:
@@ -416,7 +421,8 @@ def build_report(score: Score, contour: PitchContour, alignment: Alignment,
     extra = []
     for on, off in alignment.extra:
         m = played_midi(contour, on, off, tol)[0]
-        extra.append(ExtraNote(on, off, m, score.spell(m) if m is not None else None))
+        name = score.spell(m) if m is not None else None
+        extra.append(ExtraNote(on, off, m, name, score.concert(name) if name else None))
     extra = tuple(extra)
     note_results = tuple(NoteResult(**r) for r in results)
     passes = score_passes(contour, np.array([n.midi for n in score.notes]))

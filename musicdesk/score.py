@@ -79,6 +79,11 @@ class Score:
         part's key (for a played note, which the score does not spell)."""
         return spell_midi(int(round(sounding_midi)) + self.transposition_semitones, self.key_fifths)
 
+    def concert(self, written_name: str) -> str:
+        """A written-pitch name of this part at concert (sounding) pitch, spelled by the transposing
+        interval: a B-flat clarinet's written E5 is D5."""
+        return transpose_name(written_name, -self.transposition_semitones)
+
 
 _SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 _FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
@@ -99,6 +104,35 @@ def spell_midi(midi: int, key_fifths: int = 0) -> str:
             octave = (m - acc) // 12 - 1   # Cb5 sounds as B4, B#3 as C4: the octave goes with the letter
             return f"{letter}{'#' if acc > 0 else 'b' if acc < 0 else ''}{octave}"
     return f"{(_FLAT_NAMES if k < 0 else _SHARP_NAMES)[pc]}{m // 12 - 1}"
+
+
+_LETTERS = "CDEFGAB"
+
+
+def transpose_name(name: str, semitones: int) -> str:
+    """A note name moved by `semitones` along the interval a transposing instrument uses, spelled by
+    letter (the interval's steps: round(semitones x 7 / 12), so 2 is a major second, 9 a major sixth,
+    -3 a minor third down), e.g. ("E5", -2) -> "D5", ("C5", -2) -> "Bb4", ("F#5", -9) -> "A4". A name it
+    cannot read comes back unchanged."""
+    k = int(semitones)
+    if k == 0 or len(name) < 2 or name[0] not in _LETTERS:
+        return name
+    acc_str = name[1:].rstrip("-0123456789")
+    try:
+        octave = int(name[1 + len(acc_str):])
+    except ValueError:
+        return name
+    if acc_str.replace("#", "") and acc_str.replace("b", ""):
+        return name                                   # mixed or unknown accidentals
+    acc = acc_str.count("#") - acc_str.count("b")
+    i = _LETTERS.index(name[0])
+    midi = 12 * (octave + 1) + _NATURAL_PC[name[0]] + acc + k
+    j = i + int(round(k * 7 / 12))
+    letter, new_octave = _LETTERS[j % 7], octave + j // 7
+    new_acc = midi - (12 * (new_octave + 1) + _NATURAL_PC[letter])
+    if abs(new_acc) > 2:                              # no sensible spelling by letter: by the key of C
+        return spell_midi(midi)
+    return f"{letter}{'#' * new_acc if new_acc > 0 else 'b' * -new_acc}{new_octave}"
 
 
 def _m21_name(p: Any) -> str:

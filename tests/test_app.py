@@ -353,3 +353,25 @@ def test_the_window_is_shown_before_the_slow_modules_load(tmp_path):
     subprocess.run([sys.executable, "-m", "musicdesk"], env=env, capture_output=True, timeout=180, check=True)
     times = json.loads(log.read_text())
     assert times["window_shown"] < times["record_enabled"]
+
+
+def test_concert_pitch_setting_names_a_transposing_part_as_it_sounds(win, qtbot):
+    """Issue 16, 7: written pitch by default, concert pitch on a setting: the note details, the names
+    note, and the piano roll's pitch axis (the roll's written shift was set on its placeholder and
+    never reached it: the axis named concert pitch)."""
+    import dataclasses
+    from pathlib import Path
+
+    with qtbot.waitSignal(win.score_shown, timeout=60000):
+        win.open_score(str(Path(example_score_path()).parent / "example_transposing.musicxml"))
+    n = win.score.notes[1]
+    axis = lambda: dict(win.roll.get().getAxis("left")._tickLevels[0])  # noqa: E731  (MIDI -> name)
+    assert axis()[74] == "E5"                              # written E5 sounds D5 (MIDI 74)
+    win.apply_settings(dataclasses.replace(win.settings, concert_pitch=True))
+    win.select_note(n.id)
+    assert win.details.text().startswith(f"Bar {n.measure}, beat 2: D5"), win.details.text()
+    assert "concert pitch" in win.details.text()
+    assert 74 not in axis() and axis()[76] == "E5" and axis()[72] == "C5"
+    win.apply_settings(dataclasses.replace(win.settings, concert_pitch=False))
+    win.select_note(n.id)
+    assert win.details.text().startswith(f"Bar {n.measure}, beat 2: E5") and "written pitch" in win.details.text()

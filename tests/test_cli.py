@@ -307,3 +307,25 @@ def test_the_window_with_a_display_that_is_not_running_says_so():
     res = subprocess.run([sys.executable, "-m", "musicdesk"], capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 2, (res.returncode, res.stderr[-500:])
     assert f":{n}" in res.stderr and "not running" in res.stderr and "xcb" not in res.stderr
+
+
+def test_analyze_concert_pitch_names_a_transposing_part_as_it_sounds(tmp_path):
+    """Issue 16, 7: `analyze` names a B-flat clarinet's notes at written pitch, `--concert-pitch` as they
+    sound; the JSON has both either way. The written E5 (sounds D5) is played a semitone high."""
+    path = str(example_score_path()).replace("default_example_melody", "example_transposing")
+    score = load_score(path)
+    i = next(n.index for n in score.notes if n.name == "E5")
+    notes, _ = perform(score.notes, Errors(wrong_midi={i: score.notes[i].midi + 1}))
+    take = tmp_path / "clarinet.wav"
+    save_take(render_notes(notes, "clarinet"), take)
+    out = tmp_path / "r.json"
+    base = [sys.executable, "-m", "musicdesk", "analyze", path, str(take), "--assess", "none"]
+    r = subprocess.run(base + ["--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "E5    wrong note: played F5" in r.stdout and "Names: Note names are at written pitch" in r.stdout
+    note = json.loads(out.read_text())["notes"][i]
+    assert (note["expected_name"], note["played_name"], note["expected_concert_name"],
+            note["played_concert_name"]) == ("E5", "F5", "D5", "Eb5")
+    r = subprocess.run(base + ["--concert-pitch"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "D5    wrong note: played Eb5" in r.stdout and "Names: Note names are at concert pitch" in r.stdout

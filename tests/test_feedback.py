@@ -316,3 +316,32 @@ def test_the_report_speaks_in_the_pitch_the_player_reads():
     segs[j] = (segs[j][0], segs[j][1], segs[j][2] - 0.41)
     text = [p.text for p in problems(report_for(ex, segs)) if p.note_id == ex.notes[j].id][0]
     assert "Bb4 41 cents flat" in text and "#" not in text, text
+
+
+def test_concert_pitch_names_on_request_and_the_json_keeps_both():
+    """Issue 16, 7: written pitch by default, concert pitch on a setting (the problems list, the note
+    words, the names note) and both in the JSON: the clarinet's written E5 played as F5 sounds D5,
+    played Eb5; an alto saxophone's written F#5 sounds A4."""
+    from pathlib import Path
+
+    from musicdesk.describe import pitch_names_note, problems
+    from musicdesk.score import example_score_path, load_score, transpose_name
+
+    sc = load_score(Path(example_score_path()).parent / "example_transposing.musicxml")
+    assert sc.transposition_semitones == 2
+    i = next(n.index for n in sc.notes if n.name == "E5")
+    segs = performed(sc)
+    segs[i] = (segs[i][0], segs[i][1], segs[i][2] + 1.0)
+    rep = report_for(sc, segs)
+    r = rep.notes[i]
+    assert (r.expected_name, r.played_name, r.expected_concert_name, r.played_concert_name) == \
+        ("E5", "F5", "D5", "Eb5")
+    js = rep.to_json_dict()["notes"][i]
+    assert js["expected_name"] == "E5" and js["expected_concert_name"] == "D5" and js["expected_midi"] == 74
+    text = [p.text for p in problems(rep, concert=True) if p.note_id == sc.notes[i].id][0]
+    assert "D5 wrong note: played Eb5" in text, text
+    assert "concert pitch" in pitch_names_note(sc, concert=True) and "higher" in pitch_names_note(sc, True)
+    assert "written pitch" in pitch_names_note(sc)
+    assert [transpose_name(n, -9) for n in ("F#5", "C5", "Bb4", "G#4")] == ["A4", "Eb4", "Db4", "B3"]
+    assert all(n.expected_concert_name == n.expected_name for n in
+               report_for(load_score(example_score_path()), performed(load_score(example_score_path()))).notes)

@@ -537,3 +537,21 @@ def test_a_part_with_chords_or_voices_says_musicdesk_follows_one_line(tmp_path):
     assert "(4 of its 10 notes)" in sc.warnings[0]
     single = write(tmp_path, "line.musicxml", musicxml([("Flute", [note("C", 5, 4), note("D", 5, 4)])]))
     assert not any("one melodic line" in w for w in load_score(single).warnings)
+
+
+def test_transpose_name_spells_like_music21_by_the_transposing_interval():
+    """Issue 16, 7: concert-pitch names move a written name by the instrument's interval (steps
+    round(k x 7 / 12)), letter by letter, as music21 transposes a pitch by that interval: 882 cases
+    (21 naturals, flats and sharps, every interval up to a major thirteenth either way)."""
+    import music21
+
+    from musicdesk.score import transpose_name
+
+    for k in (k for k in range(-21, 22) if k):
+        steps = round(k * 7 / 12)
+        iv = music21.interval.intervalFromGenericAndChromatic(steps + 1 if steps >= 0 else steps - 1, k)
+        for letter in "CDEFGAB":
+            for acc, m21_acc in (("b", "-"), ("", ""), ("#", "#")):
+                want = music21.pitch.Pitch(f"{letter}{m21_acc}4").transpose(iv).nameWithOctave.replace("-", "b")
+                assert transpose_name(f"{letter}{acc}4", k) == want, (k, letter + acc)
+    assert transpose_name("not a note", 2) == "not a note" and transpose_name("E5", 0) == "E5"

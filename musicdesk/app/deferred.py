@@ -32,7 +32,16 @@ class Deferred:
             self._layout.addWidget(self._widget)
         return self._widget
 
+    _OWN = ("_make", "_widget", "_layout", "placeholder")
+
     def __getattr__(self, name: str):
-        if name in ("_make", "_widget", "_layout", "placeholder"):   # (not set yet: during __init__)
+        if name in Deferred._OWN:   # (not set yet: during __init__)
             raise AttributeError(name)
         return getattr(self.get(), name)
+
+    def __setattr__(self, name: str, value) -> None:
+        """Set on the widget (an attribute set here would never reach it), except Deferred's own."""
+        if name in Deferred._OWN:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.get(), name, value)

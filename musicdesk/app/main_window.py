@@ -9,6 +9,7 @@ window's long-standing API (tests, the screenshot script, the benchmarks).
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import threading
@@ -376,10 +377,24 @@ class MainWindow(QMainWindow):
 
         dlg = SettingsDialog(self.settings, self)
         if dlg.exec():
-            self.settings = dlg.result_settings()
-            save_settings(self.settings, self.settings_org)
-            if self.take is not None and self.score is not None:
+            self.apply_settings(dlg.result_settings())
+
+    def apply_settings(self, new: AppSettings) -> None:
+        """Keep `new` and show the take (or the score) under it: judged again when anything but the
+        note names changed, else only named again."""
+        renamed_only = dataclasses.replace(self.settings, concert_pitch=new.concert_pitch) == new
+        self.settings = new
+        save_settings(new, self.settings_org)
+        if self.score is not None:
+            self.roll.written_shift = 0 if new.concert_pitch else self.score.transposition_semitones
+        if self.take is not None and self.score is not None:
+            if renamed_only and self.analysis is not None:
+                self.results.show_analysis(self.analysis)
+            else:
                 self.analyse()
+        elif self.score is not None:
+            self.nav.show_score_notes()
+        self.session.update()
 
     def closeEvent(self, ev) -> None:  # noqa: N802 - Qt API
         if self.session.is_recording:

@@ -134,7 +134,7 @@ class ResultsPanel(QWidget):
                                           if timing_mark(r)})
         self.score_view.set_marks({score.notes[i].element_id: CATEGORY_COLOURS["extra"]
                                    for i in extra_after(rep) if i is not None})
-        self.problems = problems(rep)
+        self.problems = problems(rep, self.s.settings.concert_pitch)
         self.roll.set_notes(self._roll_notes(rep))
         self.roll.set_contour(analysis.contour.times_s, analysis.contour.midi)
         found = [r.onset_s for r in rep.notes if r.onset_s is not None]
@@ -206,9 +206,10 @@ class ResultsPanel(QWidget):
                                         timing_note)
 
         s = self.s
+        concert = s.settings.concert_pitch
         if key.startswith("extra:") and s.analysis is not None:
             e = s.analysis.report.extra_notes[int(key.split(":")[1])]
-            self.details.setText(f"Extra note {extra_name(e, '')} at {e.onset_s:.2f} s (not in the score)")
+            self.details.setText(f"Extra note {extra_name(e, '', concert)} at {e.onset_s:.2f} s (not in the score)")
             self.play_stretch.emit(e.onset_s, e.offset_s)
             return
         if s.score is None:
@@ -217,13 +218,14 @@ class ResultsPanel(QWidget):
         if sn is None:
             return
         self.cursor_note.emit(sn.element_id)
-        text = f"Bar {sn.measure}, beat {fmt_beat(sn.beat)}: {sn.name or note_name(sn.midi)}"
+        name = sn.name or note_name(sn.midi)
+        text = f"Bar {sn.measure}, beat {fmt_beat(sn.beat)}: {s.score.concert(name) if concert else name}"
         if s.analysis is not None:
             r = s.analysis.report.notes[sn.index]
-            d = describe_note(r) or "right, in tune and on time"
+            d = describe_note(r, concert) or "right, in tune and on time"
             text += f" - {d}"
             if r.played_midi is not None:
-                text += f"\nplayed {played_name(r)} ({r.cents:+.0f} cents)"
+                text += f"\nplayed {played_name(r, concert)} ({r.cents:+.0f} cents)"
             if r.onset_s is not None:
                 text += f"; {timing_note(r)}"
                 self.roll.show_range(r.onset_s - 1.5, r.offset_s + 1.5)
@@ -234,6 +236,6 @@ class ResultsPanel(QWidget):
                 if on is not None:
                     self.roll.show_range(on - 1.5, off + 1.5)
                     self.play_stretch.emit(on - 0.3, off + 0.3)
-        if pitch_names_note(s.score):
-            text += f"\n{pitch_names_note(s.score)}"
+        if pitch_names_note(s.score, concert):
+            text += f"\n{pitch_names_note(s.score, concert)}"
         self.details.setText(text)

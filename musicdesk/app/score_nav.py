@@ -169,7 +169,7 @@ class ScoreNavigator(QObject):
     def show_score_notes(self, offset_s: float = 0.0) -> None:
         """The score's notes on the piano roll at score time (+ offset, e.g. the count-in)."""
         score = self.s.score
-        self.roll.written_shift = score.transposition_semitones
+        self.roll.written_shift = 0 if self.s.settings.concert_pitch else score.transposition_semitones
         self.roll.set_notes([RollNote(n.id, n.onset_s + offset_s, n.onset_s + n.duration_s + offset_s, n.midi)
                              for n in score.notes])
         self.roll.show_range(offset_s, offset_s + min(score.duration_s, 12.0))

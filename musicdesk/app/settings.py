@@ -28,6 +28,7 @@ class AppSettings:
     latency_ms: float = 0.0           # input latency: subtracted from the take's times against the metronome
     count_in_beats: int = 4           # metronome beats before recording; 0 = none
     metronome_in_take: bool = False   # the metronome keeps clicking through the take (headphones advised)
+    concert_pitch: bool = False       # name a transposing part's notes as they sound (default: as written)
     takes_dir: str = ""               # "" = the user data folder
     recent_files: list[str] = field(default_factory=list)
 

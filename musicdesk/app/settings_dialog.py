@@ -110,6 +110,11 @@ class SettingsDialog(QDialog):
                                       "at its tempo. Use headphones: clicks picked up by the microphone are "
                                       "not notes, but they can mask quiet ones.")
         form.addRow("Metronome", self.click_through)
+        self.concert = QCheckBox("Name notes at concert pitch")
+        self.concert.setChecked(bool(settings.concert_pitch))
+        self.concert.setToolTip("For a transposing part (a B-flat clarinet, an alto saxophone), name notes as "
+                                "they sound, not as the part is written. The score stays as written.")
+        form.addRow("Note names", self.concert)
         self.takes_dir = QLineEdit(settings.takes_dir)
         self.takes_dir.setPlaceholderText("(your user data folder)")
         form.addRow("Folder for takes", self.takes_dir)
@@ -165,6 +170,7 @@ class SettingsDialog(QDialog):
             tracker=self.tracker.currentData(), latency_ms=self.latency.value(),
             assess_model=self.assess_model.currentData(), assess_device=self.assess_device.currentData(),
             count_in_beats=self.count_in.value(), metronome_in_take=self.click_through.isChecked(),
+            concert_pitch=self.concert.isChecked(),
             takes_dir=self.takes_dir.text().strip())
 
 

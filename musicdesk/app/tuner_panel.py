@@ -117,10 +117,12 @@ class TunerPanel(QDialog):
 
     # ------------------------------------------------------------------ naming
     def _name(self, midi: int) -> str:
-        """As the player reads it: the open score's key and transposition, else sharps at concert pitch."""
+        """As the player reads it: the open score's key and transposition (at concert pitch when that is
+        the setting), else sharps at concert pitch."""
         score = self.s.score
         if score is not None:
-            return score.spell(midi)
+            name = score.spell(midi)
+            return score.concert(name) if self.s.settings.concert_pitch else name
         from musicdesk.describe import note_name
 
         return note_name(midi)
@@ -128,7 +130,9 @@ class TunerPanel(QDialog):
     def _show_reference(self) -> None:
         a4 = self.s.settings.reference_a4_hz
         score = self.s.score
-        how = " (written pitch of this part)" if score is not None and score.transposition_semitones else ""
+        how = ""
+        if score is not None and score.transposition_semitones:
+            how = " (concert pitch)" if self.s.settings.concert_pitch else " (written pitch of this part)"
         self.ref_label.setText(f"Reference: A4 = {a4:g} Hz (Settings){how}")
 
     # ------------------------------------------------------------------ tuner
