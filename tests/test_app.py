@@ -72,6 +72,11 @@ def test_analysing_a_take_file_colours_the_injected_notes(win, qtbot, take_file)
     assert a is not None and a.model == "SIConvNet-Delta", win.analysis.assessment_error
     assert win.network_bars["note_accuracy"].format() == f"{a.ratings['note_accuracy']:.2f}"
     assert "SIConvNet-Delta" in win.network_label.text()
+    # issue 16, 10: each number stands beside its bar, never on it (a bar's text hid under its chunk)
+    for rb in (*win.rating_bars.values(), *win.network_bars.values()):
+        assert not rb.bar.isTextVisible() and rb.number.isVisible() and rb.number.text() == rb.format()
+        assert not rb.bar.geometry().intersects(rb.number.geometry())
+        assert rb.number.width() >= rb.number.fontMetrics().horizontalAdvance(rb.number.text())
     assert win.act_play_take.isEnabled() and win.act_play_both.isEnabled()
     # clicking the wrong note shows its details and moves the cursor there
     win.select_note(win.score.notes[iw].id)

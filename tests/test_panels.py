@@ -168,3 +168,41 @@ def test_help_pages_list_every_shortcut_and_every_colour(host):
 def test_load_for_window_gives_the_parts_and_an_engraving():
     loaded = load_for_window(example_score_path(), None, None)
     assert loaded.parts and loaded.engraving is not None and loaded.score.notes
+
+
+def _overlap(a, b) -> bool:
+    return not (a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1])
+
+
+def test_roll_labels_never_overlap_and_come_back_when_zoomed_in(qtbot):
+    """Issue 16, 10: the roll's cents and ms labels overlapped until none could be read. At any zoom,
+    the labels on show do not overlap; a wrong note's label wins over a timing one; zoomed in, every
+    label of the notes on screen is back."""
+    from musicdesk.app.roll_note import RollNote
+
+    roll = PianoRoll()
+    roll.resize(900, 300)
+    qtbot.addWidget(roll)
+    roll.show()
+    qtbot.waitExposed(roll)
+    cats = ["correct", "out_of_tune", "wrong_pitch"]
+    notes = [RollNote(f"n{i}", 0.25 * i, 0.25 * i + 0.22, 62 + (i % 3), cats[i % 3],
+                      {"correct": "+80ms", "out_of_tune": "+31c", "wrong_pitch": "+212c -70ms"}[cats[i % 3]])
+             for i in range(80)]
+    roll.set_notes(notes)
+    roll.show_range(0.0, 20.0)
+    qtbot.wait(150)
+    shown = roll.shown_labels()
+    assert 5 <= len(shown) < 80
+    assert not any(_overlap(a[1], b[1]) for i, a in enumerate(shown) for b in shown[i + 1:])
+    wrong = "+212c -70ms"
+    rect = lambda t: (lambda r: (r.left(), r.top(), r.right(), r.bottom()))(t.mapRectToScene(t.boundingRect()))  # noqa: E731
+    shown_wrong = [r for t, r in shown if t == wrong]
+    for t in roll._labels:                      # a wrong note's label gives way only to another one's
+        if t.textItem.toPlainText() == wrong and not t.isVisible():
+            assert any(_overlap(rect(t), r) for r in shown_wrong)
+    roll.show_range(0.0, 1.5)
+    qtbot.wait(150)
+    on_screen = {t for t, _ in roll.shown_labels()}
+    assert {"+80ms", "+31c", "+212c -70ms"} <= on_screen
+    assert len([n for n in notes if n.start_s <= 1.2]) <= len(roll.shown_labels())

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 
 from musicdesk.app.colours import CATEGORY_COLOURS
-from musicdesk.app.roll_note import RollNote  # noqa: F401 - the roll's note type, also public here
+from musicdesk.app.roll_note import RollNote, label_priority, unoverlapping  # RollNote: public here too
 from musicdesk.describe import note_name
+from musicdesk.trace import drawable_trace
 
 
 NEUTRAL = "#5b7a99"
@@ -48,6 +49,12 @@ class PianoRoll(pg.PlotWidget):
         self._live_n = 0
         self.written_shift = 0   # semitones from sounding to written pitch: the axis names what the player reads
         self.scene().sigMouseClicked.connect(self._on_click)
+        self._labelled: list[RollNote] = []       # the notes of _labels, most important first
+        self._declutter_timer = QTimer(self)
+        self._declutter_timer.setSingleShot(True)
+        self._declutter_timer.setInterval(30)
+        self._declutter_timer.timeout.connect(self.declutter_labels)
+        pi.vb.sigRangeChanged.connect(self._declutter_soon)
         self._update_pitch_axis(60, 72)
 
     # ------------------------------------------------------------------ notes
@@ -67,12 +74,13 @@ class PianoRoll(pg.PlotWidget):
                              pens=[pg.mkPen(CATEGORY_COLOURS.get(n.category, NEUTRAL)) for n in group])
             else:
                 item.setOpts(x0=[], y0=[], width=[], height=[])
-        for n in notes:
-            if n.label:
-                t = pg.TextItem(n.label, color=CATEGORY_COLOURS.get(n.category, "#333333"), anchor=(0, 1))
-                t.setPos(n.start_s, n.midi + 0.5)
-                self.addItem(t)
-                self._labels.append(t)
+        self._labelled = sorted((n for n in notes if n.label), key=label_priority)
+        for n in self._labelled:
+            t = pg.TextItem(n.label, color=CATEGORY_COLOURS.get(n.category, "#333333"), anchor=(0, 1))
+            t.setPos(n.start_s, n.midi + 0.5)
+            self.addItem(t)
+            self._labels.append(t)
+        self._declutter_soon()
         if notes:
             lo = min(n.midi for n in notes)
             hi = max(n.midi for n in notes)
@@ -87,6 +95,29 @@ class PianoRoll(pg.PlotWidget):
         k = self.written_shift
         ticks = [(m, note_name(m + k)) for m in range(lo, hi + 1) if (m + k) % 12 in (0, 4, 7)]
         self.getAxis("left").setTicks([ticks, []])
+
+    def _declutter_soon(self, *_args) -> None:
+        self._declutter_timer.start()
+
+    def declutter_labels(self) -> None:
+        """Show the cents and ms labels that fit: where two would overlap at this zoom, the more
+        important one (a wrong note's, then an out-of-tune one's, then the earlier) stays; zooming in
+        brings the others back."""
+        rects = []
+        for t in self._labels:
+            r = t.mapRectToScene(t.boundingRect())
+            rects.append((r.left(), r.top(), r.right(), r.bottom()))
+        for t, show in zip(self._labels, unoverlapping(rects, list(range(len(rects))))):
+            t.setVisible(show)
+
+    def shown_labels(self) -> list[tuple[str, tuple[float, float, float, float]]]:
+        """(text, scene rect in pixels) of each label on show (for tests and screenshots)."""
+        out = []
+        for t in self._labels:
+            if t.isVisible():
+                r = t.mapRectToScene(t.boundingRect())
+                out.append((t.textItem.toPlainText(), (r.left(), r.top(), r.right(), r.bottom())))
+        return out
 
     # ------------------------------------------------------------------ traces
     def clear_live(self) -> None:
@@ -110,14 +141,15 @@ class PianoRoll(pg.PlotWidget):
         self._live_n = need
         # draw only what can be on screen (the last 30 s): constant cost per frame
         lo = int(np.searchsorted(self._live_t[:need], self._live_t[need - 1] - 30.0))
-        self._live.setData(self._live_t[lo:need], self._live_m[lo:need])
+        self._live.setData(*drawable_trace(self._live_t[lo:need], self._live_m[lo:need]))
 
     @property
     def live_point_count(self) -> int:
         return self._live_n
 
     def set_contour(self, times_s: np.ndarray, midi: np.ndarray) -> None:
-        self._contour.setData(np.asarray(times_s), np.asarray(midi))
+        """The take's pitch contour (MIDI, NaN unvoiced), drawn in segments (musicdesk.trace)."""
+        self._contour.setData(*drawable_trace(times_s, midi))
 
     def set_cursor(self, t_s: float | None) -> None:
         if t_s is None:

@@ -4,6 +4,7 @@ computes nothing musical.
 """
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QWidget
 
 from musicdesk.app.colours import CATEGORY_COLOURS, CATEGORY_LABELS, TIMING_GLYPHS
@@ -132,15 +133,45 @@ class Legend(QGroupBox):
             row.addWidget(col)
 
 
-def _rating_bars(form: QFormLayout, help_text: dict) -> dict[str, QProgressBar]:
+class RatingBar(QWidget):
+    """A 0-100 bar with its number beside it, never on it: a bar's own text sits where its chunk is
+    drawn (covered in some styles, not drawn at all in macOS's)."""
+
+    def __init__(self, tooltip: str = "") -> None:
+        super().__init__()
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 100)
+        self.bar.setTextVisible(False)
+        self.number = QLabel("-")
+        self.number.setMinimumWidth(self.number.fontMetrics().horizontalAdvance("0.00") + 6)
+        self.number.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        row.addWidget(self.bar, 1)
+        row.addWidget(self.number)
+        self.setToolTip(tooltip)
+        self.setValue(0)
+
+    def setValue(self, v: int) -> None:  # noqa: N802 - as QProgressBar
+        self.bar.setValue(v)
+
+    def value(self) -> int:
+        return self.bar.value()
+
+    def setFormat(self, text: str) -> None:  # noqa: N802 - as QProgressBar
+        self.bar.setFormat(text)
+        self.number.setText(text)
+
+    def format(self) -> str:
+        return self.number.text()
+
+
+def _rating_bars(form: QFormLayout, help_text: dict) -> dict[str, RatingBar]:
     """One empty 0-100 bar per rating criterion, added to `form`, with what it measures as tooltip."""
-    bars: dict[str, QProgressBar] = {}
+    bars: dict[str, RatingBar] = {}
     for key, label in CRITERIA:
-        bar = QProgressBar()
-        bar.setRange(0, 100)
-        bar.setValue(0)
+        bar = RatingBar(help_text.get(key, ""))
         bar.setFormat("-")
-        bar.setToolTip(help_text.get(key, ""))
         bars[key] = bar
         lab = QLabel(label)
         lab.setToolTip(help_text.get(key, ""))
@@ -148,7 +179,7 @@ def _rating_bars(form: QFormLayout, help_text: dict) -> dict[str, QProgressBar]:
     return bars
 
 
-def _show_ratings(bars: dict[str, QProgressBar], ratings: dict) -> None:
+def _show_ratings(bars: dict[str, RatingBar], ratings: dict) -> None:
     for key, bar in bars.items():
         v = float(ratings.get(key, 0.0))
         bar.setValue(int(round(100 * v)))
