@@ -34,6 +34,8 @@ class Analysis:
     timings_s: dict = field(default_factory=dict)
     assessment: object | None = None    # musicdesk.assess.predict.Assessment, when a network was asked for
     assessment_error: str = ""          # why there is no assessment although one was asked for
+    score: Score | None = None          # the score (or excerpt of it) the take was judged against:
+                                        # report.notes[i] is score.notes[i]
 
 
 def expected_midi_per_frame(score: Score, alignment: Alignment, times_s: np.ndarray) -> np.ndarray:
@@ -106,7 +108,7 @@ def analyze(score: Score, take: Take, *, tracker: str = DEFAULT_TRACKER,
             assessment_error = str(exc)
         timings["assess"] = time.perf_counter() - t
     stage("done", 1.0)
-    return Analysis(report=report, contour=contour, alignment=alignment, timings_s=timings,
+    return Analysis(report=report, contour=contour, alignment=alignment, timings_s=timings, score=score,
                     assessment=assessment, assessment_error=assessment_error)
 
 

@@ -301,3 +301,55 @@ def test_the_metronome_keeps_clicking_through_the_take(mic, qtbot, tmp_path):
     assert len(onsets) >= 10, onsets                          # 2 count-in beats and 8 or more after them
     assert np.median(gaps) == pytest.approx(0.25, abs=0.02)
     assert onsets[-1] * 0.01 > 2.5                            # still clicking well after the count-in (0.5 s)
+
+
+@pytest.mark.timeout(240)
+def test_record_loop_over_bars_makes_each_pass_a_take_judged_while_the_next_is_played(mic, qtbot, tmp_path):
+    """Issue 16, 13: with Loop on over bars 2-3, Record goes round them; a count-in before every pass;
+    each pass is cut from the one recording, saved as a take of its own and judged against those bars
+    while the next pass is played. Pass 1 is played right, pass 2 with a wrong note (the second beat
+    of bar 3); the Pass box lists both, and choosing pass 1 shows its results again."""
+    from musicdesk.loop_takes import excerpt
+
+    win = make_window(qtbot, tmp_path, count_in_beats=3)
+    win.loop_from.setValue(2)
+    win.loop_to.setValue(3)
+    win.loop_check.setChecked(True)
+    assert "each pass a take" in win.takes.act_record.toolTip()
+    ex = excerpt(win.score, 2, 3)
+    assert [n.measure for n in ex.notes] == [2, 2, 2, 3, 3, 3]
+    wrong = 4                                                   # bar 3, beat 2
+    win.start_recording()
+    plan = win.takes.loop.plan
+    assert plan.count_in_s == pytest.approx(1.8) and plan.pass_s == pytest.approx(3.6)
+    take = np.zeros(int((plan.bars_start_s(2) + 1.0) * VMIC_SR), dtype=np.float32)
+    for k, errs in enumerate((Errors(), Errors(wrong_midi={wrong: ex.notes[wrong].midi + 2}))):
+        notes, _ = perform(ex.notes, errs, lead_s=plan.bars_start_s(k))
+        x = render_notes(notes, "flute", sr=VMIC_SR).samples[:len(take)]
+        take[:len(x)] += x
+    judged_while_recording = []
+    win.takes.loop.pass_shown.connect(lambda n: judged_while_recording.append((n, win.session.is_recording)))
+    mic.play(take)
+    qtbot.waitUntil(lambda: len(win.takes.loop.passes) == 2, timeout=30000)
+    qtbot.waitUntil(lambda: (1, True) in judged_while_recording, timeout=60000)
+    assert "pass" in win.takes.rec_label.text()
+    win.stop_recording()
+    loop = win.takes.loop
+    qtbot.waitUntil(lambda: all(p.analysis is not None or p.error for p in loop.passes), timeout=120000)
+    qtbot.waitUntil(lambda: win.analysis is not None and win.analysis is loop.passes[-1].analysis, timeout=30000)
+    assert len(loop.passes) == 2, [p.number for p in loop.passes]
+    files = sorted(os.listdir(tmp_path / "takes"))
+    assert len(files) == 3 and sum(f.endswith("-pass1.wav") for f in files) == 1 and \
+        sum(f.endswith("-pass2.wav") for f in files) == 1, files
+    assert [loop.pass_combo.itemText(i) for i in range(2)] == ["Pass 1: 6/6 right", "Pass 2: 5/6 right"]
+    assert loop.pass_action.isVisible()
+    texts = [win.problem_list.item(i).text() for i in range(win.problem_list.count())]
+    assert any(t.startswith("bar 3, beat 2") and "wrong note" in t for t in texts), texts
+    coloured = set(win.score_view.colours())
+    assert coloured == {n.element_id for n in ex.notes}           # only bars 2-3 carry colours
+    assert win.take.path.endswith("-pass2.wav")
+    loop.pass_combo.setCurrentIndex(0)
+    assert win.analysis is loop.passes[0].analysis and win.take.path.endswith("-pass1.wav")
+    assert not any("wrong note" in win.problem_list.item(i).text() for i in range(win.problem_list.count()))
+    win.select_note(win.score.notes[0].id)                         # the pickup: not in these bars
+    assert "not in the bars of this take" in win.details.text()

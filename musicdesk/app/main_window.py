@@ -259,6 +259,8 @@ class MainWindow(QMainWindow):
         tb.addSeparator()
         tb.addAction(k.act_record)
         tb.addAction(self.act_stop)
+        k.loop.pass_action = tb.addWidget(k.loop.pass_combo)    # shown after a loop recording
+        k.loop.pass_action.setVisible(k.loop.pass_combo.count() > 0)
         tb.addSeparator()
         for a in t.actions:
             tb.addAction(a)

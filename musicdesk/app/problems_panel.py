@@ -58,18 +58,23 @@ class ResultsPanel(QWidget):
         self.act_cancel = make_action(session.window, "Cancel analysis", self.cancel_analysis, "Esc")
 
     # ------------------------------------------------------------------ analysis
-    def analyse(self) -> None:
-        """Judge the session's take against its score in the background (a running one is cancelled)."""
+    def analyse(self, score=None, take=None, while_recording: bool = False, done=None, failed=None) -> None:
+        """Judge the session's take against its score (or `take` against `score`, an excerpt of it: a
+        pass of a loop recording, judged `while_recording` the next) in the background; a running
+        analysis is cancelled. `done(analysis)` is called after it is shown; `failed(message)` (said
+        in the status bar only) when it could not be judged."""
         from musicdesk.analysis import analyze
 
         s = self.s
-        if s.score is None or s.take is None or s.is_recording:
+        score = score if score is not None else s.score
+        take = take if take is not None else s.take
+        if score is None or take is None or (s.is_recording and not while_recording):
             return  # (a take finished loading while the next one is being recorded: that one counts)
         self.cancel_analysis()
         self.clear()
         st = s.settings
         model = None if st.assess_model in ("", "none") else st.assess_model
-        task = workers.Task(analyze, s.score, s.take, tracker=st.tracker, tolerances=st.tolerances(),
+        task = workers.Task(analyze, score, take, tracker=st.tracker, tolerances=st.tolerances(),
                             assess_model=model, device=st.assess_device, user_errors=user_errors())
         self.task = task
         s.analysing = True
@@ -79,12 +84,17 @@ class ResultsPanel(QWidget):
         task.signals.progress.connect(self._on_progress)
         task.signals.cancelled.connect(self._ended)
         task.signals.failed.connect(lambda _m: self._ended())
+        if failed is not None:
+            task.signals.failed.connect(failed)
 
-        def done(analysis):
+        def shown(analysis):
             self._ended()
+            s.take = take
             self.show_analysis(analysis)
+            if done is not None:
+                done(analysis)
 
-        s.run(task, done, "Cannot analyse the take")
+        s.run(task, shown, "Cannot analyse the take", quiet=failed is not None)
         s.update()
 
     def _on_progress(self, stage: str, frac: float) -> None:
@@ -114,8 +124,9 @@ class ResultsPanel(QWidget):
         self.details.setText("")
         self.score_view.set_colours({})
         self.score_view.set_marks({})
-        self.roll.set_contour([], [])
-        self.roll.clear_live()
+        if not self.s.is_recording:          # (a loop recording's live trace stays while a pass is judged)
+            self.roll.set_contour([], [])
+            self.roll.clear_live()
         self.score_view.set_timing_marks({})
         self.ratings_box.clear()
 
@@ -125,7 +136,7 @@ class ResultsPanel(QWidget):
 
         self.s.analysis = analysis
         rep = analysis.report
-        score = self.s.score
+        score = self.s.judged_score
         self.categories = {r.id: note_category(r) for r in rep.notes}
         # colour by pitch, so a right note stays green; a timing problem is a mark of its own
         colours = {score.notes[r.index].element_id: CATEGORY_COLOURS[pitch_category(r)] for r in rep.notes}
@@ -135,11 +146,12 @@ class ResultsPanel(QWidget):
         self.score_view.set_marks({score.notes[i].element_id: CATEGORY_COLOURS["extra"]
                                    for i in extra_after(rep) if i is not None})
         self.problems = problems(rep, self.s.settings.concert_pitch)
-        self.roll.set_notes(self._roll_notes(rep))
-        self.roll.set_contour(analysis.contour.times_s, analysis.contour.midi)
-        found = [r.onset_s for r in rep.notes if r.onset_s is not None]
-        if found:
-            self.roll.show_range(max(0.0, min(found) - 1.0), max(r.offset_s or 0 for r in rep.notes) + 1.0)
+        if not self.s.is_recording:          # (the roll follows the loop recording's next pass)
+            self.roll.set_notes(self._roll_notes(rep))
+            self.roll.set_contour(analysis.contour.times_s, analysis.contour.midi)
+            found = [r.onset_s for r in rep.notes if r.onset_s is not None]
+            if found:
+                self.roll.show_range(max(0.0, min(found) - 1.0), max(r.offset_s or 0 for r in rep.notes) + 1.0)
         self.ratings_box.show_analysis(analysis)
         self.problem_list.clear()
         for i, p in enumerate(self.problems):
@@ -214,14 +226,18 @@ class ResultsPanel(QWidget):
             return
         if s.score is None:
             return
-        sn = next((n for n in s.score.notes if n.id == key or n.element_id == key), None)
+        judged = s.judged_score.notes if s.analysis is not None else ()
+        sn = next((n for n in (*judged, *s.score.notes) if n.id == key or n.element_id == key), None)
         if sn is None:
             return
         self.cursor_note.emit(sn.element_id)
         name = sn.name or note_name(sn.midi)
         text = f"Bar {sn.measure}, beat {fmt_beat(sn.beat)}: {s.score.concert(name) if concert else name}"
-        if s.analysis is not None:
-            r = s.analysis.report.notes[sn.index]
+        k = next((j for j, n in enumerate(judged) if n.id == sn.id), None)
+        if s.analysis is not None and k is None:
+            text += " - not in the bars of this take"
+        elif s.analysis is not None:
+            r = s.analysis.report.notes[k]
             d = describe_note(r, concert) or "right, in tune and on time"
             text += f" - {d}"
             if r.played_midi is not None:
@@ -232,7 +248,7 @@ class ResultsPanel(QWidget):
                 self.roll.set_cursor(r.onset_s)
                 self.play_stretch.emit(r.onset_s, r.offset_s)
             else:
-                on, off = self._missed_span(sn.index)
+                on, off = self._missed_span(k)
                 if on is not None:
                     self.roll.show_range(on - 1.5, off + 1.5)
                     self.play_stretch.emit(on - 0.3, off + 0.3)

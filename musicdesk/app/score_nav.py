@@ -89,8 +89,8 @@ class ScoreNavigator(QObject):
         self.act_open.setEnabled(not rec)
         self.part_combo.setEnabled(not rec and not busy)
         self.tempo_spin.setEnabled(s.score is not None and not rec and not busy)
-        for w in (self.loop_from, self.loop_to, self.loop_check):
-            w.setEnabled(s.score is not None)
+        for w in (self.loop_from, self.loop_to, self.loop_check):   # (a loop recording keeps its bars)
+            w.setEnabled(s.score is not None and not rec)
 
     # ------------------------------------------------------------------ opening
     def open_score_dialog(self) -> None:
@@ -196,6 +196,7 @@ class ScoreNavigator(QObject):
             self.score_view.set_loop_measures(*self.loop_bars())
         else:
             self.score_view.set_loop_measures(None)
+        self.s.update()                  # (Record's tooltip names the bars it loops)
 
     # ------------------------------------------------------------------ cursor
     def set_cursor_note(self, element_id: str | None) -> None:
@@ -215,7 +216,7 @@ class ScoreNavigator(QObject):
         if self._timeline_of is not a:
             found = [r for r in a.report.notes if r.onset_s is not None]
             self._take_timeline = (np.array([r.onset_s for r in found]),
-                                   [self.s.score.notes[r.index].element_id for r in found])
+                                   [self.s.judged_score.notes[r.index].element_id for r in found])
             self._timeline_of = a
         self._cursor_at(self._take_timeline, t_s)
 

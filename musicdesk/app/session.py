@@ -114,6 +114,13 @@ class Session(QObject):
     def is_recording(self) -> bool:
         return self.recorder is not None
 
+    @property
+    def judged_score(self):
+        """The score the analysis on show judged (an excerpt of `score` for a pass of a loop
+        recording): its notes are the report's, index for index. `score` when there is none."""
+        a = self.analysis
+        return a.score if a is not None and getattr(a, "score", None) is not None else self.score
+
     def update(self) -> None:
         """Tell the panels to re-check what is enabled."""
         self.changed.emit()
@@ -145,8 +152,11 @@ class Session(QObject):
         self.status(self.last_error, 15000)
 
     # ------------------------------------------------------------------ background work
-    def run(self, task: workers.Task, on_done: Callable[[Any], None], what: str) -> workers.Task:
-        """Start `task`; `on_done(result)` on success, a message titled `what` on failure."""
+    def run(self, task: workers.Task, on_done: Callable[[Any], None], what: str, quiet: bool = False
+            ) -> workers.Task:
+        """Start `task`; `on_done(result)` on success, a message titled `what` on failure (only in the
+        status bar when `quiet`: a pass of a loop recording that could not be judged while the next
+        one is being played)."""
         self.tasks.add(task)
 
         def finish(result):
@@ -155,7 +165,11 @@ class Session(QObject):
 
         def fail(msg):
             self.tasks.discard(task)
-            self.error(what, msg)
+            if quiet:
+                self.last_error = msg
+                self.status(f"{what}: {msg}", 15000)
+            else:
+                self.error(what, msg)
             self.update()
 
         task.signals.finished.connect(finish)

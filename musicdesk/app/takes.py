@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QFileDialog, QLabel, QProgressBar
 
 from musicdesk.app import workers
+from musicdesk.app.loop_record import LoopRecording
 from musicdesk.app.problems_panel import ResultsPanel
 from musicdesk.app.score_nav import ScoreNavigator
 from musicdesk.app.session import FRAME_MS, Session, make_action, stop_quietly, user_errors
@@ -53,6 +54,7 @@ class TakeController(QObject):
         self.timer = QTimer(self)
         self.timer.setInterval(FRAME_MS)
         self.timer.timeout.connect(self._tick)
+        self.loop = LoopRecording(session, nav, results, roll)   # Record with Loop on: each pass a take
         nav.take_file_wanted.connect(self.open_take)
         nav.take_wanted.connect(self.set_take)
         session.changed.connect(self.update_enabled)
@@ -64,6 +66,9 @@ class TakeController(QObject):
         # recording again cancels an analysis; it waits for the analysis code to load, which holds
         # Python's lock long enough to make the audio callback drop samples
         self.act_record.setEnabled(has_score and not rec and not s.warming)
+        self.act_record.setToolTip(
+            f"Record round bars {'-'.join(map(str, self.nav.loop_bars()))}, each pass a take (Loop is on)"
+            if has_score and self.nav.looping else "Record a take")
         self.act_open_take.setEnabled(has_score and not rec and not s.analysing)
         self.act_save_take.setEnabled(not rec and (s.take is not None or s.recording is not None))
 
@@ -100,6 +105,7 @@ class TakeController(QObject):
 
     def set_take(self, take) -> None:
         """Use `take` (a musicdesk.audio.Take) and analyse it against the current score."""
+        self.loop.reset()
         self.s.take = take
         self.s.take_path = take.path or None
         self.results.analyse()
@@ -125,6 +131,14 @@ class TakeController(QObject):
         if s.warming:
             s.status("Preparing the analysis: record in a moment.", 4000)
             return
+        if self.nav.looping:
+            from musicdesk.loop_takes import excerpt
+
+            try:
+                excerpt(s.score, *self.nav.loop_bars())
+            except ValueError as exc:              # bars with no notes
+                s.error("Cannot loop-record", f"{exc} Choose other bars, or turn Loop off.")
+                return
         self.transport.stop_playback()
         self.results.cancel_analysis()
         try:
@@ -142,8 +156,12 @@ class TakeController(QObject):
         s.take = None
         self.results.clear()
         self.live = LivePitch(int(rec.sr) if hasattr(rec, "sr") else int(s.settings.sample_rate))
-        self._start_count_in()
-        self.nav.show_score_notes(self._count_in_s)
+        if self.nav.looping:
+            self._count_in_s = self.loop.begin(path, int(rec.sr))
+        else:
+            self.loop.reset()
+            self._start_count_in()
+            self.nav.show_score_notes(self._count_in_s)
         self.roll.clear_live()
         self.clip_label.setText("")
         self.timer.start()
@@ -189,8 +207,12 @@ class TakeController(QObject):
             self.clip_label.setText("DISK FULL: the take is kept in memory; stop when you are done")
         elif rec.clipped:
             self.clip_label.setText("CLIPPING: move back or lower the input gain")
-        self.rec_label.setText(f"● {rec.elapsed_s:5.1f} s")
-        self.nav.cursor_at_score_time(t - self._count_in_s)
+        if self.loop.active:
+            self.rec_label.setText(f"{self.loop.tick(rec.samples, rec.elapsed_s)} · {rec.elapsed_s:5.1f} s")
+            self.nav.cursor_at_score_time(self.loop.score_time(t))
+        else:
+            self.rec_label.setText(f"● {rec.elapsed_s:5.1f} s")
+            self.nav.cursor_at_score_time(t - self._count_in_s)
         if not rec.is_recording:  # the device vanished: keep what was played and say so
             self.stop_recording()
 
@@ -205,6 +227,8 @@ class TakeController(QObject):
         self.timer.stop()
         stop_quietly(self._click)
         self._click = None
+        looped = self.loop.active
+        self.loop.stop_clicks()
         result = rec.stop()
         s.recorder = None
         self.rec_label.setText("")
@@ -216,6 +240,9 @@ class TakeController(QObject):
                 text += "\nUse File > Save take as… to save it somewhere with free space."
             s.error("Recording stopped", text)
         s.update()
+        if looped:                      # each pass is a take; the whole recording stays in its file
+            self.loop.finish(samples, len(samples) / float(result.sr))
+            return
         if len(samples) < int(0.5 * result.sr):
             s.status("The take is too short to analyse; record again.", 8000)
             return

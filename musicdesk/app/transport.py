@@ -51,12 +51,13 @@ class Transport(QObject):
     def speed(self) -> float:
         return float(self.speed_combo.currentData() or 1.0)
 
-    def reference(self, speed: float):
-        """The score rendered to audio at `speed` (made once per part, tempo and speed)."""
+    def reference(self, speed: float, score=None):
+        """The score (or `score`, an excerpt of it) rendered to audio at `speed` (made once per part,
+        bars, tempo and speed)."""
         from musicdesk.playback import render_reference
 
-        score = self.s.score
-        key = (score.part, score.tempo_bpm, speed)
+        score = score if score is not None else self.s.score
+        key = (score.part, score.tempo_bpm, speed, score.notes[0].id if score.notes else "", len(score.notes))
         if key not in self._reference_cache:
             self._reference_cache[key] = render_reference(score, sr=44100, tempo_factor=speed)
         return self._reference_cache[key]
@@ -73,10 +74,12 @@ class Transport(QObject):
                 a, b = measure_span_s(s.score, *bars)
                 span = (a / speed, b / speed)
         else:
-            base = s.take if kind == "take" else mix(s.take, self.reference(1.0), s.analysis.alignment, s.score)
+            judged = s.judged_score
+            base = s.take if kind == "take" else mix(s.take, self.reference(1.0, judged), s.analysis.alignment,
+                                                     judged)
             audio = slowed(base, speed) if speed != 1.0 else base
             if bars and s.analysis is not None:
-                a, b = take_span_s(s.analysis.report, s.score, *bars)
+                a, b = take_span_s(s.analysis.report, judged, *bars)
                 span = (a / speed, b / speed)
         return audio, span
 
