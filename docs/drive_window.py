@@ -6,7 +6,8 @@ the main flows, as a new user would, and save what the screen shows into docs/sc
 x11-1-open.png (the example score just opened), x11-2-take.png (File > Examples > the example with its
 take: coloured notes, ratings, problems), x11-3-problem.png (a problem clicked: details and cursor),
 x11-4-tuner.png (Tools > Tuner listening to its own drone through a virtual microphone),
-x11-5-metronome.png (recording with the metronome clicking through the take), x11-6-help.png (Help >
+x11-5-metronome.png (recording with the metronome clicking through the take), x11-8-loop.png (a loop
+recording over bars 2-3: two passes, each a take, in the Pass box), x11-6-help.png (Help >
 Colours and ratings), x11-7-transposing.png (the B-flat clarinet example, a note's details in written
 pitch). Keys are pressed on the X display (xdotool, when installed; else the action is triggered), a
 problem is clicked with the mouse (QTest), menus are triggered as clicked.
@@ -102,7 +103,7 @@ def run() -> None:
     from musicdesk.app.settings import AppSettings
     from musicdesk.score import example_score_path
 
-    with virtual_microphone() as _mic, tempfile.TemporaryDirectory() as tmp:
+    with virtual_microphone() as mic, tempfile.TemporaryDirectory() as tmp:
         settings = AppSettings(count_in_beats=2, takes_dir=tmp, metronome_in_take=True)
         win = MainWindow(settings=settings, settings_org="musicdesk-drive")
         win.resize(*SIZE)
@@ -142,6 +143,35 @@ def run() -> None:
         win.help_dialog.move(300, 100)
         shoot("x11-6-help.png")
         win.help_dialog.close()
+
+        # Record-loop over bars 2-3 (Loop on): two passes played into the virtual microphone, the second
+        # with a wrong note; each pass a take, listed in the Pass box
+        import numpy as np
+
+        from musicdesk.loop_takes import excerpt
+        from musicdesk.simulate import Errors, perform
+        from musicdesk.synth import render_notes
+        from vmic import VMIC_SR
+
+        win.settings.metronome_in_take = False
+        win.loop_from.setValue(2)
+        win.loop_to.setValue(3)
+        win.loop_check.setChecked(True)
+        ex = excerpt(win.score, 2, 3)
+        press("r", win.act_record)
+        plan = win.takes.loop.plan
+        audio = np.zeros(int((plan.bars_start_s(2) + 1.0) * VMIC_SR), dtype=np.float32)
+        for k, errs in enumerate((Errors(), Errors(wrong_midi={4: ex.notes[4].midi + 2}))):
+            notes, _ = perform(ex.notes, errs, lead_s=plan.bars_start_s(k))
+            x = render_notes(notes, "flute", sr=VMIC_SR).samples[:len(audio)]
+            audio[:len(x)] += x
+        mic.play(audio)
+        until(lambda: len(win.takes.loop.passes) == 2, 40)
+        press("space", win.act_stop)
+        until(lambda: all(p.analysis is not None or p.error for p in win.takes.loop.passes), 120)
+        pump(1.0)
+        shoot("x11-8-loop.png")
+        win.loop_check.setChecked(False)
 
         win.open_score(str(Path(example_score_path()).parent / "example_transposing.musicxml"))
         wait_for(win.score_shown)

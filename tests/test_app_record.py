@@ -348,6 +348,7 @@ def test_record_loop_over_bars_makes_each_pass_a_take_judged_while_the_next_is_p
     coloured = set(win.score_view.colours())
     assert coloured == {n.element_id for n in ex.notes}           # only bars 2-3 carry colours
     assert win.take.path.endswith("-pass2.wav")
+    assert win.roll.live_point_count == 0                         # the recording's live trace is gone
     loop.pass_combo.setCurrentIndex(0)
     assert win.analysis is loop.passes[0].analysis and win.take.path.endswith("-pass1.wav")
     assert not any("wrong note" in win.problem_list.item(i).text() for i in range(win.problem_list.count()))

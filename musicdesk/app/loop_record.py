@@ -229,6 +229,8 @@ class LoopRecording(QObject):
         s.take = p.take
         s.take_path = p.take.path or None
         s.recording = (p.take.samples, p.take.sr)
+        if not s.is_recording:
+            self.roll.clear_live()           # the recording's live trace runs on its own clock, not the pass's
         self.results.show_analysis(p.analysis)
         s.update()
         self.pass_shown.emit(p.number)
