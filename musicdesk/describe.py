@@ -21,13 +21,13 @@ def note_name(midi: float) -> str:
 def expected_name(r, concert: bool = False) -> str:
     """A NoteResult's note as the score spells it (written pitch), or at concert pitch; concert-pitch
     sharps where the report has no name (a Score built without the loader)."""
-    return (getattr(r, "expected_concert_name", "") if concert else r.expected_name) or note_name(r.expected_midi)
+    return (r.expected_concert_name if concert else r.expected_name) or note_name(r.expected_midi)
 
 
 def played_name(r, concert: bool = False) -> str:
     """The semitone a NoteResult's note was played at, as the player reads it (written pitch, spelled
     in the part's key), or at concert pitch."""
-    return (getattr(r, "played_concert_name", None) if concert else r.played_name) or note_name(r.played_midi)
+    return (r.played_concert_name if concert else r.played_name) or note_name(r.played_midi)
 
 
 def extra_name(e, unknown: str = "a note", concert: bool = False) -> str:
@@ -35,7 +35,7 @@ def extra_name(e, unknown: str = "a note", concert: bool = False) -> str:
     steady pitch."""
     if e.midi is None:
         return unknown
-    return (getattr(e, "concert_name", None) if concert else e.name) or note_name(e.midi)
+    return (e.concert_name if concert else e.name) or note_name(e.midi)
 
 
 _INTERVALS = {1: "a semitone", 2: "a major second", 3: "a minor third", 4: "a major third", 5: "a fourth",

@@ -48,12 +48,6 @@ def excerpt(score: Score, first_measure: int, last_measure: int) -> Score:
                                warnings=())
 
 
-def bars_length_s(score: Score, first_measure: int, last_measure: int) -> float:
-    """Seconds of measures `first_measure`..`last_measure` at the score's tempo: one pass."""
-    ex = excerpt(score, first_measure, last_measure)
-    return float(ex.duration_s)
-
-
 @dataclass(frozen=True)
 class LoopPlan:
     """Where each pass lies in a loop recording. A cycle is a count-in (`count_in_s`, 0 for none)
@@ -98,25 +92,18 @@ class LoopPlan:
         return k, recorded_s - self.bars_start_s(k)
 
 
-def plan_loop(score: Score, first_measure: int, last_measure: int, count_in_s: float) -> LoopPlan:
-    """The loop over those bars at the score's tempo, with `count_in_s` of count-in before each pass.
+def plan_loop(bars: Score, first_measure: int, last_measure: int, count_in_s: float) -> LoopPlan:
+    """The loop over `bars` (the `excerpt` of measures `first_measure`..`last_measure`) at its tempo,
+    with `count_in_s` of count-in before each pass.
     The run-on after a pass stays inside the next count-in (when there is none: 0.15 s), so that the
     next pass's first note is not taken for an extra note of this one."""
     after = min(AFTER_S, max(0.15, count_in_s - 0.1)) if count_in_s > 0 else 0.15
     before = min(BEFORE_S, count_in_s) if count_in_s > 0 else 0.0
-    return LoopPlan(int(first_measure), int(last_measure), float(count_in_s),
-                    bars_length_s(score, first_measure, last_measure), before_s=before, after_s=after)
+    return LoopPlan(int(first_measure), int(last_measure), float(count_in_s), float(bars.duration_s),
+                    before_s=before, after_s=after)
 
 
 def cut_pass(samples: np.ndarray, sr: int, plan: LoopPlan, k: int) -> np.ndarray:
     """Pass k's take from a loop recording's samples (what was recorded of it, if it was cut short)."""
     a, b = plan.take_span_s(k)
     return np.asarray(samples[int(round(a * sr)):int(round(b * sr))])
-
-
-def loop_clicks_s(ex: Score, count_in_beats: int, through: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(click times s, accents) of one cycle: the count-in, then, when `through`, every beat of the
-    bars; a player loops it once per pass."""
-    from musicdesk.metronome import take_click_times_s
-
-    return take_click_times_s(ex, count_in_beats, through_take=through)

@@ -39,13 +39,9 @@ def click_track(bpm: float, n_beats: int, sr: int, beats_per_bar: int = 4, accen
                 ) -> np.ndarray:
     """Mono float32 click track of `n_beats` beats (length count_in_s(bpm, n_beats)); the first beat
     of each bar is higher and louder when `accent`."""
-    total = int(round(count_in_s(bpm, n_beats) * sr))
     times = beat_times_s(bpm, n_beats)
     accents = np.array([accent and i % max(1, beats_per_bar) == 0 for i in range(len(times))], dtype=bool)
-    out = np.zeros(total, dtype=np.float32)
-    clicks = render_clicks(times, accents, sr)[:total]
-    out[:len(clicks)] = clicks
-    return out
+    return render_clicks(times, accents, sr, length_s=count_in_s(bpm, n_beats))
 
 
 def take_click_times_s(score, count_in_beats: int, through_take: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -78,16 +74,21 @@ def take_click_times_s(score, count_in_beats: int, through_take: bool = False) -
     return np.asarray(times, dtype=float), np.asarray(accents, dtype=bool)
 
 
-def render_clicks(times_s: np.ndarray, accents: np.ndarray, sr: int) -> np.ndarray:
-    """A mono float32 click track with a click at each time, higher and louder where accented."""
-    if not len(times_s):
-        return np.zeros(0, dtype=np.float32)
+def render_clicks(times_s: np.ndarray, accents: np.ndarray, sr: int, length_s: float | None = None
+                  ) -> np.ndarray:
+    """A mono float32 click track with a click at each time, higher and louder where accented; exactly
+    `length_s` long when given (clicks cut at its end), else until the last click has sounded."""
     normal, strong = click(sr), click(sr, ACCENT_HZ, ACCENT_GAIN)
-    out = np.zeros(int(round(float(np.max(times_s)) * sr)) + len(strong), dtype=np.float32)
+    if length_s is not None:
+        n = int(round(length_s * sr))
+    else:
+        n = int(round(float(np.max(times_s)) * sr)) + len(strong) if len(times_s) else 0
+    out = np.zeros(n, dtype=np.float32)
     for t, acc in zip(times_s, accents):
         c = strong if acc else normal
         at = int(round(t * sr))
-        out[at:at + len(c)] += c[:len(out) - at]
+        if at < n:
+            out[at:at + len(c)] += c[:n - at]
     return out
 
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from musicdesk.analysis import analyze
-from musicdesk.loop_takes import excerpt, plan_loop, cut_pass, loop_clicks_s
+from musicdesk.loop_takes import cut_pass, excerpt, plan_loop
+from musicdesk.metronome import take_click_times_s
 from musicdesk.playback import measure_span_s
 from musicdesk.score import example_score_path, load_score
 from musicdesk.simulate import Errors, perform
@@ -33,15 +34,15 @@ def test_excerpt_starts_at_its_first_bar_and_keeps_ids_and_bar_numbers(score):
 
 
 def test_passes_lie_one_cycle_apart_and_a_pass_cut_short_counts_only_when_nearly_played(score):
-    plan = plan_loop(score, 2, 3, 1.8)
+    plan = plan_loop(excerpt(score, 2, 3), 2, 3, 1.8)
     assert plan.cycle_s == pytest.approx(5.4) and plan.bars_start_s(1) == pytest.approx(7.2)
     assert plan.take_span_s(0) == pytest.approx((1.5, 6.2))
     assert [plan.passes_complete(t) for t in (0.0, 6.1, 6.2, 11.5, 11.6)] == [0, 0, 1, 1, 2]
     assert plan.passes_at_stop(1.8 + 0.89 * 3.6) == 0 and plan.passes_at_stop(1.8 + 0.91 * 3.6) == 1
     assert plan.pass_at(8.0)[0] == 1 and plan.pass_at(6.0)[1] < 0   # pass 2's count-in
-    back_to_back = plan_loop(score, 2, 3, 0.0)        # no count-in: no run-on into the next pass
+    back_to_back = plan_loop(excerpt(score, 2, 3), 2, 3, 0.0)        # no count-in: no run-on into the next pass
     assert back_to_back.after_s == 0.15 and back_to_back.before_s == 0.0
-    times, accents = loop_clicks_s(excerpt(score, 2, 3), 3, through=True)
+    times, accents = take_click_times_s(excerpt(score, 2, 3), 3, through_take=True)
     assert len(times) == 3 + 6 and accents[0] and times[3] == pytest.approx(1.8)
 
 
@@ -49,7 +50,7 @@ def test_each_pass_cut_from_one_recording_is_judged_against_its_bars(score):
     """Two passes of bars 2-3 in one recording, the second with a wrong note: cut and judged, each
     shows its own."""
     ex = excerpt(score, 2, 3)
-    plan = plan_loop(score, 2, 3, 1.8)
+    plan = plan_loop(ex, 2, 3, 1.8)
     sr = 22050
     rec = np.zeros(int((plan.bars_start_s(2)) * sr), dtype=np.float32)
     for k, errs in enumerate((Errors(), Errors(wrong_midi={4: ex.notes[4].midi + 2}))):

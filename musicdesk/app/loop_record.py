@@ -73,35 +73,28 @@ class LoopRecording(QObject):
         return self.plan is not None and self.s.is_recording
 
     # ------------------------------------------------------------------ start and stop
-    def begin(self, recording_path: str, sr: int) -> float:
-        """Plan the loop over the Bars for a recording just started; start the click cycle. Returns the
-        count-in (s) before the first pass."""
+    def begin(self, recording_path: str, sr: int, ex) -> float:
+        """Plan the loop over the Bars (`ex`, their excerpt of the score) for a recording just started;
+        start the click cycle. Returns the count-in (s) before the first pass."""
         from musicdesk import metronome
-        from musicdesk.loop_takes import excerpt, loop_clicks_s, plan_loop
+        from musicdesk.loop_takes import plan_loop
 
         s, st = self.s, self.s.settings
-        m1, m2 = self.nav.loop_bars()
-        self.excerpt = ex = excerpt(s.score, m1, m2)
+        self.reset()
+        self.excerpt = ex
         beats = int(st.count_in_beats)
         count_in = metronome.count_in_s(ex.tempo_bpm, beats) if beats > 0 else 0.0
-        self.plan = plan = plan_loop(s.score, m1, m2, count_in)
+        self.plan = plan = plan_loop(ex, *self.nav.loop_bars(), count_in)
         first = next(n for n in s.score.notes if n.id == ex.notes[0].id)
         self._score_offset_s = first.onset_s - ex.notes[0].onset_s
         self._base = str(Path(recording_path).with_suffix(""))
         self._sr = int(sr)
-        self.passes, self._queue, self._judging = [], [], None
-        self.pass_combo.blockSignals(True)
-        self.pass_combo.clear()
-        self.pass_combo.blockSignals(False)
-        self._show_combo(False)
-        times, accents = loop_clicks_s(ex, beats, bool(st.metronome_in_take))
+        # one cycle: the count-in, then (when set) every beat of the bars; the player loops it
+        times, accents = metronome.take_click_times_s(ex, beats, through_take=bool(st.metronome_in_take))
         if len(times):
             from musicdesk.playback import Player
 
-            n = int(round(plan.cycle_s * CLICK_SR))
-            cycle = np.zeros(n, dtype=np.float32)
-            clicks = metronome.render_clicks(times, accents, CLICK_SR)[:n]
-            cycle[:len(clicks)] = clicks
+            cycle = metronome.render_clicks(times, accents, CLICK_SR, length_s=plan.cycle_s)
             try:
                 self._clicks = Player()
                 self._clicks.play(cycle, CLICK_SR, loop=True, device=s.device(False))
@@ -134,8 +127,7 @@ class LoopRecording(QObject):
     def finish(self, samples: np.ndarray, recorded_s: float) -> None:
         """The recording stopped: stop the clicks, cut the passes it finished (a last one cut short
         counts when nearly all of its bars were played), and show the latest once judged."""
-        stop_quietly(self._clicks)
-        self._clicks = None
+        self.stop_clicks()
         if self.plan is None:
             return
         lat = self.s.settings.latency_ms / 1000.0
@@ -158,7 +150,7 @@ class LoopRecording(QObject):
     def reset(self) -> None:
         """A take that is not a pass replaces them: the Pass box goes."""
         self.plan = None
-        self.passes, self._queue = [], []
+        self.passes, self._queue, self._judging = [], [], None
         self.pass_combo.blockSignals(True)
         self.pass_combo.clear()
         self.pass_combo.blockSignals(False)

@@ -103,21 +103,13 @@ class PianoRoll(pg.PlotWidget):
         """Show the cents and ms labels that fit: where two would overlap at this zoom, the more
         important one (a wrong note's, then an out-of-tune one's, then the earlier) stays; zooming in
         brings the others back."""
-        rects = []
-        for t in self._labels:
-            r = t.mapRectToScene(t.boundingRect())
-            rects.append((r.left(), r.top(), r.right(), r.bottom()))
-        for t, show in zip(self._labels, unoverlapping(rects, list(range(len(rects))))):
+        shown = unoverlapping([_scene_rect(t) for t in self._labels])   # (_labels: most important first)
+        for t, show in zip(self._labels, shown):
             t.setVisible(show)
 
     def shown_labels(self) -> list[tuple[str, tuple[float, float, float, float]]]:
         """(text, scene rect in pixels) of each label on show (for tests and screenshots)."""
-        out = []
-        for t in self._labels:
-            if t.isVisible():
-                r = t.mapRectToScene(t.boundingRect())
-                out.append((t.textItem.toPlainText(), (r.left(), r.top(), r.right(), r.bottom())))
-        return out
+        return [(t.textItem.toPlainText(), _scene_rect(t)) for t in self._labels if t.isVisible()]
 
     # ------------------------------------------------------------------ traces
     def clear_live(self) -> None:
@@ -183,3 +175,9 @@ class PianoRoll(pg.PlotWidget):
             if n.start_s <= t_s <= max(n.end_s, n.start_s + 0.02) and abs(midi - n.midi) <= 0.6:
                 return n.key
         return None
+
+
+def _scene_rect(item) -> tuple[float, float, float, float]:
+    """(left, top, right, bottom) of a graphics item in scene pixels."""
+    r = item.mapRectToScene(item.boundingRect())
+    return r.left(), r.top(), r.right(), r.bottom()

@@ -24,14 +24,12 @@ def label_priority(n: RollNote) -> tuple[int, float]:
     return rank, n.start_s
 
 
-def unoverlapping(rects: list[tuple[float, float, float, float]], order: list[int], gap: float = 2.0
-                  ) -> list[bool]:
-    """Which of the `rects` (x0, y0, x1, y1 in pixels) to show so that no two shown ones overlap (nor
-    come within `gap` pixels): greedily, in `order` (indices, most important first)."""
+def unoverlapping(rects: list[tuple[float, float, float, float]], gap: float = 2.0) -> list[bool]:
+    """Which of the `rects` (x0, y0, x1, y1 in pixels; most important first) to show so that no two
+    shown ones overlap (nor come within `gap` pixels): greedily, in their order."""
     shown = [False] * len(rects)
     kept: list[tuple[float, float, float, float]] = []
-    for i in order:
-        x0, y0, x1, y1 = rects[i]
+    for i, (x0, y0, x1, y1) in enumerate(rects):
         if all(x1 + gap <= a or b + gap <= x0 or y1 + gap <= c or d + gap <= y0 for a, c, b, d in kept):
             shown[i] = True
             kept.append((x0, y0, x1, y1))

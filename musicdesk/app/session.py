@@ -119,7 +119,7 @@ class Session(QObject):
         """The score the analysis on show judged (an excerpt of `score` for a pass of a loop
         recording): its notes are the report's, index for index. `score` when there is none."""
         a = self.analysis
-        return a.score if a is not None and getattr(a, "score", None) is not None else self.score
+        return a.score if a is not None and a.score is not None else self.score
 
     def update(self) -> None:
         """Tell the panels to re-check what is enabled."""

@@ -131,11 +131,12 @@ class TakeController(QObject):
         if s.warming:
             s.status("Preparing the analysis: record in a moment.", 4000)
             return
+        bars = None                                # the loop's bars, when Loop is on
         if self.nav.looping:
             from musicdesk.loop_takes import excerpt
 
             try:
-                excerpt(s.score, *self.nav.loop_bars())
+                bars = excerpt(s.score, *self.nav.loop_bars())
             except ValueError as exc:              # bars with no notes
                 s.error("Cannot loop-record", f"{exc} Choose other bars, or turn Loop off.")
                 return
@@ -156,8 +157,8 @@ class TakeController(QObject):
         s.take = None
         self.results.clear()
         self.live = LivePitch(int(rec.sr) if hasattr(rec, "sr") else int(s.settings.sample_rate))
-        if self.nav.looping:
-            self._count_in_s = self.loop.begin(path, int(rec.sr))
+        if bars is not None:
+            self._count_in_s = self.loop.begin(path, int(rec.sr), bars)
         else:
             self.loop.reset()
             self._start_count_in()
