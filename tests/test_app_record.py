@@ -266,6 +266,8 @@ def test_the_tuner_hears_its_own_drone_through_a_real_device(mic, qtbot, tmp_pat
     tuner = win.tuner
     assert "442 Hz" in tuner.ref_label.text()
     assert tuner.start_drone(69) and tuner.start_listening()
+    assert tuner.drone_button.isChecked() and tuner.listen_button.isChecked()   # both show as on
+    assert "stop" in tuner.drone_button.text() and "stop" in tuner.listen_button.text()
     qtbot.waitUntil(lambda: tuner.reading is not None and tuner.reading[0] == "A4", timeout=20000)
     qtbot.wait(500)
     name, cents = tuner.reading
@@ -276,7 +278,7 @@ def test_the_tuner_hears_its_own_drone_through_a_real_device(mic, qtbot, tmp_pat
     assert tuner.recorder is None and not tuner.listen_button.isEnabled()
     win.stop_recording()
     tuner.close()
-    assert tuner.drone is None
+    assert tuner.drone is None and not tuner.drone_button.isChecked() and tuner.drone_button.text() == "Play drone"
 
 
 @pytest.mark.timeout(120)
@@ -354,3 +356,7 @@ def test_record_loop_over_bars_makes_each_pass_a_take_judged_while_the_next_is_p
     assert not any("wrong note" in win.problem_list.item(i).text() for i in range(win.problem_list.count()))
     win.select_note(win.score.notes[0].id)                         # the pickup: not in these bars
     assert "not in the bars of this take" in win.details.text()
+    assert win.level_meter.value() == -60                          # the meter rests after the recording
+    with qtbot.waitSignal(win.score_shown, timeout=60000):         # another tempo: the passes go
+        win.tempo_spin.setValue(90)
+    assert not loop.pass_action.isVisible() and loop.pass_combo.count() == 0

@@ -67,6 +67,12 @@ class LoopRecording(QObject):
         self.pass_combo.currentIndexChanged.connect(self._chosen)
         self.pass_action = None       # the combo's action, when a toolbar holds it (which shows it)
         self._show_combo(False)
+        nav.score_changed.connect(self._score_changed)
+
+    def _score_changed(self) -> None:
+        """Another score, part or tempo: the passes were judged against the old one, so they go."""
+        if not self.active:
+            self.reset()
 
     @property
     def active(self) -> bool:

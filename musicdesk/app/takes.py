@@ -233,6 +233,7 @@ class TakeController(QObject):
         result = rec.stop()
         s.recorder = None
         self.rec_label.setText("")
+        self.level_meter.setValue(-60)      # the meter shows the input while recording, not after
         samples = rec.samples()
         s.recording = (samples, int(result.sr))
         if result.error:

@@ -18,11 +18,27 @@ from musicdesk.app.session import FRAME_MS, Session, stop_quietly
 IN_TUNE_CENTS = 5.0       # the gauge turns green within this
 
 
+ON_STYLE = "QPushButton:checked { background: #2e7d32; color: white; font-weight: bold; }"
+
+
+def _toggle_button(off_text: str, on_text: str) -> QPushButton:
+    """A checkable button whose label says what pressing it does (`off_text` starts, `on_text` stops), and
+    which is filled green while on: Fusion's sunken look alone was too faint to tell on from off."""
+    b = QPushButton(off_text)
+    b.setCheckable(True)
+    b.setStyleSheet(ON_STYLE)
+    b.setProperty("texts", (off_text, on_text))
+    return b
+
+
 def _show_on(button: QPushButton, on: bool) -> None:
     """Show a toggle button as on or off without acting on it (the panel already did, or could not)."""
     button.blockSignals(True)
     button.setChecked(on)
     button.blockSignals(False)
+    texts = button.property("texts")
+    if texts:
+        button.setText(texts[1] if on else texts[0])
 
 
 class CentsGauge(QWidget):
@@ -89,8 +105,7 @@ class TunerPanel(QDialog):
         lay.addWidget(self.ref_label)
         form = QFormLayout()
         row = QHBoxLayout()
-        self.listen_button = QPushButton("Listen")
-        self.listen_button.setCheckable(True)
+        self.listen_button = _toggle_button("Listen", "Listening – stop")
         self.listen_button.toggled.connect(self._listen_toggled)
         row.addWidget(self.listen_button)
         row.addStretch(1)
@@ -101,8 +116,7 @@ class TunerPanel(QDialog):
             self.drone_note.addItem(self._name(midi), midi)
         self.drone_note.setCurrentIndex(self.drone_note.findData(69))
         self.drone_note.currentIndexChanged.connect(self._drone_changed)
-        self.drone_button = QPushButton("Drone")
-        self.drone_button.setCheckable(True)
+        self.drone_button = _toggle_button("Play drone", "Drone on – stop")
         self.drone_button.setToolTip("A sustained reference tone at the chosen note (reference pitch from Settings)")
         self.drone_button.toggled.connect(self._drone_toggled)
         drow.addWidget(self.drone_note)
