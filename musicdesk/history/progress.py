@@ -1,0 +1,148 @@
+"""Progress over takes, and comparing two takes: pure functions over rows the store fetched.
+
+Per bar, across takes: the share of right notes (status "correct"), the median absolute cents of the
+right notes, and the timing spread (median absolute timing error, ms, of the notes judged for timing).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BarStats:
+    bar: int
+    n_notes: int
+    right_share: float                 # 0..1
+    median_abs_cents: float | None     # of the right notes
+    timing_spread_ms: float | None     # median |timing error| of the notes with one
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A student's takes of a piece, oldest first: each take's summary, and its bars."""
+
+    takes: list                        # store.TakeRow, oldest first
+    bars: list[int]                    # every bar that has a note
+    per_take: list[dict]               # per take: bar -> BarStats (bars without notes in that take absent)
+
+    def to_json_dict(self) -> dict:
+        return {
+            "takes": [{"id": str(t.id), "recorded_at": t.recorded_at.isoformat(), "duration_s": round(t.duration_s, 3),
+                       "n_notes": t.n_notes, "n_correct": t.n_correct,
+                       "ratings": {k: round(v, 4) for k, v in t.ratings.items()},
+                       "network": {k: round(v, 4) for k, v in t.network.items()},
+                       "grades": {c: {"value": v, "scale_max": mx, "status": st} for c, (v, mx, st) in t.grades.items()},
+                       "bars": {str(b): _bar_json(bs) for b, bs in bars.items()}}
+                      for t, bars in zip(self.takes, self.per_take)],
+            "bars": self.bars,
+        }
+
+
+def _bar_json(b: BarStats) -> dict:
+    return {"n_notes": b.n_notes, "right_share": round(b.right_share, 4),
+            "median_abs_cents": None if b.median_abs_cents is None else round(b.median_abs_cents, 1),
+            "timing_spread_ms": None if b.timing_spread_ms is None else round(b.timing_spread_ms, 1)}
+
+
+def bar_stats(rows) -> dict[int, BarStats]:
+    """rows: (bar, status, cents, timing_error_ms) of one analysis -> bar -> BarStats."""
+    by_bar: dict[int, list] = {}
+    for bar, status, cents, timing in rows:
+        by_bar.setdefault(int(bar), []).append((status, cents, timing))
+    out = {}
+    for bar, notes in sorted(by_bar.items()):
+        right = [n for n in notes if n[0] == "correct"]
+        cents = [abs(c) for _, c, _ in right if c is not None and math.isfinite(c)]
+        timing = [abs(t) for _, _, t in notes if t is not None and math.isfinite(t)]
+        out[bar] = BarStats(bar, len(notes), len(right) / len(notes),
+                            float(np.median(cents)) if cents else None, float(np.median(timing)) if timing else None)
+    return out
+
+
+def progress_of(takes: list, analysis_ids: dict, rows) -> Progress:
+    """takes: TakeRow oldest first; analysis_ids: take id -> its current analysis id; rows: (analysis_id,
+    bar, status, cents, timing_error_ms) of those analyses."""
+    by_analysis: dict = {}
+    for aid, bar, status, cents, timing in rows:
+        by_analysis.setdefault(aid, []).append((bar, status, cents, timing))
+    per_take = [bar_stats(by_analysis.get(analysis_ids.get(t.id), [])) for t in takes]
+    bars = sorted({b for p in per_take for b in p})
+    return Progress(takes, bars, per_take)
+
+
+@dataclass(frozen=True)
+class NoteChange:
+    note_id: str
+    bar: int
+    beat: float
+    name: str
+    a: str                    # what take A did: "right", "wrong note", "missed", "12 cents sharp", "early 80 ms"...
+    b: str
+    change: str               # improved | worse | same
+
+
+@dataclass(frozen=True)
+class Comparison:
+    changes: list[NoteChange] = field(default_factory=list)
+
+    @property
+    def improved(self) -> list[NoteChange]:
+        return [c for c in self.changes if c.change == "improved"]
+
+    @property
+    def worse(self) -> list[NoteChange]:
+        return [c for c in self.changes if c.change == "worse"]
+
+    def to_json_dict(self) -> dict:
+        return {"improved": len(self.improved), "worse": len(self.worse),
+                "notes": [c.__dict__ for c in self.changes]}
+
+
+CENTS_STEP = 10.0     # an intonation change smaller than this is "same"
+TIMING_STEP_MS = 30.0  # likewise for timing
+
+
+def _score(r) -> tuple[int, float, float]:
+    """(pitch class: 2 right, 1 wrong note, 0 missed; |cents|; |timing ms|) of one note result."""
+    rank = {"correct": 2, "wrong_pitch": 1}.get(r.status, 0)
+    cents = abs(r.cents) if (r.status == "correct" and r.cents is not None) else 0.0
+    timing = abs(r.timing_error_ms) if (r.timing in ("early", "late") and r.timing_error_ms is not None) else 0.0
+    return rank, cents, timing
+
+
+def _what(r) -> str:
+    if r.status == "missed":
+        return "missed"
+    if r.status == "wrong_pitch":
+        return f"wrong note ({r.played_name or '?'})"
+    parts = []
+    if r.intonation in ("sharp", "flat") and r.cents is not None:
+        parts.append(f"{abs(r.cents):.0f} cents {r.intonation}")
+    if r.timing in ("early", "late") and r.timing_error_ms is not None:
+        parts.append(f"{r.timing} {abs(r.timing_error_ms):.0f} ms")
+    return ", ".join(parts) or "right"
+
+
+def compare_notes(a_rows, b_rows) -> Comparison:
+    """Per note (matched by note id), whether take B improved on take A: a right pitch beats a wrong
+    one beats a missed note; then intonation (by CENTS_STEP), then timing (by TIMING_STEP_MS)."""
+    b_by_id = {r.note_id: r for r in b_rows}
+    out = []
+    for ra in a_rows:
+        rb = b_by_id.get(ra.note_id)
+        if rb is None:
+            continue
+        (pa, ca, ta), (pb, cb, tb) = _score(ra), _score(rb)
+        if pa != pb:
+            change = "improved" if pb > pa else "worse"
+        elif abs(ca - cb) >= CENTS_STEP and (ra.intonation in ("sharp", "flat") or rb.intonation in ("sharp", "flat")):
+            change = "improved" if cb < ca else "worse"
+        elif abs(ta - tb) >= TIMING_STEP_MS:
+            change = "improved" if tb < ta else "worse"
+        else:
+            change = "same"
+        out.append(NoteChange(ra.note_id, ra.bar, ra.beat, ra.expected_name, _what(ra), _what(rb), change))
+    return Comparison(out)
