@@ -23,6 +23,7 @@ import sys
 import time
 from typing import Sequence
 
+from musicdesk.history.cli import COMMANDS as HISTORY_COMMANDS  # standard library only
 from musicdesk.melody.cli import COMMANDS as MELODY_COMMANDS   # standard library only
 
 EXIT_BAD_INPUT = 2
@@ -33,7 +34,8 @@ EXIT_INTERNAL = 1
 # imports nothing: musicdesk.assess.weights alone would import torch.
 BAD_INPUT_ERRORS = (("musicdesk.score", "ScoreError"), ("musicdesk.audio", "AudioError"),
                     ("musicdesk.analysis", "AnalysisError"), ("musicdesk.assess.calibrate", "CalibrationError"),
-                    ("musicdesk.melody.tokens", "MelodyError"), ("musicdesk.assess.weights", "ModelError"))
+                    ("musicdesk.melody.tokens", "MelodyError"), ("musicdesk.assess.weights", "ModelError"),
+                    ("musicdesk.history.db", "HistoryError"))
 
 
 def is_bad_input(exc: BaseException) -> bool:
@@ -185,11 +187,50 @@ def _analyze_one(args: argparse.Namespace, score, take_path: str, model: str | N
                 json.dump(out, fh, indent=1)
         except OSError as exc:
             raise _Fatal(f"Cannot write the JSON report to {json_out}: {exc.strerror or exc}") from exc
+    saved = _saver(args, score).save(take_path, analysis, score) if getattr(args, "save", False) else None
     if table is not None:
         table.row(take_path, analysis, json_out)
     elif not args.quiet:
         print(format_report(analysis, score, take_path, show_all=args.all, calibrated=calibrated,
                             concert=getattr(args, "concert_pitch", False)))
+        if saved is not None:
+            print(f"Saved in the practice history as take {str(saved)[:8]} (`musicdesk history show {str(saved)[:8]}`)")
+
+
+class _Saver:
+    """`analyze --save`: the history store, opened once per command, and the student and piece."""
+
+    def __init__(self, args: argparse.Namespace, score):
+        from musicdesk.history.store import Store
+
+        self.store = Store(args.db)
+        self.student = self.store.person(args.student or os.environ.get("MUSICDESK_STUDENT") or _login_name())
+        self.piece = self.store.piece(score.source_path, score.part, score.title or "")
+
+    def save(self, take_path: str, analysis, score):
+        from musicdesk.history.records import analysis_record
+
+        return self.store.save_take(self.student, self.piece, take_path, record=analysis_record(analysis),
+                                    tempo_bpm=score.tempo_bpm)
+
+
+_savers: dict = {}
+
+
+def _saver(args: argparse.Namespace, score) -> _Saver:
+    key = id(args)
+    if key not in _savers:
+        _savers[key] = _Saver(args, score)
+    return _savers[key]
+
+
+def _login_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:   # no login name (e.g. a container without one)
+        return "me"
 
 
 def json_paths(takes: Sequence[str], folder: str) -> list[str]:
@@ -351,8 +392,12 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from musicdesk.audio import load_take
     from musicdesk.score import load_score
 
-    grades = read_grades(args.grades)
     model = args.assess or _default_model()
+    if args.from_history:
+        return _calibrate_from_history(args, model)
+    if not args.grades:
+        raise _BadInput("give the grades CSV, or --from-history to learn from the practice history")
+    grades = read_grades(args.grades)
 
     def features_of(audio: str, score_path: str, part: str | None):
         score = load_score(score_path, part=_part_arg(part))
@@ -369,6 +414,44 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise _BadInput(f"Cannot write the calibration to {out}: {exc.strerror or exc}") from exc
     print(f"Calibration on {DISPLAY_NAMES[model]} saved to {out}")
+    print(f"{'criterion':<20} {'takes':>5} {'cross-validated R2':>19}")
+    for c, m in cal.criteria.items():
+        print(f"{c:<20} {m.n_takes:>5} {m.cv_r2:>19.3f}")
+    return 0
+
+
+def _calibrate_from_history(args: argparse.Namespace, model: str) -> int:
+    """Learn the calibration from the released grades in the history store, from the analyses stored
+    with them (no take is analysed again)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from musicdesk.assess import DISPLAY_NAMES
+    from musicdesk.assess.calibrate import Grade, calibrate, default_path, take_features
+    from musicdesk.history.store import Store
+
+    store = Store(args.db)
+    grader = store.person(args.grader, "teacher", create=False) if args.grader else None
+    rows = store.released_grades(grader)
+    usable = [r for r in rows if r[3]["network_model"] == DISPLAY_NAMES[model] and r[3]["network_embedding"]]
+    if not usable:
+        raise _BadInput(f"No released grades on takes rated by {DISPLAY_NAMES[model]} in the history store"
+                        + (f" ({len(rows)} released grades on takes without those ratings)" if rows else "")
+                        + ": grade and release some takes first (`musicdesk history grade ... --release`).")
+    features = {}
+    for take, _, _, a in usable:
+        analysis = SimpleNamespace(report=SimpleNamespace(summary=a["summary"], ratings=a["ratings"]))
+        features[str(take)] = take_features(analysis, list(a["network_ratings"].values()),
+                                            np.asarray(a["network_embedding"], float))
+    grades = [Grade(str(take), "history", None, crit, value) for take, crit, value, _ in usable]
+    cal = calibrate(grades, lambda audio, score, part: features[audio], model)
+    out = args.out or str(default_path())
+    try:
+        cal.save(out)
+    except OSError as exc:
+        raise _BadInput(f"Cannot write the calibration to {out}: {exc.strerror or exc}") from exc
+    print(f"Calibration on {DISPLAY_NAMES[model]} from {len(usable)} released grades in the history, saved to {out}")
     print(f"{'criterion':<20} {'takes':>5} {'cross-validated R2':>19}")
     for c, m in cal.criteria.items():
         print(f"{c:<20} {m.n_takes:>5} {m.cv_r2:>19.3f}")
@@ -407,7 +490,7 @@ class _Fatal(_BadInput):
     """Bad input that concerns every take of a batch (a calibration, the JSON folder): stops it."""
 
 
-COMMANDS = ("analyze", "calibrate", "parts", "demo", *MELODY_COMMANDS, "-h", "--help")
+COMMANDS = ("analyze", "calibrate", "parts", "demo", *MELODY_COMMANDS, *HISTORY_COMMANDS, "-h", "--help")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -436,10 +519,21 @@ def build_parser() -> argparse.ArgumentParser:
                    "cpu, cuda or mps (also MUSICDESK_DEVICE)")
     a.add_argument("--calibration", metavar="FILE", help="a teacher's calibration (default: the one "
                    "`musicdesk calibrate` saved, if any)")
+    a.add_argument("--save", action="store_true", help="also keep each take and its analysis in the practice "
+                   "history (`musicdesk history takes` lists them)")
+    a.add_argument("--student", metavar="NAME", help="with --save: whose takes (default: MUSICDESK_STUDENT, "
+                   "else your login name)")
+    a.add_argument("--db", metavar="URL", help="with --save: the history store (default: MUSICDESK_DB, else the "
+                   "file in the user data folder)")
     a.set_defaults(func=_cmd_analyze)
     c = sub.add_parser("calibrate", help="learn a teacher's grading from graded takes (a CSV of audio, "
                        "score, criterion, grade)")
-    c.add_argument("grades", help="CSV with the columns audio, score, criterion, grade (and optionally part)")
+    c.add_argument("grades", nargs="?", help="CSV with the columns audio, score, criterion, grade (and optionally "
+                   "part); or --from-history")
+    c.add_argument("--from-history", action="store_true", help="learn from the released grades in the practice "
+                   "history instead of a CSV")
+    c.add_argument("--grader", metavar="NAME", help="with --from-history: only this teacher's grades")
+    c.add_argument("--db", metavar="URL", help="with --from-history: the history store")
     c.add_argument("--assess", metavar="MODEL", help="the network the calibration builds on (default siconvnet_delta)")
     c.add_argument("--device")
     c.add_argument("--out", metavar="FILE", help="where to save it (default: the user data folder)")
@@ -450,9 +544,11 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="analyse the bundled example take")
     d.add_argument("--json", metavar="OUT")
     d.set_defaults(func=_cmd_demo)
+    from musicdesk.history.cli import add_commands as add_history
     from musicdesk.melody.cli import add_commands
 
     add_commands(sub)
+    add_history(sub)
     return p
 
 
