@@ -201,10 +201,11 @@ class _Saver:
     """`analyze --save`: the history store, opened once per command, and the student and piece."""
 
     def __init__(self, args: argparse.Namespace, score):
+        from musicdesk.history.keep import login_name
         from musicdesk.history.store import Store
 
         self.store = Store(args.db)
-        self.student = self.store.person(args.student or os.environ.get("MUSICDESK_STUDENT") or _login_name())
+        self.student = self.store.person(args.student or login_name())
         self.piece = self.store.piece(score.source_path, score.part, score.title or "")
 
     def save(self, take_path: str, analysis, score):
@@ -222,15 +223,6 @@ def _saver(args: argparse.Namespace, score) -> _Saver:
     if key not in _savers:
         _savers[key] = _Saver(args, score)
     return _savers[key]
-
-
-def _login_name() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except Exception:   # no login name (e.g. a container without one)
-        return "me"
 
 
 def json_paths(takes: Sequence[str], folder: str) -> list[str]:

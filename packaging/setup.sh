@@ -14,7 +14,9 @@ APT_PACKAGES=(python3-venv fluidsynth fluid-soundfont-gm timgm6mb-soundfont libp
   # an X server without a screen, for docs/drive_window.py and the window's test under a real X display
   xvfb
   # a LADSPA delay line for the calibration test through the virtual microphone (tests/vmic.py)
-  cmt)
+  cmt
+  # a real PostgreSQL server for the history store's tests (tests/pg.py starts a throwaway cluster)
+  postgresql)
 
 need_apt=()
 for p in "${APT_PACKAGES[@]}"; do

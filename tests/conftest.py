@@ -17,3 +17,10 @@ def store_url(request, tmp_path):
     if request.param == "sqlite":
         return str(tmp_path / "store" / "history.sqlite3")
     return request.getfixturevalue("postgres").new_database()
+
+
+@pytest.fixture(autouse=True)
+def _history_in_tmp(tmp_path, monkeypatch):
+    """No test writes to the user's own practice history: takes the window keeps go to a store in the
+    test's folder (tests that want another set MUSICDESK_DB themselves)."""
+    monkeypatch.setenv("MUSICDESK_DB", str(tmp_path / "history-store" / "history.sqlite3"))

@@ -380,3 +380,35 @@ def test_concert_pitch_setting_names_a_transposing_part_as_it_sounds(win, qtbot)
     win.apply_settings(dataclasses.replace(win.settings, concert_pitch=False))
     win.select_note(n.id)
     assert win.details.text().startswith(f"Bar {n.measure}, beat 2: E5") and "written pitch" in win.details.text()
+
+
+def test_an_opened_take_goes_into_the_practice_history_with_its_analysis(win, qtbot, take_file, tmp_path):
+    """Issue 18, 2: every take the window opens is kept, with its analysis; opening it again adds no take;
+    with the setting off, nothing is kept; a store that cannot be written says so in the status bar."""
+    import os
+
+    from musicdesk.history.store import Store
+
+    path, iw, _ = take_file
+    win.settings.student_name = "Anna"
+    with qtbot.waitSignal(win.history.kept, timeout=120000):
+        win.open_take(path)
+    store = Store(os.environ["MUSICDESK_DB"])
+    [t] = store.takes()
+    assert t.student == "Anna" and t.piece == win.score.title and t.n_notes == 35 and str(t.id) == win.history.last_take_id
+    notes = store.report(t.id)["notes"]
+    assert [n["status"] for n in notes].count("wrong_pitch") == 1 and notes[iw]["status"] == "wrong_pitch"
+    with qtbot.waitSignal(win.history.kept, timeout=120000):
+        win.open_take(path)                                   # the same file: the same take
+    assert len(store.takes()) == 1
+    win.settings.history_db = str(tmp_path / "no" / "such" / "\0bad")
+    with qtbot.waitSignal(win.analysis_shown, timeout=120000):
+        win.open_take(path)
+    qtbot.waitUntil(lambda: "practice history" in win.statusBar().currentMessage(), timeout=30000)
+    win.settings.history_db = ""
+    win.settings.history_enabled = False
+    with qtbot.waitSignal(win.analysis_shown, timeout=120000):
+        win.open_take(path)
+    qtbot.wait(500)
+    assert len(store.takes()) == 1
+    store.close()

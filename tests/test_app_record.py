@@ -357,6 +357,14 @@ def test_record_loop_over_bars_makes_each_pass_a_take_judged_while_the_next_is_p
     win.select_note(win.score.notes[0].id)                         # the pickup: not in these bars
     assert "not in the bars of this take" in win.details.text()
     assert win.level_meter.value() == -60                          # the meter rests after the recording
+    from musicdesk.history.store import Store                      # each judged pass is kept (issue 18, 2)
+
+    store = Store(os.environ["MUSICDESK_DB"])
+    qtbot.waitUntil(lambda: len(store.takes()) == 2, timeout=30000)
+    kept = [store.take(t.id)["take"] for t in store.takes()]
+    assert {(t.first_bar, t.last_bar) for t in kept} == {(2, 3)} and {t.device for t in kept} == {"default input"}
+    assert sorted(t.source_name[-9:] for t in kept) == ["pass1.wav", "pass2.wav"]
+    store.close()
     with qtbot.waitSignal(win.score_shown, timeout=60000):         # another tempo: the passes go
         win.tempo_spin.setValue(90)
     assert not loop.pass_action.isVisible() and loop.pass_combo.count() == 0

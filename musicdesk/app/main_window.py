@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QToolBar, QVBoxLay
 
 from musicdesk.app import workers
 from musicdesk.app.help import add_help_menu
+from musicdesk.app.history_keeper import HistoryKeeper
 from musicdesk.app.deferred import Deferred
 from musicdesk.app.problems_panel import ResultsPanel
 from musicdesk.app.score_nav import ScoreNavigator
@@ -112,6 +113,7 @@ class MainWindow(QMainWindow):
         self.nav.shown.connect(self._fill_recent)
         self.nav.shown.connect(self.score_shown)
         self.results.shown.connect(self.analysis_shown)
+        self.history = HistoryKeeper(s, self.results)            # every take shown goes into the history
         self.results.play_stretch.connect(self.transport.play_stretch)
         self.results.cursor_note.connect(self.nav.set_cursor_note)
         s.changed.connect(self._update_own)

@@ -30,6 +30,9 @@ class AppSettings:
     metronome_in_take: bool = False   # the metronome keeps clicking through the take (headphones advised)
     concert_pitch: bool = False       # name a transposing part's notes as they sound (default: as written)
     takes_dir: str = ""               # "" = the user data folder
+    history_enabled: bool = True      # keep every take and its analysis in the practice history
+    history_db: str = ""              # the history store: "" = MUSICDESK_DB, else the user data folder's file
+    student_name: str = ""            # whose takes: "" = MUSICDESK_STUDENT, else the login name
     recent_files: list[str] = field(default_factory=list)
 
     def tolerances(self) -> Tolerances:

@@ -118,6 +118,19 @@ class SettingsDialog(QDialog):
         self.takes_dir = QLineEdit(settings.takes_dir)
         self.takes_dir.setPlaceholderText("(your user data folder)")
         form.addRow("Folder for takes", self.takes_dir)
+        self.keep = QCheckBox("Keep every take and its analysis")
+        self.keep.setChecked(bool(settings.history_enabled))
+        self.keep.setToolTip("Each take you record or open goes into your practice history, with its results, "
+                             "to compare over weeks and to send to a teacher (musicdesk history).")
+        form.addRow("Practice history", self.keep)
+        self.student = QLineEdit(settings.student_name)
+        self.student.setPlaceholderText("(your login name)")
+        form.addRow("Your name", self.student)
+        self.history_db = QLineEdit(settings.history_db)
+        self.history_db.setPlaceholderText("(a file in your user data folder)")
+        self.history_db.setToolTip("An SQLite file on this computer, or a studio's shared store as "
+                                   "postgresql://user@host/database. Never an SQLite file on a network share.")
+        form.addRow("History store", self.history_db)
         bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         bb.accepted.connect(self.accept)
         bb.rejected.connect(self.reject)
@@ -171,7 +184,8 @@ class SettingsDialog(QDialog):
             assess_model=self.assess_model.currentData(), assess_device=self.assess_device.currentData(),
             count_in_beats=self.count_in.value(), metronome_in_take=self.click_through.isChecked(),
             concert_pitch=self.concert.isChecked(),
-            takes_dir=self.takes_dir.text().strip())
+            takes_dir=self.takes_dir.text().strip(), history_enabled=self.keep.isChecked(),
+            student_name=self.student.text().strip(), history_db=self.history_db.text().strip())
 
 
 def _hz(text: str, fallback: float) -> float:

@@ -152,6 +152,9 @@ class Store:
             raise HistoryError(f"No {role} called {name} in the history store.")
 
         def add(s: Session) -> uuid.UUID:
+            found = s.scalars(select(m.Person.id).where(m.Person.name == name, m.Person.role == role)).first()
+            if found is not None:             # made meanwhile by another writer
+                return found
             p = m.Person(id=uuid.uuid4(), name=name, role=role)
             s.add(p)
             return p.id
@@ -185,7 +188,10 @@ class Store:
         with self.read() as s:
             if s.get(m.Piece, pid) is not None:
                 return pid
-        return self._write(add)
+        try:
+            return self._write(add)
+        except IntegrityError:                # the same piece added meanwhile by another writer
+            return pid
 
     def pieces(self) -> list[m.Piece]:
         with self.read() as s:

@@ -1,0 +1,50 @@
+"""Every take the window records or opens goes into the practice history with its analysis, in the
+background once its results are on screen (musicdesk.history.keep does the work). A take that cannot
+be kept stays in its file; the status bar says why."""
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from musicdesk.app import workers
+from musicdesk.app.session import Session
+
+
+class HistoryKeeper(QObject):
+    kept = Signal(str)            # the id of the take just kept
+
+    def __init__(self, session: Session, results):
+        super().__init__(session)
+        self.s = session
+        self.last_take_id: str | None = None
+        results.shown.connect(self._analysis_shown)
+
+    def _analysis_shown(self) -> None:
+        s = self.s
+        st = s.settings
+        analysis, take, score = s.analysis, s.take, s.score
+        if not st.history_enabled or analysis is None or take is None or score is None or not take.path:
+            return
+        from musicdesk.history.keep import keep_take
+
+        judged = s.judged_score
+        bars = None
+        if judged is not None and judged is not score and judged.notes:
+            bars = (judged.notes[0].measure, judged.notes[-1].measure)
+        recorded = s.is_recording or s.recording is not None      # (a loop pass is judged while recording)
+        task = workers.Task(keep_take, st.history_db, st.student_name, score.source_path, score.part,
+                            score.title or "", take.path, analysis,
+                            device=(st.input_device or "default input") if recorded else "",
+                            latency_ms=st.latency_ms if recorded else 0.0, tempo_bpm=score.tempo_bpm, bars=bars,
+                            user_errors=_errors())
+        s.run(task, self._kept, "Not kept in the practice history (the take's file is kept)", quiet=True)
+
+    def _kept(self, take_id) -> None:
+        self.last_take_id = str(take_id)
+        self.kept.emit(self.last_take_id)
+
+
+def _errors() -> tuple[type, ...]:
+    from musicdesk.app.session import user_errors
+    from musicdesk.history.db import HistoryError
+
+    return (*user_errors(), HistoryError)
