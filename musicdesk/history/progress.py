@@ -47,28 +47,41 @@ def _bar_json(b: BarStats) -> dict:
             "timing_spread_ms": None if b.timing_spread_ms is None else round(b.timing_spread_ms, 1)}
 
 
-def bar_stats(rows) -> dict[int, BarStats]:
-    """rows: (bar, status, cents, timing_error_ms) of one analysis -> bar -> BarStats."""
-    by_bar: dict[int, list] = {}
-    for bar, status, cents, timing in rows:
-        by_bar.setdefault(int(bar), []).append((status, cents, timing))
-    out = {}
-    for bar, notes in sorted(by_bar.items()):
-        right = [n for n in notes if n[0] == "correct"]
-        cents = [abs(c) for _, c, _ in right if c is not None and math.isfinite(c)]
-        timing = [abs(t) for _, _, t in notes if t is not None and math.isfinite(t)]
-        out[bar] = BarStats(bar, len(notes), len(right) / len(notes),
-                            float(np.median(cents)) if cents else None, float(np.median(timing)) if timing else None)
-    return out
+def _group_medians(keys: np.ndarray, values: np.ndarray) -> dict:
+    """key -> median of the finite values with that key (vectorised: one sort for all groups)."""
+    ok = np.isfinite(values)
+    k, v = keys[ok], values[ok]
+    if not len(k):
+        return {}
+    order = np.lexsort((v, k))
+    k, v = k[order], v[order]
+    uniq, start, count = np.unique(k, return_index=True, return_counts=True)
+    med = 0.5 * (v[start + (count - 1) // 2] + v[start + count // 2])
+    return dict(zip(uniq.tolist(), med.tolist()))
 
 
 def progress_of(takes: list, analysis_ids: dict, rows) -> Progress:
     """takes: TakeRow oldest first; analysis_ids: take id -> its current analysis id; rows: (analysis_id,
-    bar, status, cents, timing_error_ms) of those analyses."""
-    by_analysis: dict = {}
-    for aid, bar, status, cents, timing in rows:
-        by_analysis.setdefault(aid, []).append((bar, status, cents, timing))
-    per_take = [bar_stats(by_analysis.get(analysis_ids.get(t.id), [])) for t in takes]
+    bar, status, cents, timing_error_ms) of those analyses. Vectorised: 100 takes of 300 notes in a few ms."""
+    column = {aid: j for j, t in enumerate(takes) if (aid := analysis_ids.get(t.id)) is not None}
+    per_take: list[dict] = [{} for _ in takes]
+    rows = [r for r in rows if r[0] in column]
+    if rows:
+        take_j = np.fromiter((column[r[0]] for r in rows), dtype=np.int64, count=len(rows))
+        bar = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+        right = np.fromiter((r[2] == "correct" for r in rows), dtype=bool, count=len(rows))
+        cents = np.fromiter((abs(r[3]) if r[3] is not None and r[2] == "correct" else np.nan for r in rows),
+                            dtype=float, count=len(rows))
+        timing = np.fromiter((abs(r[4]) if r[4] is not None else np.nan for r in rows), dtype=float, count=len(rows))
+        lo = int(bar.min())
+        span = int(bar.max()) - lo + 1
+        key = take_j * span + (bar - lo)
+        uniq, inverse, count = np.unique(key, return_inverse=True, return_counts=True)
+        n_right = np.bincount(inverse, weights=right, minlength=len(uniq))
+        med_c, med_t = _group_medians(key, cents), _group_medians(key, timing)
+        for u, n, r in zip(uniq.tolist(), count.tolist(), n_right.tolist()):
+            j, b = divmod(u, span)
+            per_take[j][b + lo] = BarStats(b + lo, n, r / n, med_c.get(u), med_t.get(u))
     bars = sorted({b for p in per_take for b in p})
     return Progress(takes, bars, per_take)
 

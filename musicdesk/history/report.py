@@ -66,6 +66,7 @@ def write_pdf(prog: Progress, practice: list[tuple[str, float]], path: str | os.
     with PdfPages(path) as pdf:
         fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8.27, 11.69))     # A4
         fig.suptitle(f"musicdesk progress report\n{title}", fontsize=13)
+        fig.subplots_adjust(hspace=0.4)
         if prog.takes:
             x = [t.recorded_at.astimezone() for t in prog.takes]
             for k, name in RATINGS:
@@ -74,7 +75,10 @@ def write_pdf(prog: Progress, practice: list[tuple[str, float]], path: str | os.
             ax1.set_ylabel("rating (0-1)")
             ax1.legend(loc="lower right")
             ax1.set_title(f"{len(prog.takes)} takes, {_date(prog.takes[0])} to {_date(prog.takes[-1])}")
-            fig.autofmt_xdate()
+            import matplotlib.dates as mdates
+
+            ax1.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+            ax1.tick_params(axis="x", rotation=30)
         else:
             ax1.text(0.5, 0.5, "No takes", ha="center")
         if practice:
