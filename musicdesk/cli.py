@@ -380,7 +380,7 @@ def _features(analysis):
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from musicdesk.analysis import analyze
     from musicdesk.assess import DISPLAY_NAMES
-    from musicdesk.assess.calibrate import calibrate, default_path, read_grades
+    from musicdesk.assess.calibrate import calibrate, read_grades
     from musicdesk.audio import load_take
     from musicdesk.score import load_score
 
@@ -400,12 +400,19 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
     cal = calibrate(grades, features_of, model,
                     progress=lambda i, n: print(f"analysed {i}/{n} takes", file=sys.stderr, end="\r"))
-    out = args.out or str(default_path())
+    return _save_calibration(cal, args.out, f"Calibration on {DISPLAY_NAMES[model]}")
+
+
+def _save_calibration(cal, out: str | None, what: str) -> int:
+    """Save a calibration (default: the user data folder) and print its cross-validated R2 per criterion."""
+    from musicdesk.assess.calibrate import default_path
+
+    out = out or str(default_path())
     try:
         cal.save(out)
     except OSError as exc:
         raise _BadInput(f"Cannot write the calibration to {out}: {exc.strerror or exc}") from exc
-    print(f"Calibration on {DISPLAY_NAMES[model]} saved to {out}")
+    print(f"{what} saved to {out}")
     print(f"{'criterion':<20} {'takes':>5} {'cross-validated R2':>19}")
     for c, m in cal.criteria.items():
         print(f"{c:<20} {m.n_takes:>5} {m.cv_r2:>19.3f}")
@@ -420,7 +427,7 @@ def _calibrate_from_history(args: argparse.Namespace, model: str) -> int:
     import numpy as np
 
     from musicdesk.assess import DISPLAY_NAMES
-    from musicdesk.assess.calibrate import Grade, calibrate, default_path, take_features
+    from musicdesk.assess.calibrate import Grade, calibrate, take_features
     from musicdesk.history.store import Store
 
     store = Store(args.db)
@@ -438,16 +445,8 @@ def _calibrate_from_history(args: argparse.Namespace, model: str) -> int:
                                             np.asarray(a["network_embedding"], float))
     grades = [Grade(str(take), "history", None, crit, value) for take, crit, value, _ in usable]
     cal = calibrate(grades, lambda audio, score, part: features[audio], model)
-    out = args.out or str(default_path())
-    try:
-        cal.save(out)
-    except OSError as exc:
-        raise _BadInput(f"Cannot write the calibration to {out}: {exc.strerror or exc}") from exc
-    print(f"Calibration on {DISPLAY_NAMES[model]} from {len(usable)} released grades in the history, saved to {out}")
-    print(f"{'criterion':<20} {'takes':>5} {'cross-validated R2':>19}")
-    for c, m in cal.criteria.items():
-        print(f"{c:<20} {m.n_takes:>5} {m.cv_r2:>19.3f}")
-    return 0
+    return _save_calibration(cal, args.out, f"Calibration on {DISPLAY_NAMES[model]} from {len(usable)} released "
+                             "grades in the history,")
 
 
 def _cmd_parts(args: argparse.Namespace) -> int:

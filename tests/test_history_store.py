@@ -3,7 +3,6 @@ server; SQLite's settings; migrations from the first schema; a newer store refus
 writers at once; a process killed mid-write; a full disk."""
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import os
 import shutil
@@ -18,7 +17,7 @@ import pytest
 import soundfile as sf
 
 from musicdesk.history import HistoryError
-from musicdesk.history.db import head_revision, make_engine, resolve_url
+from musicdesk.history.db import head_revision, resolve_url
 from musicdesk.history.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -126,6 +126,9 @@ def export_bundle(store, dest: str | os.PathLike, take_ids: Sequence[uuid.UUID] 
     the assignments `assignment_ids` with their pieces. Written to a temporary name, then renamed."""
     if kind not in KINDS:
         raise BundleError(f"A bundle is one of {', '.join(KINDS)}, not {kind!r}.")
+    if kind not in ("feedback", "assignment") and not with_audio:
+        # the blob rows of audio not included would name files the receiver cannot have
+        raise BundleError("A bundle of takes carries their audio.")
     from musicdesk import __version__
 
     data: dict[str, list] = {name: [] for name, _ in SECTIONS}
@@ -185,11 +188,7 @@ def export_bundle(store, dest: str | os.PathLike, take_ids: Sequence[uuid.UUID] 
             data["blobs"].append(_row_json(b))
             files[sha] = f"files/{sha}{EXTENSIONS.get(b.media_type, '')}"
         data["people"] = [_row_json(s.get(m.Person, p)) for p in sorted(people, key=str)]
-    if kind != "feedback" and not with_audio:
-        # the blob rows of audio not included would name files the receiver cannot have
-        raise BundleError("A bundle of takes carries their audio.")
     body = json.dumps(data, separators=(",", ":")).encode()
-    members = {"data.json": body}
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "schema": head_revision(),
                 "app_version": __version__, "kind": kind, "created_at": m.utcnow().isoformat(), "files": {}}
     manifest["files"]["data.json"] = {"sha256": hashlib.sha256(body).hexdigest(), "size": len(body)}

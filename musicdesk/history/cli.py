@@ -21,7 +21,6 @@ This module imports only the standard library until a command runs.
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import sys

@@ -5,7 +5,6 @@ right notes, and the timing spread (median absolute timing error, ms, of the not
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np

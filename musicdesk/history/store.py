@@ -577,7 +577,7 @@ def _add_analysis(s: Session, take: uuid.UUID, record: dict, analysis_id: uuid.U
     ratings = rep.get("ratings", {})
     summary = rep.get("summary", {})
     last = s.scalar(select(func.max(m.Analysis.created_at)).where(m.Analysis.take_id == take))
-    if last is not None and last.tzinfo is None:
+    if last is not None and last.tzinfo is None:    # max() returns the raw column: UTCDateTime is not applied
         last = last.replace(tzinfo=dt.timezone.utc)
     a = m.Analysis(id=analysis_id or uuid.uuid4(), take_id=take, created_at=created_at or _after(last),
                    app_version=record.get("app_version", ""), tracker=record.get("tracker", "") or "",
@@ -626,4 +626,4 @@ def _latest_analysis_ids(s: Session, take_ids: Sequence[uuid.UUID]) -> dict:
     return {t: a for t, a in s.execute(q)}
 
 
-__all__ = ["Store", "TakeRow", "HistoryError", "current", "IntegrityError"]
+__all__ = ["Store", "TakeRow", "HistoryError", "current"]
