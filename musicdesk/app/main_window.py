@@ -200,8 +200,8 @@ class MainWindow(QMainWindow):
             start_loading(st.assess_model, st.assess_device)
         task = workers.Task(_prepare_in_background)
         _ROLL_LOADING = True
-        task.signals.progress.connect(lambda *_: self.roll.get())
-        task.signals.failed.connect(lambda _m: done())
+        task.signals.progress.connect(s.alive(lambda *_: self.roll.get()))
+        task.signals.failed.connect(s.alive(lambda _m: done()))
         s.run(task, done, "Cannot prepare the analysis")
         s.update()
 
@@ -404,7 +404,7 @@ class MainWindow(QMainWindow):
         if self.session.is_recording:
             self.takes.stop_recording()
         self.transport.stop_playback()
-        self.session.cancel_all()
+        self.session.close()
         for other in (self.melody_lab, self.tuner):
             if other is not None:
                 other.close()

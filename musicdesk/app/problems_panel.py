@@ -81,11 +81,11 @@ class ResultsPanel(QWidget):
         self.progress.setVisible(True)
         self.progress.setValue(0)
         self.cancel_button.setVisible(True)
-        task.signals.progress.connect(self._on_progress)
-        task.signals.cancelled.connect(self._ended)
-        task.signals.failed.connect(lambda _m: self._ended())
+        task.signals.progress.connect(s.alive(self._on_progress))
+        task.signals.cancelled.connect(s.alive(self._ended))
+        task.signals.failed.connect(s.alive(lambda _m: self._ended()))
         if failed is not None:
-            task.signals.failed.connect(failed)
+            task.signals.failed.connect(s.alive(failed))
 
         def shown(analysis):
             self._ended()

@@ -108,6 +108,7 @@ class Session(QObject):
         self.warming = False              # the compiled analysis code is loading (recording waits)
         self.last_error: str | None = None
         self.tasks: set = set()
+        self.closed = False  # the window has closed: background results are ignored
 
     # ------------------------------------------------------------------ state
     @property
@@ -161,10 +162,14 @@ class Session(QObject):
 
         def finish(result):
             self.tasks.discard(task)
+            if task.is_cancelled or self.closed:  # it came in after a cancel or the window closing:
+                return                            # unwanted, and the widgets it would fill may be gone
             on_done(result)
 
         def fail(msg):
             self.tasks.discard(task)
+            if task.is_cancelled or self.closed:
+                return
             if quiet:
                 self.last_error = msg
                 self.status(f"{what}: {msg}", 15000)
@@ -180,3 +185,17 @@ class Session(QObject):
     def cancel_all(self) -> None:
         for t in list(self.tasks):
             t.cancel()
+
+    def close(self) -> None:
+        """The window is closing: cancel all work, and from now on ignore what it still reports
+        (a result or a cancel queued before the window went would reach widgets already deleted)."""
+        self.closed = True
+        self.cancel_all()
+
+    def alive(self, fn: Callable[..., Any]) -> Callable[..., None]:
+        """`fn`, made to do nothing once the window has closed: for a task's signals connected
+        outside `run`."""
+        def call(*args: Any) -> None:
+            if not self.closed:
+                fn(*args)
+        return call

@@ -85,7 +85,7 @@ class TakeController(QObject):
             self.s.recording = None
             self.set_take(take)
 
-        task.signals.failed.connect(lambda _msg: self.drop_take())
+        task.signals.failed.connect(self.s.alive(lambda _msg: self.drop_take()))
         self.s.run(task, done, "Cannot open the take")
 
     def drop_take(self) -> None:
