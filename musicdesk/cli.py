@@ -207,12 +207,17 @@ class _Saver:
         self.store = Store(args.db)
         self.student = self.store.person(args.student or login_name())
         self.piece = self.store.piece(score.source_path, score.part, score.title or "")
+        self.assignment = self.store.resolve_assignment(args.assignment) if getattr(args, "assignment", None) \
+            else None
 
     def save(self, take_path: str, analysis, score):
         from musicdesk.history.records import analysis_record
 
-        return self.store.save_take(self.student, self.piece, take_path, record=analysis_record(analysis),
+        take = self.store.save_take(self.student, self.piece, take_path, record=analysis_record(analysis),
                                     tempo_bpm=score.tempo_bpm)
+        if self.assignment is not None:   # checked there: the assignment's piece and part, and student
+            self.store.submit(self.assignment, [take])
+        return take
 
 
 _savers: dict = {}
@@ -516,6 +521,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "else your login name)")
     a.add_argument("--db", metavar="URL", help="with --save: the history store (default: MUSICDESK_DB, else the "
                    "file in the user data folder)")
+    a.add_argument("--assignment", metavar="A", help="with --save: the takes are played for this assignment "
+                   "(id or title; `musicdesk history submit` then sends them)")
     a.set_defaults(func=_cmd_analyze)
     c = sub.add_parser("calibrate", help="learn a teacher's grading from graded takes (a CSV of audio, "
                        "score, criterion, grade)")

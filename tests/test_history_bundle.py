@@ -229,3 +229,29 @@ def test_a_full_disk_while_exporting_leaves_no_half_bundle(student, tmp_path, mo
     with pytest.raises(HistoryError, match="disk is full"):
         export_bundle(student, tmp_path / "out.zip", takes)
     assert not any(p.name.startswith(".out.zip") or p.name == "out.zip" for p in tmp_path.iterdir())
+
+
+def test_an_assignment_and_its_submission_travel_on_both_backends(student, store_url, tmp_path):
+    """The teacher's store (SQLite or PostgreSQL) makes an assignment; the student imports it with its
+    score, records for it and submits; the teacher finds the takes under the assignment."""
+    teacher = Store(store_url, files_dir=tmp_path / "teacher-files")
+    me, piece = teacher.person("Ms Lee", "teacher"), teacher.piece(SCORE, "Melody", "Zwei Koenigskinder")
+    aid = teacher.assign(me, piece, "Bars 1-4 slowly", bars=(1, 4), tempo_bpm=72, criteria=["pitch", "tone"],
+                         scale_max=4, instructions="Breathe at bar 4.")
+    bundle = export_bundle(teacher, tmp_path / "assignment.zip", kind="assignment", assignment_ids=[aid])
+    r = import_bundle(student, bundle)
+    assert r.kind == "assignment" and r.added["assignments"] == 1 and r.added["pieces"] == 1
+    assert not import_bundle(student, bundle).anything_new
+    [a] = student.assignments()
+    assert (a.id, a.first_bar, a.last_bar, a.tempo_bpm, a.criteria, a.scale_max) == (aid, 1, 4, 72.0, ["pitch", "tone"], 4.0)
+    score = student.score_file(a.piece_id, tmp_path / "opened")
+    assert score.read_bytes() == SCORE.read_bytes()
+    takes = takes_of(student, tmp_path)                          # recorded against the score as received
+    assert student.submit(aid, takes[:1]) == takes[:1]
+    assert [t.id for t in student.submitted(aid)] == takes[:1]
+    sub = export_bundle(student, tmp_path / "submission.zip", takes[:1], kind="submission")
+    r = import_bundle(teacher, sub)
+    assert r.kind == "submission" and r.added["takes"] == 1 and r.added["assignments"] == 0   # it had it
+    [row] = teacher.submitted(aid)
+    assert row.id == takes[0] and row.student == "Anna" and row.assignment_id == aid
+    teacher.close()

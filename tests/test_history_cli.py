@@ -121,3 +121,88 @@ def test_calibrate_from_the_history_refuses_too_few_grades(db, tmp_path, capsys)
     assert rc == 2 and "at least 4 graded takes" in err
     rc, _, err = run(capsys, "calibrate")
     assert rc == 2 and "--from-history" in err
+
+
+def test_an_assignment_goes_to_the_student_and_the_submission_and_feedback_come_back(db, tmp_path, capsys):
+    """The whole exchange as files, between two stores (the teacher's, the student's), by the CLI alone."""
+    teacher, student = ["--db", tmp_path / "teacher.sqlite3"], ["--db", tmp_path / "student.sqlite3"]
+    assigned = tmp_path / "assignment.zip"
+    rc, out, _ = run(capsys, "history", *teacher, "assign", "Week 3: the first line", "--teacher", "Ms Lee",
+                     "--piece", SCORE, "--bars", "1-4", "--tempo", "80", "--due", "2026-12-11",
+                     "--criteria", "pitch,rhythm", "--scale", "5", "--instructions", "Slowly, and breathe at bar 4.",
+                     "--out", assigned)
+    assert rc == 0 and "assignment" in out and assigned.exists()
+
+    out = run(capsys, "history", *student, "import", assigned)[1]
+    assert "assignment: " in out and "1 assignments" in out
+    [a] = json.loads(run(capsys, "history", *student, "assignments", "--student", "Anna", "--json")[1])
+    assert (a["title"], a["part"], a["bars"], a["tempo_bpm"], a["criteria"], a["scale_max"], a["takes"]) == \
+        ("Week 3: the first line", "Melody", [1, 4], 80.0, ["pitch", "rhythm"], 5.0, 0)
+    assert a["due"].startswith("2026-12-11") and a["instructions"] == "Slowly, and breathe at bar 4."
+    text = run(capsys, "history", *student, "assignments")[1]
+    assert "bars 1-4, 80 bpm, due 2026-12-11; graded on pitch, rhythm out of 5; 0 take(s)" in text
+
+    # the student opens the assignment's score (the same bytes: the same piece), records and submits
+    rc, out, _ = run(capsys, "history", *student, "score", "--assignment", a["id"][:8], "--out", tmp_path / "got")
+    got = tmp_path / "got" / SCORE.name
+    assert rc == 0 and got.read_bytes() == SCORE.read_bytes() and "(part Melody)" in out
+    rc, out, _ = run(capsys, "analyze", got, TAKE, "--save", *student, "--assignment", a["id"][:8],
+                     "--assess", "none", "--quiet")
+    assert rc == 0
+    assert json.loads(run(capsys, "history", *student, "assignments", "--json")[1])[0]["takes"] == 1
+    submission = tmp_path / "submission.zip"
+    assert "a submission of 1 take(s)" in run(capsys, "history", *student, "submit", a["id"][:8], submission)[1]
+
+    # the teacher sees it under the assignment, grades it on the assignment's criteria, and sends feedback
+    assert "submission: " in run(capsys, "history", *teacher, "import", submission)[1]
+    assert "1 take(s)" in run(capsys, "history", *teacher, "assignments")[1]
+    [take] = json.loads(run(capsys, "history", *teacher, "takes", "--json")[1])
+    tid = take["id"][:8]
+    for crit, v in (("pitch", "4"), ("rhythm", "3.5")):
+        assert run(capsys, "history", *teacher, "grade", tid, "--grader", "Ms Lee", "--criterion", crit,
+                   "--value", v, "--scale", "5", "--release")[0] == 0
+    assert run(capsys, "history", *teacher, "comment", tid, "this G again", "--author", "Ms Lee",
+               "--note", "p0m2n2")[0] == 0
+    feedback = tmp_path / "feedback.zip"
+    assert run(capsys, "history", *teacher, "export", feedback, "--take", tid, "--kind", "feedback")[0] == 0
+    assert "feedback: " in run(capsys, "history", *student, "import", feedback)[1]
+    shown = run(capsys, "history", *student, "show", tid)[1]
+    assert "grade pitch: 4/5 by Ms Lee (released)" in shown and "on notes p0m2n2: this G again" in shown
+    assert "nothing new" in run(capsys, "history", *student, "import", feedback)[1]     # idempotent
+
+
+def test_assignments_refuse_what_does_not_fit(db, tmp_path, capsys):
+    s = Store(db)
+    anna, ben, piece = s.person("Anna"), s.person("Ben"), s.piece(SCORE, "Melody", "Zwei Koenigskinder")
+    other = s.piece(ROOT / "resources" / "scores" / "example_tune.abc", "Melody", "Example tune")
+    teacher = s.person("Ms Lee", "teacher")
+    for_anna = s.assign(teacher, piece, "Only Anna", student=anna)
+    bens = s.save_take(ben, piece, tone_file(tmp_path / "b.wav"), record=record())
+    with pytest.raises(Exception, match="another student"):
+        s.submit(for_anna, [bens])
+    elsewhere = s.save_take(anna, other, tone_file(tmp_path / "o.wav", hz=330), record=record())
+    with pytest.raises(Exception, match="another piece"):
+        s.submit(for_anna, [elsewhere])
+    assert [a.title for a in s.assignments(ben)] == []          # not Ben's
+    assert [a.title for a in s.assignments(anna)] == ["Only Anna"]
+    for kw, match in ((dict(title=" "), "title"), (dict(criteria=[]), "criterion"), (dict(scale_max=0), "scale"),
+                      (dict(bars=(5, 2)), "Bars 5-2"), (dict(tempo_bpm=1000), "out of range")):
+        args = {"title": "x", **kw}
+        with pytest.raises(ValueError, match=match):
+            s.assign(teacher, piece, args.pop("title"), **args)
+    s.close()
+    rc, _, err = run(capsys, "history", "submit", str(for_anna)[:8], tmp_path / "s.zip")
+    assert rc == 2 and "No takes are recorded for this assignment yet" in err
+    rc, _, err = run(capsys, "history", "score", "--assignment", "nothing-like-it")
+    assert rc == 2 and "No assignment matches" in err
+
+
+def test_practice_time_not_recorded_as_a_take_is_counted(db, tmp_path, capsys):
+    s = Store(db)
+    anna, piece = s.person("Anna"), s.piece(SCORE, "Melody", "Zwei Koenigskinder")
+    s.save_take(anna, piece, tone_file(tmp_path / "a.wav"), record=record())   # a 1 s take
+    s.close()
+    out = run(capsys, "history", "practice", "--student", "Anna", "--piece", "Zwei", "--add", "12")[1]
+    assert "total 12.0 min over 1 day(s)" in out
+    rc, _, err = run(capsys, "history", "practice", "--student", "Anna", "--add", "-3", "--piece", "Zwei")
+    assert rc == 2 and "more than 0" in err

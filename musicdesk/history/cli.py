@@ -8,7 +8,13 @@
     musicdesk history grade TAKE --grader NAME --criterion C --value V [--scale MAX] [--release]
     musicdesk history release TAKE --grader NAME
     musicdesk history trash TAKE | restore TAKE | empty-trash
-    musicdesk history export OUT.zip (--take ID ... | --student S [--piece P]) [--kind takes|submission|feedback]
+    musicdesk history export OUT.zip (--take ID ... | --student S [--piece P] | --assignment A) [--kind takes|feedback]
+    musicdesk history assign TITLE --teacher T --piece P [--bars A-B] [--tempo BPM] [--due DATE]
+                             [--criteria C,C] [--scale MAX] [--instructions TEXT] [--student S] [--out OUT.zip]
+    musicdesk history assignments [--student S] [--json]
+    musicdesk history submit ASSIGNMENT OUT.zip [--take ID ...]
+    musicdesk history practice --student S [--piece P] [--add MINUTES]
+    musicdesk history score (P | --assignment A) [--out DIR]
     musicdesk history import BUNDLE [BUNDLE ...]
     musicdesk history backup OUT.zip
     musicdesk history progress --student S --piece P [--json]
@@ -86,8 +92,44 @@ def add_commands(sub) -> None:
     e.add_argument("--take", action="append", default=[])
     e.add_argument("--student")
     e.add_argument("--piece")
+    e.add_argument("--assignment", action="append", default=[], metavar="A",
+                   help="an assignment (id or title) to send to students, with its score")
     e.add_argument("--kind", default="takes", choices=("takes", "submission", "feedback"))
     e.set_defaults(func=_export)
+    a = hs.add_parser("assign", help="a teacher's assignment: piece, bars, tempo, due date, criteria")
+    a.add_argument("title")
+    a.add_argument("--teacher", required=True)
+    a.add_argument("--piece", required=True, help="a piece in the store, or a score file")
+    a.add_argument("--part", help="with a score file: the part (name or number; default its first)")
+    a.add_argument("--bars", metavar="A-B", help="the bars to play (the pickup is bar 0)")
+    a.add_argument("--tempo", type=float, metavar="BPM")
+    a.add_argument("--due", metavar="DATE", help="YYYY-MM-DD (the end of that day, local time)")
+    a.add_argument("--criteria", default="pitch,rhythm,intonation", help="what it is graded on, comma-separated")
+    a.add_argument("--scale", type=float, default=10.0, help="the top of the grading scale (default 10)")
+    a.add_argument("--instructions", default="")
+    a.add_argument("--student", help="for one student (default: anyone who imports it)")
+    a.add_argument("--out", metavar="OUT.zip", help="also write it as a bundle to send")
+    a.set_defaults(func=_assign)
+    al = hs.add_parser("assignments", help="list the assignments, by due date")
+    al.add_argument("--student")
+    al.add_argument("--json", action="store_true")
+    al.set_defaults(func=_assignments)
+    sb = hs.add_parser("submit", help="a submission bundle of takes played for an assignment, to send")
+    sb.add_argument("assignment")
+    sb.add_argument("out")
+    sb.add_argument("--take", action="append", default=[], help="a take to submit (default: the takes "
+                    "already recorded for the assignment)")
+    sb.set_defaults(func=_submit)
+    pt = hs.add_parser("practice", help="practice time per day (or add time not recorded as a take)")
+    pt.add_argument("--student", required=True)
+    pt.add_argument("--piece")
+    pt.add_argument("--add", type=float, metavar="MINUTES", help="count this much practice today")
+    pt.set_defaults(func=_practice)
+    sc = hs.add_parser("score", help="write a piece's (or an assignment's) score to a folder, to open it")
+    sc.add_argument("piece", nargs="?")
+    sc.add_argument("--assignment")
+    sc.add_argument("--out", default=".", metavar="DIR")
+    sc.set_defaults(func=_score)
     i = hs.add_parser("import", help="import bundles (the same bundle twice changes nothing)")
     i.add_argument("bundles", nargs="+")
     i.set_defaults(func=_import)
@@ -121,6 +163,19 @@ def open_store(args):
 # ---------------------------------------------------------------------- resolving names
 def _student(store, name: str):
     return store.person(name, "student", create=False)
+
+
+def _student_or_new(store, name: str):
+    """A student's id, or a new id matching nobody when the store has not met them yet (the assignments
+    for anyone still apply to them)."""
+    import uuid
+
+    from musicdesk.history import HistoryError
+
+    try:
+        return _student(store, name)
+    except HistoryError:
+        return uuid.uuid4()
 
 
 def _piece(store, text: str):
@@ -320,6 +375,13 @@ def _export(args) -> int:
 
     with open_store(args) as store:
         takes = [store.resolve_take(t) for t in args.take]
+        if args.assignment:
+            if takes or args.student:
+                raise ValueError("export an assignment on its own (`submit` sends the takes played for it)")
+            ids = [store.resolve_assignment(a) for a in args.assignment]
+            out = export_bundle(store, args.out, kind="assignment", assignment_ids=ids)
+            print(f"{out}: {len(ids)} assignment(s), with their scores")
+            return 0
         if args.student:
             takes += [r.id for r in store.takes(student=_student(store, args.student),
                                                 piece=_piece(store, args.piece) if args.piece else None)]
@@ -394,4 +456,117 @@ def _report(args) -> int:
     if args.pdf:
         write_pdf(prog, practice, args.pdf, title)
         print(f"wrote {args.pdf}")
+    return 0
+
+
+def _due(text: str | None):
+    """A due date: the end of that local day."""
+    d = _day(text)
+    return None if d is None else d + dt.timedelta(days=1, seconds=-1)
+
+
+def _assign(args) -> int:
+    from musicdesk.history.bundle import export_bundle
+
+    with open_store(args) as store:
+        teacher = store.person(args.teacher, "teacher")
+        student = _student(store, args.student) if args.student else None
+        aid = store.assign(teacher, _piece_or_score(store, args.piece, args.part), args.title, bars=_range(args.bars, int),
+                           tempo_bpm=args.tempo, due=_due(args.due), criteria=args.criteria.split(","),
+                           scale_max=args.scale, instructions=args.instructions, student=student)
+        print(f"assignment {str(aid)[:8]}: {args.title}")
+        if args.out:
+            print(f"{export_bundle(store, args.out, kind='assignment', assignment_ids=[aid])}: to send")
+    return 0
+
+
+def _assignment_json(a, piece, n_takes: int) -> dict:
+    return {"id": str(a.id), "title": a.title, "piece": piece.title, "part": piece.part,
+            "bars": [a.first_bar, a.last_bar] if a.first_bar is not None else None, "tempo_bpm": a.tempo_bpm,
+            "due": a.due.isoformat() if a.due else None, "criteria": a.criteria, "scale_max": a.scale_max,
+            "instructions": a.instructions, "takes": n_takes}
+
+
+def _assignments(args) -> int:
+    with open_store(args) as store:
+        rows = store.assignments(_student_or_new(store, args.student) if args.student else None)
+        pieces = {p.id: p for p in store.pieces()}
+        counts = {a.id: len(store.submitted(a.id)) for a in rows}
+    if args.json:
+        json.dump([_assignment_json(a, pieces[a.piece_id], counts[a.id]) for a in rows], sys.stdout, indent=1)
+        print()
+        return 0
+    if not rows:
+        print("No assignments.")
+    for a in rows:
+        p = pieces[a.piece_id]
+        bars = f", bars {a.first_bar}-{a.last_bar}" if a.first_bar is not None else ""
+        tempo = f", {a.tempo_bpm:g} bpm" if a.tempo_bpm else ""
+        due = f", due {a.due.astimezone():%Y-%m-%d}" if a.due else ""
+        print(f"{str(a.id)[:8]}  {a.title}: {p.title} ({p.part}){bars}{tempo}{due}; graded on "
+              f"{', '.join(a.criteria)} out of {a.scale_max:g}; {counts[a.id]} take(s)"
+              + (f"\n          {a.instructions}" if a.instructions else ""))
+    return 0
+
+
+def _submit(args) -> int:
+    from musicdesk.history.bundle import export_bundle
+
+    with open_store(args) as store:
+        aid = store.resolve_assignment(args.assignment)
+        takes = [store.resolve_take(t) for t in args.take]
+        if takes:
+            store.submit(aid, takes)
+        else:
+            takes = [r.id for r in store.submitted(aid)]
+            if not takes:
+                raise ValueError("No takes are recorded for this assignment yet: record one (`analyze --save "
+                                 "--assignment A`), or give --take ID")
+        out = export_bundle(store, args.out, takes, kind="submission")
+    print(f"{out}: a submission of {len(takes)} take(s), to send to the teacher")
+    return 0
+
+
+def _practice(args) -> int:
+    with open_store(args) as store:
+        student = _student(store, args.student)
+        piece = _piece(store, args.piece) if args.piece else None
+        if args.add is not None:
+            if piece is None:
+                raise ValueError("--add needs the --piece practised")
+            store.add_practice(student, piece, args.add * 60.0)
+        days = store.practice(student, piece)
+    if not days:
+        print("No practice recorded.")
+    for day, sec in days:
+        print(f"{day}  {sec / 60:6.1f} min")
+    print(f"total {sum(s for _, s in days) / 60:.1f} min over {len(days)} day(s)")
+    return 0
+
+
+def _piece_or_score(store, text: str, part: str | None):
+    """A piece of the store, or the piece of a score file and its part (made when new)."""
+    import os
+
+    if not os.path.isfile(text):
+        return _piece(store, text)
+    from musicdesk.cli import _part_arg
+    from musicdesk.score import load_score
+
+    score = load_score(text, part=_part_arg(part))
+    return store.piece(text, score.part, score.title or "")
+
+
+def _score(args) -> int:
+    with open_store(args) as store:
+        if args.assignment:
+            aid = store.resolve_assignment(args.assignment)
+            piece = next(a.piece_id for a in store.assignments() if a.id == aid)
+        elif args.piece:
+            piece = _piece(store, args.piece)
+        else:
+            raise ValueError("give a piece, or --assignment A")
+        path = store.score_file(piece, args.out)
+        p = next(x for x in store.pieces() if x.id == piece)
+    print(f"{path} (part {p.part})")
     return 0

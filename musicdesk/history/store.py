@@ -48,6 +48,7 @@ class TakeRow:
     network: dict            # the network's, when it rated the take
     grades: dict             # criterion -> (value, scale_max, status), the current ones
     trashed: bool
+    assignment_id: uuid.UUID | None = None   # the assignment it was played for
 
 
 def _locked(exc: Exception) -> bool:
@@ -197,6 +198,32 @@ class Store:
         with self.read() as s:
             return list(s.scalars(select(m.Piece).order_by(m.Piece.title, m.Piece.part)))
 
+    def score_file(self, piece: uuid.UUID, folder: str | os.PathLike) -> Path:
+        """Write a piece's score into `folder` under its own file name (the same bytes, so takes recorded
+        against it are of the same piece) and return its path."""
+        with self.read() as s:
+            p = s.get(m.Piece, piece)
+            if p is None:
+                raise HistoryError(f"No piece {piece} in the history store.")
+            blob = s.get(m.Blob, p.score_sha256)
+        name = os.path.basename(blob.filename or "") or f"{p.title or 'score'}.musicxml"
+        dest = Path(folder) / name
+        data = self.files.read(p.score_sha256)
+        if dest.exists() and sha256_file(dest) == p.score_sha256:
+            return dest
+        if dest.exists():
+            raise HistoryError(f"{dest} exists and is another file; give another folder.")
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(f".{dest.name}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, dest)
+        except OSError as exc:
+            from musicdesk.history.files import disk_message
+
+            raise HistoryError(disk_message(exc, f"the score {dest}")) from exc
+        return dest
+
     # ------------------------------------------------------------------ takes and analyses
     def save_take(self, student: uuid.UUID, piece: uuid.UUID, audio_path: str | os.PathLike, *,
                   record: dict | None = None, recorded_at: dt.datetime | None = None, device: str = "",
@@ -267,8 +294,9 @@ class Store:
 
     def takes(self, student: uuid.UUID | None = None, piece: uuid.UUID | None = None,
               since: dt.datetime | None = None, until: dt.datetime | None = None, trashed: bool = False,
-              limit: int | None = None) -> list[TakeRow]:
-        """Takes, newest first, with their current analysis's ratings and current grades."""
+              limit: int | None = None, assignment: uuid.UUID | None = None) -> list[TakeRow]:
+        """Takes, newest first, with their current analysis's ratings and current grades (of
+        `assignment` only, when given)."""
         latest = (select(m.Analysis.take_id, func.max(m.Analysis.created_at).label("at"))
                   .group_by(m.Analysis.take_id).subquery())
         q = (select(m.Take, m.Person.name, m.Piece.title, m.Piece.part, m.Analysis)
@@ -279,6 +307,8 @@ class Store:
             q = q.where(m.Take.student_id == student)
         if piece is not None:
             q = q.where(m.Take.piece_id == piece)
+        if assignment is not None:
+            q = q.where(m.Take.assignment_id == assignment)
         if since is not None:
             q = q.where(m.Take.recorded_at >= since)
         if until is not None:
@@ -296,7 +326,7 @@ class Store:
                                a.n_notes if a else None, a.n_correct if a else None,
                                ({"note_accuracy": a.note_accuracy, "rhythmic_accuracy": a.rhythmic_accuracy, "intonation": a.intonation}
                                 if a else {}), (a.network_ratings or {}) if a else {},
-                               grades.get(t.id, {}), t.trashed_at is not None))
+                               grades.get(t.id, {}), t.trashed_at is not None, t.assignment_id))
         return out
 
     def _current_grades(self, s: Session, take_ids: Sequence[uuid.UUID]) -> dict:
@@ -498,6 +528,97 @@ class Store:
             q = q.where(m.PracticeDay.piece_id == piece)
         with self.read() as s:
             return [(d, float(sec)) for d, sec in s.execute(q.order_by(m.PracticeDay.day))]
+
+    def add_practice(self, student: uuid.UUID, piece: uuid.UUID, seconds: float,
+                     when: dt.datetime | None = None) -> None:
+        """Count `seconds` of practice not recorded as a take (playing along, the tuner, a session the
+        window timed) on the day of `when` (default now, local time)."""
+        if not seconds > 0:
+            raise ValueError("Practice time must be more than 0 seconds.")
+        self._write(lambda s: _add_practice(s, student, piece, when or m.utcnow(), float(seconds)))
+
+    # ------------------------------------------------------------------ assignments
+    def assign(self, teacher: uuid.UUID, piece: uuid.UUID, title: str, *, bars: tuple[int, int] | None = None,
+               tempo_bpm: float | None = None, due: dt.datetime | None = None,
+               criteria: Sequence[str] = ("pitch", "rhythm", "intonation"), scale_max: float = 10.0,
+               instructions: str = "", student: uuid.UUID | None = None) -> uuid.UUID:
+        """A teacher's assignment: a piece (its part), the bars and tempo to play, a due date, the
+        criteria and the top of the scale it will be graded on, and instructions; for one student or
+        (student None) anyone who imports it."""
+        title = title.strip()
+        if not title:
+            raise ValueError("An assignment needs a title.")
+        criteria = [c.strip() for c in criteria if c.strip()]
+        if not criteria:
+            raise ValueError("An assignment needs at least one criterion to grade.")
+        if not scale_max > 0:
+            raise ValueError("The top of the grading scale must be more than 0.")
+        if bars is not None and not (0 <= bars[0] <= bars[1]):
+            raise ValueError(f"Bars {bars[0]}-{bars[1]}: give a range like 3-8 (the pickup is bar 0).")
+        if tempo_bpm is not None and not 20 <= tempo_bpm <= 400:
+            raise ValueError(f"A tempo of {tempo_bpm:g} bpm is out of range (20-400).")
+
+        def add(s: Session) -> uuid.UUID:
+            if s.get(m.Piece, piece) is None:
+                raise HistoryError(f"No piece {piece} in the history store.")
+            a = m.Assignment(id=uuid.uuid4(), piece_id=piece, teacher_id=teacher, student_id=student,
+                             title=title[:300], first_bar=bars[0] if bars else None,
+                             last_bar=bars[1] if bars else None, tempo_bpm=tempo_bpm, due=due,
+                             criteria=criteria, scale_max=float(scale_max), instructions=instructions)
+            s.add(a)
+            return a.id
+
+        return self._write(add)
+
+    def assignments(self, student: uuid.UUID | None = None) -> list[m.Assignment]:
+        """Assignments, by due date (none last): for `student`, theirs and those for anyone."""
+        q = select(m.Assignment)
+        if student is not None:
+            q = q.where((m.Assignment.student_id == student) | (m.Assignment.student_id.is_(None)))
+        with self.read() as s:
+            rows = list(s.scalars(q))
+        far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+        return sorted(rows, key=lambda a: (a.due or far, a.created_at))
+
+    def resolve_assignment(self, text: str) -> uuid.UUID:
+        """An assignment's id from its id, its first 6 or more characters, or its exact title."""
+        rows = self.assignments()
+        low = text.strip().lower()
+        found = [a for a in rows if len(low) >= 6 and str(a.id).startswith(low)] or \
+            [a for a in rows if a.title.lower() == low]
+        if len(found) != 1:
+            raise HistoryError(f"No assignment matches {text!r}; `musicdesk history assignments` lists them."
+                               if not found else f"{len(found)} assignments match {text!r}: give its id.")
+        return found[0].id
+
+    def submit(self, assignment: uuid.UUID, takes: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+        """Mark `takes` as played for `assignment` (they must be of its piece, and of its student when it
+        names one), for a submission bundle. Returns them."""
+        def work(s: Session) -> list[uuid.UUID]:
+            a = s.get(m.Assignment, assignment)
+            if a is None:
+                raise HistoryError(f"No assignment {assignment} in the history store.")
+            for tid in takes:
+                t = s.get(m.Take, tid)
+                if t is None:
+                    raise HistoryError(f"No take {tid} in the history store.")
+                if t.piece_id != a.piece_id:
+                    raise HistoryError(f"Take {str(tid)[:8]} is of another piece or part than the assignment "
+                                       f"{a.title!r}; record the assigned piece and part.")
+                if a.student_id is not None and t.student_id != a.student_id:
+                    raise HistoryError(f"Take {str(tid)[:8]} is by another student than the assignment's.")
+                if t.trashed_at is not None:
+                    raise HistoryError(f"Take {str(tid)[:8]} is in the trash; restore it first.")
+                t.assignment_id = assignment
+            return list(takes)
+
+        if not takes:
+            raise ValueError("A submission needs at least one take.")
+        return self._write(work)
+
+    def submitted(self, assignment: uuid.UUID) -> list[TakeRow]:
+        """The takes submitted (or recorded) for `assignment`, newest first."""
+        return self.takes(assignment=assignment)
 
     # ------------------------------------------------------------------ calibration
     def released_grades(self, grader: uuid.UUID | None = None) -> list[tuple[uuid.UUID, str, float, dict]]:
