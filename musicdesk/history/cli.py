@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from collections import Counter
 
 COMMANDS = ("history",)
 
@@ -491,7 +492,7 @@ def _assignments(args) -> int:
     with open_store(args) as store:
         rows = store.assignments(_student_or_new(store, args.student) if args.student else None)
         pieces = {p.id: p for p in store.pieces()}
-        counts = {a.id: len(store.submitted(a.id)) for a in rows}
+        counts = Counter(r.assignment_id for r in store.takes())       # one query, not one per assignment
     if args.json:
         json.dump([_assignment_json(a, pieces[a.piece_id], counts[a.id]) for a in rows], sys.stdout, indent=1)
         print()

@@ -59,21 +59,7 @@ class FileStore:
         dest = self.path(digest)
         if dest.is_file():
             return digest
-        tmp = dest.with_name(f".{digest}.{os.getpid()}.tmp")
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, dest)
-            _fsync_dir(dest.parent)
-        except OSError as exc:
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
-            raise HistoryError(disk_message(exc, "a file into the history store")) from exc
+        write_atomic(dest, data, "a file into the history store")
         return digest
 
     def put_file(self, path: str | os.PathLike) -> str:
@@ -97,6 +83,26 @@ class FileStore:
             self.path(sha256).unlink()
         except FileNotFoundError:
             pass
+
+
+def write_atomic(dest: Path, data: bytes, what: str) -> None:
+    """Write `data` to `dest` under a temporary name, synced, then renamed: never a half-written file.
+    A disk error becomes a HistoryError saying what to do (`what`: what was being written)."""
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+        _fsync_dir(dest.parent)
+    except OSError as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise HistoryError(disk_message(exc, what)) from exc
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from musicdesk.history import models as m
 from musicdesk.history.db import (HistoryError, current_revision, head_revision, is_sqlite, known_revisions,
                                   make_engine, resolve_url, sqlite_path, upgrade)
-from musicdesk.history.files import FileStore, sha256_bytes, sha256_file
+from musicdesk.history.files import FileStore, sha256_bytes, sha256_file, write_atomic
 from musicdesk.history.records import flac_audio, note_rows, report_without_notes, score_media_type
 
 T = TypeVar("T")
@@ -208,20 +208,11 @@ class Store:
             blob = s.get(m.Blob, p.score_sha256)
         name = os.path.basename(blob.filename or "") or f"{p.title or 'score'}.musicxml"
         dest = Path(folder) / name
-        data = self.files.read(p.score_sha256)
-        if dest.exists() and sha256_file(dest) == p.score_sha256:
-            return dest
         if dest.exists():
+            if sha256_file(dest) == p.score_sha256:
+                return dest
             raise HistoryError(f"{dest} exists and is another file; give another folder.")
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_name(f".{dest.name}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, dest)
-        except OSError as exc:
-            from musicdesk.history.files import disk_message
-
-            raise HistoryError(disk_message(exc, f"the score {dest}")) from exc
+        write_atomic(dest, self.files.read(p.score_sha256), f"the score {dest}")
         return dest
 
     # ------------------------------------------------------------------ takes and analyses
