@@ -187,6 +187,16 @@ def test_progress_per_bar_and_comparing_two_takes(store, tmp_path):
     assert sorted(x.note_id for x in c.improved) == ["n2", "n3", "n5"]
     assert [x.note_id for x in c.worse] == ["n6"]
     assert c.improved[0].a.startswith("wrong note") and c.improved[0].b == "right"
+    # a re-analysis of the first take replaces its bars (the old analysis stays, but is not counted);
+    # another student's take of the piece, and a take with no analysis, are not mixed in
+    store.add_analysis(first, record())
+    ben = store.person("Ben")
+    store.save_take(ben, piece, tone_file(tmp_path / "c.wav", hz=442), record=record(wrong=(0, 1, 2, 3)))
+    bare = store.save_take(anna, piece, tone_file(tmp_path / "d.wav", hz=443), recorded_at=t0 + dt.timedelta(days=9))
+    p = store.progress(anna, piece)
+    assert [t.id for t in p.takes] == [first, second, bare] and p.per_take[2] == {}
+    assert all(b.right_share == 1.0 for b in p.per_take[0].values()) and p.per_take[1][2].right_share == 1.0
+    assert p.per_take[0][1].n_notes == 2
 
 
 def test_a_store_made_by_the_first_schema_upgrades_and_keeps_its_rows(tmp_path):

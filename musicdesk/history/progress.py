@@ -59,25 +59,28 @@ def _group_medians(keys: np.ndarray, values: np.ndarray) -> dict:
     return dict(zip(uniq.tolist(), med.tolist()))
 
 
-def progress_of(takes: list, analysis_ids: dict, rows) -> Progress:
-    """takes: TakeRow oldest first; analysis_ids: take id -> its current analysis id; rows: (analysis_id,
-    bar, status, cents, timing_error_ms) of those analyses. Vectorised: 100 takes of 300 notes in a few ms."""
+def progress_of(takes: list, analysis_ids: dict, counts: list, values: np.ndarray) -> Progress:
+    """Per-bar statistics of each take's current analysis, vectorised (100 takes of 300 notes in a few ms).
+
+    takes: TakeRow oldest first; analysis_ids: take id -> its current analysis id; counts: (analysis id,
+    number of its note rows) in the order the rows come; values: one row per note, in that order, of
+    (bar, 1 if right else 0, |cents| if right else NaN, |timing error ms| or NaN)."""
     column = {aid: j for j, t in enumerate(takes) if (aid := analysis_ids.get(t.id)) is not None}
     per_take: list[dict] = [{} for _ in takes]
-    rows = [r for r in rows if r[0] in column]
-    if rows:
-        take_j = np.fromiter((column[r[0]] for r in rows), dtype=np.int64, count=len(rows))
-        bar = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-        right = np.fromiter((r[2] == "correct" for r in rows), dtype=bool, count=len(rows))
-        cents = np.fromiter((abs(r[3]) if r[3] is not None and r[2] == "correct" else np.nan for r in rows),
-                            dtype=float, count=len(rows))
-        timing = np.fromiter((abs(r[4]) if r[4] is not None else np.nan for r in rows), dtype=float, count=len(rows))
+    values = np.asarray(values, dtype=float).reshape(-1, 4)
+    if sum(n for _, n in counts) != len(values):
+        raise ValueError("progress_of: the counts do not add up to the rows given")
+    take_j = np.repeat([column.get(aid, -1) for aid, _ in counts], [n for _, n in counts]).astype(np.int64)
+    keep = take_j >= 0
+    take_j, values = take_j[keep], values[keep]
+    if len(values):
+        bar = values[:, 0].astype(np.int64)
         lo = int(bar.min())
         span = int(bar.max()) - lo + 1
         key = take_j * span + (bar - lo)
         uniq, inverse, count = np.unique(key, return_inverse=True, return_counts=True)
-        n_right = np.bincount(inverse, weights=right, minlength=len(uniq))
-        med_c, med_t = _group_medians(key, cents), _group_medians(key, timing)
+        n_right = np.bincount(inverse, weights=values[:, 1], minlength=len(uniq))
+        med_c, med_t = _group_medians(key, values[:, 2]), _group_medians(key, values[:, 3])
         for u, n, r in zip(uniq.tolist(), count.tolist(), n_right.tolist()):
             j, b = divmod(u, span)
             per_take[j][b + lo] = BarStats(b + lo, n, r / n, med_c.get(u), med_t.get(u))
