@@ -9,7 +9,10 @@ lab on the example score's part, a measure varied with a slider and inpainting c
 bach10-02-violin-after.png (a professional take: the Bach10 chorale 02 violin, when ../shared/data is
 there; bach10-02-violin-before.png is the same take in the window before issue 15, made by the same
 command on commit 1ad51a0).
-`make_screenshots.py melody` makes only the melody lab; `make_screenshots.py bach10` only the Bach10 one.
+history-takes.png, history-progress.png, history-bars.png, history-practice.png (View > History over six
+rendered takes of the example a few days apart, each with fewer injected errors; the oldest take opened).
+`make_screenshots.py melody` makes only the melody lab; `make_screenshots.py bach10` only the Bach10 one;
+`make_screenshots.py history` only the history panel.
 """
 from __future__ import annotations
 
@@ -164,12 +167,83 @@ def melody_lab() -> None:
     win.close()
 
 
+def history() -> None:
+    """The history panel over six takes of the example score (a store in a temporary folder)."""
+    import datetime as dt
+
+    tmp = tempfile.mkdtemp()
+    os.environ["MUSICDESK_DB"] = str(Path(tmp) / "history.sqlite3")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from musicdesk.analysis import analyze
+    from musicdesk.app.main_window import MainWindow
+    from musicdesk.app.settings import AppSettings
+    from musicdesk.audio import load_take, save_take
+    from musicdesk.history.keep import store_for
+    from musicdesk.history.records import analysis_record
+    from musicdesk.score import example_score_path, load_score
+    from musicdesk.simulate import Errors, perform
+    from musicdesk.synth import render_notes
+
+    app = QApplication.instance() or QApplication([])
+    score = load_score(example_score_path())
+    store = store_for(None)
+    who, piece = store.person("Anna"), store.piece(score.source_path, score.part, score.title)
+    teacher = store.person("Ms Berg", "teacher")
+    t0 = dt.datetime(2026, 11, 2, 16, 30, tzinfo=dt.timezone.utc)
+    plans = [({8: 3, 9: 2, 20: -1, 27: 1}, {15}), ({8: 3, 20: -1, 27: 1}, set()), ({8: 3, 27: 1}, set()),
+             ({27: 1}, set()), ({27: 1}, set()), ({}, set())]
+    for k, (wrong, missed) in enumerate(plans):
+        errors = Errors(wrong_midi={i: score.notes[i].midi + d for i, d in wrong.items()}, missed=frozenset(missed))
+        notes, _ = perform(score.notes, errors, tempo_factor=1.0 - 0.02 * (k % 3))
+        path = Path(tmp) / f"take{k}.wav"
+        save_take(render_notes(notes, "flute"), path)
+        a = analyze(score, load_take(str(path)))
+        when = t0 + dt.timedelta(days=3 * k + (k % 2))
+        tid = store.save_take(who, piece, path, record=analysis_record(a), recorded_at=when)
+        store.add_practice(who, piece, 600 + 240 * k, when=when)
+        if k in (0, 3):
+            store.grade(tid, teacher, "pitch", 5 + k, 10)
+            store.release_grades(tid, teacher)
+    win = MainWindow(settings=AppSettings(count_in_beats=0, takes_dir=tmp, student_name="Anna", assess_model="none"),
+                     settings_org="musicdesk-screenshots")
+    win.resize(1400, 1000)
+    win.show()
+
+    def pump_until(cond, timeout_s=60.0):
+        end = time.time() + timeout_s
+        while not cond() and time.time() < end:
+            app.processEvents()
+            time.sleep(0.01)
+
+    win.open_score(example_score_path())
+    pump_until(lambda: win.score is not None and not win.warming)
+    win.open_history()
+    panel = win.history_panel
+    pump_until(lambda: panel.history is not None and len(panel.history.takes) == len(plans))
+    opened = []
+    panel.take_opened.connect(opened.append)
+    panel.take_list.topLevelItem(panel.take_list.topLevelItemCount() - 1).setSelected(True)
+    panel.open_selected()
+    pump_until(lambda: bool(opened))
+    for i, name in enumerate(("takes", "progress", "bars", "practice")):
+        panel.tabs.setCurrentIndex(i)
+        pump_until(lambda: False, 0.6)
+        win.grab().save(str(OUT / f"history-{name}.png"))
+        print("wrote", OUT / f"history-{name}.png")
+    win.close()
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["melody"]:
         melody_lab()
+    elif sys.argv[1:] == ["history"]:
+        history()
     elif sys.argv[1:] == ["bach10"]:
         bach10_take()
     else:
         main()
         melody_lab()
         bach10_take()
+        history()

@@ -24,6 +24,9 @@ class HistoryKeeper(QObject):
         analysis, take, score = s.analysis, s.take, s.score
         if not st.history_enabled or analysis is None or take is None or score is None or not take.path:
             return
+        if s.stored_take_id is not None:           # a take opened from the history: kept already
+            self.last_take_id = s.stored_take_id
+            return
         from musicdesk.history.keep import keep_take
 
         judged = s.judged_score

@@ -226,6 +226,7 @@ class LoopRecording(QObject):
             return
         s.take = p.take
         s.take_path = p.take.path or None
+        s.stored_take_id = None
         s.recording = (p.take.samples, p.take.sr)
         if not s.is_recording:
             self.roll.clear_live()           # the recording's live trace runs on its own clock, not the pass's

@@ -100,6 +100,7 @@ class MainWindow(QMainWindow):
         self.melody_lab = None                     # the melody lab's window, made on first use
         self.help_dialog = None                    # the Help page on show
         self.tuner = None                          # Tools > Tuner, made on first use
+        self.history_panel = None                  # View > History, made on first use
 
         # ---- the shared views: score over piano roll, and the panels around them
         self.score_view = ScoreView()
@@ -215,10 +216,12 @@ class MainWindow(QMainWindow):
             "Vary and inpaint the measures of a melody (the practice score's part to begin with)")
         self.act_tuner = make_action(w, "Tuner…", self.open_tuner, "Ctrl+U",
                                      "Tune against the reference pitch, or play against a drone")
+        self.act_history = make_action(w, "History", self.open_history, "Ctrl+H",
+                                       "Your takes of this piece: open an old one, progress, bars, practice time")
         n, t, k = self.nav, self.transport, self.takes
         take_actions = [k.act_record, self.act_stop, *t.actions, self.act_cancel]
         for a in (n.act_open, k.act_open_take, k.act_save_take, *take_actions, self.act_settings,
-                  self.act_tuner, self.act_melody_lab, *n.view_actions):
+                  self.act_tuner, self.act_melody_lab, self.act_history, *n.view_actions):
             self.addAction(a)
 
         mb = self.menuBar()
@@ -239,6 +242,8 @@ class MainWindow(QMainWindow):
         vm = mb.addMenu("&View")
         for a in n.view_actions:
             vm.addAction(a)
+        vm.addSeparator()
+        vm.addAction(self.act_history)
         tm = mb.addMenu("&Take")
         for a in take_actions:
             tm.addAction(a)
@@ -359,6 +364,17 @@ class MainWindow(QMainWindow):
             self.tuner = TunerPanel(self.session, self)
         self.tuner.show()
         self.tuner.raise_()
+
+    def open_history(self) -> None:
+        """The history panel (musicdesk.app.history_panel), docked below the score."""
+        from musicdesk.app.history_panel import HistoryPanel
+
+        if self.history_panel is None:
+            self.history_panel = HistoryPanel(self.session, self.takes, self.nav, self.history, self)
+            self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_panel)
+            self.history_panel.refresh()
+        self.history_panel.show()
+        self.history_panel.raise_()
 
     def open_melody_lab(self) -> None:
         """The melody lab window (its model loads once), with the practice score's part in it."""

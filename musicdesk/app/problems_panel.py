@@ -90,6 +90,7 @@ class ResultsPanel(QWidget):
         def shown(analysis):
             self._ended()
             s.take = take
+            s.stored_take_id = None          # judged now: the history keeps this analysis too
             self.show_analysis(analysis)
             if done is not None:
                 done(analysis)

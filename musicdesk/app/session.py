@@ -100,6 +100,7 @@ class Session(QObject):
         self.score = None                 # musicdesk.score.Score of the part on show
         self.take = None                  # musicdesk.audio.Take being judged
         self.take_path: str | None = None
+        self.stored_take_id: str | None = None   # the history's id when the take on show came from it
         self.recording = None             # (samples, sr) of the last take recorded here
         self.analysis = None              # musicdesk.analysis.Analysis of `take` against `score`
         self.recorder = None              # the Recorder while recording

@@ -98,6 +98,7 @@ class TakeController(QObject):
         self.transport.stop_playback()
         s.take = None
         s.take_path = None
+        s.stored_take_id = None
         self.results.clear()
         if s.score is not None:
             self.nav.show_score_notes()
@@ -108,7 +109,20 @@ class TakeController(QObject):
         self.loop.reset()
         self.s.take = take
         self.s.take_path = take.path or None
+        self.s.stored_take_id = None
         self.results.analyse()
+
+    def show_stored(self, take, analysis, take_id: str) -> None:
+        """Show a take from the practice history with its stored `analysis` (not judged again)."""
+        if self.s.is_recording:
+            return
+        self.loop.reset()
+        self.results.cancel_analysis()
+        self.transport.stop_playback()
+        s = self.s
+        s.recording = None
+        s.take, s.take_path, s.stored_take_id = take, take.path or None, take_id
+        self.results.show_analysis(analysis)
 
     # ------------------------------------------------------------------ recording
     def new_take_path(self) -> str:
@@ -155,6 +169,7 @@ class TakeController(QObject):
             return
         s.recorder = rec
         s.take = None
+        s.stored_take_id = None
         self.results.clear()
         self.live = LivePitch(int(rec.sr) if hasattr(rec, "sr") else int(s.settings.sample_rate))
         if bars is not None:

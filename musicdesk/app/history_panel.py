@@ -1,0 +1,330 @@
+"""View > History: the student's takes of the open piece, from the practice history.
+
+Four tabs: the takes (open one, and it comes back with its stored judgement on the score, the roll and
+the problems list, ready to play), progress per criterion over time, a heatmap of bars by takes, and
+practice time per day. Everything it shows is fetched by the core (musicdesk.history.views) in a
+worker; the panel only draws.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDockWidget, QHBoxLayout, QLabel, QPushButton,
+                               QTabWidget, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from musicdesk.app import workers
+from musicdesk.app.session import Session, make_action
+from musicdesk.history.views import CRITERIA, HEAT_MEASURES, PieceHistory, bar_matrix
+
+CRITERION_COLOURS = {"note_accuracy": "#2ca02c", "rhythmic_accuracy": "#1f77b4", "intonation": "#ff7f0e"}
+NO_VALUE_RGB = (225, 225, 225)
+COLUMNS = ("Recorded", "Length", "Notes right", "Notes", "Rhythm", "Intonation", "Grade")
+# heatmap colour scales: value at which a cell is fully green, and fully red
+HEAT_SCALE = {"right": (1.0, 0.0), "cents": (5.0, 40.0), "timing": (15.0, 120.0)}
+
+
+def _errors() -> tuple[type, ...]:
+    from musicdesk.app.session import user_errors
+    from musicdesk.history.db import HistoryError
+
+    return (*user_errors(), HistoryError)
+
+
+def heat_rgb(values: np.ndarray, measure: str) -> np.ndarray:
+    """RGB (uint8, shape + (3,)) of heatmap cells: green where good, yellow between, red where bad,
+    light grey where there is no value."""
+    good, bad = HEAT_SCALE[measure]
+    t = np.clip((values - bad) / (good - bad), 0.0, 1.0)           # 1 good .. 0 bad
+    red, yellow, green = np.array([214, 39, 40]), np.array([250, 200, 40]), np.array([44, 160, 44])
+    lo = red + (yellow - red) * np.clip(2 * t, 0, 1)[..., None]
+    rgb = np.where((t < 0.5)[..., None], lo, yellow + (green - yellow) * np.clip(2 * t - 1, 0, 1)[..., None])
+    rgb[~np.isfinite(values)] = NO_VALUE_RGB
+    return rgb.astype(np.uint8)
+
+
+def grade_text(grades: dict, released_only: bool = True) -> str:
+    """ "pitch 7/10, rhythm 8/10" from TakeRow.grades (drafts left out unless asked for)."""
+    out = []
+    for c, (v, mx, status) in sorted(grades.items()):
+        if released_only and status != "released":
+            continue
+        out.append(f"{c} {v:g}/{mx:g}" + (" (draft)" if status != "released" else ""))
+    return ", ".join(out)
+
+
+class HistoryPanel(QDockWidget):
+    """The student's takes of the open piece; `loaded` once a refresh is drawn, `take_opened(id)` once
+    a stored take is on screen."""
+
+    loaded = Signal()
+    take_opened = Signal(str)
+
+    def __init__(self, session: Session, takes, nav, keeper, parent=None):
+        super().__init__("History", parent)
+        self.setObjectName("history")
+        self.s, self.takes_ctl = session, takes
+        self.history: PieceHistory | None = None
+        self._task = None
+        body = QWidget()
+        lay = QVBoxLayout(body)
+        lay.setContentsMargins(4, 4, 4, 4)
+        self.title = QLabel("Open a score to see its takes.")
+        self.title.setWordWrap(True)
+        lay.addWidget(self.title)
+        self.tabs = QTabWidget()
+        lay.addWidget(self.tabs, 1)
+        self._build_takes_tab()
+        self._build_progress_tab()
+        self._build_bars_tab()
+        self._build_practice_tab()
+        self.setWidget(body)
+        self.act_open = make_action(self, "Open stored take", self.open_selected, None,
+                                    "Show the selected take with its stored judgement")
+        self.open_button.clicked.connect(self.open_selected)
+        self.refresh_button.clicked.connect(self.refresh)
+        nav.shown.connect(self.refresh)
+        keeper.kept.connect(lambda _id: self.refresh())
+        session.changed.connect(self._update_enabled)
+        self._update_enabled()
+
+    # ------------------------------------------------------------------ building
+    def _build_takes_tab(self) -> None:
+        w = QWidget()
+        lay = QVBoxLayout(w)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.take_list = QTreeWidget()
+        self.take_list.setHeaderLabels(COLUMNS)
+        self.take_list.setRootIsDecorated(False)
+        self.take_list.setAlternatingRowColors(True)
+        self.take_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.take_list.itemDoubleClicked.connect(lambda *_: self.open_selected())
+        self.take_list.itemSelectionChanged.connect(self._update_enabled)
+        lay.addWidget(self.take_list, 1)
+        row = QHBoxLayout()
+        self.open_button = QPushButton("Open")
+        self.open_button.setToolTip("Show the selected take on the score, as it was judged (double-click also)")
+        self.refresh_button = QPushButton("Refresh")
+        row.addWidget(self.open_button)
+        row.addStretch(1)
+        row.addWidget(self.refresh_button)
+        lay.addLayout(row)
+        self.tabs.addTab(w, "Takes")
+
+    def _plot(self, left: str, date_axis: bool = True) -> pg.PlotWidget:
+        axes = {"bottom": pg.DateAxisItem(orientation="bottom")} if date_axis else {}
+        p = pg.PlotWidget(background="w", axisItems=axes)
+        p.getPlotItem().showGrid(x=True, y=True, alpha=0.15)
+        p.getPlotItem().setMenuEnabled(False)
+        p.setLabel("left", left)
+        return p
+
+    def _build_progress_tab(self) -> None:
+        self.progress_plot = self._plot("rating (0-1)")
+        self.progress_plot.setYRange(0, 1.05)
+        self.progress_plot.addLegend(offset=(-10, -30))        # bottom right: ratings sit near the top
+        self.progress_lines: dict[str, pg.PlotDataItem] = {}
+        for key, name in CRITERIA:
+            c = CRITERION_COLOURS[key]
+            self.progress_lines[key] = self.progress_plot.plot(
+                [], [], name=name, pen=pg.mkPen(c, width=2), symbol="o", symbolSize=6, symbolBrush=c, symbolPen=c)
+        self.grade_points = pg.ScatterPlotItem(symbol="star", size=12, brush="#9467bd", pen="#9467bd",
+                                               name="Teacher's grade (share of its scale)")
+        self.progress_plot.addItem(self.grade_points)
+        self.tabs.addTab(self.progress_plot, "Progress")
+
+    def _build_bars_tab(self) -> None:
+        w = QWidget()
+        lay = QVBoxLayout(w)
+        lay.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Show"))
+        self.heat_combo = QComboBox()
+        for key, text in HEAT_MEASURES.items():
+            self.heat_combo.addItem(text, key)
+        self.heat_combo.currentIndexChanged.connect(lambda _i: self._draw_heatmap())
+        row.addWidget(self.heat_combo)
+        row.addStretch(1)
+        lay.addLayout(row)
+        self.heat_plot = self._plot("bar", date_axis=False)
+        self.heat_plot.setLabel("bottom", "take (oldest left)")
+        self.heat_plot.getViewBox().invertY(True)
+        self.heat_image = pg.ImageItem(axisOrder="row-major")
+        self.heat_plot.addItem(self.heat_image)
+        lay.addWidget(self.heat_plot, 1)
+        self.heat_note = QLabel("")
+        self.heat_note.setWordWrap(True)
+        lay.addWidget(self.heat_note)
+        self.tabs.addTab(w, "Bars")
+
+    def _build_practice_tab(self) -> None:
+        self.practice_plot = self._plot("minutes")
+        self.practice_bars = pg.BarGraphItem(x=[], height=[], width=1, brush="#5b7a99")
+        self.practice_plot.addItem(self.practice_bars)
+        self.tabs.addTab(self.practice_plot, "Practice")
+
+    def _update_enabled(self) -> None:
+        s = self.s
+        ok = bool(self.take_list.selectedItems()) and s.score is not None and not s.is_recording
+        self.open_button.setEnabled(ok)
+        self.act_open.setEnabled(ok)
+
+    # ------------------------------------------------------------------ data
+    def student(self) -> str:
+        from musicdesk.history.keep import login_name
+
+        return self.s.settings.student_name or login_name()
+
+    def refresh(self) -> None:
+        """Fetch the student's takes of the open piece again (in a worker)."""
+        s = self.s
+        score = s.score
+        if score is None or not s.settings.history_enabled or not score.source_path:
+            self.title.setText("Open a score to see its takes." if score is None else
+                               "The practice history is off (Settings).")
+            self.show_history(None)
+            return
+        from musicdesk.history.keep import store_for
+        from musicdesk.history.views import piece_history
+
+        if self._task is not None:
+            self._task.cancel()
+
+        def fetch():
+            return piece_history(store_for(s.settings.history_db or None), self.student(), score.source_path,
+                                 score.part)
+
+        self._task = s.run(workers.Task(fetch, user_errors=_errors()), self.show_history,
+                           "Cannot read the practice history", quiet=True)
+
+    def show_history(self, h: PieceHistory | None) -> None:
+        """Draw `h` in every tab (None: empty)."""
+        self._task = None
+        self.history = h
+        self.take_list.clear()
+        if h is not None:
+            score = self.s.score
+            what = f"{score.title or 'this piece'} ({score.part})" if score is not None else "this piece"
+            n = len(h.takes)
+            self.title.setText(f"{h.student}: {n} take{'s' if n != 1 else ''} of {what}" if n else
+                               f"{h.student} has no takes of {what} yet: record one.")
+            for t in reversed(h.takes):                  # newest first
+                self.take_list.addTopLevelItem(self._take_item(t))
+            for i in range(len(COLUMNS)):
+                self.take_list.resizeColumnToContents(i)
+        self._draw_progress()
+        self._draw_heatmap()
+        self._draw_practice()
+        self._update_enabled()
+        self.loaded.emit()
+
+    def _take_item(self, t) -> QTreeWidgetItem:
+        r = t.ratings
+        local = t.recorded_at.astimezone()
+        cells = [local.strftime("%Y-%m-%d %H:%M"), f"{t.duration_s:.1f} s",
+                 f"{t.n_correct}/{t.n_notes}" if t.n_notes else "-",
+                 *(f"{r[k]:.2f}" if k in r else "-" for k, _ in CRITERIA), grade_text(t.grades)]
+        item = QTreeWidgetItem(cells)
+        item.setData(0, Qt.ItemDataRole.UserRole, str(t.id))
+        for col, (k, _) in zip((3, 4, 5), CRITERIA):
+            item.setToolTip(col, f"rule-based; the network said {t.network[k]:.2f}" if k in t.network else "rule-based")
+        if t.n_notes is None:
+            item.setForeground(0, QColor("#888888"))
+            item.setToolTip(0, "Not analysed")
+        return item
+
+    def _draw_progress(self) -> None:
+        h = self.history
+        takes = h.takes if h is not None else []
+        x = np.array([t.recorded_at.timestamp() for t in takes], dtype=float)
+        for key, line in self.progress_lines.items():
+            y = np.array([t.ratings.get(key, np.nan) for t in takes], dtype=float)
+            ok = np.isfinite(y)
+            line.setData(x[ok], y[ok])
+        pts = [(t.recorded_at.timestamp(), v / mx) for t in takes for (v, mx, st) in t.grades.values()
+               if st == "released" and mx]
+        self.grade_points.setData([p[0] for p in pts], [p[1] for p in pts])
+        if len(x):
+            pad = max(3600.0, 0.05 * float(np.ptp(x)))
+            self.progress_plot.setXRange(float(x.min()) - pad, float(x.max()) + pad)
+
+    def heat_measure(self) -> str:
+        return self.heat_combo.currentData() or "right"
+
+    def _draw_heatmap(self) -> None:
+        h = self.history
+        measure = self.heat_measure()
+        if h is None or not h.takes or not h.progress.bars:
+            self.heat_image.clear()
+            self.heat_note.setText("")
+            return
+        bars, mat = bar_matrix(h.progress, measure)
+        self.heat_image.setImage(heat_rgb(mat, measure), levels=(0, 255))
+        self.heat_image.setRect(-0.5, -0.5, mat.shape[1], mat.shape[0])
+        self.heat_plot.getAxis("left").setTicks([[(i, str(b)) for i, b in enumerate(bars)]])
+        step = max(1, len(h.takes) // 8)
+        self.heat_plot.getAxis("bottom").setTicks(
+            [[(j, t.recorded_at.astimezone().strftime("%d %b")) for j, t in enumerate(h.takes) if j % step == 0]])
+        self.heat_plot.setXRange(-0.5, mat.shape[1] - 0.5, padding=0.02)
+        self.heat_plot.setYRange(-0.5, mat.shape[0] - 0.5, padding=0.02)
+        from musicdesk.history.views import most_improved_bars
+
+        best = most_improved_bars(h.progress)
+        self.heat_note.setText(
+            ("Most improved since the first take: " + ", ".join(f"bar {b} (+{d:.0%} right)" for b, d in best))
+            if best else "Green is good, red needs work, grey: not played in that take.")
+
+    def _draw_practice(self) -> None:
+        h = self.history
+        days = h.practice if h is not None else []
+        x = [dt.datetime.strptime(d, "%Y-%m-%d").replace(hour=12).timestamp() for d, _ in days]
+        y = [sec / 60.0 for _, sec in days]
+        self.practice_bars.setOpts(x=x, height=y, width=86400 * 0.8)
+        if x:
+            self.practice_plot.setXRange(min(x) - 86400, max(x) + 86400)
+            self.practice_plot.setYRange(0, max(y) * 1.15 or 1)
+        total = sum(y)
+        self.tabs.setTabToolTip(3, f"{total:.0f} minutes in all" if days else "No practice yet")
+
+    # ------------------------------------------------------------------ opening a stored take
+    def selected_ids(self) -> list[str]:
+        return [i.data(0, Qt.ItemDataRole.UserRole) for i in self.take_list.selectedItems()]
+
+    def cache_dir(self) -> Path:
+        import platformdirs
+
+        st = self.s.settings
+        base = Path(st.takes_dir) if st.takes_dir else Path(platformdirs.user_cache_dir("musicdesk"))
+        return base / "history-takes"
+
+    def open_selected(self) -> None:
+        ids = self.selected_ids()
+        if ids:
+            self.open_take(ids[0])
+
+    def open_take(self, take_id: str) -> None:
+        """Show a stored take with its stored judgement (its audio and contour loaded in a worker)."""
+        import uuid
+
+        from musicdesk.history.keep import store_for
+        from musicdesk.history.reopen import open_stored
+
+        s = self.s
+        if s.score is None or s.is_recording:
+            return
+        store = store_for(s.settings.history_db or None)
+        task = workers.Task(open_stored, store, uuid.UUID(take_id), s.score, self.cache_dir(), user_errors=_errors())
+
+        def done(result) -> None:
+            stored, take, analysis = result
+            self.takes_ctl.show_stored(take, analysis, str(stored.take_id))
+            when = dt.datetime.fromisoformat(stored.recorded_at).astimezone().strftime("%Y-%m-%d %H:%M")
+            s.status(f"The take of {when} from the history, as judged then (musicdesk {stored.app_version}).", 10000)
+            self.take_opened.emit(str(stored.take_id))
+
+        s.status("Opening the take from the history…")
+        s.run(task, done, "Cannot open the take from the history")
