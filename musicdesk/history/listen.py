@@ -1,0 +1,147 @@
+"""Listening to two takes of one piece side by side: A then B over the same bars, or both at once with B
+stretched onto A's timeline, and where in the score each moment of what plays lies (for the cursor).
+
+Takes come with their alignments (score note index -> performed onset/offset), so the same bars are
+found in each; "both at once" time-stretches B segment by segment between the notes both takes played
+(phase vocoder, pitch unchanged), so that both reach each note together.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from musicdesk.audio import Take
+from musicdesk.score import Score
+
+GAP_S = 0.8            # silence between A and B
+FADE_S = 0.01          # fades at the joins (no clicks)
+
+
+@dataclass(frozen=True)
+class Listening:
+    """Mono audio to play, and the score time (s) at each knot of its timeline (np.interp between)."""
+
+    samples: np.ndarray        # float32, mono
+    sr: int
+    out_s: np.ndarray          # knots: time in `samples`
+    score_s: np.ndarray        # ... and the score time there (NaN in the gap)
+    parts: tuple               # ((label, start_s, end_s) in `samples`), e.g. ("A", 0, 12.3)
+
+
+def _warp_knots(score: Score, alignment) -> tuple[np.ndarray, np.ndarray]:
+    """(score_s, take_s) of the notes the take played, monotonic in both."""
+    on = {int(n.index): n.onset_s for n in alignment.notes}
+    xs, ys = [], []
+    for n in score.notes:
+        t = on.get(n.index)
+        if t is None or not np.isfinite(t):
+            continue
+        if xs and (n.onset_s <= xs[-1] or t <= ys[-1]):
+            continue
+        xs.append(float(n.onset_s))
+        ys.append(float(t))
+    if not xs:
+        raise ValueError("A take of the comparison has no performed notes: nothing to line up.")
+    return np.array(xs), np.array(ys)
+
+
+def _span(score: Score, alignment, bars: tuple[int, int] | None, take: Take) -> tuple[float, float]:
+    from musicdesk.playback import take_span_s
+
+    if bars is None:
+        return 0.0, len(take.samples) / take.sr
+    return take_span_s(alignment, score, *bars)
+
+
+def _fade(y: np.ndarray, sr: int) -> np.ndarray:
+    n = min(len(y) // 2, int(FADE_S * sr))
+    if n > 0:
+        ramp = np.linspace(0.0, 1.0, n, dtype=np.float32)
+        y = y.copy()
+        y[:n] *= ramp
+        y[-n:] *= ramp[::-1]
+    return y
+
+
+def _resampled(take: Take, sr: int) -> np.ndarray:
+    from musicdesk.dsp import resample
+
+    y = np.asarray(take.samples, dtype=np.float32)
+    return y if take.sr == sr else resample(y, take.sr, sr).astype(np.float32)
+
+
+def a_then_b(score: Score, take_a: Take, align_a, take_b: Take, align_b,
+             bars: tuple[int, int] | None = None, gap_s: float = GAP_S) -> Listening:
+    """Take A's `bars` (None: all of it), a short silence, then take B's same bars."""
+    sr = take_a.sr
+    pieces, out_k, score_k, parts = [], [], [], []
+    t = 0.0
+    for label, take, align in (("A", take_a, align_a), ("B", take_b, align_b)):
+        y = _resampled(take, sr)
+        a, b = _span(score, align, bars, take)
+        seg = _fade(y[int(a * sr):int(b * sr)], sr)
+        xs, ys = _warp_knots(score, align)
+        inside = (ys >= a) & (ys <= b)
+        out_k.extend((t + ys[inside] - a).tolist())
+        score_k.extend(xs[inside].tolist())
+        parts.append((label, t, t + len(seg) / sr))
+        pieces.append(seg)
+        t += len(seg) / sr
+        if label == "A":
+            pieces.append(np.zeros(int(gap_s * sr), dtype=np.float32))
+            out_k.append(t + gap_s / 2)
+            score_k.append(np.nan)
+            t += int(gap_s * sr) / sr
+    return Listening(np.concatenate(pieces).astype(np.float32), sr, np.array(out_k), np.array(score_k), tuple(parts))
+
+
+def b_on_a(score: Score, take_a: Take, align_a, take_b: Take, align_b,
+           bars: tuple[int, int] | None = None, gains: tuple[float, float] = (0.6, 0.6)) -> Listening:
+    """A and B together: B stretched, between the notes both played, onto A's timeline."""
+    import librosa
+
+    sr = take_a.sr
+    ya, yb = _resampled(take_a, sr), _resampled(take_b, sr)
+    xa, ta = _warp_knots(score, align_a)
+    xb, tb = _warp_knots(score, align_b)
+    common = np.intersect1d(xa, xb)
+    if len(common) < 2:
+        raise ValueError("The two takes share too few notes to be played together.")
+    ka = np.interp(common, xa, ta)             # A's time of each shared note
+    kb = np.interp(common, xb, tb)
+    out = np.zeros_like(ya)
+    # before the first shared note and after the last: B as it is, shifted onto A
+    edges_a = np.concatenate([[max(0.0, ka[0] - kb[0])], ka, [len(ya) / sr]])
+    edges_b = np.concatenate([[max(0.0, kb[0] - ka[0])], kb, [kb[-1] + (len(ya) / sr - ka[-1])]])
+    for i in range(len(edges_a) - 1):
+        a0, a1 = int(edges_a[i] * sr), int(edges_a[i + 1] * sr)
+        b0, b1 = int(edges_b[i] * sr), int(min(edges_b[i + 1] * sr, len(yb)))
+        if a1 <= a0 or b1 <= b0:
+            continue
+        seg = yb[b0:b1]
+        want = a1 - a0
+        if abs(len(seg) - want) > 0.01 * sr and len(seg) > 2048:
+            seg = librosa.effects.time_stretch(seg, rate=len(seg) / want)
+        seg = _fade(np.resize(seg, want) if len(seg) >= want else np.pad(seg, (0, want - len(seg))), sr)
+        out[a0:a1] += seg[: len(out) - a0]
+    mixed = gains[0] * ya + gains[1] * out
+    peak = float(np.max(np.abs(mixed))) if len(mixed) else 0.0
+    if peak > 0.99:
+        mixed *= 0.99 / peak
+    a, b = _span(score, align_a, bars, take_a)
+    seg = _fade(mixed[int(a * sr):int(b * sr)].astype(np.float32), sr)
+    inside = (ta >= a) & (ta <= b)
+    return Listening(seg, sr, ta[inside] - a, xa[inside], (("A+B", 0.0, len(seg) / sr),))
+
+
+def score_time_at(listening: Listening, t_s: float) -> float | None:
+    """The score time (s) heard at `t_s` of the listening, None in the gap or outside the notes."""
+    k, v = listening.out_s, listening.score_s
+    if len(k) == 0 or t_s < k[0] or t_s > k[-1]:
+        return None
+    x = float(np.interp(t_s, k, v))
+    return None if not np.isfinite(x) else x
+
+
+__all__ = ["Listening", "a_then_b", "b_on_a", "score_time_at", "GAP_S"]
