@@ -21,6 +21,8 @@ from musicdesk.score import example_score_path, load_score  # noqa: E402
 from musicdesk.simulate import Errors, perform  # noqa: E402
 from musicdesk.synth import render_notes  # noqa: E402
 
+from vmic import virtual_microphone  # noqa: E402
+
 ORG = "musicdesk-tests"
 WRONG = 8          # the first take plays note 8 wrong; the second plays it right
 
@@ -132,3 +134,51 @@ def test_the_panel_without_takes_says_record_one(win, qtbot):
     panel = open_panel(win, qtbot)
     assert panel.take_list.topLevelItemCount() == 0 and "no takes" in panel.title.text()
     assert not panel.open_button.isEnabled()
+
+
+@pytest.fixture(scope="module")
+def speakers():
+    """A real PortAudio output: a private PulseAudio server's null sink (tests/vmic.py)."""
+    with virtual_microphone() as m:
+        yield m
+
+
+def test_comparing_two_takes_colours_what_improved_and_plays_them_following_the_bar(speakers, win, qtbot,
+                                                                                      two_takes):
+    score, takes = two_takes
+    store, ids = seed(score, takes)
+    panel = open_panel(win, qtbot)
+    assert not panel.compare_button.isEnabled() and not panel.listen_buttons["both"].isEnabled()
+    for i in range(2):
+        panel.take_list.topLevelItem(i).setSelected(True)
+    assert panel.compare_button.isEnabled()
+    with qtbot.waitSignal(panel.compared, timeout=60000):
+        panel.compare_button.click()
+    wrong = score.notes[WRONG]
+    colours = win.score_view.colours()
+    assert colours[wrong.element_id].lower() == "#2e9d46"                       # improved
+    assert sum(1 for c in colours.values() if c.lower() == "#2e9d46") == 1       # only that one
+    assert panel.change_list.count() == 1 and "improved" in panel.change_list.item(0).text()
+    assert f"bar {wrong.measure}" in panel.change_list.item(0).text()
+    assert win.session.stored_take_id == str(ids[1])                            # B on show
+    assert "green improved (1), red worse (0)" in panel.compare_label.text()
+    # A then B over the Bars range, through the real output device; the cursor follows the score
+    win.loop_from.setValue(wrong.measure)
+    win.loop_to.setValue(wrong.measure)
+    win.loop_check.setChecked(True)
+    for mode in ("a_then_b", "both", "a", "b"):
+        panel.listen_buttons[mode].click()
+        qtbot.waitUntil(lambda: (panel.listening is not None and win.session.player is not None)
+                        or bool(win.session.last_error), timeout=60000)
+        assert not win.session.last_error, win.session.last_error
+        lis = panel.listening
+        assert lis is not None, (mode, win.session.player, win.statusBar().currentMessage())
+        assert [p[0] for p in lis.parts] == {"a_then_b": ["A", "B"], "both": ["A+B"], "a": ["A"], "b": ["B"]}[mode]
+        if mode == "a_then_b":       # the cursor reaches the bar's notes in A, and again in B
+            bar_ids = {n.id for n in score.notes if n.measure == wrong.measure}
+            qtbot.waitUntil(lambda: win.nav.cursor_id in bar_ids and panel.listen_note.text() == "playing A",
+                            timeout=10000)
+            qtbot.waitUntil(lambda: panel.listen_note.text() == "playing B", timeout=10000)
+            qtbot.waitUntil(lambda: win.nav.cursor_id in bar_ids, timeout=10000)
+        panel.listening = None
+        win.stop()

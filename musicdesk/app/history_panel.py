@@ -12,13 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDockWidget, QHBoxLayout, QLabel, QPushButton,
-                               QTabWidget, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDockWidget, QHBoxLayout, QLabel, QListWidget,
+                               QListWidgetItem, QPushButton, QTabWidget, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
+                               QWidget)
 
 from musicdesk.app import workers
-from musicdesk.app.session import Session, make_action
+from musicdesk.app.colours import CATEGORY_COLOURS
+from musicdesk.app.session import FRAME_MS, Session, make_action, stop_quietly, user_errors
 from musicdesk.history.views import CRITERIA, HEAT_MEASURES, PieceHistory, bar_matrix
 
 CRITERION_COLOURS = {"note_accuracy": "#2ca02c", "rhythmic_accuracy": "#1f77b4", "intonation": "#ff7f0e"}
@@ -26,6 +28,9 @@ NO_VALUE_RGB = (225, 225, 225)
 COLUMNS = ("Recorded", "Length", "Notes right", "Notes", "Rhythm", "Intonation", "Grade")
 # heatmap colour scales: value at which a cell is fully green, and fully red
 HEAT_SCALE = {"right": (1.0, 0.0), "cents": (5.0, 40.0), "timing": (15.0, 120.0)}
+CHANGE_COLOURS = {"improved": CATEGORY_COLOURS["correct"], "worse": CATEGORY_COLOURS["wrong_pitch"],
+                  "same": "#b0b0b0"}
+LISTEN_MODES = (("a", "▶ A"), ("b", "▶ B"), ("a_then_b", "▶ A then B"), ("both", "▶ Both at once"))
 
 
 def _errors() -> tuple[type, ...]:
@@ -63,6 +68,7 @@ class HistoryPanel(QDockWidget):
 
     loaded = Signal()
     take_opened = Signal(str)
+    compared = Signal()            # a comparison is on the score
 
     def __init__(self, session: Session, takes, nav, keeper, parent=None):
         super().__init__("History", parent)
@@ -82,6 +88,14 @@ class HistoryPanel(QDockWidget):
         self._build_progress_tab()
         self._build_bars_tab()
         self._build_practice_tab()
+        self._build_compare_tab()
+        self.comparison = None         # (Comparison, (stored, take, analysis) of A, ... of B), A the older
+        self.listening = None          # the Listening being played
+        self._listen_player = None
+        self._listen_timer = QTimer(self)
+        self._listen_timer.setInterval(FRAME_MS)
+        self._listen_timer.timeout.connect(self._follow_listening)
+        self.nav = nav
         self.setWidget(body)
         self.act_open = make_action(self, "Open stored take", self.open_selected, None,
                                     "Show the selected take with its stored judgement")
@@ -109,7 +123,11 @@ class HistoryPanel(QDockWidget):
         self.open_button = QPushButton("Open")
         self.open_button.setToolTip("Show the selected take on the score, as it was judged (double-click also)")
         self.refresh_button = QPushButton("Refresh")
+        self.compare_button = QPushButton("Compare")
+        self.compare_button.setToolTip("Select two takes (Ctrl+click): per note, what improved and what got worse")
+        self.compare_button.clicked.connect(self.compare_selected)
         row.addWidget(self.open_button)
+        row.addWidget(self.compare_button)
         row.addStretch(1)
         row.addWidget(self.refresh_button)
         lay.addLayout(row)
@@ -167,11 +185,36 @@ class HistoryPanel(QDockWidget):
         self.practice_plot.addItem(self.practice_bars)
         self.tabs.addTab(self.practice_plot, "Practice")
 
+    def _build_compare_tab(self) -> None:
+        w = QWidget()
+        lay = QVBoxLayout(w)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.compare_label = QLabel("Select two takes in Takes and press Compare.")
+        self.compare_label.setWordWrap(True)
+        lay.addWidget(self.compare_label)
+        row = QHBoxLayout()
+        self.listen_buttons: dict[str, QPushButton] = {}
+        for mode, text in LISTEN_MODES:
+            b = QPushButton(text)
+            b.clicked.connect(lambda _=False, m=mode: self.listen(m))
+            self.listen_buttons[mode] = b
+            row.addWidget(b)
+        self.listen_note = QLabel("")
+        row.addWidget(self.listen_note, 1)
+        lay.addLayout(row)
+        self.change_list = QListWidget()
+        self.change_list.itemClicked.connect(self._change_clicked)
+        lay.addWidget(self.change_list, 1)
+        self.tabs.addTab(w, "Compare")
+
     def _update_enabled(self) -> None:
         s = self.s
         ok = bool(self.take_list.selectedItems()) and s.score is not None and not s.is_recording
         self.open_button.setEnabled(ok)
         self.act_open.setEnabled(ok)
+        self.compare_button.setEnabled(ok and len(self.take_list.selectedItems()) == 2)
+        for b in self.listen_buttons.values():
+            b.setEnabled(self.comparison is not None and not s.is_recording)
 
     # ------------------------------------------------------------------ data
     def student(self) -> str:
@@ -328,3 +371,126 @@ class HistoryPanel(QDockWidget):
 
         s.status("Opening the take from the history…")
         s.run(task, done, "Cannot open the take from the history")
+
+    # ------------------------------------------------------------------ comparing two takes
+    def compare_selected(self) -> None:
+        ids = self.selected_ids()
+        if len(ids) == 2:
+            self.compare(*ids)
+
+    def compare(self, take_x: str, take_y: str) -> None:
+        """Compare two stored takes (the older is A): per note on the score, improved, worse or the same."""
+        import uuid
+
+        from musicdesk.history.keep import store_for
+
+        s = self.s
+        if s.score is None or s.is_recording:
+            return
+        order = {str(t.id): i for i, t in enumerate(self.history.takes)} if self.history else {}
+        a, b = sorted((take_x, take_y), key=lambda i: order.get(i, 0))
+        store, score, folder = store_for(s.settings.history_db or None), s.score, self.cache_dir()
+
+        def work():
+            from musicdesk.history.reopen import open_stored
+
+            c = store.compare(uuid.UUID(a), uuid.UUID(b))
+            return c, open_stored(store, uuid.UUID(a), score, folder), open_stored(store, uuid.UUID(b), score, folder)
+
+        s.status("Comparing the two takes…")
+        s.run(workers.Task(work, user_errors=_errors()), self._show_comparison, "Cannot compare the takes")
+
+    def _show_comparison(self, result) -> None:
+        c, a, b = result
+        self.comparison = result
+        stored_b, take_b, analysis_b = b
+        self.takes_ctl.show_stored(take_b, analysis_b, str(stored_b.take_id))   # B on show: its problems, its audio
+        score = self.s.judged_score
+        element = {n.id: n.element_id for n in score.notes}
+        self.takes_ctl.results.score_view.set_colours(
+            {element[ch.note_id]: CHANGE_COLOURS[ch.change] for ch in c.changes if ch.note_id in element})
+        self.takes_ctl.results.score_view.set_timing_marks({})
+        self.takes_ctl.results.score_view.set_marks({})
+
+        def when(st) -> str:
+            return dt.datetime.fromisoformat(st.recorded_at).astimezone().strftime("%d %b %H:%M")
+
+        n_same = len(c.changes) - len(c.improved) - len(c.worse)
+        self.compare_label.setText(
+            f"A: {when(a[0])}   B: {when(stored_b)}.  On the score: green improved ({len(c.improved)}), "
+            f"red worse ({len(c.worse)}), grey the same ({n_same}).")
+        self.change_list.clear()
+        for ch in [*c.worse, *c.improved]:
+            item = QListWidgetItem(f"bar {ch.bar}, beat {ch.beat:g}, {ch.name}: {ch.a} → {ch.b} ({ch.change})")
+            pix = QPixmap(12, 12)
+            pix.fill(QColor(CHANGE_COLOURS[ch.change]))
+            item.setIcon(QIcon(pix))
+            item.setData(Qt.ItemDataRole.UserRole, ch.bar)
+            self.change_list.addItem(item)
+        if not c.worse and not c.improved:
+            self.change_list.addItem("No note changed: both takes were judged the same.")
+        self.tabs.setCurrentIndex(self.tabs.count() - 1)
+        self._update_enabled()
+        self.compared.emit()
+
+    def listen_bars(self) -> tuple[int, int] | None:
+        """The bars to listen over: the Bars range when Loop is on, else the whole takes."""
+        return self.nav.loop_bars() if self.nav.looping else None
+
+    def _change_clicked(self, item) -> None:
+        bar = item.data(Qt.ItemDataRole.UserRole)
+        if bar is not None:
+            self.listen("a_then_b", (int(bar), int(bar)))
+
+    def listen(self, mode: str, bars: tuple[int, int] | None = None) -> None:
+        """Play A, B, A then B, or both at once ("a", "b", "a_then_b", "both") over `bars` (default
+        listen_bars()), the score's cursor following the same bar in each."""
+        from musicdesk.history import listen as core
+
+        s = self.s
+        if self.comparison is None or s.is_recording:
+            return
+        bars = bars or self.listen_bars()
+        _, (_, take_a, an_a), (_, take_b, an_b) = self.comparison
+        score = an_b.score
+
+        def work():
+            if mode == "a_then_b":
+                return core.a_then_b(score, take_a, an_a.alignment, take_b, an_b.alignment, bars)
+            if mode == "both":
+                return core.b_on_a(score, take_a, an_a.alignment, take_b, an_b.alignment, bars)
+            take, an = (take_a, an_a) if mode == "a" else (take_b, an_b)
+            return core.one_take(score, take, an.alignment, bars, "A" if mode == "a" else "B")
+
+        s.run(workers.Task(work, user_errors=(*user_errors(), ValueError)), self._play_listening, "Cannot play")
+
+    def _play_listening(self, lis) -> None:
+        from musicdesk.playback import Player
+
+        s = self.s
+        stop_quietly(s.player)
+        try:
+            s.player = Player()
+            s.player.play(lis.samples, lis.sr, device=s.device(False))
+        except Exception as exc:
+            s.player = None
+            s.playback_failed(exc)
+            return
+        self.listening, self._listen_player = lis, s.player
+        self._listen_timer.start()
+        s.update()
+
+    def _follow_listening(self) -> None:
+        from musicdesk.history.listen import score_time_at
+
+        p = self.s.player
+        if p is None or p is not self._listen_player or not p.is_playing:
+            self._listen_timer.stop()
+            self.listen_note.setText("")
+            return
+        t = p.position_s
+        part = next((lab for lab, a, b in self.listening.parts if a <= t <= b), "")
+        self.listen_note.setText(f"playing {part}" if part else "")
+        x = score_time_at(self.listening, t)
+        if x is not None:
+            self.nav.cursor_at_score_time(x)

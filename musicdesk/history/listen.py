@@ -71,6 +71,17 @@ def _resampled(take: Take, sr: int) -> np.ndarray:
     return y if take.sr == sr else resample(y, take.sr, sr).astype(np.float32)
 
 
+def one_take(score: Score, take: Take, alignment, bars: tuple[int, int] | None = None,
+             label: str = "A") -> Listening:
+    """One take's `bars` (None: all of it), with its score times."""
+    y = _resampled(take, take.sr)
+    a, b = _span(score, alignment, bars, take)
+    seg = _fade(y[int(a * take.sr):int(b * take.sr)], take.sr)
+    xs, ys = _warp_knots(score, alignment)
+    inside = (ys >= a) & (ys <= b)
+    return Listening(seg, take.sr, ys[inside] - a, xs[inside], ((label, 0.0, len(seg) / take.sr),))
+
+
 def a_then_b(score: Score, take_a: Take, align_a, take_b: Take, align_b,
              bars: tuple[int, int] | None = None, gap_s: float = GAP_S) -> Listening:
     """Take A's `bars` (None: all of it), a short silence, then take B's same bars."""
@@ -144,4 +155,4 @@ def score_time_at(listening: Listening, t_s: float) -> float | None:
     return None if not np.isfinite(x) else x
 
 
-__all__ = ["Listening", "a_then_b", "b_on_a", "score_time_at", "GAP_S"]
+__all__ = ["Listening", "one_take", "a_then_b", "b_on_a", "score_time_at", "GAP_S"]
