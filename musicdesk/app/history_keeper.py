@@ -38,7 +38,7 @@ class HistoryKeeper(QObject):
                             score.title or "", take.path, analysis,
                             device=(st.input_device or "default input") if recorded else "",
                             latency_ms=st.latency_ms if recorded else 0.0, tempo_bpm=score.tempo_bpm, bars=bars,
-                            user_errors=_errors())
+                            user_errors=history_errors())
         s.run(task, self._kept, "Not kept in the practice history (the take's file is kept)", quiet=True)
 
     def _kept(self, take_id) -> None:
@@ -46,7 +46,8 @@ class HistoryKeeper(QObject):
         self.kept.emit(self.last_take_id)
 
 
-def _errors() -> tuple[type, ...]:
+def history_errors() -> tuple[type, ...]:
+    """The errors a history task reports to the user as they are (the rest are bugs of ours)."""
     from musicdesk.app.session import user_errors
     from musicdesk.history.db import HistoryError
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDockWidget, QHBoxL
 
 from musicdesk.app import workers
 from musicdesk.app.colours import CATEGORY_COLOURS
+from musicdesk.app.history_keeper import history_errors
 from musicdesk.app.session import FRAME_MS, Session, make_action, stop_quietly, user_errors
 from musicdesk.history.views import CRITERIA, HEAT_MEASURES, PieceHistory, bar_matrix
 
@@ -31,13 +32,6 @@ HEAT_SCALE = {"right": (1.0, 0.0), "cents": (5.0, 40.0), "timing": (15.0, 120.0)
 CHANGE_COLOURS = {"improved": CATEGORY_COLOURS["correct"], "worse": CATEGORY_COLOURS["wrong_pitch"],
                   "same": "#b0b0b0"}
 LISTEN_MODES = (("a", "▶ A"), ("b", "▶ B"), ("a_then_b", "▶ A then B"), ("both", "▶ Both at once"))
-
-
-def _errors() -> tuple[type, ...]:
-    from musicdesk.app.session import user_errors
-    from musicdesk.history.db import HistoryError
-
-    return (*user_errors(), HistoryError)
 
 
 def heat_rgb(values: np.ndarray, measure: str) -> np.ndarray:
@@ -107,10 +101,16 @@ class HistoryPanel(QDockWidget):
         self._update_enabled()
 
     # ------------------------------------------------------------------ building
-    def _build_takes_tab(self) -> None:
+    @staticmethod
+    def _page() -> tuple[QWidget, QVBoxLayout]:
+        """A tab's page and its layout (no margins)."""
         w = QWidget()
         lay = QVBoxLayout(w)
         lay.setContentsMargins(0, 0, 0, 0)
+        return w, lay
+
+    def _build_takes_tab(self) -> None:
+        w, lay = self._page()
         self.take_list = QTreeWidget()
         self.take_list.setHeaderLabels(COLUMNS)
         self.take_list.setRootIsDecorated(False)
@@ -156,9 +156,7 @@ class HistoryPanel(QDockWidget):
         self.tabs.addTab(self.progress_plot, "Progress")
 
     def _build_bars_tab(self) -> None:
-        w = QWidget()
-        lay = QVBoxLayout(w)
-        lay.setContentsMargins(0, 0, 0, 0)
+        w, lay = self._page()
         row = QHBoxLayout()
         row.addWidget(QLabel("Show"))
         self.heat_combo = QComboBox()
@@ -186,9 +184,7 @@ class HistoryPanel(QDockWidget):
         self.tabs.addTab(self.practice_plot, "Practice")
 
     def _build_compare_tab(self) -> None:
-        w = QWidget()
-        lay = QVBoxLayout(w)
-        lay.setContentsMargins(0, 0, 0, 0)
+        w, lay = self._page()
         self.compare_label = QLabel("Select two takes in Takes and press Compare.")
         self.compare_label.setWordWrap(True)
         lay.addWidget(self.compare_label)
@@ -241,7 +237,7 @@ class HistoryPanel(QDockWidget):
             return piece_history(store_for(s.settings.history_db or None), self.student(), score.source_path,
                                  score.part)
 
-        self._task = s.run(workers.Task(fetch, user_errors=_errors()), self.show_history,
+        self._task = s.run(workers.Task(fetch, user_errors=history_errors()), self.show_history,
                            "Cannot read the practice history", quiet=True)
 
     def show_history(self, h: PieceHistory | None) -> None:
@@ -360,7 +356,8 @@ class HistoryPanel(QDockWidget):
         if s.score is None or s.is_recording:
             return
         store = store_for(s.settings.history_db or None)
-        task = workers.Task(open_stored, store, uuid.UUID(take_id), s.score, self.cache_dir(), user_errors=_errors())
+        task = workers.Task(open_stored, store, uuid.UUID(take_id), s.score, self.cache_dir(),
+                            user_errors=history_errors())
 
         def done(result) -> None:
             stored, take, analysis = result
@@ -398,7 +395,7 @@ class HistoryPanel(QDockWidget):
             return c, open_stored(store, uuid.UUID(a), score, folder), open_stored(store, uuid.UUID(b), score, folder)
 
         s.status("Comparing the two takes…")
-        s.run(workers.Task(work, user_errors=_errors()), self._show_comparison, "Cannot compare the takes")
+        s.run(workers.Task(work, user_errors=history_errors()), self._show_comparison, "Cannot compare the takes")
 
     def _show_comparison(self, result) -> None:
         c, a, b = result

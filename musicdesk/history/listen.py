@@ -30,20 +30,14 @@ class Listening:
 
 
 def _warp_knots(score: Score, alignment) -> tuple[np.ndarray, np.ndarray]:
-    """(score_s, take_s) of the notes the take played, monotonic in both."""
-    on = {int(n.index): n.onset_s for n in alignment.notes}
-    xs, ys = [], []
-    for n in score.notes:
-        t = on.get(n.index)
-        if t is None or not np.isfinite(t):
-            continue
-        if xs and (n.onset_s <= xs[-1] or t <= ys[-1]):
-            continue
-        xs.append(float(n.onset_s))
-        ys.append(float(t))
-    if not xs:
-        raise ValueError("A take of the comparison has no performed notes: nothing to line up.")
-    return np.array(xs), np.array(ys)
+    """(score_s, take_s) of the notes the take played, monotonic in both (playback's score-to-take warp)."""
+    from musicdesk.playback import _Warp
+
+    try:
+        w = _Warp(score, alignment)
+    except ValueError as exc:
+        raise ValueError("A take of the comparison has no performed notes: nothing to line up.") from exc
+    return w.x, w.y
 
 
 def _span(score: Score, alignment, bars: tuple[int, int] | None, take: Take) -> tuple[float, float]:
@@ -71,40 +65,37 @@ def _resampled(take: Take, sr: int) -> np.ndarray:
     return y if take.sr == sr else resample(y, take.sr, sr).astype(np.float32)
 
 
+def _segment(score: Score, take: Take, alignment, bars: tuple[int, int] | None,
+             sr: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The take's `bars` at `sr` (faded at both ends), and the (segment time, score time) knots in it."""
+    y = _resampled(take, sr)
+    a, b = _span(score, alignment, bars, take)
+    seg = _fade(y[int(a * sr):int(b * sr)], sr)
+    xs, ys = _warp_knots(score, alignment)
+    inside = (ys >= a) & (ys <= b)
+    return seg, ys[inside] - a, xs[inside]
+
+
 def one_take(score: Score, take: Take, alignment, bars: tuple[int, int] | None = None,
              label: str = "A") -> Listening:
     """One take's `bars` (None: all of it), with its score times."""
-    y = _resampled(take, take.sr)
-    a, b = _span(score, alignment, bars, take)
-    seg = _fade(y[int(a * take.sr):int(b * take.sr)], take.sr)
-    xs, ys = _warp_knots(score, alignment)
-    inside = (ys >= a) & (ys <= b)
-    return Listening(seg, take.sr, ys[inside] - a, xs[inside], ((label, 0.0, len(seg) / take.sr),))
+    seg, out_k, score_k = _segment(score, take, alignment, bars, take.sr)
+    return Listening(seg, take.sr, out_k, score_k, ((label, 0.0, len(seg) / take.sr),))
 
 
 def a_then_b(score: Score, take_a: Take, align_a, take_b: Take, align_b,
              bars: tuple[int, int] | None = None, gap_s: float = GAP_S) -> Listening:
     """Take A's `bars` (None: all of it), a short silence, then take B's same bars."""
     sr = take_a.sr
-    pieces, out_k, score_k, parts = [], [], [], []
-    t = 0.0
-    for label, take, align in (("A", take_a, align_a), ("B", take_b, align_b)):
-        y = _resampled(take, sr)
-        a, b = _span(score, align, bars, take)
-        seg = _fade(y[int(a * sr):int(b * sr)], sr)
-        xs, ys = _warp_knots(score, align)
-        inside = (ys >= a) & (ys <= b)
-        out_k.extend((t + ys[inside] - a).tolist())
-        score_k.extend(xs[inside].tolist())
-        parts.append((label, t, t + len(seg) / sr))
-        pieces.append(seg)
-        t += len(seg) / sr
-        if label == "A":
-            pieces.append(np.zeros(int(gap_s * sr), dtype=np.float32))
-            out_k.append(t + gap_s / 2)
-            score_k.append(np.nan)
-            t += int(gap_s * sr) / sr
-    return Listening(np.concatenate(pieces).astype(np.float32), sr, np.array(out_k), np.array(score_k), tuple(parts))
+    seg_a, out_a, score_a = _segment(score, take_a, align_a, bars, sr)
+    seg_b, out_b, score_b = _segment(score, take_b, align_b, bars, sr)
+    end_a = len(seg_a) / sr
+    gap = np.zeros(int(gap_s * sr), dtype=np.float32)
+    start_b = end_a + len(gap) / sr
+    return Listening(np.concatenate([seg_a, gap, seg_b]).astype(np.float32), sr,
+                     np.concatenate([out_a, [end_a + gap_s / 2], start_b + out_b]),
+                     np.concatenate([score_a, [np.nan], score_b]),
+                     (("A", 0.0, end_a), ("B", start_b, start_b + len(seg_b) / sr)))
 
 
 def b_on_a(score: Score, take_a: Take, align_a, take_b: Take, align_b,

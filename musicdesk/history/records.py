@@ -47,6 +47,16 @@ def report_without_notes(report: dict) -> dict:
     return {k: v for k, v in report.items() if k != "notes"}
 
 
+def report_of(take: dict) -> dict | None:
+    """The current report (`analyze --json`'s form) of Store.take()'s dict: its newest analysis's
+    report, the notes from their rows; None when the take was never analysed."""
+    if not take["analyses"]:
+        return None
+    rep = dict(take["analyses"][-1].report)
+    rep["notes"] = note_dicts(take["notes"])
+    return rep
+
+
 def note_dicts(rows) -> list[dict]:
     """NoteResult rows back to the report's note dicts (the inverse of note_rows)."""
     out = []

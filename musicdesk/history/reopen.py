@@ -43,7 +43,9 @@ def piece_key(score_path: str | os.PathLike, part: str) -> uuid.UUID:
 
 def fetch(store, take_id: uuid.UUID, folder: str | os.PathLike) -> StoredTake:
     """The take's audio written to `folder` (by content, so twice is once) and its current analysis."""
-    d = store.take(take_id)
+    from musicdesk.history.records import report_of
+
+    d = store.take(take_id)            # one read: the report comes from it, not from a second store.report()
     t = d["take"]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -56,7 +58,7 @@ def fetch(store, take_id: uuid.UUID, folder: str | os.PathLike) -> StoredTake:
     return StoredTake(
         take_id=t.id, audio_path=str(path), score_sha256=d["piece"].score_sha256, part=d["piece"].part,
         bars=(t.first_bar, t.last_bar) if t.first_bar is not None and t.last_bar is not None else None,
-        report=store.report(take_id), tracker=a.tracker if a is not None else "",
+        report=report_of(d), tracker=a.tracker if a is not None else "",
         network_model=a.network_model if a is not None else None,
         network_ratings=a.network_ratings if a is not None else None,
         recorded_at=t.recorded_at.isoformat(timespec="minutes"),

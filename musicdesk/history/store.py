@@ -355,14 +355,9 @@ class Store:
 
     def report(self, take: uuid.UUID) -> dict | None:
         """The take's current report as `musicdesk analyze --json` wrote it (notes from their rows)."""
-        from musicdesk.history.records import note_dicts
+        from musicdesk.history.records import report_of
 
-        d = self.take(take)
-        if not d["analyses"]:
-            return None
-        rep = dict(d["analyses"][-1].report)
-        rep["notes"] = note_dicts(d["notes"])
-        return rep
+        return report_of(self.take(take))
 
     def audio(self, take: uuid.UUID) -> bytes:
         with self.read() as s:
