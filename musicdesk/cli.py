@@ -408,8 +408,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return _save_calibration(cal, args.out, f"Calibration on {DISPLAY_NAMES[model]}")
 
 
-def _save_calibration(cal, out: str | None, what: str) -> int:
-    """Save a calibration (default: the user data folder) and print its cross-validated R2 per criterion."""
+def _save_calibration(cal, out: str | None, what: str, table=None) -> int:
+    """Save a calibration (default: the user data folder) and print its cross-validated R2 per criterion
+    (`table`: (criterion, takes, R2 or None when left out), default the calibration's own)."""
     from musicdesk.assess.calibrate import default_path
 
     out = out or str(default_path())
@@ -419,39 +420,25 @@ def _save_calibration(cal, out: str | None, what: str) -> int:
         raise _BadInput(f"Cannot write the calibration to {out}: {exc.strerror or exc}") from exc
     print(f"{what} saved to {out}")
     print(f"{'criterion':<20} {'takes':>5} {'cross-validated R2':>19}")
-    for c, m in cal.criteria.items():
-        print(f"{c:<20} {m.n_takes:>5} {m.cv_r2:>19.3f}")
+    for c, n, r2 in table or [(c, m.n_takes, m.cv_r2) for c, m in cal.criteria.items()]:
+        print(f"{c:<20} {n:>5} {'too few: left out' if r2 is None else f'{r2:.3f}':>19}")
     return 0
 
 
 def _calibrate_from_history(args: argparse.Namespace, model: str) -> int:
     """Learn the calibration from the released grades in the history store, from the analyses stored
     with them (no take is analysed again)."""
-    from types import SimpleNamespace
-
-    import numpy as np
-
-    from musicdesk.assess import DISPLAY_NAMES
-    from musicdesk.assess.calibrate import Grade, calibrate, take_features
+    from musicdesk.history.review import calibrate_from_store
     from musicdesk.history.store import Store
 
     store = Store(args.db)
     grader = store.person(args.grader, "teacher", create=False) if args.grader else None
-    rows = store.released_grades(grader)
-    usable = [r for r in rows if r[3]["network_model"] == DISPLAY_NAMES[model] and r[3]["network_embedding"]]
-    if not usable:
-        raise _BadInput(f"No released grades on takes rated by {DISPLAY_NAMES[model]} in the history store"
-                        + (f" ({len(rows)} released grades on takes without those ratings)" if rows else "")
-                        + ": grade and release some takes first (`musicdesk history grade ... --release`).")
-    features = {}
-    for take, _, _, a in usable:
-        analysis = SimpleNamespace(report=SimpleNamespace(summary=a["summary"], ratings=a["ratings"]))
-        features[str(take)] = take_features(analysis, list(a["network_ratings"].values()),
-                                            np.asarray(a["network_embedding"], float))
-    grades = [Grade(str(take), "history", None, crit, value) for take, crit, value, _ in usable]
-    cal = calibrate(grades, lambda audio, score, part: features[audio], model)
-    return _save_calibration(cal, args.out, f"Calibration on {DISPLAY_NAMES[model]} from {len(usable)} released "
-                             "grades in the history,")
+    result = calibrate_from_store(store, model, grader)
+    if result.calibration is None:
+        raise _BadInput(result.message)
+    n = sum(n for _, n, r2 in result.rows if r2 is not None)
+    return _save_calibration(result.calibration, args.out, f"Calibration from {n} released grades in the history,",
+                             result.rows)
 
 
 def _cmd_parts(args: argparse.Namespace) -> int:

@@ -16,3 +16,6 @@ CATEGORY_LABELS = {
 }
 # marks drawn above a note head whose onset was off the player's pulse (the note keeps its pitch colour)
 TIMING_GLYPHS = {"early": "◂", "late": "▸"}
+# a teacher's comment pinned to a note: a pen below the note head, its text as the tooltip
+COMMENT_GLYPH = "✎"
+COMMENT_COLOUR = "#00838f"

@@ -38,7 +38,7 @@ class HistoryKeeper(QObject):
                             score.title or "", take.path, analysis,
                             device=(st.input_device or "default input") if recorded else "",
                             latency_ms=st.latency_ms if recorded else 0.0, tempo_bpm=score.tempo_bpm, bars=bars,
-                            user_errors=history_errors())
+                            assignment=s.assignment_id if recorded else None, user_errors=history_errors())
         s.run(task, self._kept, "Not kept in the practice history (the take's file is kept)", quiet=True)
 
     def _kept(self, take_id) -> None:

@@ -56,6 +56,40 @@ def grade_text(grades: dict, released_only: bool = True) -> str:
     return ", ".join(out)
 
 
+def cache_dir(settings) -> Path:
+    """Where stored takes (and the scores of pieces opened from the history) are written to be opened."""
+    import platformdirs
+
+    base = Path(settings.takes_dir) if settings.takes_dir else Path(platformdirs.user_cache_dir("musicdesk"))
+    return base / "history-takes"
+
+
+def open_stored_take(s: Session, takes_ctl, take_id: str, on_open=None) -> None:
+    """Show a stored take of the open score with its stored judgement (its audio and contour loaded in a
+    worker); `on_open(take_id)` once it is on screen."""
+    import uuid
+
+    from musicdesk.history.keep import store_for
+    from musicdesk.history.reopen import open_stored
+
+    if s.score is None or s.is_recording:
+        return
+    store = store_for(s.settings.history_db or None)
+    task = workers.Task(open_stored, store, uuid.UUID(take_id), s.score, cache_dir(s.settings),
+                        user_errors=history_errors())
+
+    def done(result) -> None:
+        stored, take, analysis = result
+        takes_ctl.show_stored(take, analysis, str(stored.take_id))
+        when = dt.datetime.fromisoformat(stored.recorded_at).astimezone().strftime("%Y-%m-%d %H:%M")
+        s.status(f"The take of {when} from the history, as judged then (musicdesk {stored.app_version}).", 10000)
+        if on_open is not None:
+            on_open(str(stored.take_id))
+
+    s.status("Opening the take from the history…")
+    s.run(task, done, "Cannot open the take from the history")
+
+
 class HistoryPanel(QDockWidget):
     """The student's takes of the open piece; `loaded` once a refresh is drawn, `take_opened(id)` once
     a stored take is on screen."""
@@ -334,11 +368,7 @@ class HistoryPanel(QDockWidget):
         return [i.data(0, Qt.ItemDataRole.UserRole) for i in self.take_list.selectedItems()]
 
     def cache_dir(self) -> Path:
-        import platformdirs
-
-        st = self.s.settings
-        base = Path(st.takes_dir) if st.takes_dir else Path(platformdirs.user_cache_dir("musicdesk"))
-        return base / "history-takes"
+        return cache_dir(self.s.settings)
 
     def open_selected(self) -> None:
         ids = self.selected_ids()
@@ -347,27 +377,7 @@ class HistoryPanel(QDockWidget):
 
     def open_take(self, take_id: str) -> None:
         """Show a stored take with its stored judgement (its audio and contour loaded in a worker)."""
-        import uuid
-
-        from musicdesk.history.keep import store_for
-        from musicdesk.history.reopen import open_stored
-
-        s = self.s
-        if s.score is None or s.is_recording:
-            return
-        store = store_for(s.settings.history_db or None)
-        task = workers.Task(open_stored, store, uuid.UUID(take_id), s.score, self.cache_dir(),
-                            user_errors=history_errors())
-
-        def done(result) -> None:
-            stored, take, analysis = result
-            self.takes_ctl.show_stored(take, analysis, str(stored.take_id))
-            when = dt.datetime.fromisoformat(stored.recorded_at).astimezone().strftime("%Y-%m-%d %H:%M")
-            s.status(f"The take of {when} from the history, as judged then (musicdesk {stored.app_version}).", 10000)
-            self.take_opened.emit(str(stored.take_id))
-
-        s.status("Opening the take from the history…")
-        s.run(task, done, "Cannot open the take from the history")
+        open_stored_take(self.s, self.takes_ctl, take_id, self.take_opened.emit)
 
     # ------------------------------------------------------------------ comparing two takes
     def compare_selected(self) -> None:

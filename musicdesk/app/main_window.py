@@ -19,8 +19,9 @@ from PySide6.QtCore import QSize, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QToolBar, QVBoxLayout, QWidget
 
-from musicdesk.app import workers
+from musicdesk.app import bundles, workers
 from musicdesk.app.help import add_help_menu
+from musicdesk.app.history_docks import HistoryDocks
 from musicdesk.app.history_keeper import HistoryKeeper
 from musicdesk.app.deferred import Deferred
 from musicdesk.app.problems_panel import ResultsPanel
@@ -87,6 +88,7 @@ class MainWindow(QMainWindow):
     _analysis_task = _on("results", "task")
     live = _on("takes", "live")
     _cursor_id = _on("nav", "cursor_id")
+    history_panel = _on("docks", "history_panel", "View > History, made on first use")
 
     def __init__(self, settings: AppSettings | None = None, settings_org: str | None = None):
         super().__init__()
@@ -100,7 +102,6 @@ class MainWindow(QMainWindow):
         self.melody_lab = None                     # the melody lab's window, made on first use
         self.help_dialog = None                    # the Help page on show
         self.tuner = None                          # Tools > Tuner, made on first use
-        self.history_panel = None                  # View > History, made on first use
 
         # ---- the shared views: score over piano roll, and the panels around them
         self.score_view = ScoreView()
@@ -115,6 +116,7 @@ class MainWindow(QMainWindow):
         self.nav.shown.connect(self.score_shown)
         self.results.shown.connect(self.analysis_shown)
         self.history = HistoryKeeper(s, self.results)            # every take shown goes into the history
+        self.docks = HistoryDocks(s, self, self.nav, self.takes, self.results, self.history)
         self.results.play_stretch.connect(self.transport.play_stretch)
         self.results.cursor_note.connect(self.nav.set_cursor_note)
         s.changed.connect(self._update_own)
@@ -174,6 +176,7 @@ class MainWindow(QMainWindow):
         self.open_take, self.set_take, self.save_take = k.open_take, k.set_take, k.save_take
         self.start_recording, self.stop_recording = k.start_recording, k.stop_recording
         self.error, self.playback_failed = self.session.error, self.session.playback_failed
+        self.open_history, self.act_history = self.docks.open_history, self.docks.act_history
 
     def _warm_up(self) -> None:
         """Once per session, load the compiled analysis code in a worker while the user looks at the
@@ -216,12 +219,10 @@ class MainWindow(QMainWindow):
             "Vary and inpaint the measures of a melody (the practice score's part to begin with)")
         self.act_tuner = make_action(w, "Tuner…", self.open_tuner, "Ctrl+U",
                                      "Tune against the reference pitch, or play against a drone")
-        self.act_history = make_action(w, "History", self.open_history, "Ctrl+H",
-                                       "Your takes of this piece: open an old one, progress, bars, practice time")
-        n, t, k = self.nav, self.transport, self.takes
+        n, t, k, d = self.nav, self.transport, self.takes, self.docks
         take_actions = [k.act_record, self.act_stop, *t.actions, self.act_cancel]
         for a in (n.act_open, k.act_open_take, k.act_save_take, *take_actions, self.act_settings,
-                  self.act_tuner, self.act_melody_lab, self.act_history, *n.view_actions):
+                  self.act_tuner, self.act_melody_lab, d.act_import, *d.view_actions, *n.view_actions):
             self.addAction(a)
 
         mb = self.menuBar()
@@ -233,6 +234,7 @@ class MainWindow(QMainWindow):
         self._fill_recent()
         fm.addAction(k.act_open_take)
         fm.addAction(k.act_save_take)
+        fm.addAction(d.act_import)
         fm.addSeparator()
         fm.addAction(self.act_settings)
         quit_a = QAction("Quit", self)
@@ -243,7 +245,8 @@ class MainWindow(QMainWindow):
         for a in n.view_actions:
             vm.addAction(a)
         vm.addSeparator()
-        vm.addAction(self.act_history)
+        for a in d.view_actions:
+            vm.addAction(a)
         tm = mb.addMenu("&Take")
         for a in take_actions:
             tm.addAction(a)
@@ -347,6 +350,8 @@ class MainWindow(QMainWindow):
             ext = Path(path).suffix.lower()
             if ext in SCORE_EXT:
                 self.open_score(path)
+            elif bundles.is_bundle(path):
+                self.docks.import_files([path])
             elif ext in AUDIO_EXT:
                 if self.score is None:
                     self.error("Open a score first", "Open the score of this take first, then drop the audio.")
@@ -354,7 +359,7 @@ class MainWindow(QMainWindow):
                     self.open_take(path)
             else:
                 self.error("Unsupported file", f"{os.path.basename(path)}: musicdesk opens scores "
-                           "(MusicXML, MXL, MIDI, ABC) and takes (WAV, FLAC, OGG, MP3).")
+                           "(MusicXML, MXL, MIDI, ABC), takes (WAV, FLAC, OGG, MP3) and bundles (ZIP).")
 
     def open_tuner(self) -> None:
         """The tuner and drone (musicdesk.app.tuner_panel), non-modal beside the window."""
@@ -364,17 +369,6 @@ class MainWindow(QMainWindow):
             self.tuner = TunerPanel(self.session, self)
         self.tuner.show()
         self.tuner.raise_()
-
-    def open_history(self) -> None:
-        """The history panel (musicdesk.app.history_panel), docked below the score."""
-        from musicdesk.app.history_panel import HistoryPanel
-
-        if self.history_panel is None:
-            self.history_panel = HistoryPanel(self.session, self.takes, self.nav, self.history, self)
-            self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_panel)
-            self.history_panel.refresh()
-        self.history_panel.show()
-        self.history_panel.raise_()
 
     def open_melody_lab(self) -> None:
         """The melody lab window (its model loads once), with the practice score's part in it."""

@@ -15,6 +15,7 @@ from musicdesk.app.results_panel import Legend, RatingsPanel
 from musicdesk.app.session import Session, make_action, user_errors
 
 ALL_RIGHT = "Every note was right, in tune and on time."
+COMMENT_ROLE = Qt.ItemDataRole.UserRole + 1      # a comment's line: the note id it selects ("" for none)
 
 
 class ResultsPanel(QWidget):
@@ -129,6 +130,7 @@ class ResultsPanel(QWidget):
             self.roll.set_contour([], [])
             self.roll.clear_live()
         self.score_view.set_timing_marks({})
+        self.score_view.set_comment_marks({})
         self.ratings_box.clear()
 
     def show_analysis(self, analysis) -> None:
@@ -167,6 +169,29 @@ class ResultsPanel(QWidget):
         self.s.update()
         self.shown.emit()
 
+    def show_comments(self, pins) -> None:
+        """Put the comments on this take (musicdesk.history.review.Pin) first in the problems list, each
+        with where it is pinned; [] removes them. Clicking one selects its note."""
+        from musicdesk.app.colours import COMMENT_COLOUR
+
+        for i in reversed(range(self.problem_list.count())):
+            if self.problem_list.item(i).data(COMMENT_ROLE) is not None:
+                self.problem_list.takeItem(i)
+        pix = QPixmap(12, 12)
+        pix.fill(QColor(COMMENT_COLOUR))
+        for k, p in enumerate(pins):
+            item = QListWidgetItem(f"{p.comment.author}, {p.where}: “{p.comment.text}”")
+            item.setIcon(QIcon(pix))
+            item.setData(COMMENT_ROLE, p.first_note or "")
+            item.setToolTip(f"A comment by {p.comment.author}, "
+                            f"{p.comment.created_at.astimezone():%Y-%m-%d %H:%M}")
+            self.problem_list.insertItem(k, item)
+
+    def comment_lines(self) -> list[str]:
+        """The comments' lines in the problems list (for tests)."""
+        return [self.problem_list.item(i).text() for i in range(self.problem_list.count())
+                if self.problem_list.item(i).data(COMMENT_ROLE) is not None]
+
     def _roll_notes(self, rep) -> list[RollNote]:
         """The take's notes at their performed times; missed ones between their neighbours (outlined
         grey); extra notes; labelled with cents or ms where they are off."""
@@ -201,6 +226,11 @@ class ResultsPanel(QWidget):
 
     # ------------------------------------------------------------------ selection
     def problem_clicked(self, item: QListWidgetItem) -> None:
+        note = item.data(COMMENT_ROLE)
+        if note is not None:
+            if note:
+                self.select_note(note)
+            return
         i = item.data(Qt.ItemDataRole.UserRole)
         if i is None:
             return

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QGraphicsItem, QGraphicsRectItem, QGraphicsScene,
                                QGraphicsView, QHBoxLayout,
                                QLabel, QToolButton, QVBoxLayout, QWidget)
 
-from musicdesk.app.colours import CATEGORY_COLOURS, TIMING_GLYPHS
+from musicdesk.app.colours import CATEGORY_COLOURS, COMMENT_COLOUR, COMMENT_GLYPH, TIMING_GLYPHS
 
 ZOOM_STEP = 1.25
 ZOOM_MIN, ZOOM_MAX = 0.1, 10.0
@@ -76,6 +76,7 @@ class ScoreView(QWidget):
         self._loop: tuple[int, int] | None = None
         self._marks: dict[str, str] = {}
         self._timing_marks: dict[str, str] = {}
+        self._comment_marks: dict[str, str] = {}
 
         self.scene = QGraphicsScene(self)
         self.view = _PageView(self.scene, self)
@@ -148,6 +149,7 @@ class ScoreView(QWidget):
         self._loop = None
         self._marks = {}
         self._timing_marks = {}
+        self._comment_marks = {}
         self.cursor_item.hide()
         self._placeholder.setVisible(eng is None)
         self.page_item.setVisible(eng is not None)
@@ -295,6 +297,16 @@ class ScoreView(QWidget):
         self._timing_marks = {k: v for k, v in marks.items() if v in TIMING_GLYPHS}
         self._place_marks()
 
+    def set_comment_marks(self, marks: dict[str, str]) -> None:
+        """Put a pen below each note a comment is pinned to (element id -> the comments' text, shown as
+        its tooltip). {} removes them."""
+        self._comment_marks = {k: v for k, v in marks.items() if v}
+        self._place_marks()
+
+    def comment_marks(self) -> dict[str, str]:
+        """The comment marks now set (element id -> text), on any page."""
+        return dict(self._comment_marks)
+
     def timing_marks(self) -> dict[str, str]:
         """The timing marks now set (element id -> "early" | "late"), on any page."""
         return dict(self._timing_marks)
@@ -421,6 +433,23 @@ class ScoreView(QWidget):
             it.setToolTip(f"Played {kind} against your own pulse")
             br = it.boundingRect()
             it.setPos(r.center().x() - br.width() / 2, r.top() - 1.1 * br.height())
+            it.setZValue(3)
+            self.scene.addItem(it)
+            self._mark_items.append(it)
+
+        for nid, text in self._comment_marks.items():
+            if self._eng.note_page.get(nid) != self._page:
+                continue
+            r = self.note_rect(nid)
+            it = QGraphicsSimpleTextItem(COMMENT_GLYPH)
+            font = QFont()
+            font.setBold(True)
+            font.setPixelSize(max(9, int(round(2.4 * r.height()))))
+            it.setFont(font)
+            it.setBrush(QBrush(QColor(COMMENT_COLOUR)))
+            it.setToolTip(text)
+            br = it.boundingRect()
+            it.setPos(r.center().x() - br.width() / 2, r.bottom() + 0.6 * br.height())
             it.setZValue(3)
             self.scene.addItem(it)
             self._mark_items.append(it)

@@ -101,6 +101,7 @@ class Session(QObject):
         self.take = None                  # musicdesk.audio.Take being judged
         self.take_path: str | None = None
         self.stored_take_id: str | None = None   # the history's id when the take on show came from it
+        self.assignment_id: str | None = None    # the assignment being practised: takes kept are for it
         self.recording = None             # (samples, sr) of the last take recorded here
         self.analysis = None              # musicdesk.analysis.Analysis of `take` against `score`
         self.recorder = None              # the Recorder while recording

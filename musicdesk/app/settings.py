@@ -33,6 +33,10 @@ class AppSettings:
     history_enabled: bool = True      # keep every take and its analysis in the practice history
     history_db: str = ""              # the history store: "" = MUSICDESK_DB, else the user data folder's file
     student_name: str = ""            # whose takes: "" = MUSICDESK_STUDENT, else the login name
+    teacher_mode: bool = False        # open the teacher's review at start (people, pieces, takes; comments, grades)
+    teacher_name: str = ""            # who comments and grades here: "" = the login name
+    rubric: str = "pitch, rhythm, intonation, tone"   # the teacher's own criteria (an assignment brings its own)
+    rubric_scale: float = 10.0        # ... graded from 0 to this
     recent_files: list[str] = field(default_factory=list)
 
     def tolerances(self) -> Tolerances:

@@ -131,6 +131,23 @@ class SettingsDialog(QDialog):
         self.history_db.setToolTip("An SQLite file on this computer, or a studio's shared store as "
                                    "postgresql://user@host/database. Never an SQLite file on a network share.")
         form.addRow("History store", self.history_db)
+        self.teacher = QCheckBox("Teacher mode: open the review of students' takes at start")
+        self.teacher.setChecked(bool(settings.teacher_mode))
+        form.addRow("Teaching", self.teacher)
+        self.teacher_name = QLineEdit(settings.teacher_name)
+        self.teacher_name.setPlaceholderText("(your login name)")
+        form.addRow("Name on comments and grades", self.teacher_name)
+        self.rubric = QLineEdit(settings.rubric)
+        self.rubric.setToolTip("The criteria you grade on, separated by commas (an assignment brings its own)")
+        self.rubric_scale = QDoubleSpinBox()
+        self.rubric_scale.setRange(1, 1000)
+        self.rubric_scale.setDecimals(0)
+        self.rubric_scale.setValue(settings.rubric_scale)
+        row = QHBoxLayout()
+        row.addWidget(self.rubric, 1)
+        row.addWidget(QLabel("out of"))
+        row.addWidget(self.rubric_scale)
+        form.addRow("Your rubric", row)
         bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         bb.accepted.connect(self.accept)
         bb.rejected.connect(self.reject)
@@ -185,7 +202,9 @@ class SettingsDialog(QDialog):
             count_in_beats=self.count_in.value(), metronome_in_take=self.click_through.isChecked(),
             concert_pitch=self.concert.isChecked(),
             takes_dir=self.takes_dir.text().strip(), history_enabled=self.keep.isChecked(),
-            student_name=self.student.text().strip(), history_db=self.history_db.text().strip())
+            student_name=self.student.text().strip(), history_db=self.history_db.text().strip(),
+            teacher_mode=self.teacher.isChecked(), teacher_name=self.teacher_name.text().strip(),
+            rubric=self.rubric.text().strip() or AppSettings.rubric, rubric_scale=self.rubric_scale.value())
 
 
 def _hz(text: str, fallback: float) -> float:

@@ -147,6 +147,7 @@ def export_bundle(store, dest: str | os.PathLike, take_ids: Sequence[uuid.UUID] 
         comments = list(s.scalars(select(m.Comment).where(m.Comment.take_id.in_(tids))
                                   .order_by(m.Comment.created_at)))
         if kind == "feedback":
+            grades = _released_only(grades)
             data["grades"] = [_row_json(g) for g in grades]
             data["comments"] = [_row_json(c) for c in comments]
             people |= {g.grader_id for g in grades} | {c.author_id for c in comments}
@@ -214,6 +215,23 @@ def export_bundle(store, dest: str | os.PathLike, take_ids: Sequence[uuid.UUID] 
         raise BundleError(f"{what}: the bundle {dest} was not written. Free some space or choose another "
                           "folder; the history store is unchanged.") from exc
     return dest
+
+
+def _released_only(grades: list) -> list:
+    """The released grades of `grades` (oldest first), each superseding the released grade before it
+    (drafts stay on the teacher's machine: a feedback bundle never carries them). Detached copies, so
+    the store's rows are not changed."""
+    by_id = {g.id: g for g in grades}
+    out = []
+    for g in grades:
+        if g.status != "released":
+            continue
+        prev = by_id.get(g.supersedes_id)
+        while prev is not None and prev.status != "released":
+            prev = by_id.get(prev.supersedes_id)
+        out.append(m.Grade(**{c.key: getattr(g, c.key) for c in g.__table__.columns} |
+                           {"supersedes_id": prev.id if prev is not None else None}))
+    return out
 
 
 # ---------------------------------------------------------------------- reading, with every check

@@ -37,14 +37,19 @@ def store_for(url: str | None = None):
 
 def keep_take(url: str | None, student: str, score_path: str, part: str, title: str, take_path: str, analysis,
               *, device: str = "", latency_ms: float = 0.0, tempo_bpm: float | None = None,
-              bars: tuple[int, int] | None = None) -> uuid.UUID:
-    """Store a take and its analysis (musicdesk.analysis.Analysis) for `student` (made when new); the same
-    take kept again adds nothing. Returns the take's id. Raises HistoryError with the user's message."""
+              bars: tuple[int, int] | None = None, assignment: str | None = None) -> uuid.UUID:
+    """Store a take and its analysis (musicdesk.analysis.Analysis) for `student` (made when new), as
+    played for `assignment` when it is of the assignment's piece; the same take kept again adds nothing.
+    Returns the take's id. Raises HistoryError with the user's message."""
     from musicdesk.history.records import analysis_record
 
     store = store_for(url)
     with _keeping:          # one take at a time: two passes of a loop finish close together
         who = store.person(student or login_name())
         piece = store.piece(score_path, part, title)
+        for_it = None
+        if assignment:
+            a = next((a for a in store.assignments() if str(a.id) == assignment), None)
+            for_it = a.id if a is not None and a.piece_id == piece else None
         return store.save_take(who, piece, take_path, record=analysis_record(analysis), device=device,
-                               latency_ms=latency_ms, tempo_bpm=tempo_bpm, bars=bars)
+                               latency_ms=latency_ms, tempo_bpm=tempo_bpm, bars=bars, assignment=for_it)

@@ -51,6 +51,8 @@ class TakeRow:
     grades: dict             # criterion -> (value, scale_max, status), the current ones
     trashed: bool
     assignment_id: uuid.UUID | None = None   # the assignment it was played for
+    student_id: uuid.UUID | None = None
+    piece_id: uuid.UUID | None = None
 
 
 def _locked(exc: Exception) -> bool:
@@ -319,7 +321,8 @@ class Store:
                                a.n_notes if a else None, a.n_correct if a else None,
                                ({"note_accuracy": a.note_accuracy, "rhythmic_accuracy": a.rhythmic_accuracy, "intonation": a.intonation}
                                 if a else {}), (a.network_ratings or {}) if a else {},
-                               grades.get(t.id, {}), t.trashed_at is not None, t.assignment_id))
+                               grades.get(t.id, {}), t.trashed_at is not None, t.assignment_id, t.student_id,
+                               t.piece_id))
         return out
 
     def _current_grades(self, s: Session, take_ids: Sequence[uuid.UUID]) -> dict:

@@ -1,0 +1,59 @@
+"""Comments on the take on show: once a take from the practice history is drawn, its comments are
+fetched (musicdesk.history.review, in a worker) and shown as a pen below each note they are pinned to,
+with their text as its tooltip, and first in the problems list. The student sees the teacher's comments
+on the take they came back with; the teacher sees their own as they add them."""
+from __future__ import annotations
+
+import uuid
+
+from PySide6.QtCore import QObject, Signal
+
+from musicdesk.app import workers
+from musicdesk.app.history_keeper import history_errors
+from musicdesk.app.session import Session
+
+
+class CommentsOverlay(QObject):
+    shown = Signal()              # the comments of the take on show are drawn
+
+    def __init__(self, session: Session, results):
+        super().__init__(session)
+        self.s, self.results = session, results
+        self.pins: list = []
+        self._task = None
+        results.shown.connect(self.refresh)
+
+    def refresh(self) -> None:
+        """Fetch and draw the comments of the stored take on show (none for a take not stored)."""
+        s = self.s
+        take_id, score, analysis = s.stored_take_id, s.judged_score, s.analysis
+        if take_id is None or score is None or analysis is None:
+            self.pins = []
+            return
+        from musicdesk.history.keep import store_for
+        from musicdesk.history.review import feedback, pins
+
+        if self._task is not None:
+            self._task.cancel()
+        store = store_for(s.settings.history_db or None)
+
+        def work():
+            return pins(feedback(store, uuid.UUID(take_id)), score, analysis.report)
+
+        self._task = s.run(workers.Task(work, user_errors=history_errors()),
+                           lambda p, shown_id=take_id: self._draw(p, shown_id), "Cannot read the comments", quiet=True)
+
+    def _draw(self, pins: list, take_id: str) -> None:
+        self._task = None
+        if self.s.stored_take_id != take_id:      # another take came on screen meanwhile
+            return
+        self.pins = pins
+        element = {n.id: n.element_id for n in self.s.judged_score.notes}
+        marks: dict[str, list[str]] = {}
+        for p in pins:
+            for nid in p.note_ids:
+                if nid in element:
+                    marks.setdefault(element[nid], []).append(f"{p.comment.author}: {p.comment.text}")
+        self.results.score_view.set_comment_marks({k: "\n".join(v) for k, v in marks.items()})
+        self.results.show_comments(pins)
+        self.shown.emit()
