@@ -312,21 +312,24 @@ class AssignmentsPanel(QDockWidget):
         a, p, _ = r
         s = self.s
 
-        def preset() -> None:
+        def bars() -> None:             # (after the tempo: the score drawn again resets the Bars range)
             s.assignment_id = assignment_id
             if a.first_bar is not None:
                 self.nav.loop_from.setValue(a.first_bar)
                 self.nav.loop_to.setValue(a.last_bar)
                 self.nav.loop_check.setChecked(True)
+            self._practising(a)
+
+        def preset() -> None:
             if a.tempo_bpm and s.score is not None and abs(s.score.tempo_bpm - a.tempo_bpm) > 0.5:
                 def at_tempo() -> None:
                     self.nav.shown.disconnect(at_tempo)
-                    self._practising(a)
+                    bars()
 
                 self.nav.shown.connect(at_tempo)
                 self.nav.tempo_spin.setValue(int(round(a.tempo_bpm)))
             else:
-                self._practising(a)
+                bars()
 
         score = s.score
         if score is not None and score.source_path and piece_key(score.source_path, score.part) == p.id:

@@ -3,7 +3,7 @@ review, View > Assignments, File > Import bundle…, and bundles dropped on the 
 on first use; the comments of a stored take show on the score whichever dock opened it."""
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, Signal
 
 from musicdesk.app import bundles
 from musicdesk.app.comments import CommentsOverlay
@@ -11,6 +11,8 @@ from musicdesk.app.session import Session, make_action
 
 
 class HistoryDocks(QObject):
+    bundles_imported = Signal(list)      # [(path, ImportResult)] once the docks show what came in
+
     def __init__(self, session: Session, window, nav, takes, results, keeper):
         super().__init__(window)
         self.s, self.w, self.nav, self.takes, self.keeper = session, window, nav, takes, keeper
@@ -86,3 +88,4 @@ class HistoryDocks(QObject):
                 panel.refresh()
         if "feedback" in kinds:
             self.comments.refresh()
+        self.bundles_imported.emit(results)

@@ -47,7 +47,7 @@ def heat_rgb(values: np.ndarray, measure: str) -> np.ndarray:
 
 
 def grade_text(grades: dict, released_only: bool = True) -> str:
-    """ "pitch 7/10, rhythm 8/10" from TakeRow.grades (drafts left out unless asked for)."""
+    """ "pitch 7/10, rhythm 8/10" from TakeRow.grades or .released (drafts left out unless asked for)."""
     out = []
     for c, (v, mx, status) in sorted(grades.items()):
         if released_only and status != "released":
@@ -300,7 +300,7 @@ class HistoryPanel(QDockWidget):
         local = t.recorded_at.astimezone()
         cells = [local.strftime("%Y-%m-%d %H:%M"), f"{t.duration_s:.1f} s",
                  f"{t.n_correct}/{t.n_notes}" if t.n_notes else "-",
-                 *(f"{r[k]:.2f}" if k in r else "-" for k, _ in CRITERIA), grade_text(t.grades)]
+                 *(f"{r[k]:.2f}" if k in r else "-" for k, _ in CRITERIA), grade_text(t.released)]
         item = QTreeWidgetItem(cells)
         item.setData(0, Qt.ItemDataRole.UserRole, str(t.id))
         for col, (k, _) in zip((3, 4, 5), CRITERIA):
@@ -318,7 +318,7 @@ class HistoryPanel(QDockWidget):
             y = np.array([t.ratings.get(key, np.nan) for t in takes], dtype=float)
             ok = np.isfinite(y)
             line.setData(x[ok], y[ok])
-        pts = [(t.recorded_at.timestamp(), v / mx) for t in takes for (v, mx, st) in t.grades.values()
+        pts = [(t.recorded_at.timestamp(), v / mx) for t in takes for (v, mx, st) in t.released.values()
                if st == "released" and mx]
         self.grade_points.setData([p[0] for p in pts], [p[1] for p in pts])
         if len(x):

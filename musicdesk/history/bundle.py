@@ -22,6 +22,7 @@ import os
 import stat
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -327,7 +328,7 @@ def _read(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     try:
         with z.open(info) as fh:
             body = fh.read(limit + 1)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, zlib.error) as exc:
         raise BundleError(f"The bundle is damaged: cannot read {info.filename!r} ({exc}).") from exc
     except RuntimeError as exc:   # encrypted members
         raise BundleError(f"The bundle is refused: {info.filename!r} is encrypted ({exc}).") from exc

@@ -98,12 +98,13 @@ def feedback(store, take: uuid.UUID, released_only: bool = True, grader: uuid.UU
                             (c.first_bar, c.last_bar) if c.first_bar is not None else None,
                             (c.start_s, c.end_s) if c.start_s is not None else None, c.created_at)
                 for c in current(d["comments"])]
-    grades = []
-    for g in current(d["grades"]):
-        if g.status != "released" and (released_only or (grader is not None and g.grader_id != grader)):
-            continue
-        grades.append(GradeView(g.criterion, g.value, g.scale_max, g.status, names.get(g.grader_id, "?"),
-                                g.created_at))
+    if released_only:       # per grader and criterion the newest released grade (a newer draft stays hidden)
+        newest = {(g.grader_id, g.criterion): g for g in d["grades"] if g.status == "released"}
+        rows = list(newest.values())
+    else:
+        rows = [g for g in current(d["grades"]) if g.status == "released" or grader is None or g.grader_id == grader]
+    grades = [GradeView(g.criterion, g.value, g.scale_max, g.status, names.get(g.grader_id, "?"), g.created_at)
+              for g in rows]
     return Feedback(take, comments, sorted(grades, key=lambda g: (g.criterion, g.grader)))
 
 

@@ -13,7 +13,7 @@ import os
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence, TypeVar
 
@@ -53,6 +53,8 @@ class TakeRow:
     assignment_id: uuid.UUID | None = None   # the assignment it was played for
     student_id: uuid.UUID | None = None
     piece_id: uuid.UUID | None = None
+    released: dict = field(default_factory=dict)   # criterion -> (value, scale_max, "released"): the newest
+    #                                                released grade, what the student sees while a draft is newer
 
 
 def _locked(exc: Exception) -> bool:
@@ -314,7 +316,7 @@ class Store:
             q = q.limit(limit)
         with self.read() as s:
             rows = s.execute(q).all()
-            grades = self._current_grades(s, [r[0].id for r in rows])
+            grades, released = self._current_grades(s, [r[0].id for r in rows])
         out = []
         for t, who, title, part, a in rows:
             out.append(TakeRow(t.id, who, title, part, t.recorded_at, t.duration_s,
@@ -322,19 +324,24 @@ class Store:
                                ({"note_accuracy": a.note_accuracy, "rhythmic_accuracy": a.rhythmic_accuracy, "intonation": a.intonation}
                                 if a else {}), (a.network_ratings or {}) if a else {},
                                grades.get(t.id, {}), t.trashed_at is not None, t.assignment_id, t.student_id,
-                               t.piece_id))
+                               t.piece_id, released.get(t.id, {})))
         return out
 
-    def _current_grades(self, s: Session, take_ids: Sequence[uuid.UUID]) -> dict:
-        """take id -> criterion -> (value, scale_max, status): per grader and criterion the newest row."""
+    def _current_grades(self, s: Session, take_ids: Sequence[uuid.UUID]) -> tuple[dict, dict]:
+        """(take id -> criterion -> (value, scale_max, status): per grader and criterion the newest row,
+        take id -> criterion -> (value, scale_max, "released"): the newest released row)."""
         if not take_ids:
-            return {}
+            return {}, {}
         out: dict = {}
+        released: dict = {}
         rows = s.execute(select(m.Grade).where(m.Grade.take_id.in_(list(take_ids)))
                          .order_by(m.Grade.created_at)).scalars().all()
         for g in current(rows):
             out.setdefault(g.take_id, {})[g.criterion] = (g.value, g.scale_max, g.status)
-        return out
+        for g in rows:
+            if g.status == "released":
+                released.setdefault(g.take_id, {})[g.criterion] = (g.value, g.scale_max, "released")
+        return out, released
 
     def take(self, take: uuid.UUID) -> dict:
         """Everything about one take: the row, its piece and student, its analyses (newest last, the newest

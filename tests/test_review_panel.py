@@ -1,0 +1,291 @@
+"""View > Teacher review and View > Assignments (issue 19): a teacher opens a student's take, pins a
+comment on a note (it shows on the score and in the problems list), grades as a draft and then
+releases, exports feedback, calibrates from their grades; assignments made, exported, imported,
+practised with their bars and tempo, and submitted; and the dialogs for a corrupt bundle and one from a
+newer musicdesk."""
+from __future__ import annotations
+
+import json
+import uuid
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from musicdesk.app.history_panel import grade_text  # noqa: E402
+from musicdesk.app.main_window import MainWindow  # noqa: E402
+from musicdesk.app.settings import AppSettings  # noqa: E402
+from musicdesk.history import review  # noqa: E402
+from musicdesk.history.bundle import export_bundle, import_bundle  # noqa: E402
+from musicdesk.history.keep import store_for  # noqa: E402
+from musicdesk.history.store import Store  # noqa: E402
+from musicdesk.score import example_score_path  # noqa: E402
+from tests.test_history_panel import WRONG, seed, two_takes  # noqa: E402,F401 - two_takes: a fixture
+from tests.test_history_store import SCORE, record, tone_file  # noqa: E402
+
+ORG = "musicdesk-tests-review"
+OTHER_SCORE = str(Path(example_score_path()).parent / "example_tune.abc")
+
+
+def window(qtbot, tmp_path, score: str | None = None, **settings) -> MainWindow:
+    st = {"count_in_beats": 0, "takes_dir": str(tmp_path), "assess_model": "none", **settings}
+    w = MainWindow(settings=AppSettings(**st), settings_org=ORG)
+    qtbot.addWidget(w)
+    w.show()
+    with qtbot.waitSignal(w.score_shown, timeout=60000):
+        w.open_score(score or example_score_path())
+    qtbot.waitUntil(lambda: not w.warming, timeout=60000)
+    return w
+
+
+def open_review(win, qtbot):
+    with qtbot.waitSignal(win.docks.open_review().loaded, timeout=30000):
+        pass
+    return win.docks.review_panel
+
+
+# ---------------------------------------------------------------------- the core
+def test_feedback_bundles_carry_released_grades_only_and_comments_pin_where_they_were_put(tmp_path):
+    teacher_store, student_store = Store(tmp_path / "t.sqlite3"), Store(tmp_path / "s.sqlite3")
+    anna, piece = teacher_store.person("Anna"), teacher_store.piece(SCORE, "Melody")
+    lee = teacher_store.person("Ms Lee", "teacher")
+    take = teacher_store.save_take(anna, piece, tone_file(tmp_path / "a.wav"), record=record())
+    sub = export_bundle(teacher_store, tmp_path / "sub.zip", [take], kind="submission")
+    import_bundle(student_store, sub)
+    # two rounds of grading: a draft, released, changed as a draft, released again; then a new draft
+    assert review.save_grades(teacher_store, take, lee, {"pitch": 6, "tone": None}, 10) == 1
+    assert review.save_grades(teacher_store, take, lee, {"pitch": 6}, 10) == 0          # unchanged: not stored
+    review.save_grades(teacher_store, take, lee, {"pitch": 6}, 10, release=True)
+    review.save_grades(teacher_store, take, lee, {"pitch": 7}, 10, release=True)
+    review.save_grades(teacher_store, take, lee, {"pitch": 9}, 10)                      # a draft: stays here
+    teacher_store.comment(take, lee, "this note again", note_ids=["n3"])
+    teacher_store.comment(take, lee, "the second line", bars=(2, 3))
+    teacher_store.comment(take, lee, "rushed here", times_s=(1.4, 2.1))
+    teacher_store.comment(take, lee, "lovely tone")
+    mine = review.feedback(teacher_store, take, released_only=False, grader=lee)
+    assert [(g.criterion, g.value, g.status) for g in mine.grades] == [("pitch", 9.0, "draft")]
+    fb = export_bundle(teacher_store, tmp_path / "fb.zip", [take], kind="feedback")
+    with zipfile.ZipFile(fb) as z:
+        grades = json.loads(z.read("data.json"))["grades"]
+    assert [(g["value"], g["status"]) for g in grades] == [(6.0, "released"), (7.0, "released")]
+    assert grades[1]["supersedes_id"] == grades[0]["id"]          # the chain kept, without the drafts
+    r = import_bundle(student_store, fb)
+    assert r.added["grades"] == 2 and r.added["comments"] == 4
+    seen = review.feedback(student_store, take)
+    assert [(g.criterion, g.value, g.status, g.grader) for g in seen.grades] == [("pitch", 7.0, "released", "Ms Lee")]
+    assert student_store.takes()[0].grades == {"pitch": (7.0, 10.0, "released")}
+
+    class Note:                       # the score notes `pins` needs: id, measure, beat, name, midi
+        def __init__(self, i):
+            self.id, self.measure, self.beat, self.name, self.midi = f"n{i}", 1 + i // 2, 1.0 + 2 * (i % 2), f"N{i}", 60 + i
+
+    class Rep:
+        notes = [type("R", (), {"id": f"n{i}", "onset_s": 0.5 * i})() for i in range(8)]
+
+    score = type("S", (), {"notes": [Note(i) for i in range(8)]})()
+    pins = review.pins(seen, score, Rep)
+    assert [(p.where, p.note_ids) for p in pins] == [
+        ("bar 2, beat 3, N3", ("n3",)), ("bars 2-3", ("n2",)), ("0:01.4-0:02.1", ("n3", "n4")),
+        ("the whole take", ())]
+    assert import_bundle(student_store, fb).anything_new is False        # twice is once
+
+
+def test_calibration_refuses_too_few_grades_and_reports_cross_validated_r2(tmp_path):
+    from musicdesk.assess import DISPLAY_NAMES
+
+    s = Store(tmp_path / "h.sqlite3")
+    anna, piece, lee = s.person("Anna"), s.piece(SCORE, "Melody"), s.person("Ms Lee", "teacher")
+    assert review.calibrate_from_store(s, "siconvnet_delta", lee).calibration is None
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        q = i / 11
+        rec = record(wrong=tuple(range(int(6 * (1 - q)))), network={"pitch": q, "rhythm": 0.5})
+        rec["network_model"] = DISPLAY_NAMES["siconvnet_delta"]
+        rec["network_embedding"] = list(rng.normal(size=8))
+        take = s.save_take(anna, piece, tone_file(tmp_path / f"g{i}.wav", hz=200 + 20 * i), record=rec)
+        s.grade(take, lee, "pitch", round(2 + 8 * q), 10, released=True)
+        if i < 2:
+            s.grade(take, lee, "tone", 5, 10, released=True)
+        if i == 2:
+            few = review.calibrate_from_store(s, "siconvnet_delta", lee)
+            assert few.calibration is None and "at least 4 graded takes" in few.message
+    res = review.calibrate_from_store(s, "siconvnet_delta", lee)
+    rows = {c: (n, r2) for c, n, r2 in res.rows}
+    assert rows["tone"] == (2, None) and rows["pitch"][0] == 12 and rows["pitch"][1] > 0.5
+    assert set(res.calibration.criteria) == {"pitch"} and "Cross-validated R²" in res.message
+
+
+# ---------------------------------------------------------------------- the teacher's review
+def test_teacher_opens_a_take_comments_on_a_note_grades_draft_then_released(qtbot, tmp_path, two_takes):
+    score, takes = two_takes
+    store, ids = seed(score, takes)
+    # the teacher's window shows another score: opening the take opens its piece first
+    win = window(qtbot, tmp_path, score=OTHER_SCORE,
+                 teacher_mode=True, teacher_name="Ms Berg")
+    panel = win.docks.review_panel
+    assert panel is not None and panel.isVisible()         # teacher mode: the review is open at start
+    if panel.tree.topLevelItemCount() == 0:
+        with qtbot.waitSignal(panel.loaded, timeout=30000):
+            panel.refresh()
+    top = panel.tree.topLevelItem(0)
+    assert top.text(0).startswith("Anna  (2 takes, 1 not graded)")
+    piece = top.child(0)
+    assert piece.childCount() == 2 and "draft" in piece.child(0).text(3)          # the teacher sees drafts
+    panel.tree.setCurrentItem(panel.take_item(str(ids[0])))
+    with qtbot.waitSignal(panel.opened, timeout=90000):
+        panel.open_button.click()
+    from musicdesk.history.reopen import piece_key
+
+    assert piece_key(win.score.source_path, win.score.part) == piece_key(score.source_path, score.part)
+    assert win.session.stored_take_id == str(ids[0])
+    assert win.categories[score.notes[WRONG].id] == "wrong_pitch"
+    assert panel.comment_button.isEnabled()
+    # no note chosen: it says so; then click the wrong note on the score, type, Enter
+    panel.comment_edit.setText("this note again: listen for the third")
+    panel.add_comment()
+    assert "Click the note" in win.last_error
+    wrong = score.notes[WRONG]
+    win.score_view.note_clicked.emit(wrong.element_id)
+    assert f"bar {wrong.measure}" in panel.note_label.text()
+    with qtbot.waitSignal(win.docks.comments.shown, timeout=30000):
+        panel.comment_edit.returnPressed.emit()
+    assert "this note again" in win.score_view.comment_marks()[wrong.element_id]
+    assert "Ms Berg" in win.score_view.comment_marks()[wrong.element_id]
+    lines = win.results.comment_lines()
+    assert len(lines) == 1 and lines[0].startswith(f"Ms Berg, bar {wrong.measure}, beat") and "this note again" in lines[0]
+    assert win.problem_list.item(0).text() == lines[0]                # first in the problems list
+    win.results.problem_clicked(win.problem_list.item(0))              # ... and it selects its note
+    assert f"Bar {wrong.measure}" in win.details.text()
+    assert panel.comment_list.count() == 1
+    # a comment on bars
+    panel.pin_buttons["bars"].setChecked(True)
+    panel.bar_from.setValue(2)
+    panel.bar_to.setValue(3)
+    panel.comment_edit.setText("the second line: one breath")
+    with qtbot.waitSignal(win.docks.comments.shown, timeout=30000):
+        panel.comment_button.click()
+    assert any(t.startswith("Ms Berg, bars 2-3:") for t in win.results.comment_lines())
+    # grades on the teacher's rubric: a draft the student does not see, then released
+    assert list(panel.grade_spins) == ["pitch", "rhythm", "intonation", "tone"]
+    assert panel.grade_spins["pitch"].value() == 6                    # released before by Ms Berg
+    panel.grade_spins["pitch"].setValue(5)
+    panel.grade_spins["tone"].setValue(8)
+    with qtbot.waitSignal(panel.graded, timeout=30000):
+        panel.draft_button.click()
+    qtbot.waitUntil(lambda: "Draft" in panel.grade_status.text(), timeout=10000)
+    student_view = {r.id: r for r in store.takes()}[ids[0]].released
+    assert grade_text(student_view) == "pitch 6/10"                   # still the released one
+    assert review.feedback(store, ids[0]).grades[0].value == 6
+    with qtbot.waitSignal(panel.graded, timeout=30000):
+        panel.release_button.click()
+    student_view = {r.id: r for r in store.takes()}[ids[0]].released
+    assert grade_text(student_view) == "pitch 5/10, tone 8/10"
+    # feedback for Anna's takes: comments and released grades
+    panel.tree.setCurrentItem(panel.tree.topLevelItem(0))
+    assert set(panel.feedback_takes()) == {str(i) for i in ids}
+    out = tmp_path / "feedback.zip"
+    with qtbot.waitSignal(panel.exported, timeout=30000):
+        panel.export_feedback(str(out), panel.feedback_takes())
+    with zipfile.ZipFile(out) as z:
+        data = json.loads(z.read("data.json"))
+    assert len(data["comments"]) == 2 and {g["status"] for g in data["grades"]} == {"released"}
+    # calibration from the window: too few grades, refused and said so
+    win.settings.assess_model = "siconvnet_delta"
+    with qtbot.waitSignal(panel.calibrated, timeout=30000):
+        panel.calibrate_button.click()
+    assert "released grades" in panel.calibration_box.text() or "Too few" in panel.calibration_box.text()
+    assert len(panel.calibration_box.buttons()) == 1                  # no "Use it"
+
+
+def test_a_corrupt_bundle_and_one_from_a_newer_musicdesk_get_a_dialog_and_change_nothing(qtbot, tmp_path, two_takes):
+    score, takes = two_takes
+    store, ids = seed(score, takes)
+    win = window(qtbot, tmp_path)
+    good = export_bundle(store, tmp_path / "good.zip", [ids[0]], kind="submission")
+    bad = tmp_path / "bad.zip"
+    data = bytearray(good.read_bytes())
+    k = data.find(b"data.json", 100)
+    data[k + 200:k + 260] = b"\x00" * 60                               # a damaged member
+    bad.write_bytes(bytes(data))
+    junk = tmp_path / "junk.zip"
+    junk.write_bytes(b"not a zip at all")
+    newer = tmp_path / "newer.zip"
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(newer, "w") as zout:
+        for item in zin.infolist():
+            body = zin.read(item)
+            if item.filename == "manifest.json":
+                m = json.loads(body)
+                m["format_version"] = 99
+                body = json.dumps(m).encode()
+            zout.writestr(item, body)
+    before = len(store.takes()), len(review.feedback(store, ids[0]).comments)
+    for path, words in ((junk, "not a musicdesk bundle"), (newer, "newer musicdesk"), (bad, "damaged")):
+        win.session.last_error = None
+        win.docks.import_files([str(path)])
+        qtbot.waitUntil(lambda: win.session.last_error is not None, timeout=30000)
+        assert words in win.session.last_error, win.session.last_error
+    assert (len(store.takes()), len(review.feedback(store, ids[0]).comments)) == before
+    from PySide6.QtWidgets import QMessageBox
+
+    titles = {b.windowTitle() for b in win.findChildren(QMessageBox)}
+    assert "Cannot import the bundle" in titles
+
+
+# ---------------------------------------------------------------------- assignments
+def test_an_assignment_made_exported_imported_practised_with_its_bars_and_tempo_and_submitted(qtbot, tmp_path,
+                                                                                               two_takes):
+    score, takes = two_takes
+    teacher = window(qtbot, tmp_path / "t", history_db=str(tmp_path / "teacher.sqlite3"), teacher_name="Ms Berg")
+    ap = teacher.docks.open_assignments()
+    qtbot.waitUntil(lambda: "No assignments" in ap.details.text(), timeout=30000)
+    assert ap.new_button.isEnabled() and not ap.export_button.isEnabled()
+    import datetime as dt
+
+    with qtbot.waitSignal(ap.loaded, timeout=30000):
+        ap.new_assignment("Week 3: the second line", (3, 5), 72.0, dt.datetime(2026, 12, 11, 23, 59).astimezone(),
+                          ["pitch", "rhythm"], 5.0, "Slowly; breathe at bar 4.")
+    assert ap.list.topLevelItemCount() == 1 and ap.list.topLevelItem(0).text(2) == "3-5"
+    ap.list.setCurrentItem(ap.list.topLevelItem(0))
+    aid = ap.selected_id()
+    out = tmp_path / "assignment.zip"
+    with qtbot.waitSignal(ap.exported, timeout=30000):
+        ap.export_assignment(aid, str(out))
+
+    # the student's machine: another store; their window shows another score
+    student = window(qtbot, tmp_path / "s", score=OTHER_SCORE,
+                     history_db=str(tmp_path / "student.sqlite3"), student_name="Anna")
+    with qtbot.waitSignal(student.docks.bundles_imported, timeout=30000):
+        student.docks.import_files([str(out)])
+    sp = student.docks.assignments_panel
+    qtbot.waitUntil(lambda: sp.list.topLevelItemCount() == 1, timeout=30000)
+    sp.list.setCurrentItem(sp.list.topLevelItem(0))
+    assert "Slowly; breathe at bar 4." in sp.details.text() and "pitch, rhythm out of 5" in sp.details.text()
+    with qtbot.waitSignal(sp.practising, timeout=60000):
+        sp.practise_button.click()
+    assert student.score.source_path.endswith("default_example_melody.musicxml")
+    assert student.nav.loop_bars() == (3, 5) and student.nav.looping and abs(student.score.tempo_bpm - 72) < 0.5
+    assert student.session.assignment_id == aid and "practising it" in sp.details.text()
+    # a take kept while practising is played for the assignment
+    sstore = store_for(str(tmp_path / "student.sqlite3"))
+    from musicdesk.history.keep import keep_take
+
+    path, analysis = takes[0]
+    tid = keep_take(str(tmp_path / "student.sqlite3"), "Anna", student.score.source_path, student.score.part,
+                    "", path, analysis, assignment=aid)
+    assert sstore.takes()[0].assignment_id == uuid.UUID(aid)
+    sub = tmp_path / "submission.zip"
+    with qtbot.waitSignal(sp.exported, timeout=30000):
+        sp.submit(aid, [str(tid)], str(sub))
+    # the teacher imports the submission: the review opens on it
+    with qtbot.waitSignal(teacher.docks.bundles_imported, timeout=30000):
+        teacher.docks.import_files([str(sub)])
+    rp = teacher.docks.review_panel
+    assert rp is not None and rp.isVisible()
+    qtbot.waitUntil(lambda: rp.tree.topLevelItemCount() == 1, timeout=30000)
+    tstore = store_for(str(tmp_path / "teacher.sqlite3"))
+    [row] = tstore.submitted(uuid.UUID(aid))
+    assert row.id == tid and row.student == "Anna"
+    assert review.rubric_for(tstore, tid).criteria == ("pitch", "rhythm")
