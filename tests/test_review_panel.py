@@ -244,9 +244,9 @@ def test_an_assignment_made_exported_imported_practised_with_its_bars_and_tempo_
     assert ap.new_button.isEnabled() and not ap.export_button.isEnabled()
     import datetime as dt
 
-    with qtbot.waitSignal(ap.loaded, timeout=30000):
-        ap.new_assignment("Week 3: the second line", (3, 5), 72.0, dt.datetime(2026, 12, 11, 23, 59).astimezone(),
-                          ["pitch", "rhythm"], 5.0, "Slowly; breathe at bar 4.")
+    ap.new_assignment("Week 3: the second line", (3, 5), 72.0, dt.datetime(2026, 12, 11, 23, 59).astimezone(),
+                      ["pitch", "rhythm"], 5.0, "Slowly; breathe at bar 4.")
+    qtbot.waitUntil(lambda: len(ap.rows) == 1, timeout=30000)
     assert ap.list.topLevelItemCount() == 1 and ap.list.topLevelItem(0).text(2) == "3-5"
     ap.list.setCurrentItem(ap.list.topLevelItem(0))
     aid = ap.selected_id()
