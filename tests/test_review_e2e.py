@@ -139,7 +139,8 @@ def test_a_submission_goes_to_the_teacher_and_the_comment_comes_back_on_its_note
     with qtbot.waitSignal(student.docks.bundles_imported, timeout=30000):
         student.docks.import_files([str(feedback)])
     hist = student.docks.open_history()
-    qtbot.waitUntil(lambda: hist.history is not None and len(hist.history.takes) == 2, timeout=30000)
+    qtbot.waitUntil(lambda: hist.history is not None and len(hist.history.takes) == 2 and hist.history.bars_loaded,
+                    timeout=30000)
     rows = {str(t.id): t for t in hist.history.takes}
     assert grade_text(rows[first].released) == "pitch 7/10, rhythm 9/10"
     item = next(hist.take_list.topLevelItem(i) for i in range(2) if hist.take_list.topLevelItem(i).data(0, 256) == first)

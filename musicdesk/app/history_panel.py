@@ -94,7 +94,8 @@ class HistoryPanel(QDockWidget):
     """The student's takes of the open piece; `loaded` once a refresh is drawn, `take_opened(id)` once
     a stored take is on screen."""
 
-    loaded = Signal()
+    listed = Signal()              # the take list, the progress plot and the practice days are drawn
+    loaded = Signal()              # ... and the heatmap of bars (fetched second: it reads every note's row)
     take_opened = Signal(str)
     compared = Signal()            # a comparison is on the score
 
@@ -267,16 +268,31 @@ class HistoryPanel(QDockWidget):
         if self._task is not None:
             self._task.cancel()
 
+        store = store_for(s.settings.history_db or None)
+
         def fetch():
-            return piece_history(store_for(s.settings.history_db or None), self.student(), score.source_path,
-                                 score.part)
+            return piece_history(store, self.student(), score.source_path, score.part, bars=False)
 
         self._task = s.run(workers.Task(fetch, user_errors=history_errors()), self.show_history,
                            "Cannot read the practice history", quiet=True)
 
+    def _fetch_bars(self, h: PieceHistory) -> None:
+        from musicdesk.history.keep import store_for
+        from musicdesk.history.views import with_bars
+
+        store = store_for(self.s.settings.history_db or None)
+        self._task = self.s.run(workers.Task(with_bars, store, h, user_errors=history_errors()), self.show_history,
+                                "Cannot read the practice history", quiet=True)
+
     def show_history(self, h: PieceHistory | None) -> None:
-        """Draw `h` in every tab (None: empty)."""
+        """Draw `h` in every tab (None: empty). Without its bars yet, the heatmap follows (a second fetch)."""
         self._task = None
+        if h is not None and h.bars_loaded and self.history is not None and not self.history.bars_loaded \
+                and [t.id for t in self.history.takes] == [t.id for t in h.takes]:
+            self.history = h                   # the bars of the takes on show: only the heatmap is new
+            self._draw_heatmap()
+            self.loaded.emit()
+            return
         self.history = h
         self.take_list.clear()
         if h is not None:
@@ -293,7 +309,11 @@ class HistoryPanel(QDockWidget):
         self._draw_heatmap()
         self._draw_practice()
         self._update_enabled()
-        self.loaded.emit()
+        self.listed.emit()
+        if h is not None and not h.bars_loaded:
+            self._fetch_bars(h)
+        else:
+            self.loaded.emit()
 
     def _take_item(self, t) -> QTreeWidgetItem:
         r = t.ratings
@@ -333,7 +353,7 @@ class HistoryPanel(QDockWidget):
         measure = self.heat_measure()
         if h is None or not h.takes or not h.progress.bars:
             self.heat_image.clear()
-            self.heat_note.setText("")
+            self.heat_note.setText("Reading the bars of every take…" if h is not None and not h.bars_loaded else "")
             return
         bars, mat = bar_matrix(h.progress, measure)
         self.heat_image.setImage(heat_rgb(mat, measure), levels=(0, 255))

@@ -489,11 +489,12 @@ class Store:
         return n
 
     # ------------------------------------------------------------------ progress
-    def progress(self, student: uuid.UUID, piece: uuid.UUID):
-        """musicdesk.history.progress.Progress of a student's takes of a piece (oldest first)."""
+    def progress(self, student: uuid.UUID, piece: uuid.UUID, takes: Sequence[TakeRow] | None = None):
+        """musicdesk.history.progress.Progress of a student's takes of a piece (oldest first); `takes`:
+        those takes, oldest first, when the caller has just listed them."""
         from musicdesk.history.progress import progress_of
 
-        takes = list(reversed(self.takes(student=student, piece=piece)))
+        takes = list(takes) if takes is not None else list(reversed(self.takes(student=student, piece=piece)))
         with self.read() as s:
             aids = _latest_analysis_ids(s, [t.id for t in takes])
             counts, values = _note_values(s, list(aids.values()))

@@ -2,6 +2,7 @@
 and the bar-by-take matrices of its heatmap. No Qt here."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from dataclasses import dataclass
@@ -24,15 +25,17 @@ class PieceHistory:
     piece_id: uuid.UUID
     progress: Progress                 # .takes: TakeRow, oldest first
     practice: list                     # (day "YYYY-MM-DD", seconds) oldest first
+    bars_loaded: bool = True           # False: progress has the takes but not yet their bars (with_bars)
 
     @property
     def takes(self) -> list:
         return self.progress.takes
 
 
-def piece_history(store, student: str, score_path: str | os.PathLike, part: str) -> PieceHistory:
+def piece_history(store, student: str, score_path: str | os.PathLike, part: str, bars: bool = True) -> PieceHistory:
     """The student's takes of `part` of the score at `score_path` (none when the store has not seen
-    them): their ratings, grades, per-bar progress and practice time. Writes nothing."""
+    them): their ratings, grades, per-bar progress (unless `bars` is False: then with_bars adds it) and
+    practice time. Writes nothing."""
     from musicdesk.history.reopen import piece_key
 
     from musicdesk.history.db import HistoryError
@@ -44,7 +47,17 @@ def piece_history(store, student: str, score_path: str | os.PathLike, part: str)
         who = None
     if who is None:
         return PieceHistory(student, None, piece, Progress([], [], []), [])
+    if not bars:        # the list and the ratings first (a few ms); the bars' note rows are most of the work
+        return PieceHistory(student, who, piece, Progress(list(reversed(store.takes(student=who, piece=piece))), [], []),
+                            store.practice(student=who, piece=piece), bars_loaded=False)
     return PieceHistory(student, who, piece, store.progress(who, piece), store.practice(student=who, piece=piece))
+
+
+def with_bars(store, h: PieceHistory) -> PieceHistory:
+    """`h` with the per-bar progress of its takes (the heatmap's data)."""
+    if h.bars_loaded or h.student_id is None:
+        return dataclasses.replace(h, bars_loaded=True)
+    return dataclasses.replace(h, progress=store.progress(h.student_id, h.piece_id, takes=h.takes), bars_loaded=True)
 
 
 def bar_matrix(progress: Progress, measure: str = "right") -> tuple[list[int], np.ndarray]:
@@ -78,4 +91,4 @@ def most_improved_bars(progress: Progress, last: int = 1, n: int = 3) -> list[tu
     return sorted(out, key=lambda x: -x[1])[:n]
 
 
-__all__ = ["PieceHistory", "piece_history", "bar_matrix", "most_improved_bars", "CRITERIA", "HEAT_MEASURES"]
+__all__ = ["PieceHistory", "piece_history", "with_bars", "bar_matrix", "most_improved_bars", "CRITERIA", "HEAT_MEASURES"]
