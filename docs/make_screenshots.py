@@ -9,7 +9,8 @@ lab on the example score's part, a measure varied with a slider and inpainting c
 bach10-02-violin-after.png (a professional take: the Bach10 chorale 02 violin, when ../shared/data is
 there; bach10-02-violin-before.png is the same take in the window before issue 15, made by the same
 command on commit 1ad51a0).
-history-takes.png, history-progress.png, history-bars.png, history-practice.png (View > History over six
+history-takes.png, history-progress.png, history-bars.png, history-practice.png, history-compare.png and
+history-review.png (View > History and View > Teacher review over six
 rendered takes of the example a few days apart, each with fewer injected errors; the oldest take opened).
 `make_screenshots.py melody` makes only the melody lab; `make_screenshots.py bach10` only the Bach10 one;
 `make_screenshots.py history` only the history panel.
@@ -221,7 +222,8 @@ def history() -> None:
     pump_until(lambda: win.score is not None and not win.warming)
     win.open_history()
     panel = win.history_panel
-    pump_until(lambda: panel.history is not None and len(panel.history.takes) == len(plans))
+    pump_until(lambda: panel.history is not None and len(panel.history.takes) == len(plans)
+               and panel.history.bars_loaded)
     opened = []
     panel.take_opened.connect(opened.append)
     panel.take_list.topLevelItem(panel.take_list.topLevelItemCount() - 1).setSelected(True)
@@ -232,6 +234,52 @@ def history() -> None:
         pump_until(lambda: False, 0.6)
         win.grab().save(str(OUT / f"history-{name}.png"))
         print("wrote", OUT / f"history-{name}.png")
+    # History > Compare: the first take against the last
+    compared = []
+    panel.compared.connect(lambda: compared.append(1))
+    panel.take_list.clearSelection()
+    first, last = panel.history.takes[0], panel.history.takes[-1]
+    panel.compare(str(first.id), str(last.id))
+    pump_until(lambda: bool(compared))
+    pump_until(lambda: False, 0.6)
+    win.grab().save(str(OUT / "history-compare.png"))
+    print("wrote", OUT / "history-compare.png")
+    # the teacher's review of the second take: a comment on its wrong note, one on bars, grades as a draft
+    win.settings.teacher_name = "Ms Berg"
+    panel.hide()
+    review = win.docks.open_review()
+    pump_until(lambda: review.tree.topLevelItemCount() > 0)
+    second = str(panel.history.takes[1].id)
+    got = []
+    review.opened.connect(got.append)
+    review.tree.setCurrentItem(review.take_item(second))
+    review.open_selected()
+    pump_until(lambda: bool(got))
+    shown = []
+    win.docks.comments.shown.connect(lambda: shown.append(1))
+    for kind, text, where in (("note", "B flat here, not D flat: sing the step from the A before "
+                                       "it first.", score.notes[8].element_id),
+                              ("bars", "The second line: one breath, and let the long notes sing.", None)):
+        if where:
+            win.score_view.note_clicked.emit(where)
+        else:
+            review.pin_buttons["bars"].setChecked(True)
+            review.bar_from.setValue(5)
+            review.bar_to.setValue(8)
+        review.comment_edit.setText(text)
+        n = len(shown)
+        review.add_comment()
+        pump_until(lambda: len(shown) > n)
+    review.grade_spins["pitch"].setValue(6)
+    review.grade_spins["rhythm"].setValue(8)
+    review.grade_spins["tone"].setValue(7.5)
+    graded = []
+    review.graded.connect(lambda: graded.append(1))
+    review.save_grades(release=False)
+    pump_until(lambda: bool(graded) and "Draft" in review.grade_status.text())
+    pump_until(lambda: False, 0.6)
+    win.grab().save(str(OUT / "history-review.png"))
+    print("wrote", OUT / "history-review.png")
     win.close()
 
 

@@ -327,7 +327,8 @@ class ReviewPanel(QDockWidget):
             self.tree.setCurrentItem(item)
         student = item.parent().parent().text(0).split("  (")[0] if item is not None and item.parent() else ""
         notes = self.s.judged_score.notes if self.s.judged_score is not None else ()
-        if notes:
+        if notes and self.property("bars_for") != take_id:      # (not again after grading: keep the user's bars)
+            self.setProperty("bars_for", take_id)
             self.bar_from.setValue(notes[0].measure)
             self.bar_to.setValue(notes[-1].measure)
         piece = item.parent().text(0) if item is not None and item.parent() else ""
