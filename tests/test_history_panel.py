@@ -182,3 +182,42 @@ def test_comparing_two_takes_colours_what_improved_and_plays_them_following_the_
             qtbot.waitUntil(lambda: win.nav.cursor_id in bar_ids, timeout=10000)
         panel.listening = None
         win.stop()
+
+
+def test_comparing_two_takes_of_some_bars_moves_the_cursor_over_those_bars(speakers, win, qtbot, tmp_path):
+    """Takes of bars 5-6 are judged on their excerpt (its time 0 at bar 5): listening moves the cursor
+    over bars 5-6 of the full score, not over its first bars."""
+    from musicdesk.loop_takes import excerpt
+
+    score = win.score
+    part = excerpt(score, 5, 6)
+    store = store_for(None)
+    who, piece = store.person("Anna"), store.piece(score.source_path, score.part, score.title)
+    t0 = dt.datetime(2026, 11, 20, 17, 0, tzinfo=dt.timezone.utc)
+    for k, errors in enumerate((Errors(wrong_midi={1: part.notes[1].midi + 3}), Errors())):
+        notes, _ = perform(part.notes, errors, lead_s=0.3)
+        path = tmp_path / f"bars{k}.wav"
+        save_take(render_notes(notes, "flute"), path)
+        a = analyze(part, load_take(str(path)))
+        store.save_take(who, piece, path, record=analysis_record(a), recorded_at=t0 + dt.timedelta(days=k), bars=(5, 6))
+    panel = open_panel(win, qtbot)
+    for i in range(2):
+        panel.take_list.topLevelItem(i).setSelected(True)
+    with qtbot.waitSignal(panel.compared, timeout=60000):
+        panel.compare_button.click()
+    assert panel.change_list.count() == 1 and "bar 5" in panel.change_list.item(0).text()
+    bar_ids = {n.element_id for n in score.notes if n.measure in (5, 6)}
+    win.nav.set_cursor_note(None)
+    panel.listen_buttons["a"].click()
+    qtbot.waitUntil(lambda: panel.listening is not None or bool(win.session.last_error), timeout=60000)
+    assert not win.session.last_error, win.session.last_error
+    seen = set()
+
+    def follow() -> bool:
+        if win.nav.cursor_id is not None:
+            seen.add(win.nav.cursor_id)
+        return win.session.player is None or not win.session.player.is_playing
+
+    qtbot.waitUntil(follow, timeout=20000)
+    assert seen and seen <= bar_ids, (seen - bar_ids)
+    win.stop()

@@ -47,6 +47,24 @@ def open_review(win, qtbot):
     return win.docks.review_panel
 
 
+def graded_takes(store, folder, n: int, teacher: str, first: int = 0, total: int = 12) -> list:
+    """n of `total` takes of Anna's, rated by the network (synthetic analyses, better and better from
+    take 0), each with the teacher's released pitch grade following that quality."""
+    from musicdesk.assess import DISPLAY_NAMES
+
+    anna, piece, who = store.person("Anna"), store.piece(SCORE, "Melody"), store.person(teacher, "teacher")
+    out = []
+    for i in range(first, first + n):
+        q = i / (total - 1)
+        rec = record(wrong=tuple(range(int(6 * (1 - q)))), network={"pitch": q, "rhythm": 0.5})
+        rec["network_model"] = DISPLAY_NAMES["siconvnet_delta"]
+        rec["network_embedding"] = list(np.random.default_rng(i).normal(size=8))
+        take = store.save_take(anna, piece, tone_file(folder / f"g{i}.wav", hz=200 + 20 * i), record=rec)
+        store.grade(take, who, "pitch", round(2 + 8 * q), 10, released=True)
+        out.append(take)
+    return out
+
+
 # ---------------------------------------------------------------------- the core
 def test_feedback_bundles_carry_released_grades_only_and_comments_pin_where_they_were_put(tmp_path):
     teacher_store, student_store = Store(tmp_path / "t.sqlite3"), Store(tmp_path / "s.sqlite3")
@@ -94,24 +112,15 @@ def test_feedback_bundles_carry_released_grades_only_and_comments_pin_where_they
 
 
 def test_calibration_refuses_too_few_grades_and_reports_cross_validated_r2(tmp_path):
-    from musicdesk.assess import DISPLAY_NAMES
-
     s = Store(tmp_path / "h.sqlite3")
-    anna, piece, lee = s.person("Anna"), s.piece(SCORE, "Melody"), s.person("Ms Lee", "teacher")
+    lee = s.person("Ms Lee", "teacher")
     assert review.calibrate_from_store(s, "siconvnet_delta", lee).calibration is None
-    rng = np.random.default_rng(0)
-    for i in range(12):
-        q = i / 11
-        rec = record(wrong=tuple(range(int(6 * (1 - q)))), network={"pitch": q, "rhythm": 0.5})
-        rec["network_model"] = DISPLAY_NAMES["siconvnet_delta"]
-        rec["network_embedding"] = list(rng.normal(size=8))
-        take = s.save_take(anna, piece, tone_file(tmp_path / f"g{i}.wav", hz=200 + 20 * i), record=rec)
-        s.grade(take, lee, "pitch", round(2 + 8 * q), 10, released=True)
-        if i < 2:
-            s.grade(take, lee, "tone", 5, 10, released=True)
-        if i == 2:
-            few = review.calibrate_from_store(s, "siconvnet_delta", lee)
-            assert few.calibration is None and "at least 4 graded takes" in few.message
+    takes = graded_takes(s, tmp_path, 3, "Ms Lee")
+    few = review.calibrate_from_store(s, "siconvnet_delta", lee)
+    assert few.calibration is None and "at least 4 graded takes" in few.message
+    for take in takes[:2]:
+        s.grade(take, lee, "tone", 5, 10, released=True)
+    graded_takes(s, tmp_path, 9, "Ms Lee", first=3)
     res = review.calibrate_from_store(s, "siconvnet_delta", lee)
     rows = {c: (n, r2) for c, n, r2 in res.rows}
     assert rows["tone"] == (2, None) and rows["pitch"][0] == 12 and rows["pitch"][1] > 0.5
@@ -289,3 +298,54 @@ def test_an_assignment_made_exported_imported_practised_with_its_bars_and_tempo_
     [row] = tstore.submitted(uuid.UUID(aid))
     assert row.id == tid and row.student == "Anna"
     assert review.rubric_for(tstore, tid).criteria == ("pitch", "rhythm")
+
+
+def test_calibrate_from_my_grades_in_the_window_shows_the_cross_validated_r2(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from musicdesk.assess import calibrate
+
+    graded_takes(store_for(None), tmp_path, 12, "Ms Berg")
+    win = window(qtbot, tmp_path, teacher_name="Ms Berg")
+    panel = open_review(win, qtbot)
+    win.settings.assess_model = "siconvnet_delta"
+    with qtbot.waitSignal(panel.calibrated, timeout=30000):
+        panel.calibrate_button.click()
+    box = panel.calibration_box
+    assert "Cross-validated R²" in box.text() and "<td>pitch</td><td align=right>12</td>" in box.text()
+    use = next(b for b in box.buttons() if b.text() == "Use it")
+    saved = tmp_path / "calibration.json"
+    monkeypatch.setattr(calibrate, "default_path", lambda: saved)
+    use.click()
+    assert saved.is_file() and "pitch" in json.loads(saved.read_text())["criteria"]
+    assert isinstance(box, QMessageBox)
+
+
+def test_dropping_a_submission_on_the_review_imports_it(qtbot, tmp_path, two_takes):
+    from PySide6.QtCore import QMimeData, QUrl
+
+    score, takes = two_takes
+    src = Store(tmp_path / "student.sqlite3")
+    who, piece = src.person("Anna"), src.piece(score.source_path, score.part, score.title)
+    from musicdesk.history.records import analysis_record
+
+    tid = src.save_take(who, piece, takes[0][0], record=analysis_record(takes[0][1]))
+    sub = export_bundle(src, tmp_path / "submission.zip", [tid], kind="submission")
+    win = window(qtbot, tmp_path / "teacher", teacher_mode=True, teacher_name="Ms Berg")
+    panel = win.docks.review_panel
+
+    class Drop:                       # what dropEvent reads of a QDropEvent
+        def __init__(self, paths):
+            self.data = QMimeData()
+            self.data.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+
+        def mimeData(self):  # noqa: N802 - Qt API
+            return self.data
+
+        def acceptProposedAction(self):  # noqa: N802 - Qt API
+            pass
+
+    panel.dropEvent(Drop([sub]))
+    qtbot.waitUntil(lambda: panel.take_item(str(tid)) is not None, timeout=30000)
+    panel.dropEvent(Drop([tmp_path / "notes.txt"]))
+    assert "Drop musicdesk bundles" in win.session.last_error

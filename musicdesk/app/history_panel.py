@@ -120,6 +120,7 @@ class HistoryPanel(QDockWidget):
         self._build_compare_tab()
         self.comparison = None         # (Comparison, (stored, take, analysis) of A, ... of B), A the older
         self.listening = None          # the Listening being played
+        self._score_offset_s = 0.0     # where the judged excerpt starts on the full score's timeline (s)
         self._listen_player = None
         self._listen_timer = QTimer(self)
         self._listen_timer.setInterval(FRAME_MS)
@@ -480,6 +481,11 @@ class HistoryPanel(QDockWidget):
         bars = bars or self.listen_bars()
         _, (_, take_a, an_a), (_, take_b, an_b) = self.comparison
         score = an_b.score
+        # a take of some bars is judged on their excerpt (time 0 at its first bar): the cursor moves on
+        # the full score's timeline, so excerpt times are shifted by where the excerpt starts in it
+        full = {n.id: n.onset_s for n in s.score.notes} if s.score is not None else {}
+        first = score.notes[0] if score.notes else None
+        self._score_offset_s = (full.get(first.id, first.onset_s) - first.onset_s) if first is not None else 0.0
 
         def work():
             if mode == "a_then_b":
@@ -520,4 +526,4 @@ class HistoryPanel(QDockWidget):
         self.listen_note.setText(f"playing {part}" if part else "")
         x = score_time_at(self.listening, t)
         if x is not None:
-            self.nav.cursor_at_score_time(x)
+            self.nav.cursor_at_score_time(x + self._score_offset_s)
