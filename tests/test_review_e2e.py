@@ -144,7 +144,7 @@ def test_a_submission_goes_to_the_teacher_and_the_comment_comes_back_on_its_note
     rows = {str(t.id): t for t in hist.history.takes}
     assert grade_text(rows[first].released) == "pitch 7/10, rhythm 9/10"
     item = next(hist.take_list.topLevelItem(i) for i in range(2) if hist.take_list.topLevelItem(i).data(0, 256) == first)
-    assert item.text(6) == "pitch 7/10, rhythm 9/10"
+    assert item.text(6) == "pitch 7/10, rhythm 9/10" and item.text(7) == "✎ 1"      # which take has comments
     item.setSelected(True)
     with qtbot.waitSignal(student.docks.comments.shown, timeout=90000):
         hist.open_button.click()

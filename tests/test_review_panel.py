@@ -349,3 +349,17 @@ def test_dropping_a_submission_on_the_review_imports_it(qtbot, tmp_path, two_tak
     qtbot.waitUntil(lambda: panel.take_item(str(tid)) is not None, timeout=30000)
     panel.dropEvent(Drop([tmp_path / "notes.txt"]))
     assert "Drop musicdesk bundles" in win.session.last_error
+
+
+def test_the_new_assignment_dialog_gives_the_store_its_fields(qtbot):
+    import datetime as dt
+
+    from musicdesk.app.assignments_panel import AssignmentDialog
+
+    dlg = AssignmentDialog(None, "Zwei Koenigskinder, bars 3-5", (5, 3), 88.0, "pitch, rhythm, tone", 5.0)
+    qtbot.addWidget(dlg)
+    dlg.instructions.setPlainText("  Slowly first.  ")
+    v = dlg.values()
+    assert (v["title"], v["bars"], v["tempo_bpm"], v["criteria"], v["scale_max"], v["instructions"]) == \
+        ("Zwei Koenigskinder, bars 3-5", (3, 5), 88.0, ["pitch", "rhythm", "tone"], 5.0, "Slowly first.")
+    assert v["due"].tzinfo is not None and v["due"].date() == dt.date.today() + dt.timedelta(days=7)

@@ -26,7 +26,7 @@ from musicdesk.history.views import CRITERIA, HEAT_MEASURES, PieceHistory, bar_m
 
 CRITERION_COLOURS = {"note_accuracy": "#2ca02c", "rhythmic_accuracy": "#1f77b4", "intonation": "#ff7f0e"}
 NO_VALUE_RGB = (225, 225, 225)
-COLUMNS = ("Recorded", "Length", "Notes right", "Notes", "Rhythm", "Intonation", "Grade")
+COLUMNS = ("Recorded", "Length", "Notes right", "Notes", "Rhythm", "Intonation", "Grade", "Comments")
 # heatmap colour scales: value at which a cell is fully green, and fully red
 HEAT_SCALE = {"right": (1.0, 0.0), "cents": (5.0, 40.0), "timing": (15.0, 120.0)}
 CHANGE_COLOURS = {"improved": CATEGORY_COLOURS["correct"], "worse": CATEGORY_COLOURS["wrong_pitch"],
@@ -321,7 +321,8 @@ class HistoryPanel(QDockWidget):
         local = t.recorded_at.astimezone()
         cells = [local.strftime("%Y-%m-%d %H:%M"), f"{t.duration_s:.1f} s",
                  f"{t.n_correct}/{t.n_notes}" if t.n_notes else "-",
-                 *(f"{r[k]:.2f}" if k in r else "-" for k, _ in CRITERIA), grade_text(t.released)]
+                 *(f"{r[k]:.2f}" if k in r else "-" for k, _ in CRITERIA), grade_text(t.released),
+                 f"✎ {t.n_comments}" if t.n_comments else ""]
         item = QTreeWidgetItem(cells)
         item.setData(0, Qt.ItemDataRole.UserRole, str(t.id))
         for col, (k, _) in zip((3, 4, 5), CRITERIA):

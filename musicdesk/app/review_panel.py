@@ -72,7 +72,7 @@ class ReviewPanel(QDockWidget):
         self.title.setWordWrap(True)
         lay.addWidget(self.title)
         self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(("Student / piece / take", "Length", "Notes right", "Grade"))
+        self.tree.setHeaderLabels(("Student / piece / take", "Length", "Notes right", "Grade", "Comments"))
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.tree.itemDoubleClicked.connect(lambda *_: self.open_selected())
         self.tree.itemSelectionChanged.connect(self._update_enabled)
@@ -222,7 +222,8 @@ class ReviewPanel(QDockWidget):
                 for t in p.takes:
                     cells = [t.recorded_at.astimezone().strftime("%Y-%m-%d %H:%M"), f"{t.duration_s:.1f} s",
                              f"{t.n_correct}/{t.n_notes}" if t.n_notes else "-",
-                             grade_text(t.grades, released_only=False) or "not graded"]
+                             grade_text(t.grades, released_only=False) or "not graded",
+                             f"✎ {t.n_comments}" if t.n_comments else ""]
                     ti = QTreeWidgetItem(cells)
                     ti.setData(0, TAKE_ROLE, str(t.id))
                     ti.setData(0, PIECE_ROLE, str(p.piece_id))
@@ -231,7 +232,7 @@ class ReviewPanel(QDockWidget):
                     if str(t.id) == keep:
                         self.tree.setCurrentItem(ti)
             top.setExpanded(True)
-        for i in range(4):
+        for i in range(5):
             self.tree.resizeColumnToContents(i)
         self._update_enabled()
         self.loaded.emit()

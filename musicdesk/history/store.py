@@ -55,6 +55,7 @@ class TakeRow:
     piece_id: uuid.UUID | None = None
     released: dict = field(default_factory=dict)   # criterion -> (value, scale_max, "released"): the newest
     #                                                released grade, what the student sees while a draft is newer
+    n_comments: int = 0                              # current comments on it
 
 
 def _locked(exc: Exception) -> bool:
@@ -317,6 +318,7 @@ class Store:
         with self.read() as s:
             rows = s.execute(q).all()
             grades, released = self._current_grades(s, [r[0].id for r in rows])
+            n_comments = self._comment_counts(s, [r[0].id for r in rows])
         out = []
         for t, who, title, part, a in rows:
             out.append(TakeRow(t.id, who, title, part, t.recorded_at, t.duration_s,
@@ -324,8 +326,20 @@ class Store:
                                ({"note_accuracy": a.note_accuracy, "rhythmic_accuracy": a.rhythmic_accuracy, "intonation": a.intonation}
                                 if a else {}), (a.network_ratings or {}) if a else {},
                                grades.get(t.id, {}), t.trashed_at is not None, t.assignment_id, t.student_id,
-                               t.piece_id, released.get(t.id, {})))
+                               t.piece_id, released.get(t.id, {}), n_comments.get(t.id, 0)))
         return out
+
+    def _comment_counts(self, s: Session, take_ids: Sequence[uuid.UUID]) -> dict:
+        """take id -> its comments that no edit superseded (one grouped query; edits are few)."""
+        if not take_ids:
+            return {}
+        ids = list(take_ids)
+        total = dict(s.execute(select(m.Comment.take_id, func.count()).where(m.Comment.take_id.in_(ids))
+                               .group_by(m.Comment.take_id)).all())
+        edits = dict(s.execute(select(m.Comment.take_id, func.count()).where(m.Comment.take_id.in_(ids),
+                                                                             m.Comment.supersedes_id.is_not(None))
+                               .group_by(m.Comment.take_id)).all())
+        return {t: n - edits.get(t, 0) for t, n in total.items()}
 
     def _current_grades(self, s: Session, take_ids: Sequence[uuid.UUID]) -> tuple[dict, dict]:
         """(take id -> criterion -> (value, scale_max, status): per grader and criterion the newest row,
