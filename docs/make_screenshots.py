@@ -9,8 +9,8 @@ lab on the example score's part, a measure varied with a slider and inpainting c
 bach10-02-violin-after.png (a professional take: the Bach10 chorale 02 violin, when ../shared/data is
 there; bach10-02-violin-before.png is the same take in the window before issue 15, made by the same
 command on commit 1ad51a0).
-history-takes.png, history-progress.png, history-bars.png, history-practice.png, history-compare.png and
-history-review.png (View > History and View > Teacher review over six
+history-takes.png, history-progress.png, history-bars.png, history-practice.png, history-compare.png,
+history-review.png and history-assignments.png (View > History, Teacher review and Assignments over six
 rendered takes of the example a few days apart, each with fewer injected errors; the oldest take opened).
 `make_screenshots.py melody` makes only the melody lab; `make_screenshots.py bach10` only the Bach10 one;
 `make_screenshots.py history` only the history panel.
@@ -280,6 +280,22 @@ def history() -> None:
     pump_until(lambda: False, 0.6)
     win.grab().save(str(OUT / "history-review.png"))
     print("wrote", OUT / "history-review.png")
+    # View > Assignments: one made from the open score, being practised (bars 5-8, its tempo, Loop on)
+    review.hide()
+    ap = win.docks.open_assignments()
+    ap.new_assignment("Week 4: the second line", (5, 8), 88.0,
+                      dt.datetime(2026, 12, 11, 23, 59, tzinfo=dt.timezone.utc), ["pitch", "rhythm", "tone"], 10.0,
+                      "Slowly first, at 88; breathe only at the end of bar 6. Record it three times and send me the "
+                      "best two.")
+    pump_until(lambda: len(ap.rows) == 1)
+    ap.list.setCurrentItem(ap.list.topLevelItem(0))
+    practising = []
+    ap.practising.connect(practising.append)
+    ap.practise_selected()
+    pump_until(lambda: bool(practising))
+    pump_until(lambda: False, 0.6)
+    win.grab().save(str(OUT / "history-assignments.png"))
+    print("wrote", OUT / "history-assignments.png")
     win.close()
 
 

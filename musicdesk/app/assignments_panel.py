@@ -120,10 +120,10 @@ class AssignmentsPanel(QDockWidget):
     exported = Signal(str)
     imported = Signal()
 
-    def __init__(self, session: Session, nav, parent=None):
+    def __init__(self, session: Session, nav, takes, parent=None):
         super().__init__("Assignments", parent)
         self.setObjectName("assignments")
-        self.s, self.nav = session, nav
+        self.s, self.nav, self.takes_ctl = session, nav, takes
         self.rows: list = []             # (Assignment, Piece, n takes)
         self._task = None
         body = QWidget()
@@ -321,6 +321,7 @@ class AssignmentsPanel(QDockWidget):
             self._practising(a)
 
         def preset() -> None:
+            self.takes_ctl.drop_take()       # a new practice: the take on show is not judged again at this tempo
             if a.tempo_bpm and s.score is not None and abs(s.score.tempo_bpm - a.tempo_bpm) > 0.5:
                 def at_tempo() -> None:
                     self.nav.shown.disconnect(at_tempo)

@@ -64,7 +64,7 @@ class HistoryDocks(QObject):
         from musicdesk.app.assignments_panel import AssignmentsPanel
 
         if self.assignments_panel is None:
-            self.assignments_panel = AssignmentsPanel(self.s, self.nav, self.w)
+            self.assignments_panel = AssignmentsPanel(self.s, self.nav, self.takes, self.w)
         self._dock(self.assignments_panel)
         return self.assignments_panel
 
