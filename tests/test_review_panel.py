@@ -159,6 +159,8 @@ def test_teacher_opens_a_take_comments_on_a_note_grades_draft_then_released(qtbo
     wrong = score.notes[WRONG]
     win.score_view.note_clicked.emit(wrong.element_id)
     assert f"bar {wrong.measure}" in panel.note_label.text()
+    r = win.analysis.report.notes[WRONG]
+    assert abs(panel.time_from.value() - r.onset_s) < 0.06 and panel.bar_from.value() == wrong.measure
     with qtbot.waitSignal(win.docks.comments.shown, timeout=30000):
         panel.comment_edit.returnPressed.emit()
     assert "this note again" in win.score_view.comment_marks()[wrong.element_id]
@@ -177,6 +179,14 @@ def test_teacher_opens_a_take_comments_on_a_note_grades_draft_then_released(qtbo
     with qtbot.waitSignal(win.docks.comments.shown, timeout=30000):
         panel.comment_button.click()
     assert any(t.startswith("Ms Berg, bars 2-3:") for t in win.results.comment_lines())
+    # a comment on a time of the take: on the notes played then
+    panel.pin_buttons["time"].setChecked(True)
+    panel.time_from.setValue(r.onset_s - 0.02)
+    panel.time_to.setValue(r.onset_s + 0.02)
+    panel.comment_edit.setText("rushed into this one")
+    with qtbot.waitSignal(win.docks.comments.shown, timeout=30000):
+        panel.comment_button.click()
+    assert "rushed into this one" in win.score_view.comment_marks()[wrong.element_id]
     # grades on the teacher's rubric: a draft the student does not see, then released
     assert list(panel.grade_spins) == ["pitch", "rhythm", "intonation", "tone"]
     assert panel.grade_spins["pitch"].value() == 6                    # released before by Ms Berg
@@ -200,7 +210,7 @@ def test_teacher_opens_a_take_comments_on_a_note_grades_draft_then_released(qtbo
         panel.export_feedback(str(out), panel.feedback_takes())
     with zipfile.ZipFile(out) as z:
         data = json.loads(z.read("data.json"))
-    assert len(data["comments"]) == 2 and {g["status"] for g in data["grades"]} == {"released"}
+    assert len(data["comments"]) == 3 and {g["status"] for g in data["grades"]} == {"released"}
     # calibration from the window: too few grades, refused and said so
     win.settings.assess_model = "siconvnet_delta"
     with qtbot.waitSignal(panel.calibrated, timeout=30000):

@@ -373,6 +373,13 @@ class ReviewPanel(QDockWidget):
             return
         self.note_id = n.id
         self.pin_buttons["note"].setChecked(True)
+        a = self.s.analysis                   # the clicked note's time in the take, for a comment on a time
+        r = next((r for r in a.report.notes if r.id == n.id), None) if a is not None else None
+        if r is not None and r.onset_s is not None:
+            self.time_from.setValue(r.onset_s)
+            self.time_to.setValue(r.offset_s if r.offset_s is not None else r.onset_s)
+        self.bar_from.setValue(n.measure)
+        self.bar_to.setValue(n.measure)
         self.note_label.setText(f"On bar {n.measure}, beat {fmt_beat(n.beat)}: {n.name or note_name(n.midi)}")
 
     def pin_kind(self) -> str:
