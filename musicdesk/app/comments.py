@@ -27,8 +27,10 @@ class CommentsOverlay(QObject):
         """Fetch and draw the comments of the stored take on show (none for a take not stored)."""
         s = self.s
         take_id, score, analysis = s.stored_take_id, s.judged_score, s.analysis
-        if take_id is None or score is None or analysis is None:
+        if take_id is None or score is None or analysis is None:     # a take not from the history: none
             self.pins = []
+            self.results.score_view.set_comment_marks({})
+            self.results.show_comments([])
             return
         from musicdesk.history.keep import store_for
         from musicdesk.history.review import feedback, pins
