@@ -24,3 +24,14 @@ def _history_in_tmp(tmp_path, monkeypatch):
     """No test writes to the user's own practice history: takes the window keeps go to a store in the
     test's folder (tests that want another set MUSICDESK_DB themselves)."""
     monkeypatch.setenv("MUSICDESK_DB", str(tmp_path / "history-store" / "history.sqlite3"))
+
+
+@pytest.fixture(scope="session")
+def _score_cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("score-cache")
+
+
+@pytest.fixture(autouse=True)
+def _score_cache_in_tmp(_score_cache_dir, monkeypatch):
+    """Parsed scores are cached in a folder of the test session, not the user's cache folder."""
+    monkeypatch.setenv("MUSICDESK_SCORE_CACHE", str(_score_cache_dir))

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import csv
+import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -323,7 +325,8 @@ def test_unnamed_parts_fall_back(tmp_path):
 # ------------------------------------------------------------------------------------------------- ids
 
 
-def test_ids_stable_and_in_engraved_musicxml():
+def test_ids_stable_and_in_engraved_musicxml(monkeypatch):
+    monkeypatch.setenv("MUSICDESK_SCORE_CACHE", "off")          # two real parses
     for path in (example_score_path(), str(SCORES / "example_tune.abc"), str(SCORES / "example_tune.mid")):
         a = load_score(path)
         S._CACHE.clear()
@@ -553,3 +556,35 @@ def test_transpose_name_spells_like_music21_by_the_transposing_interval():
                 want = music21.pitch.Pitch(f"{letter}{m21_acc}4").transpose(iv).nameWithOctave.replace("-", "b")
                 assert transpose_name(f"{letter}{acc}4", k) == want, (k, letter + acc)
     assert transpose_name("not a note", 2) == "not a note" and transpose_name("E5", 0) == "E5"
+
+
+def test_a_score_read_once_is_read_again_without_music21(tmp_path, monkeypatch):
+    """The parsed-score cache: a fresh process reads the same piece without importing music21, gets
+    the same notes, and a changed file, another part or tempo, or a damaged cache entry are parsed anew."""
+    import shutil
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MUSICDESK_SCORE_CACHE", str(cache))
+    path = tmp_path / "tune.musicxml"
+    shutil.copy(example_score_path(), path)
+    first = load_score(path)
+    assert len(list(cache.glob("*.json"))) == 1
+    code = ("import json, sys; from musicdesk.score import load_score; s = load_score(sys.argv[1]); "
+            "print(json.dumps(['music21' in sys.modules, [n.id for n in s.notes], s.source_path]))")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True,
+                         env={**os.environ, "MUSICDESK_SCORE_CACHE": str(cache)})
+    imported, ids, source = json.loads(out.stdout)
+    assert imported is False and ids == [n.id for n in first.notes] and source == str(path)
+    again = load_score(path)
+    assert again == first                                   # every field, the notes' times included
+    load_score(path, tempo_bpm=60)
+    assert len(list(cache.glob("*.json"))) == 2             # another tempo: another entry
+    # the file changed: parsed anew (the key is its bytes)
+    text = path.read_text().replace("<step>G</step>", "<step>A</step>", 1)
+    path.write_text(text)
+    changed = load_score(path)
+    assert changed.notes[0].midi == first.notes[0].midi + 2 and changed.notes[0].name == "A4"
+    # a damaged entry is ignored and written again
+    for f in cache.glob("*.json"):
+        f.write_text("{not json")
+    assert load_score(path) == changed

@@ -10,6 +10,14 @@ PostgreSQL for a studio), and bundles to move them between machines without a se
     report.py    a student's progress on a piece as CSV and PDF
     cli.py       `musicdesk history ...`
 """
-from musicdesk.history.db import HistoryError
-
 __all__ = ["HistoryError"]
+
+
+def __getattr__(name: str):
+    """HistoryError on first use: importing the package (for its CLI's argument parser, on every
+    `musicdesk` command) must not import SQLAlchemy (0.25 s)."""
+    if name == "HistoryError":
+        from musicdesk.history.db import HistoryError
+
+        return HistoryError
+    raise AttributeError(f"module 'musicdesk.history' has no attribute {name!r}")
