@@ -104,9 +104,12 @@ def targets() -> str:
         net = e.get("network", "the default network")
         t_net = next((r["analyze_median_s"] for r in e["inprocess"] if r.get("network")), None)
         warm = f"{t:.2f} s" + (f", {t_net:.2f} s with the network" if t_net is not None else " without the network")
+        new = e.get("cli_new_piece_wall_median_s")
+        both = f"{w:.2f} s" + (f" (a piece read before); {new:.2f} s for a piece never read before" if new else "")
+        worst = max(w, new or 0.0)
         rows.append(f"| a 60 s take analysed end to end in under 2 s: the whole command in a fresh process, "
-                    f"start-up and {net} included | {w:.2f} s (warm, in-process: {warm}) | "
-                    f"{'MET' if w < 2 else 'NOT MET'} |")
+                    f"start-up and {net} included | {both} (warm, in-process: {warm}) | "
+                    f"{'MET' if worst < 2 else 'NOT MET'} |")
         if "help_wall_median_s" in e:
             h = e["help_wall_median_s"]
             rows.append(f"| `musicdesk --help` under 0.5 s in a fresh process | {h:.3f} s "

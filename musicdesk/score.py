@@ -271,7 +271,9 @@ def _disk_write(key: str, score: Score) -> None:
     folder = _disk_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{key}.{os.getpid()}.tmp"
+        import threading
+
+        tmp = folder / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"
         tmp.write_text(json.dumps(dataclasses.asdict(score)), encoding="utf-8")
         os.replace(tmp, folder / f"{key}.json")
     except OSError:
