@@ -734,13 +734,60 @@ def _place_repeated(on: np.ndarray, off: np.ndarray, midi_n: np.ndarray, score_o
     return on, off
 
 
+TUNING_AMBIGUOUS_CENTS = 25.0   # a take this far or further from the semitone grid is aligned at both readings
+
+
 def align(score, contour: PitchContour, take: Take, params: AlignParams | None = None, **overrides) -> Alignment:
     """Align each note of `score` (a `musicdesk.score.Score`) to the take.
 
     Returns one `NoteAlignment` per score note in score order (onset/offset None for notes not played)
     and the stretches of stable playing that match no score note (`extra`). Keyword overrides set
     fields of `AlignParams`.
+
+    A take whose steady pitches sit 25 cents or more off the semitone grid (a player tuned sharp, then
+    sharper: +55 cents reads as -45 from the semitone above) is aligned three ways: as it is, and with
+    its contour moved onto the grid from below and from above. The alignment that finds the most notes
+    at their own pitch wins. Otherwise a chromatic line played 55 cents sharp lines each score note up
+    with the note played before it. The alignment's times come from the moved contour; the report judges
+    pitch on the take's own contour, against its own tuning (musicdesk.feedback).
     """
+    import dataclasses
+
+    from musicdesk.take_checks import contour_tuning_cents
+
+    d = contour_tuning_cents(contour)
+    if abs(d) < TUNING_AMBIGUOUS_CENTS:
+        return _align(score, contour, take, params, **overrides)
+    best = None
+    for shift_cents in (0.0, d, d - 100.0 * np.sign(d)):
+        k = 2.0 ** (-shift_cents / 1200.0)
+        c = contour if shift_cents == 0.0 else dataclasses.replace(
+            contour, f0_hz=contour.f0_hz * k,
+            candidates_hz=None if contour.candidates_hz is None else contour.candidates_hz * k)
+        al = _align(score, c, take, params, **overrides)
+        right = _notes_at_pitch(score, c, al)
+        if best is None or right > best[0]:
+            best = (right, al)
+    return best[1]
+
+
+def _notes_at_pitch(score, contour: PitchContour, alignment: Alignment) -> int:
+    """How many aligned notes the contour plays within half a semitone of their written pitch (the
+    median of their middle half)."""
+    m, t = contour.midi, contour.times_s
+    n = 0
+    for sn, na in zip(score.notes, alignment.notes):
+        if na.onset_s is None or na.offset_s is None:
+            continue
+        q = 0.25 * (na.offset_s - na.onset_s)
+        sel = (t >= na.onset_s + q) & (t <= na.offset_s - q) & np.isfinite(m)
+        if sel.any() and abs(float(np.median(m[sel])) - sn.midi) < 0.5:
+            n += 1
+    return n
+
+
+def _align(score, contour: PitchContour, take: Take, params: AlignParams | None = None, **overrides) -> Alignment:
+    """align() at the contour's own pitch."""
     import dataclasses
 
     p = dataclasses.replace(params or AlignParams(), **overrides)

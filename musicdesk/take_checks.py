@@ -4,6 +4,8 @@ piece once. Pure functions over a PitchContour and per-note cents; no audio, no 
 - `tuning_offset_cents`: where most notes share a pitch offset (a player tuned to A=442, or a whole take
   30 cents sharp), that offset, like a tuner's reference setting; notes are then right or wrong against
   it, and their intonation is still judged against the reference pitch.
+- `contour_tuning_cents`: where the take sits against the semitone grid, before any alignment (a take
+  near a quarter tone off is aligned at both readings, musicdesk.align).
 - `score_passes`: each stretch of the take that plays the whole part (its notes in order, tempo-free),
   so that a take played several times in a row, or a take of another piece, can be told.
 """
@@ -40,6 +42,29 @@ def tuning_offset_cents(cents: np.ndarray) -> float:
         return 0.0
     off = float(np.median(c[near]))
     return off if abs(off) >= TUNING_MIN_CENTS else 0.0
+
+
+TUNING_STEADY_SEMITONES = 0.1   # frames whose pitch moves less than this from the frame before (no glides)
+
+
+def contour_tuning_cents(contour: PitchContour) -> float:
+    """Where the take's steady voiced frames sit against the semitone grid of the reference pitch:
+    the circular mean of their offsets from the nearest semitone, in cents within (-50, 50]. Needs no
+    score, so it is known before the alignment; +55 cents and -45 cents read the same here (the score
+    tells them apart: musicdesk.align tries both)."""
+    m = contour.midi
+    ok = np.isfinite(m)
+    ok[1:] &= np.isfinite(m[:-1]) & (np.abs(np.diff(np.nan_to_num(m))) < TUNING_STEADY_SEMITONES)
+    ok[0] = False
+    if ok.sum() < 10:
+        return 0.0
+    ang = 2.0 * np.pi * m[ok]                        # one turn per semitone
+    w = np.clip(np.asarray(contour.confidence, dtype=np.float64)[ok], 0.05, 1.0)
+    z = np.sum(w * np.exp(1j * ang))
+    if abs(z) < 1e-9 * np.sum(w):
+        return 0.0
+    d = float(np.angle(z) / (2.0 * np.pi) * 100.0)
+    return 50.0 if d <= -50.0 else d
 
 
 TRANSCRIBE_MIN_S = 0.08     # a steady semitone this long is a note of the take's transcription

@@ -143,3 +143,34 @@ def test_transposing_instrument_is_judged_at_concert_pitch(part, program):
     report = analyze(sc, render_notes(notes, program)).report
     assert report.summary["n_correct"] <= len(sc.notes) // 2
     assert report.ratings["note_accuracy"] < 1.0
+
+
+CHROMATIC = "G3 F#3 F3 E3 D3 E3 F3 F#3 G3 A3 G3 F#3 F3 E3 E-3 D3 D3 E3 F#3 G3 G#3 A3 B-3 A3 G3"
+
+
+@pytest.mark.parametrize("cents", [55.0, -45.0])
+def test_a_chromatic_line_played_near_a_quarter_tone_off_is_aligned_at_its_own_tuning(tmp_path, cents):
+    """A player 20 cents sharp, detuned 35 more (issue 15): at +55 cents each note of a chromatic line
+    sounds 45 cents below the next semitone, and the aligner lined each score note up with the note
+    played before it (16 of 25 right). Aligned at the take's own tuning, every note is right again and
+    the offset is reported."""
+    import music21
+
+    from training.damage import detune_take
+
+    part = music21.stream.Part()
+    part.append(music21.tempo.MetronomeMark(number=72))
+    for name in CHROMATIC.split():
+        part.append(music21.note.Note(name, quarterLength=1.0))
+    path = tmp_path / "chromatic.musicxml"
+    music21.stream.Score([part]).write("musicxml", fp=str(path))
+    score = load_score(path)
+    notes, _ = perform(score.notes, Errors(), lead_s=0.5)
+    take = render_notes(notes, "bassoon")
+    clean = analyze(score, take).report
+    assert clean.ratings["note_accuracy"] == 1.0
+    rep = analyze(score, Take(detune_take(take.samples, take.sr, cents), take.sr)).report
+    assert sum(r.status == "correct" for r in rep.notes) == len(score.notes), \
+        [(r.index, r.status, r.cents) for r in rep.notes if r.status != "correct"]
+    assert rep.summary["tuning_offset_cents"] == pytest.approx(cents, abs=8)
+    assert rep.ratings["intonation"] < clean.ratings["intonation"]
