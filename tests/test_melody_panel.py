@@ -129,3 +129,19 @@ def test_main_window_opens_the_lab_on_the_practice_score(qtbot, tmp_path):
     assert mel is not None and len(mel.notes) == len(load_melody(example_score_path()).notes)
     lab_win.close()
     w.close()
+
+
+def test_sliders_keep_to_the_key_unless_chromatic_is_on(qtbot, panel):
+    """The plain tune is in C major: every slider drag keeps its notes on C major's scale; with
+    Chromatic on, the lab lets any note through."""
+    from musicdesk.melody.keys import allowed_pitch_classes
+
+    assert panel.key_label.text() == "Key: C major"
+    assert panel.allowed_pitch_classes() == allowed_pitch_classes(panel.melody) == frozenset({0, 2, 4, 5, 7, 9, 11})
+    for m, (a, pos) in enumerate((("note_density", 1000), ("pitch_range_semitones", 1000), ("interval_semitones", 1000),
+                                   ("contour_semitones", 0))):
+        panel.select([m])
+        _drag(qtbot, panel, a, pos)
+        assert all(n.midi % 12 in {0, 2, 4, 5, 7, 9, 11} for n in panel.melody.notes_in(m)), (a, panel.melody.notes_in(m))
+    panel.chromatic.setChecked(True)
+    assert panel.allowed_pitch_classes() is None

@@ -17,7 +17,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, QThread, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
+from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QMainWindow, QMessageBox, QPushButton, QSlider, QSpinBox,
                                QVBoxLayout, QWidget)
 
@@ -92,9 +92,10 @@ class Decoder(QObject):
         self.thread.started.connect(self._loop)
         self.thread.start()
 
-    def request(self, rid: int, z: np.ndarray, rows: np.ndarray, measure_beats: float, attribute: str) -> None:
+    def request(self, rid: int, z: np.ndarray, rows: np.ndarray, measure_beats: float, attribute: str,
+                allowed: frozenset | None = None) -> None:
         with self._lock:
-            self._pending = (rid, z.copy(), rows.copy(), measure_beats, attribute)
+            self._pending = (rid, z.copy(), rows.copy(), measure_beats, attribute, allowed)
         self._wake.set()
 
     def _loop(self) -> None:
@@ -104,8 +105,8 @@ class Decoder(QObject):
             with self._lock:
                 job, self._pending = self._pending, None
             if job is not None:
-                rid, z, rows, beats, a = job
-                self.decoded.emit(rid, self.lab.candidates(z, rows, beats, a))
+                rid, z, rows, beats, a, allowed = job
+                self.decoded.emit(rid, self.lab.candidates(z, rows, beats, a, allowed=allowed))
 
     def close(self) -> None:
         self._stop = True
@@ -189,6 +190,10 @@ class MelodyPanel(QWidget):
             h.addWidget(r)
             form.addRow(ATTRIBUTE_LABELS.get(a, a), h)
             self.sliders[a], self.readouts[a] = s, r
+        self.chromatic = QCheckBox("Chromatic: allow notes outside the key")
+        self.chromatic.setToolTip("Off: varied measures keep to the melody's key and the notes it already uses")
+        self.key_label = QLabel("")
+        form.addRow(self.key_label, self.chromatic)
         right.addWidget(box)
         self.preset_box = QGroupBox("Presets (tune type)")
         self.preset_lay = QHBoxLayout(self.preset_box)
@@ -306,6 +311,10 @@ class MelodyPanel(QWidget):
         mel = preview if preview is not None else self.melody
         if mel is None:
             return
+        if preview is None:
+            from musicdesk.melody.keys import key_of
+
+            self.key_label.setText(f"Key: {key_of(mel).name}")
         bar = mel.measure_beats
         x0 = np.array([n.onset_beats / bar for n in mel.notes])
         w = np.array([n.duration_beats / bar for n in mel.notes])
@@ -342,6 +351,15 @@ class MelodyPanel(QWidget):
         lo, hi = self.lab.value_range(a)
         return int(round(SLIDER_STEPS * (value - lo) / (hi - lo))) if hi > lo else 0
 
+    def allowed_pitch_classes(self) -> frozenset | None:
+        """The pitch classes varied measures may use (the melody's key and its own notes); None when
+        Chromatic is on."""
+        from musicdesk.melody.keys import allowed_pitch_classes
+
+        if self.melody is None or self.chromatic.isChecked():
+            return None
+        return allowed_pitch_classes(self.melody)
+
     def slider_value(self, a: str, position: int) -> float:
         """The attribute value (its units) at a slider position."""
         lo, hi = self.lab.value_range(a)
@@ -358,7 +376,7 @@ class MelodyPanel(QWidget):
         rows = encode(self.melody)         # once per press: every move of this drag reuses it
         self._drag = {"attribute": a, "rid": self._rid, "cands": None, "target": None, "rows": rows}
         self.decoder.request(self._rid, self.history.now.z[self.selection], rows[self.selection],
-                             self.melody.measure_beats, a)
+                             self.melody.measure_beats, a, self.allowed_pitch_classes())
 
     def _slider_moved(self, a: str, position: int) -> None:
         if self.melody is None:

@@ -1,7 +1,7 @@
 """The melody lab's commands, registered into `musicdesk <command>` (musicdesk/cli.py):
 
     musicdesk attributes MELODY [--part P] [--json OUT]
-    musicdesk vary MELODY --measures 3-4 --set note_density=0.8 [--set ...] --out OUT [--part P]
+    musicdesk vary MELODY --measures 3-4 --set note_density=0.8 [--set ...] --out OUT [--part P] [--chromatic]
     musicdesk inpaint MELODY --measures 5-6 [--candidates K] --out OUT [--part P]
 
 MELODY and OUT are MusicXML, MIDI or ABC files. Measures count from 1, the first measure of the file
@@ -82,12 +82,14 @@ def _cmd_vary(args: argparse.Namespace) -> int:
     mel = load_melody(args.melody, args.part)
     measures = parse_measures(args.measures, mel.n_measures)
     targets = parse_targets(args.set)
-    out = vary_measures(MelodyLab(args.model), mel, measures, targets)
+    out = vary_measures(MelodyLab(args.model), mel, measures, targets, chromatic=args.chromatic)
     save_melody(out, args.out)
     before, after = melody_attributes(mel), melody_attributes(out)
     names = tuple(a for a in ATTRIBUTES if a in targets)
+    from musicdesk.melody.keys import key_of
+
     print(f"varied measures {args.measures} toward " + ", ".join(f"{k}={v:g}" for k, v in targets.items())
-          + f" -> {args.out}")
+          + (" (chromatic)" if args.chromatic else f" in {key_of(mel).name}") + f" -> {args.out}")
     for m in measures:
         print(f"  measure {m + 1}: " + ", ".join(f"{a} {before[m][a]:.3f} -> {after[m][a]:.3f}" for a in names))
     return 0
@@ -124,6 +126,8 @@ def add_commands(sub) -> None:
                    help="a target in the units `attributes` reports; repeat for more")
     v.add_argument("--out", required=True, help="MusicXML, MIDI or ABC file to write")
     v.add_argument("--part")
+    v.add_argument("--chromatic", action="store_true",
+                   help="allow notes outside the melody's key (by default varied measures keep to it)")
     v.add_argument("--model", default="arvae", help=argparse.SUPPRESS)
     v.set_defaults(func=_cmd_vary)
     i = sub.add_parser("inpaint", help="fill measures so that they connect what comes before and after")

@@ -14,6 +14,7 @@ from musicdesk.melody.tokens import Melody, decode, encode, measure_ticks_for
 DEFAULT_MODEL = "arvae"
 HOLD_WEIGHT = 0.1       # cost per unit of an untouched attribute's move (share of its slider range)
 CHANGE_WEIGHT = 0.05    # cost of changing every tick of a measure (share of ticks changed)
+OUT_OF_KEY_COST = 1e6   # a candidate with a note outside the key is chosen only when no other is left
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Candidates:
     z: np.ndarray           # (m, P, latent)
     rows: np.ndarray        # (m, P, 24) tokens
     attrs: np.ndarray       # (m, P, len(ATTRIBUTES))
+    out_of_key: np.ndarray | None = None   # (m, P) notes outside the allowed pitch classes (None: any allowed)
 
 
 class MelodyLab:
@@ -78,7 +80,8 @@ class MelodyLab:
         return float(np.interp(value, uniq, zs))
 
     def candidates(self, z: np.ndarray, rows: np.ndarray, measure_beats: float, attribute: str, grid: int = 12,
-                   samples: int = 6, spread: float = 1.5, seed: int = 0) -> Candidates:
+                   samples: int = 6, spread: float = 1.5, seed: int = 0, allowed: frozenset | None = None
+                   ) -> Candidates:
         """Decode, for each measure (codes z (m, latent), tokens rows (m, 24)), `grid` values of
         `attribute`'s dimension across its slider range and half as much again either side, each with
         `samples` draws of Gaussian noise (sd 0 to `spread`) on the other dimensions.
@@ -86,7 +89,9 @@ class MelodyLab:
         Why: the regularised dimension orders the codes by the attribute (interpretability), but the
         decoder also reads the other dimensions, so moving that dimension alone leaves some measures
         unchanged (a measure's pitch range, for one). The slider then picks, among these decoded
-        measures, the one nearest its value (`choose`), so what it shows is what the measure has."""
+        measures, the one nearest its value (`choose`), so what it shows is what the measure has.
+        `allowed`: the pitch classes the melody's key allows (musicdesk.melody.keys); `choose` then
+        passes over candidates with other notes (None: chromatic, any note)."""
         d = self.dim(attribute)
         zm = self._maps[attribute][0]
         lo, hi = float(zm[0]), float(zm[-1])
@@ -105,15 +110,25 @@ class MelodyLab:
         allz = np.concatenate([z[:, None], zc], axis=1)
         allrows = np.concatenate([np.atleast_2d(rows)[:, None], dec], axis=1)
         attrs = attribute_matrix(allrows.reshape(-1, allrows.shape[-1]), measure_beats).reshape(m, allrows.shape[1], -1)
-        return Candidates(allz, allrows, attrs)
+        ook = None
+        if allowed is not None:
+            from musicdesk.melody.keys import out_of_key_counts
+
+            ook = out_of_key_counts(allrows, allowed)
+        return Candidates(allz, allrows, attrs, ook)
 
     def choose(self, cands: Candidates, targets: dict[str, float]) -> np.ndarray:
         """Per measure, the index of the candidate nearest `targets` (attribute units): the distance
         to each target over its slider range, plus HOLD_WEIGHT x the same for every other attribute's
         move from the measure as it is, plus CHANGE_WEIGHT x the share of ticks changed. For one
         target the chosen attribute never falls as the target rises (the other terms do not depend
-        on it), so the slider is monotone."""
+        on it), so the slider is monotone. Candidates with notes outside the key (`cands.out_of_key`)
+        are passed over, the measure as it is excepted; that does not depend on the targets either."""
         cost = CHANGE_WEIGHT * (cands.rows != cands.rows[:, :1]).mean(axis=2)
+        if cands.out_of_key is not None:
+            outside = cands.out_of_key > 0
+            outside[:, 0] = False
+            cost = cost + OUT_OF_KEY_COST * outside
         for i, a in enumerate(ATTRIBUTES):
             lo, hi = self.value_range(a) if a in self._maps else (0.0, 1.0)
             scale = max(hi - lo, 1e-6)
@@ -124,21 +139,23 @@ class MelodyLab:
         return np.argmin(cost, axis=1)
 
     def steer(self, rows: np.ndarray, measure_beats: float, targets: dict[str, float],
-              z: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+              z: np.ndarray | None = None, allowed: frozenset | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(token rows, latent codes) of measures moved toward attribute targets (units of
-        `attributes`): each target attribute in turn, through `candidates` and `choose`."""
+        `attributes`): each target attribute in turn, through `candidates` and `choose`, keeping to the
+        `allowed` pitch classes (None: any)."""
         rows = np.atleast_2d(rows)
         z = self.encode(rows) if z is None else np.atleast_2d(z).astype(np.float32)
         for a in targets:
-            c = self.candidates(z, rows, measure_beats, a)
+            c = self.candidates(z, rows, measure_beats, a, allowed=allowed)
             pick = self.choose(c, targets)
             idx = np.arange(len(rows))
             rows, z = c.rows[idx, pick], c.z[idx, pick]
         return rows, z
 
-    def vary(self, rows: np.ndarray, measure_beats: float, targets: dict[str, float]) -> np.ndarray:
+    def vary(self, rows: np.ndarray, measure_beats: float, targets: dict[str, float],
+             allowed: frozenset | None = None) -> np.ndarray:
         """Token rows moved toward attribute targets (see `steer`)."""
-        return self.steer(rows, measure_beats, targets)[0]
+        return self.steer(rows, measure_beats, targets, allowed=allowed)[0]
 
     def move_dimension(self, rows: np.ndarray, measure_ticks: int, targets: dict[str, float],
                        z: np.ndarray | None = None) -> np.ndarray:
@@ -156,13 +173,18 @@ def melody_attributes(melody: Melody) -> list[dict[str, float]]:
     return [attributes(r, melody.measure_beats) for r in encode(melody)]
 
 
-def vary_measures(lab: MelodyLab, melody: Melody, measures: list[int], targets: dict[str, float]) -> Melody:
-    """The melody with `measures` (0-based) varied toward `targets` (attribute units)."""
+def vary_measures(lab: MelodyLab, melody: Melody, measures: list[int], targets: dict[str, float],
+                  chromatic: bool = False) -> Melody:
+    """The melody with `measures` (0-based) varied toward `targets` (attribute units), in the melody's
+    key (musicdesk.melody.keys.allowed_pitch_classes) unless `chromatic`."""
+    from musicdesk.melody.keys import allowed_pitch_classes
+
     rows = encode(melody)
     bad = [m for m in measures if not 0 <= m < len(rows)]
     if bad:
         raise ValueError(f"The melody has measures 1-{len(rows)}; there is no measure {bad[0] + 1}.")
-    return with_measures(melody, rows, measures, lab.vary(rows[measures], melody.measure_beats, targets))
+    allowed = None if chromatic else allowed_pitch_classes(melody)
+    return with_measures(melody, rows, measures, lab.vary(rows[measures], melody.measure_beats, targets, allowed))
 
 
 def melody_audio(melody: Melody, program: int | str = "flute", sr: int = 44100):
