@@ -88,7 +88,7 @@ def test_vary_command_moves_the_measures_toward_the_target(tune_file, tmp_path, 
     before, after = load_melody(tune_file), load_melody(out)
     assert [len(after.notes_in(m)) for m in (2, 3)] > [len(before.notes_in(m)) for m in (2, 3)]
     assert [after.notes_in(m) for m in (0, 1, 4, 5, 6, 7)] == [before.notes_in(m) for m in (0, 1, 4, 5, 6, 7)]
-    assert "measure 3: note_density" in capsys.readouterr().out
+    assert "bar 3: note_density" in capsys.readouterr().out
 
 
 def test_inpaint_command_writes_candidates(tune_file, tmp_path):
@@ -135,7 +135,7 @@ def test_fill_choice_copies_the_known_measure_the_model_finds_most_likely(lab, h
 
 
 @pytest.mark.parametrize("args, message", [
-    (["vary", "{f}", "--measures", "9-10", "--set", "note_density=1", "--out", "{o}"], "measures 1-8"),
+    (["vary", "{f}", "--measures", "9-10", "--set", "note_density=1", "--out", "{o}"], "bars 1-8"),
     (["vary", "{f}", "--measures", "2", "--set", "loudness=1", "--out", "{o}"], "unknown attribute"),
     (["vary", "{f}", "--measures", "2", "--set", "note_density=lots", "--out", "{o}"], "must be a number"),
     (["inpaint", "{f}", "--measures", "1", "--out", "{o}"], "before the gap"),

@@ -76,3 +76,50 @@ def test_varied_measures_keep_to_the_key_by_default_and_still_move_toward_the_ta
     assert outside["key"] == 0                              # never a note outside the key
     assert np.mean(closer["key"]) >= 0.95, closer["key"]    # ... and the slider still gets its way
     assert np.mean(closer["key"]) >= np.mean(closer["chromatic"]) - 0.05
+
+
+def test_bar_numbers_are_the_scores_own_with_the_pickup_as_bar_0():
+    from musicdesk.melody.cli import parse_measures
+    from musicdesk.melody.io import load_melody
+    from musicdesk.score import example_score_path, load_score
+
+    mel = load_melody(example_score_path())
+    score = load_score(example_score_path())
+    assert mel.pickup and mel.bar_number(0) == 0 and mel.measure_of_bar(4) == 4
+    # every note of the lab's measure i is a note of the score's bar bar_number(i), in the same order
+    by_bar: dict[int, list[int]] = {}
+    for n in score.notes:
+        by_bar.setdefault(n.measure, []).append(n.midi)
+    assert {mel.bar_number(i): [n.midi for n in mel.notes_in(i)] for i in range(mel.n_measures)
+            if mel.notes_in(i)} == by_bar
+    assert parse_measures("4", mel) == [4] and parse_measures("0-1", mel) == [0, 1]
+    with pytest.raises(ValueError, match="bars 0-16 \\(the pickup is bar 0\\)"):
+        parse_measures("17", mel)
+    plain = replace(mel, pickup=False)
+    assert parse_measures("4", plain) == [3]
+
+
+def test_inpainting_the_bundled_example_never_offers_a_rest_or_pickup_bar_first(lab):
+    """Every single bar of the bundled example inpainted in turn (issue 17: bar 4's first candidate
+    was a copy of the pickup bar, a half rest and a G4): the first candidate is never the pickup or
+    the closing bar, never mostly rests, has no leap wider than the tune's and no note outside its
+    key, and says why it is first."""
+    from musicdesk.melody.inpaint import fill_problems, inpaint_candidates
+    from musicdesk.melody.io import load_melody
+    from musicdesk.score import example_score_path
+
+    mel = load_melody(example_score_path())
+    allowed = allowed_pitch_classes(mel)
+    passed_over = []
+    for bar in range(1, mel.n_measures - 1):
+        cands = inpaint_candidates(mel, bar, 1, 3, lab)
+        first = cands[0]
+        assert fill_problems(mel, first.melody, bar, 1, allowed) == [], (bar, first.reason)
+        got = [(n.midi, n.onset_beats - bar * mel.measure_beats) for n in first.melody.notes_in(bar)]
+        pickup = [(n.midi, n.onset_beats) for n in mel.notes_in(0)]
+        assert got and got != pickup
+        assert first.reason.startswith("first: ")
+        if "passed over" in first.reason:
+            passed_over.append(bar)
+    assert 4 in passed_over                      # the pickup copy the model chose for bar 4 was passed over
+    assert "copy the pickup bar" in inpaint_candidates(mel, 4, 1, 1, lab)[0].reason

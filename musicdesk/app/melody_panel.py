@@ -144,7 +144,7 @@ class MelodyPanel(QWidget):
         left.addWidget(self.title)
         self.roll = pg.PlotWidget(background="w")
         self.roll.setMinimumHeight(260)
-        self.roll.getPlotItem().setLabel("bottom", "measure")
+        self.roll.getPlotItem().setLabel("bottom", "bar")
         self.roll.getPlotItem().setLabel("left", "pitch")
         self.roll.getPlotItem().setMenuEnabled(False)
         self.roll.scene().sigMouseClicked.connect(self._roll_clicked)
@@ -157,7 +157,7 @@ class MelodyPanel(QWidget):
         self._lines: list = []
         left.addWidget(self.roll, 1)
         row = QHBoxLayout()
-        row.addWidget(QLabel("Measures"))
+        row.addWidget(QLabel("Bars"))
         self.sel_from, self.sel_to = QSpinBox(), QSpinBox()
         for w in (self.sel_from, self.sel_to):
             w.setRange(1, 1)
@@ -235,11 +235,12 @@ class MelodyPanel(QWidget):
         z = self.lab.encode(encode(melody))
         self.history = History(State(melody, z))
         n = melody.n_measures
-        for w in (self.sel_from, self.sel_to):
+        for w in (self.sel_from, self.sel_to):        # the score's bar numbers: a pickup is bar 0
             w.blockSignals(True)
-            w.setRange(1, n)
+            w.setRange(melody.bar_number(0), melody.bar_number(n - 1))
             w.blockSignals(False)
-        self.title.setText(f"{melody.title or 'melody'}: {n} measures in {melody.time_signature}"
+        bars = f"bars {melody.bar_number(0)}-{melody.bar_number(n - 1)}" + (" (bar 0: the pickup)" if melody.pickup else "")
+        self.title.setText(f"{melody.title or 'melody'}: {bars} in {melody.time_signature}"
                            + "".join(f" ({w})" for w in melody.warnings))
         self.cand_list.clear()
         self.select([0])
@@ -281,7 +282,9 @@ class MelodyPanel(QWidget):
     # ------------------------------------------------------------------ selection
     def select(self, measures: list[int]) -> None:
         self.selection = sorted(set(measures))
-        for w, v in ((self.sel_from, self.selection[0] + 1), (self.sel_to, self.selection[-1] + 1)):
+        mel = self.melody
+        num = mel.bar_number if mel is not None else (lambda i: i + 1)
+        for w, v in ((self.sel_from, num(self.selection[0])), (self.sel_to, num(self.selection[-1]))):
             w.blockSignals(True)
             w.setValue(v)
             w.blockSignals(False)
@@ -289,7 +292,7 @@ class MelodyPanel(QWidget):
 
     def _spin_selection(self, _v: int) -> None:
         a, b = sorted((self.sel_from.value(), self.sel_to.value()))
-        self.select(list(range(a - 1, b)))
+        self.select([self.melody.measure_of_bar(x) for x in range(a, b + 1)])
 
     def _roll_clicked(self, ev) -> None:
         if self.melody is None:
@@ -327,7 +330,7 @@ class MelodyPanel(QWidget):
         self._lines = [pg.InfiniteLine(pos=i, angle=90, pen=pg.mkPen("#bbbbbb")) for i in range(mel.n_measures + 1)]
         for ln in self._lines:
             self.roll.addItem(ln)
-        self.roll.getAxis("bottom").setTicks([[(i + 0.5, str(i + 1)) for i in range(mel.n_measures)]])
+        self.roll.getAxis("bottom").setTicks([[(i + 0.5, str(mel.bar_number(i))) for i in range(mel.n_measures)]])
         if mel.notes:
             lo, hi = min(n.midi for n in mel.notes) - 2, max(n.midi for n in mel.notes) + 2
             self.roll.getAxis("left").setTicks([[(p, note_name(p)) for p in range(lo, hi + 1) if p % 12 in (0, 4, 7)],
@@ -451,7 +454,7 @@ class MelodyPanel(QWidget):
         self._commit(with_measures(self.melody, encode(self.melody), self.selection, rows), z)
 
     def inpaint(self) -> None:
-        from musicdesk.melody.inpaint import inpaint_melody
+        from musicdesk.melody.inpaint import inpaint_candidates
 
         if self.melody is None or not self.selection:
             return
@@ -461,7 +464,8 @@ class MelodyPanel(QWidget):
                                     "between the measures around it.")
             return
         self.inpaint_btn.setEnabled(False)
-        task = workers.Task(inpaint_melody, self.melody, start, n, 4, self.lab, user_errors=(ValueError,))
+        task = workers.Task(inpaint_candidates, self.melody, start, n, 4, self.lab,
+                            chromatic=self.chromatic.isChecked(), user_errors=(ValueError,))
         task.signals.finished.connect(self._show_candidates)
         task.signals.failed.connect(lambda msg: QMessageBox.warning(self, "Cannot inpaint", msg))
         task.signals.failed.connect(lambda _m: self._update_enabled())
@@ -469,10 +473,14 @@ class MelodyPanel(QWidget):
         workers.start(task)
 
     def _show_candidates(self, cands: list) -> None:
+        """Inpainting's candidates (musicdesk.melody.inpaint.Fill), each with where it comes from; the
+        first also says why it is first."""
         self._candidates = cands
         self.cand_list.clear()
-        for i, _c in enumerate(cands):
-            self.cand_list.addItem(QListWidgetItem(f"Candidate {i + 1}" + (" (best guess)" if i == 0 else "")))
+        for i, c in enumerate(cands):
+            item = QListWidgetItem(f"{i + 1}. {c.reason if i == 0 else c.source}")
+            item.setToolTip(c.reason)
+            self.cand_list.addItem(item)
         self._update_enabled()
 
     def _candidate_chosen(self, item: QListWidgetItem) -> None:
@@ -482,7 +490,7 @@ class MelodyPanel(QWidget):
         """Put candidate i in the gap (one undo step; choosing another replaces it)."""
         from musicdesk.melody.tokens import encode
 
-        mel = self._candidates[i]
+        mel = self._candidates[i].melody
         self._commit(mel, self.lab.encode(encode(mel)))
 
     # ------------------------------------------------------------------ listening

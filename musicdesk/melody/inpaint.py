@@ -195,37 +195,124 @@ def fill_latents(rnn: LatentRNN, z: np.ndarray, start: int, n: int, k: int = 1,
     return [mu] + [mu + sd * rng.standard_normal(mu.shape) for _ in range(k - 1)]
 
 
-def inpaint_melody(melody, start: int, n: int, candidates: int = 1, lab=None, rnn: LatentRNN | None = None,
-                   seed: int = 0) -> list:
-    """Up to `candidates` melodies with measures [start, start + n) (0-based) filled in by the shipped
-    LatentRNN over the shipped AR-VAE's latents: first the chosen fill (`choose_fills`: the decoded mean
-    or one of the window's measures), then the decoded mean, then draws from the
-    predicted Gaussian (fills with the same notes as an earlier one are skipped). Needs a measure before
-    the gap."""
+@dataclass(frozen=True)
+class Fill:
+    """An inpainting candidate: the melody with the gap filled, where the fill comes from, and why it
+    stands where it does in the list (for the first: why it is first)."""
+
+    melody: object           # musicdesk.melody.tokens.Melody
+    source: str              # "the tune's own bar 7" / "the model's most likely fill" / "a draw from the model"
+    reason: str
+
+
+def fill_problems(melody, filled, start: int, n: int, allowed: frozenset | None) -> list[str]:
+    """What a composer would not keep in the fill of measures [start, start + n) of `melody` (the
+    filled melody `filled`): a copy of the pickup or the closing bar in mid-tune, a bar of rests where
+    the tune has none, a leap larger than any in the tune, notes outside its key ([] when none)."""
+    from musicdesk.melody.keys import PC_NAMES
+
+    out = []
+    gap = range(start, start + n)
+    beats = melody.measure_beats
+    last = melody.n_measures - 1
+
+    def same(i: int, j: int) -> bool:          # measure i of `filled` as measure j of `melody`, by rhythm and pitch
+        a = [(n_.midi, round(n_.onset_beats - i * beats, 4)) for n_ in filled.notes_in(i)]
+        b = [(n_.midi, round(n_.onset_beats - j * beats, 4)) for n_ in melody.notes_in(j)]
+        return a == b
+
+    for i in gap:
+        if melody.pickup and i != 0 and same(i, 0):
+            out.append(f"bar {melody.bar_number(i)} would copy the pickup bar")
+        if last not in gap and same(i, last):
+            out.append(f"bar {melody.bar_number(i)} would copy the closing bar")
+
+    def sounding(mel, i: int) -> float:         # share of measure i that a note sounds in
+        a, b = i * beats, (i + 1) * beats
+        return sum(max(0.0, min(b, x.offset_beats) - max(a, x.onset_beats)) for x in mel.notes) / beats
+
+    known = [i for i in range(melody.n_measures) if i not in gap and not (melody.pickup and i == 0)]
+    least = min((sounding(melody, i) for i in known), default=0.0)
+    for i in gap:
+        if sounding(filled, i) < min(0.5, least) - 1e-6:
+            out.append(f"bar {melody.bar_number(i)} would be mostly rests (every bar of the tune sounds "
+                       f"{least:.0%} or more)")
+    own = [abs(b_.midi - a_.midi) for a_, b_ in zip(melody.notes, melody.notes[1:])]
+    widest = max(own, default=12)
+    lo, hi = start * beats, (start + n) * beats
+    seq = [x for x in filled.notes]
+    for a_, b_ in zip(seq, seq[1:]):
+        inside = lo - 1e-6 <= b_.onset_beats < hi - 1e-6 or lo - 1e-6 <= a_.onset_beats < hi - 1e-6
+        if inside and abs(b_.midi - a_.midi) > widest:
+            out.append(f"a leap of {abs(b_.midi - a_.midi)} semitones (the tune's widest is {widest})")
+            break
+    if allowed is not None:
+        odd = sorted({x.midi % 12 for i in gap for x in filled.notes_in(i)} - set(allowed))
+        if odd:
+            out.append("notes outside the key (" + ", ".join(PC_NAMES[p] for p in odd) + ")")
+    return out
+
+
+def inpaint_candidates(melody, start: int, n: int, candidates: int = 1, lab=None, rnn: LatentRNN | None = None,
+                       seed: int = 0, chromatic: bool = False) -> list[Fill]:
+    """Up to `candidates` fills of measures [start, start + n) (0-based) by the shipped LatentRNN over
+    the shipped AR-VAE's latents, each with where it comes from and why it is where it is: the chosen
+    fill (`choose_fills`: the decoded mean or one of the window's measures), the decoded mean, then
+    draws from the predicted Gaussian (repeats skipped). Fills a composer would not keep
+    (`fill_problems`: a copy of the pickup or the closing bar mid-tune, a bar of rests, a leap wider
+    than the tune's, notes outside the key unless `chromatic`) are passed over; only when too few are
+    left do they come last, with their problem said. Needs a measure before the gap."""
+    from musicdesk.melody.keys import allowed_pitch_classes
     from musicdesk.melody.lab import MelodyLab, with_measures
     from musicdesk.melody.tokens import encode, measure_ticks_for
 
     if start < 1 or start + n > melody.n_measures or n < 1:
-        raise ValueError(f"Inpainting needs at least one measure before the gap, inside measures 1-{melody.n_measures}.")
+        raise ValueError(f"Inpainting needs at least one measure before the gap, inside bars "
+                         f"{melody.bar_number(0)}-{melody.bar_number(melody.n_measures - 1)}.")
     lab = lab or MelodyLab()
     rnn = rnn or load_inpainter()[0]
+    allowed = None if chromatic else allowed_pitch_classes(melody)
     rows = encode(melody)
     z = lab.encode(rows)
     ticks = measure_ticks_for(melody.measure_beats)
-    out, seen = [], set()
     rng = np.random.default_rng(seed)
-    fills = fill_latents(rnn, z, start, n, max(1, candidates) * 4, rng)
+    fills = fill_latents(rnn, z, start, n, max(1, candidates) * 8, rng)
     a, b = context_window(len(z), start, n, rnn.config.window)
     known = [i for i in range(a, b) if not start <= i < start + n]
     decoded, scores = fill_scores(lab.model, fills[0], np.full(n, ticks), np.arange(start, start + n), rows[known],
                                   np.array(known))
-    chosen, _ = pick_fills(decoded, scores, rows[known])
+    chosen, source = pick_fills(decoded, scores, rows[known])
     draws = lab.decode(np.concatenate(fills[1:]), ticks).reshape(len(fills) - 1, n, -1) if len(fills) > 1 else []
-    for new in [chosen, decoded, *draws]:
+    copied = [known[k] for k in source if k >= 0]
+    chosen_from = (f"the tune's own bar{'s' if len(copied) > 1 else ''} "
+                   + ", ".join(str(melody.bar_number(i)) for i in copied)) if copied else "the model's most likely fill"
+    pool = [(chosen, chosen_from, "the model's choice"), (decoded, "the model's most likely fill", "")]
+    pool += [(d, "a draw from the model", "") for d in draws]
+    good, bad, seen = [], [], set()
+    for new, src, why in pool:
         if new.tobytes() in seen:
             continue
         seen.add(new.tobytes())
-        out.append(with_measures(melody, rows, list(range(start, start + n)), new))
-        if len(out) >= candidates:
-            break
+        mel = with_measures(melody, rows, list(range(start, start + n)), new)
+        problems = fill_problems(melody, mel, start, n, allowed)
+        (bad if problems else good).append((mel, src, why, problems))
+    out: list[Fill] = []
+    skipped = [f"{src} ({'; '.join(p)})" for _, src, _, p in bad if src != "a draw from the model"]
+    for k, (mel, src, why, _) in enumerate(good[:candidates]):
+        if k == 0:
+            reason = (f"first: {why}, {src}" if why else f"first: {src}") + \
+                     (f"; passed over: {', '.join(skipped)}" if skipped else "")
+            if "own bar" in src:
+                reason += " (the tune repeats its bars, and the model rates this one most likely here)"
+        else:
+            reason = src
+        out.append(Fill(mel, src, reason))
+    for mel, src, _, problems in bad[:max(0, candidates - len(out))]:
+        out.append(Fill(mel, src, f"{src}, kept only for want of better: {'; '.join(problems)}"))
     return out
+
+
+def inpaint_melody(melody, start: int, n: int, candidates: int = 1, lab=None, rnn: LatentRNN | None = None,
+                   seed: int = 0, chromatic: bool = False) -> list:
+    """The melodies of `inpaint_candidates` (the same order)."""
+    return [f.melody for f in inpaint_candidates(melody, start, n, candidates, lab, rnn, seed, chromatic)]

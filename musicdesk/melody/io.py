@@ -121,7 +121,7 @@ def _melody_of(part, score, path: Path, title: str | None = None) -> Melody:
     if marks and marks[0].getQuarterBPM():
         tempo = float(marks[0].getQuarterBPM())
     title = title or (score.metadata.bestTitle if score.metadata is not None else "") or path.stem
-    mel = Melody(tuple(mono), float(bar), n_measures, f"{num}/{den}", title, tempo, tuple(warnings))
+    mel = Melody(tuple(mono), float(bar), n_measures, f"{num}/{den}", title, tempo, tuple(warnings), pickup=pad > 0)
     return fit_range(mel)
 
 

@@ -182,7 +182,8 @@ def vary_measures(lab: MelodyLab, melody: Melody, measures: list[int], targets: 
     rows = encode(melody)
     bad = [m for m in measures if not 0 <= m < len(rows)]
     if bad:
-        raise ValueError(f"The melody has measures 1-{len(rows)}; there is no measure {bad[0] + 1}.")
+        raise ValueError(f"The melody has bars {melody.bar_number(0)}-{melody.bar_number(len(rows) - 1)}; there is no "
+                         f"bar {melody.bar_number(bad[0])}.")
     allowed = None if chromatic else allowed_pitch_classes(melody)
     return with_measures(melody, rows, measures, lab.vary(rows[measures], melody.measure_beats, targets, allowed))
 
@@ -202,4 +203,4 @@ def with_measures(melody: Melody, rows: np.ndarray, measures: list[int], new_row
     rows[measures] = new_rows
     out = decode(rows, melody.measure_beats, time_signature=melody.time_signature, title=melody.title,
                  tempo_bpm=melody.tempo_bpm)
-    return replace(out, warnings=melody.warnings)
+    return replace(out, warnings=melody.warnings, pickup=melody.pickup)

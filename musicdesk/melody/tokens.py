@@ -66,10 +66,19 @@ class Melody:
     title: str = ""
     tempo_bpm: float = 100.0
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    pickup: bool = False            # measure 0 is a pickup (its notes end it): the score's bar 0
 
     @property
     def measure_ticks(self) -> int:
         return int(round(self.measure_beats * TICKS_PER_BEAT))
+
+    def bar_number(self, measure: int) -> int:
+        """The score's own number of measure `measure` (0-based): a pickup is bar 0, else bar 1 is first."""
+        return measure if self.pickup else measure + 1
+
+    def measure_of_bar(self, bar: int) -> int:
+        """The 0-based measure of the score's bar `bar` (bar_number's inverse)."""
+        return bar if self.pickup else bar - 1
 
     def notes_in(self, measure: int) -> list[Note]:
         """The notes that start in `measure` (0-based)."""
