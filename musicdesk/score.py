@@ -393,6 +393,23 @@ def _parse(path: str | os.PathLike) -> _Parsed:
     return parsed
 
 
+def _abc_voice_names(p: Path) -> list[str]:
+    """The names of an ABC tune's voices (V:id name="..." or nm="..."), in order of first appearance."""
+    import re
+
+    try:
+        text = p.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    seen: dict[str, str] = {}
+    for m in re.finditer(r'^V:\s*(\S+)(.*)$', text, flags=re.M):
+        vid, rest = m.group(1), m.group(2)
+        nm = re.search(r'\b(?:name|nm)\s*=\s*"([^"]*)"', rest)
+        if vid not in seen or (nm and not seen[vid]):
+            seen[vid] = nm.group(1).strip() if nm else seen.get(vid, "")
+    return list(seen.values())
+
+
 def _one_line(exc: BaseException) -> str:
     msg = " ".join(str(exc).split()) or type(exc).__name__
     return msg[:200]
@@ -432,6 +449,10 @@ def _parse_uncached(p: Path, ext: str) -> _Parsed:
         pm_names = _midi_track_names(pm)
         if len(pm_names) == len(parts):
             names = [pn or n for pn, n in zip(pm_names, names)]
+    if kind == "abc":                 # music21 does not read a voice's name (V:1 name="Flute")
+        abc_names = _abc_voice_names(p)
+        if len(abc_names) == len(parts):
+            names = [an or n for an, n in zip(abc_names, names)]
     names = _unique_names([n or f"Part {i + 1}" for i, n in enumerate(names)])
     has_notes = [any(not _is_grace(n) for n in pt.recurse().notes) for pt in parts]
     if not any(has_notes):
@@ -528,6 +549,14 @@ def _export_musicxml(src: Any, pm: Any, stem: str = "") -> bytes:
             if first.duration.quarterLength >= bar_ql - _EPS:
                 for m in measures:
                     m.number += 1
+        # a MIDI file's pickup is a short first bar in a meter of its own, then the tune's meter: bar 0
+        if pm is not None and len(measures) > 1 and measures[0].number == 1:
+            ts0 = measures[0].timeSignature
+            ts1 = next((m.timeSignature for m in measures[1:] if m.timeSignature is not None), None)
+            if ts0 is not None and ts1 is not None and \
+                    ts0.barDuration.quarterLength < ts1.barDuration.quarterLength - _EPS:
+                for m in measures:
+                    m.number -= 1
     return m21.musicxml.m21ToXml.GeneralObjectExporter(src).parse()
 
 

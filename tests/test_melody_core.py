@@ -148,9 +148,40 @@ def test_export_re_imports_equal(tmp_path, suffix):
 
 
 def test_abc_accidentals_last_to_the_bar_line():
-    m = Melody((Note(61, 0, 1), Note(60, 1, 1), Note(61, 2, 2), Note(60, 4, 4)), 4.0, 2)
+    m = Melody((Note(61, 0, 1), Note(60, 1, 1), Note(61, 2, 2), Note(60, 4, 4)), 4.0, 2, key_fifths=0)
     abc = to_abc(m)
     assert "^C12 =C12 ^C24 |" in abc and "| C48" in abc.replace("\n", " ")
+
+
+@pytest.mark.parametrize("suffix", [".musicxml", ".mxl", ".mid", ".abc"])
+def test_export_keeps_key_meter_pickup_part_name_and_tempo(tmp_path, suffix):
+    """The bundled example (3/4, B-flat major, a one-beat pickup, part "Melody", 100 bpm) written and
+    read back: all of it kept, the pickup still bar 0 (issue 17: the key and the part name were lost,
+    the pickup came back as a full bar with a half rest)."""
+    from musicdesk.melody.keys import allowed_pitch_classes
+    from musicdesk.score import example_score_path, load_score
+
+    m = load_melody(example_score_path())
+    assert (m.pickup, m.key_fifths, m.part_name, m.time_signature, m.tempo_bpm) == (True, -2, "Melody", "3/4", 100.0)
+    back = load_melody(save_melody(m, tmp_path / f"tune{suffix}"))
+    assert (back.pickup, back.key_fifths, back.part_name, back.time_signature, back.tempo_bpm, back.n_measures) == \
+        (True, -2, "Melody", "3/4", 100.0, m.n_measures)
+    assert back.notes == m.notes and back.pickup_beats == 1.0
+    if suffix != ".mid":          # a MIDI file has no title of its own (its track name is the part's)
+        assert back.title == m.title
+    # the file as a score: its bars numbered as the original's, the pickup bar 0
+    score = load_score(tmp_path / f"tune{suffix}")
+    assert [n.measure for n in score.notes] == [n.measure for n in load_score(example_score_path()).notes]
+    assert allowed_pitch_classes(back) == allowed_pitch_classes(m)
+
+
+def test_an_exported_abc_is_spelled_in_its_key():
+    from musicdesk.score import example_score_path
+
+    abc = to_abc(load_melody(example_score_path()))
+    assert "K:Bb" in abc and 'V:1 name="Melody"' in abc
+    assert "^F12" in abc and "_G" not in abc            # G minor's raised seventh, as the score has it
+    assert abc.splitlines()[7].startswith("G12 |")       # the pickup: one beat, then the first bar line
 
 
 def test_bad_melody_files_say_what_to_do(tmp_path):

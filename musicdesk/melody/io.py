@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -39,15 +40,24 @@ def load_melody(path: str | os.PathLike, part: str | int | None = None) -> Melod
     except ScoreError as exc:
         raise MelodyError(str(exc)) from None
     if wp.midi_track is not None:
-        return _melody_from_midi(wp.midi, wp.midi_track, p)
-    return _melody_of(wp.part, wp.score, p, wp.title)
+        return replace(_melody_from_midi(wp.midi, wp.midi_track, p), part_name=wp.name)
+    return _melody_of(wp.part, wp.score, p, wp.title, wp.name)
 
 
 def _melody_from_midi(pm, inst, p: Path) -> Melody:
     """MIDI through pretty_midi (exact ticks; music21's MIDI import rounds triplets away)."""
     if inst.is_drum:
         raise MelodyError(f"{p.name}: track {inst.name.strip() or '?'} is a drum track; choose a melody part.")
-    sigs = {(ts.numerator, ts.denominator) for ts in pm.time_signature_changes}
+    changes = sorted(pm.time_signature_changes, key=lambda ts: ts.time)
+    pad = Fraction(0)
+    if len(changes) == 2 and changes[0].time == 0:
+        # a pickup as notation programs write it: a short first bar, then the tune's meter from its end
+        first = Fraction(4 * changes[0].numerator, changes[0].denominator)
+        at = Fraction(pm.time_to_tick(changes[1].time), pm.resolution).limit_denominator(48)
+        full = Fraction(4 * changes[1].numerator, changes[1].denominator)
+        if at == first and first < full:
+            pad, changes = full - first, changes[1:]
+    sigs = {(ts.numerator, ts.denominator) for ts in changes}
     if len(sigs) > 1:
         raise MelodyError(f"{p.name} changes meter; the melody lab needs one meter for the whole tune.")
     num, den = next(iter(sigs)) if sigs else (4, 4)
@@ -55,17 +65,37 @@ def _melody_from_midi(pm, inst, p: Path) -> Melody:
     measure_ticks_for(bar)
 
     def beats(t: float) -> float:
-        return float(Fraction(pm.time_to_tick(t), pm.resolution).limit_denominator(48))
+        return float(Fraction(pm.time_to_tick(t), pm.resolution).limit_denominator(48) + pad)
 
     raw = sorted((beats(n.start), beats(n.end), n.pitch) for n in inst.notes)
     notes, chords = _monophonic([Note(m, a, b - a) for a, b, m in raw if b > a])
     _, tempi = pm.get_tempo_changes()
     warnings = (f"{chords} chords or overlapping notes reduced to their top note",) if chords else ()
     end = max(n.offset_beats for n in notes)
+    key = None
+    if pm.key_signature_changes:
+        k = pm.key_signature_changes[0].key_number           # 0-11 major C..B, 12-23 minor
+        key = _fifths_of_major(k % 12 if k < 12 else (k - 12 + 3) % 12)
     mel = Melody(tuple(notes), bar, max(1, math.ceil(end / bar - 1e-6)), f"{num}/{den}",
                  inst.name.strip() or p.stem, round(float(tempi[0]), 3) if len(tempi) else DEFAULT_TEMPO_BPM,
-                 warnings)
+                 warnings, pickup=pad > 0, key_fifths=key, part_name=inst.name.strip())
     return fit_range(mel)
+
+
+def _fifths_of_major(tonic_pc: int) -> int:
+    """The key signature (sharps > 0, flats < 0) of the major key on `tonic_pc` (F# as 6, not -6)."""
+    return (tonic_pc * 7 + 5) % 12 - 5
+
+
+def key_fifths_of(melody: Melody) -> int:
+    """The melody's key signature: as read, else that of the key musicdesk.melody.keys finds (a minor
+    key by its relative major)."""
+    if melody.key_fifths is not None:
+        return melody.key_fifths
+    from musicdesk.melody.keys import key_of
+
+    k = key_of(melody)
+    return _fifths_of_major(k.tonic_pc if k.mode == "major" else (k.tonic_pc + 3) % 12)
 
 
 def _monophonic(notes: list[Note]) -> tuple[list[Note], int]:
@@ -78,7 +108,7 @@ def _monophonic(notes: list[Note]) -> tuple[list[Note], int]:
     return [Note(srt[i].midi, srt[i].onset_beats, d) for i, d in zip(keep, durs)], dropped + cut
 
 
-def _melody_of(part, score, path: Path, title: str | None = None) -> Melody:
+def _melody_of(part, score, path: Path, title: str | None = None, part_name: str = "") -> Melody:
     import music21 as m21
 
     warnings: list[str] = []
@@ -121,7 +151,9 @@ def _melody_of(part, score, path: Path, title: str | None = None) -> Melody:
     if marks and marks[0].getQuarterBPM():
         tempo = float(marks[0].getQuarterBPM())
     title = title or (score.metadata.bestTitle if score.metadata is not None else "") or path.stem
-    mel = Melody(tuple(mono), float(bar), n_measures, f"{num}/{den}", title, tempo, tuple(warnings), pickup=pad > 0)
+    keys = list(part.recurse().getElementsByClass(m21.key.KeySignature))
+    mel = Melody(tuple(mono), float(bar), n_measures, f"{num}/{den}", title, tempo, tuple(warnings), pickup=pad > 0,
+                 key_fifths=int(keys[0].sharps) if keys else None, part_name=part_name or (part.partName or ""))
     return fit_range(mel)
 
 
@@ -159,16 +191,33 @@ def _events(melody: Melody) -> list[tuple[int | None, Fraction, Fraction]]:
 
 
 def _stream(melody: Melody):
+    """The melody as a music21 score: its meter, key signature, tempo, part name and title, and a
+    pickup as a short bar 0 (measures numbered as the score's bars)."""
     import music21 as m21
 
     part = m21.stream.Part()
+    part.partName = melody.part_name or melody.title or "melody"
     part.insert(0, m21.meter.TimeSignature(melody.time_signature))
+    part.insert(0, m21.key.KeySignature(key_fifths_of(melody)))
     part.insert(0, m21.tempo.MetronomeMark(number=round(melody.tempo_bpm, 2)))
     for midi, on, dur in _events(melody):
         el = m21.note.Rest() if midi is None else m21.note.Note(midi)
         el.duration = m21.duration.Duration(dur)
         part.insert(float(on), el)
     part.makeMeasures(inPlace=True)
+    if melody.pickup:
+        pad = Fraction(melody.measure_beats - melody.pickup_beats).limit_denominator(48)
+        measures = list(part.getElementsByClass(m21.stream.Measure))
+        first = measures[0]
+        for el in list(first.notesAndRests):
+            if el.isRest and Fraction(el.offset).limit_denominator(48) < pad:
+                first.remove(el)
+        for el in list(first.notesAndRests):
+            first.coreSetElementOffset(el, float(Fraction(el.offset).limit_denominator(48) - pad))
+        first.coreElementsChanged()
+        first.paddingLeft = float(pad)
+        for m in measures:
+            m.number -= 1
     part.makeTies(inPlace=True)
     s = m21.stream.Score()
     s.insert(0, m21.metadata.Metadata(title=melody.title or "melody"))
@@ -177,59 +226,100 @@ def _stream(melody: Melody):
 
 
 def _write_midi(melody: Melody, p: Path) -> None:
+    """The melody as a MIDI file: tempo, meter, key signature, the part's name on its track, and a pickup
+    as a short first bar (a time signature of its length, then the tune's meter), as notation programs
+    write one."""
     import pretty_midi
 
     spb = 60.0 / melody.tempo_bpm
     pm = pretty_midi.PrettyMIDI(initial_tempo=melody.tempo_bpm)
     num, den = (int(x) for x in melody.time_signature.split("/"))
-    pm.time_signature_changes.append(pretty_midi.TimeSignature(num, den, 0.0))
-    inst = pretty_midi.Instrument(program=0, name=melody.title or "melody")
+    pad = Fraction(melody.measure_beats - melody.pickup_beats).limit_denominator(48) if melody.pickup else Fraction(0)
+    if pad > 0:
+        short = Fraction(melody.pickup_beats).limit_denominator(48) * den / 4     # the pickup in the meter's unit
+        unit = den
+        while short.denominator != 1 and unit < 64:
+            short, unit = short * 2, unit * 2
+        pm.time_signature_changes.append(pretty_midi.TimeSignature(int(short), unit, 0.0))
+        pm.time_signature_changes.append(pretty_midi.TimeSignature(num, den, float(melody.pickup_beats) * spb))
+    else:
+        pm.time_signature_changes.append(pretty_midi.TimeSignature(num, den, 0.0))
+    fifths = key_fifths_of(melody)
+    pm.key_signature_changes.append(pretty_midi.KeySignature((fifths * 7) % 12, 0.0))
+    inst = pretty_midi.Instrument(program=0, name=melody.part_name or melody.title or "melody")
+    shift = float(pad)
     for n in melody.notes:
-        inst.notes.append(pretty_midi.Note(90, n.midi, n.onset_beats * spb, n.offset_beats * spb))
+        inst.notes.append(pretty_midi.Note(90, n.midi, (n.onset_beats - shift) * spb, (n.offset_beats - shift) * spb))
     pm.instruments.append(inst)
     pm.write(str(p))
 
 
-_ABC_STEPS = ("C", "^C", "D", "_E", "E", "F", "^F", "G", "_A", "A", "_B", "B")
+_MAJOR_BY_FIFTHS = {0: "C", 1: "G", 2: "D", 3: "A", 4: "E", 5: "B", 6: "F#", 7: "C#", -1: "F", -2: "Bb", -3: "Eb",
+                    -4: "Ab", -5: "Db", -6: "Gb", -7: "Cb"}
+_ABC_ACC = {"#": "^", "##": "^^", "b": "_", "bb": "__", "": "="}
 
 
-def _abc_pitch(midi: int, altered: set[tuple[str, int]]) -> str:
-    """ABC for one pitch in K:C. `altered`: the (letter, octave) pairs given an accidental earlier in
-    the bar, which carry it to the bar line; a natural note of such a letter gets an explicit '='."""
-    name = _ABC_STEPS[midi % 12]
-    octave = midi // 12 - 1           # 4 = the octave of middle C, written C..B
-    acc, letter = name[:-1], name[-1]
+def _key_accidentals(fifths: int) -> dict[str, str]:
+    """letter -> the accidental the key signature gives it ("#", "b" or "")."""
+    out = {c: "" for c in "CDEFGAB"}
+    for c in ("FCGDAEB"[:fifths] if fifths > 0 else "BEADGCF"[:-fifths]):
+        out[c] = "#" if fifths > 0 else "b"
+    return out
+
+
+def _abc_pitch(midi: int, fifths: int, current: dict, key=None) -> str:
+    """ABC for one pitch under the key signature `fifths`, spelled in the key (musicdesk.score's
+    spelling). `current`: (letter, octave) -> the accidental in force in this bar (an explicit one lasts
+    to the bar line); a symbol is written only where the note differs from what is in force."""
+    import re
+
+    from musicdesk.melody.keys import spell
+
+    letter, acc, octave = re.fullmatch(r"([A-G])(#{1,2}|b{1,2}|)(-?\d+)", spell(int(midi), fifths, key)).groups()
+    octave = int(octave)
     key = (letter, octave)
-    if acc:
-        altered.add(key)
-    elif key in altered:
-        acc = "="
-        altered.discard(key)
+    want = acc
+    have = current.get(key, _key_accidentals(fifths)[letter])
+    sym = ""
+    if want != have:
+        sym = _ABC_ACC.get(want, "")
+        current[key] = want
     if octave >= 5:
-        return acc + letter.lower() + "'" * (octave - 5)
-    return acc + letter + "," * (4 - octave)
+        return sym + letter.lower() + "'" * (octave - 5)
+    return sym + letter + "," * (4 - octave)
 
 
 def to_abc(melody: Melody) -> str:
-    """The melody as an ABC tune in K:C with unit length 1/48 of a whole note (every tick of the grid
-    is a whole number of units); a note over a bar line is split and tied."""
+    """The melody as an ABC tune in its key (K:, spelled in it) with unit length 1/48 of a whole note
+    (every tick of the grid is a whole number of units), its part's name on the voice, a pickup as a
+    short first bar; a note over a bar line is split and tied."""
     units = Fraction(12)              # units per quarter beat at L:1/48
     bar_units = int(Fraction(melody.measure_beats).limit_denominator(48) * units)
+    from musicdesk.melody.keys import key_of
+
+    fifths = key_fifths_of(melody)
+    key = key_of(melody)
     lines = ["X:1", f"T:{melody.title or 'melody'}", f"M:{melody.time_signature}", "L:1/48",
-             f"Q:1/4={round(melody.tempo_bpm)}", "K:C"]
+             f"Q:1/4={round(melody.tempo_bpm)}", f"K:{_MAJOR_BY_FIFTHS.get(fifths, 'C')}"]
+    if melody.part_name:
+        lines.append(f'V:1 name="{melody.part_name}"')
     body: list[str] = []
     pos = 0                          # units into the tune
-    altered: set[tuple[str, int]] = set()
-    for midi, _, dur in _events(melody):
+    current: dict = {}
+    events = _events(melody)
+    if melody.pickup and events and events[0][0] is None:
+        pos = int(events[0][2] * units)                # the pickup's leading rest is not written
+        events = events[1:]
+    for midi, _, dur in events:
         left = int(dur * units)
         while left > 0:
             take = min(left, bar_units - pos % bar_units)
             left -= take
-            sym = "z" if midi is None else _abc_pitch(midi, altered)
+            sym = "z" if midi is None else _abc_pitch(midi, fifths, current, key)
             body.append(f"{sym}{take}" + ("-" if midi is not None and left > 0 else ""))
             pos += take
             if pos % bar_units == 0:
-                altered.clear()
+                current.clear()
                 body.append(" |" + ("\n" if (pos // bar_units) % 4 == 0 else " "))
             else:
                 body.append(" ")

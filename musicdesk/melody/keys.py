@@ -72,4 +72,14 @@ def out_of_key_share(melody: Melody, allowed: frozenset, measures=None) -> float
     return sum(n.midi % 12 not in allowed for n in notes) / len(notes) if notes else 0.0
 
 
-__all__ = ["Key", "key_of", "allowed_pitch_classes", "out_of_key_counts", "out_of_key_share"]
+def spell(midi: int, fifths: int, key: Key | None = None) -> str:
+    """A pitch's name in the key signature `fifths` (musicdesk.score.spell_midi); in a minor key its
+    raised sixth and seventh are spelled up (G minor's F#, not Gb)."""
+    from musicdesk.score import spell_midi
+
+    if key is not None and key.mode == "minor" and midi % 12 in ((key.tonic_pc + 9) % 12, (key.tonic_pc + 11) % 12):
+        return spell_midi(int(midi), fifths + 3)
+    return spell_midi(int(midi), fifths)
+
+
+__all__ = ["spell", "Key", "key_of", "allowed_pitch_classes", "out_of_key_counts", "out_of_key_share"]

@@ -203,4 +203,5 @@ def with_measures(melody: Melody, rows: np.ndarray, measures: list[int], new_row
     rows[measures] = new_rows
     out = decode(rows, melody.measure_beats, time_signature=melody.time_signature, title=melody.title,
                  tempo_bpm=melody.tempo_bpm)
-    return replace(out, warnings=melody.warnings, pickup=melody.pickup)
+    return replace(out, warnings=melody.warnings, pickup=melody.pickup, key_fifths=melody.key_fifths,
+                   part_name=melody.part_name)

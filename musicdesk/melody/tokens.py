@@ -67,6 +67,16 @@ class Melody:
     tempo_bpm: float = 100.0
     warnings: tuple[str, ...] = field(default_factory=tuple)
     pickup: bool = False            # measure 0 is a pickup (its notes end it): the score's bar 0
+    key_fifths: int | None = None   # the key signature as written (sharps > 0, flats < 0); None: not known
+    part_name: str = ""
+
+    @property
+    def pickup_beats(self) -> float:
+        """How long the pickup is (quarter beats): measure 0 from its first note (0 without a pickup)."""
+        if not self.pickup:
+            return 0.0
+        first = min((n.onset_beats for n in self.notes_in(0)), default=0.0)
+        return self.measure_beats - first
 
     @property
     def measure_ticks(self) -> int:
