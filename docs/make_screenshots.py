@@ -130,8 +130,9 @@ def bach10_take() -> None:
 
 
 def melody_lab() -> None:
-    """The melody lab window on the bundled example's part: measure 3 made busier with the note
-    density slider, measures 5-6 inpainted (candidates listed)."""
+    """The melody lab window on the bundled example's part: bar 2 made busier with the note density
+    slider, bars 4-5 inpainted (candidates listed, the first saying why), bar 3 selected; the notation
+    with note names (melody_lab.png) and the piano roll (melody_lab_roll.png)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
@@ -161,10 +162,16 @@ def melody_lab() -> None:
     p.select([4, 5])
     p.inpaint()
     pump_until(lambda: p.cand_list.count() > 0)
-    p.select([2])
-    pump_until(lambda: False, 0.5)
+    p.select([3])
+    p.names_check.setChecked(True)
+    pump_until(lambda: p.notation is not None and "Bb4" in "".join(p.score_view.engraving().pages))
+    pump_until(lambda: False, 0.8)
     win.grab().save(str(OUT / "melody_lab.png"))
     print("wrote", OUT / "melody_lab.png")
+    p.views.setCurrentIndex(1)
+    pump_until(lambda: False, 0.5)
+    win.grab().save(str(OUT / "melody_lab_roll.png"))
+    print("wrote", OUT / "melody_lab_roll.png")
     win.close()
 
 

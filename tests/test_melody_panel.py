@@ -145,3 +145,46 @@ def test_sliders_keep_to_the_key_unless_chromatic_is_on(qtbot, panel):
         assert all(n.midi % 12 in {0, 2, 4, 5, 7, 9, 11} for n in panel.melody.notes_in(m)), (a, panel.melody.notes_in(m))
     panel.chromatic.setChecked(True)
     assert panel.allowed_pitch_classes() is None
+
+
+def test_the_lab_shows_the_melody_engraved_a_click_selects_its_measure_and_the_cursor_follows(qtbot, lab):
+    """Notation in the lab (issue 17): the melody engraved as on the practice screen (the piano roll a
+    second tab), note names in the key's spelling on request, a click on a note selects its bar, the
+    selected bars shaded, and while it plays the cursor is on the sounding note."""
+    from musicdesk.app.melody_panel import MelodyPanel
+    from musicdesk.score import example_score_path
+
+    p = MelodyPanel(lab)
+    qtbot.addWidget(p)
+    p.show()
+    with qtbot.waitSignal(p.engraved, timeout=30000):
+        p.set_melody(load_melody(example_score_path()))
+    assert p.views.tabText(0) == "Notation" and p.views.tabText(1) == "Piano roll"
+    assert p.score_view.engraving() is not None and p.title.text().startswith("Zwei Koenigskinder: bars 0-16")
+    eid = next(e for e, m in p.notation.measure_of.items() if m == 4)
+    p.score_view.note_clicked.emit(eid)
+    assert p.selection == [4] and p.sel_from.value() == 4            # bar 4 of the score is the lab's bar 4
+    assert p.score_view._loop == (4, 4)
+    with qtbot.waitSignal(p.engraved, timeout=30000):
+        p.names_check.setChecked(True)
+    svg = "".join(p.score_view.engraving().pages)
+    assert "Bb4" in svg and "F#4" in svg and "Gb4" not in svg       # named in the key: G minor's F#
+
+    class Playing:                     # what the cursor reads of the Player
+        is_playing = True
+        position_s = 0.0
+
+    spb = 60.0 / p.melody.tempo_bpm
+    first = min(n.onset_beats for n in p.melody.notes)
+    p.player = Playing()
+    for k in (0, 5, 20):
+        on, want = p.notation.onsets_s[k]
+        Playing.position_s = on + first * spb + 0.05
+        p._follow_timer = p._follow_timer or __import__("PySide6.QtCore", fromlist=["QTimer"]).QTimer(p)
+        p._follow()
+        assert p.score_view.cursor_note() == want and p._playhead.isVisible()
+    Playing.is_playing = False
+    p._follow()
+    assert p.score_view.cursor_note() is None and not p._playhead.isVisible()
+    p.player = None
+    p.close_panel()

@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QMainWindow, QMessageBox, QPushButton, QSlider, QSpinBox,
-                               QVBoxLayout, QWidget)
+                               QTabWidget, QVBoxLayout, QWidget)
 
 from musicdesk.app import workers
 from musicdesk.describe import note_name
@@ -119,6 +119,7 @@ class MelodyPanel(QWidget):
     """The melody lab's panel. `lab`: a loaded musicdesk.melody.lab.MelodyLab (tests pass their own)."""
 
     changed = Signal()                # the melody on show changed (a decode arrived, undo, import, ...)
+    engraved = Signal()               # its notation is drawn
 
     def __init__(self, lab=None, parent=None):
         super().__init__(parent)
@@ -134,6 +135,9 @@ class MelodyPanel(QWidget):
         self._candidates: list = []
         self._tasks: list[workers.Task] = []
         self.player = None
+        self.notation = None                # musicdesk.melody.notation.Notation of the melody on show
+        self._engraved_for = None           # the melody it (or the engraving under way) is of
+        self._follow_timer = None
         self._build()
 
     # ------------------------------------------------------------------ building
@@ -155,7 +159,17 @@ class MelodyPanel(QWidget):
         for it in (self._shade, self._bars, self._sel_bars):
             self.roll.addItem(it)
         self._lines: list = []
-        left.addWidget(self.roll, 1)
+        self._playhead = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen("#d62728", width=2))
+        self._playhead.setVisible(False)
+        self.roll.addItem(self._playhead)
+        from musicdesk.app.score_view import ScoreView
+
+        self.score_view = ScoreView()                  # the melody engraved, as on the practice screen
+        self.score_view.note_clicked.connect(self._notation_clicked)
+        self.views = QTabWidget()
+        self.views.addTab(self.score_view, "Notation")
+        self.views.addTab(self.roll, "Piano roll")
+        left.addWidget(self.views, 1)
         row = QHBoxLayout()
         row.addWidget(QLabel("Bars"))
         self.sel_from, self.sel_to = QSpinBox(), QSpinBox()
@@ -166,6 +180,10 @@ class MelodyPanel(QWidget):
         self.play_btn = QPushButton("Listen")
         self.play_btn.clicked.connect(self.listen)
         row.addWidget(self.play_btn)
+        self.names_check = QCheckBox("Note names")
+        self.names_check.setToolTip("Write each note's name under it, spelled in the melody's key")
+        self.names_check.toggled.connect(lambda _on: self._engrave())
+        row.addWidget(self.names_check)
         row.addStretch(1)
         left.addLayout(row)
         lay.addLayout(left, 3)
@@ -204,6 +222,7 @@ class MelodyPanel(QWidget):
         self.inpaint_btn.clicked.connect(self.inpaint)
         il.addWidget(self.inpaint_btn)
         self.cand_list = QListWidget()
+        self.cand_list.setWordWrap(True)
         self.cand_list.itemClicked.connect(self._candidate_chosen)
         il.addWidget(self.cand_list)
         right.addWidget(ibox, 1)
@@ -318,6 +337,10 @@ class MelodyPanel(QWidget):
             from musicdesk.melody.keys import key_of
 
             self.key_label.setText(f"Key: {key_of(mel).name}")
+            if mel is not self._engraved_for:
+                self._engrave()
+            elif self.selection:
+                self.score_view.set_loop_measures(mel.bar_number(self.selection[0]), mel.bar_number(self.selection[-1]))
         bar = mel.measure_beats
         x0 = np.array([n.onset_beats / bar for n in mel.notes])
         w = np.array([n.duration_beats / bar for n in mel.notes])
@@ -513,12 +536,65 @@ class MelodyPanel(QWidget):
                 self.player.stop()
             self.player = Player()
             self.player.play(np.asarray(take.samples, dtype=np.float32), take.sr)
+            if self._follow_timer is None:
+                from PySide6.QtCore import QTimer
+
+                self._follow_timer = QTimer(self)
+                self._follow_timer.setInterval(33)
+                self._follow_timer.timeout.connect(self._follow)
+            self._follow_timer.start()
         except Exception as exc:
             win = self.window()
             if hasattr(win, "playback_failed"):
                 win.playback_failed(exc)
             else:   # the panel on its own, outside the main window
                 QMessageBox.warning(self, "Cannot play", playback_message(exc))
+
+    # ------------------------------------------------------------------ notation
+    def _engrave(self) -> None:
+        """Engrave the melody on show (a worker; about 0.1 s), with note names when asked."""
+        from musicdesk.melody.notation import engrave_melody
+
+        mel = self.melody
+        if mel is None:
+            return
+        self._engraved_for = mel
+        task = workers.Task(engrave_melody, mel, self.names_check.isChecked(), user_errors=(ValueError,))
+        task.signals.finished.connect(lambda n, m=mel: self._show_notation(n, m))
+        self._tasks.append(task)
+        workers.start(task)
+
+    def _show_notation(self, notation, mel) -> None:
+        if mel is not self.melody:                    # the melody changed meanwhile: its own engraving follows
+            return
+        self.notation = notation
+        self.score_view.set_engraving(notation.engraving)
+        if self.selection:
+            self.score_view.set_loop_measures(mel.bar_number(self.selection[0]), mel.bar_number(self.selection[-1]))
+        self.engraved.emit()
+
+    def _notation_clicked(self, element_id: str) -> None:
+        """A click on a note of the notation selects its measure."""
+        if self.notation is not None and element_id in self.notation.measure_of:
+            self.select([self.notation.measure_of[element_id]])
+
+    def _follow(self) -> None:
+        """While the melody plays: the cursor on the note sounding, the playhead on the roll."""
+        from musicdesk.melody.notation import element_at
+
+        p, mel = self.player, self.melody
+        if p is None or mel is None or not p.is_playing:
+            self._follow_timer.stop()
+            self._playhead.setVisible(False)
+            self.score_view.set_cursor_note(None)
+            return
+        spb = 60.0 / mel.tempo_bpm
+        t = p.position_s
+        self._playhead.setPos(t / spb / mel.measure_beats)
+        self._playhead.setVisible(True)
+        if self.notation is not None:               # (the engraving's time 0 is the first note, a pickup's too)
+            first = min((n.onset_beats for n in mel.notes), default=0.0)
+            self.score_view.set_cursor_note(element_at(self.notation, t - first * spb))
 
     def _update_enabled(self) -> None:
         have = self.melody is not None

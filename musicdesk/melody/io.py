@@ -198,10 +198,13 @@ def _stream(melody: Melody):
     part = m21.stream.Part()
     part.partName = melody.part_name or melody.title or "melody"
     part.insert(0, m21.meter.TimeSignature(melody.time_signature))
-    part.insert(0, m21.key.KeySignature(key_fifths_of(melody)))
+    part.insert(0, m21.key.KeySignature(key_fifths_of(melody)))   # (the notes below are spelled in it)
     part.insert(0, m21.tempo.MetronomeMark(number=round(melody.tempo_bpm, 2)))
-    for midi, on, dur in _events(melody):
-        el = m21.note.Rest() if midi is None else m21.note.Note(midi)
+    from musicdesk.melody.keys import key_of, spell
+
+    fifths, key = key_fifths_of(melody), key_of(melody)
+    for midi, on, dur in _events(melody):          # notes spelled in the key (B-flat major's Bb, not A#)
+        el = m21.note.Rest() if midi is None else m21.note.Note(spell(midi, fifths, key).replace("b", "-"))
         el.duration = m21.duration.Duration(dur)
         part.insert(float(on), el)
     part.makeMeasures(inPlace=True)
