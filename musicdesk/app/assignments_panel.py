@@ -365,12 +365,18 @@ class AssignmentsPanel(QDockWidget):
         if r is None:
             return
         a, p, _ = r
+        from musicdesk.history.db import HistoryError
+
         store, student = self._store(), self._who(teacher=False)
         try:
-            who = store.person(student, create=False)
-        except Exception:
-            who = None
-        takes = store.takes(student=who, piece=p.id) if who is not None else []
+            try:
+                who = store.person(student, create=False)
+            except HistoryError:          # nobody of that name in the store yet: no takes
+                who = None
+            takes = store.takes(student=who, piece=p.id) if who is not None else []
+        except HistoryError as exc:
+            self.s.error("Cannot read the practice history", str(exc))
+            return
         if not takes:
             self.s.error("Nothing to submit", f"You have no takes of {p.title} ({p.part}) yet: press Practise, "
                          "record, then submit.")
