@@ -744,8 +744,10 @@ def align(score, contour: PitchContour, take: Take, params: AlignParams | None =
     and the stretches of stable playing that match no score note (`extra`). Keyword overrides set
     fields of `AlignParams`.
 
-    A take whose steady pitches sit 25 cents or more off the semitone grid (a player tuned sharp, then
-    sharper: +55 cents reads as -45 from the semitone above) is aligned three ways: as it is, and with
+    The take is aligned at its own tuning: its contour moved by where its steady pitches sit on the
+    semitone grid (a player 8 cents sharp is aligned 8 cents lower), as a tuner set to the player's A
+    would hear it. A take 25 cents or more off the grid (a player tuned sharp, then sharper: +55 cents
+    reads as -45 from the semitone above) is aligned three ways: as it is, and with
     its contour moved onto the grid from below and from above. The alignment that finds the most notes
     at their own pitch wins. Otherwise a chromatic line played 55 cents sharp lines each score note up
     with the note played before it. The alignment's times come from the moved contour; the report judges
@@ -755,15 +757,18 @@ def align(score, contour: PitchContour, take: Take, params: AlignParams | None =
 
     from musicdesk.take_checks import contour_tuning_cents
 
-    d = contour_tuning_cents(contour)
-    if abs(d) < TUNING_AMBIGUOUS_CENTS:
-        return _align(score, contour, take, params, **overrides)
-    best = None
-    for shift_cents in (0.0, d, d - 100.0 * np.sign(d)):
+    def moved(shift_cents: float) -> PitchContour:
         k = 2.0 ** (-shift_cents / 1200.0)
-        c = contour if shift_cents == 0.0 else dataclasses.replace(
+        return contour if shift_cents == 0.0 else dataclasses.replace(
             contour, f0_hz=contour.f0_hz * k,
             candidates_hz=None if contour.candidates_hz is None else contour.candidates_hz * k)
+
+    d = contour_tuning_cents(contour)
+    if abs(d) < TUNING_AMBIGUOUS_CENTS:          # one reading: aligned at the take's own tuning
+        return _align(score, moved(d), take, params, **overrides)
+    best = None
+    for shift_cents in (0.0, d, d - 100.0 * np.sign(d)):
+        c = moved(shift_cents)
         al = _align(score, c, take, params, **overrides)
         right = _notes_at_pitch(score, c, al)
         if best is None or right > best[0]:
