@@ -18,15 +18,14 @@ pytest.importorskip("pytestqt")
 
 from musicdesk.app.history_panel import grade_text  # noqa: E402
 from musicdesk.app.main_window import MainWindow  # noqa: E402
-from musicdesk.app.settings import AppSettings  # noqa: E402
 from musicdesk.history.keep import store_for  # noqa: E402
 from musicdesk.history.views import bar_matrix, most_improved_bars  # noqa: E402
 from musicdesk.score import example_score_path, load_score  # noqa: E402
 from musicdesk.simulate import Errors, perform  # noqa: E402
 from musicdesk.synth import render_notes  # noqa: E402
+from tests.test_review_panel import window as review_window  # noqa: E402
 from vmic import VMIC_SR, virtual_microphone  # noqa: E402
 
-ORG = "musicdesk-tests-review-e2e"
 WRONG = 8
 
 
@@ -51,16 +50,9 @@ def played(tmp_path_factory):
 
 
 def window(qtbot, folder, **settings) -> MainWindow:
+    """A window with its own user data: the takes and the history store in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
-    st = {"count_in_beats": 0, "takes_dir": str(folder), "assess_model": "none",
-          "history_db": str(folder / "history.sqlite3"), **settings}
-    w = MainWindow(settings=AppSettings(**st), settings_org=ORG)
-    qtbot.addWidget(w)
-    w.show()
-    with qtbot.waitSignal(w.score_shown, timeout=60000):
-        w.open_score(example_score_path())
-    qtbot.waitUntil(lambda: not w.warming, timeout=60000)
-    return w
+    return review_window(qtbot, folder, history_db=str(folder / "history.sqlite3"), **settings)
 
 
 def record(win, mic, qtbot, path: str) -> str:

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QDateEdit, QDialog, QDialogButtonBox, QDockWidget
                                QPushButton, QSpinBox, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from musicdesk.app import bundles, workers
-from musicdesk.app.history_keeper import history_errors
+from musicdesk.app.history_keeper import history_errors, session_store
 from musicdesk.app.history_panel import cache_dir
 from musicdesk.app.session import Session
 
@@ -165,11 +165,6 @@ class AssignmentsPanel(QDockWidget):
         session.changed.connect(self._update_enabled)
         self._update_enabled()
 
-    def _store(self):
-        from musicdesk.history.keep import store_for
-
-        return store_for(self.s.settings.history_db or None)
-
     def _who(self, teacher: bool) -> str:
         from musicdesk.history.keep import login_name
 
@@ -190,7 +185,7 @@ class AssignmentsPanel(QDockWidget):
 
     # ------------------------------------------------------------------ the list
     def refresh(self) -> None:
-        store = self._store()
+        store = session_store(self.s)
 
         def work():
             pieces = {p.id: p for p in store.pieces()}
@@ -268,7 +263,7 @@ class AssignmentsPanel(QDockWidget):
     def new_assignment(self, title: str, bars, tempo_bpm, due, criteria, scale_max, instructions: str = "",
                        done=None) -> None:
         """Make an assignment on the open score's part (in a worker); `done(id)` after."""
-        score, store, teacher = self.s.score, self._store(), self._who(teacher=True)
+        score, store, teacher = self.s.score, session_store(self.s), self._who(teacher=True)
 
         def work():
             piece = store.piece(score.source_path, score.part, score.title or "")
@@ -336,7 +331,7 @@ class AssignmentsPanel(QDockWidget):
         if score is not None and score.source_path and piece_key(score.source_path, score.part) == p.id:
             preset()
             return
-        store, folder = self._store(), cache_dir(s.settings) / "scores" / str(p.id)[:8]
+        store, folder = session_store(self.s), cache_dir(s.settings) / "scores" / str(p.id)[:8]
 
         def work():
             folder.mkdir(parents=True, exist_ok=True)
@@ -367,7 +362,7 @@ class AssignmentsPanel(QDockWidget):
         a, p, _ = r
         from musicdesk.history.db import HistoryError
 
-        store, student = self._store(), self._who(teacher=False)
+        store, student = session_store(self.s), self._who(teacher=False)
         try:
             try:
                 who = store.person(student, create=False)

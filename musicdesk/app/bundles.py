@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 from PySide6.QtWidgets import QFileDialog
 
 from musicdesk.app import workers
-from musicdesk.app.history_keeper import history_errors
+from musicdesk.app.history_keeper import history_errors, session_store
 from musicdesk.app.session import Session
 
 BUNDLE_EXT = {".zip"}
@@ -35,9 +35,8 @@ def import_bundles(s: Session, paths: Sequence[str], done: Callable[[list], None
     `done([(path, ImportResult)])` after. A refused bundle stops there with a dialog (those before it
     stay imported; it adds nothing)."""
     from musicdesk.history.bundle import import_bundle
-    from musicdesk.history.keep import store_for
 
-    store = store_for(s.settings.history_db or None)
+    store = session_store(s)
     paths = list(paths)
 
     def work():
@@ -74,9 +73,8 @@ def export_bundle(s: Session, dest: str, take_ids: Sequence[str] = (), kind: str
     import uuid
 
     from musicdesk.history import bundle
-    from musicdesk.history.keep import store_for
 
-    store = store_for(s.settings.history_db or None)
+    store = session_store(s)
 
     def work():
         if before is not None:

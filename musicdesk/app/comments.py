@@ -9,7 +9,7 @@ import uuid
 from PySide6.QtCore import QObject, Signal
 
 from musicdesk.app import workers
-from musicdesk.app.history_keeper import history_errors
+from musicdesk.app.history_keeper import history_errors, session_store
 from musicdesk.app.session import Session
 
 
@@ -32,12 +32,11 @@ class CommentsOverlay(QObject):
             self.results.score_view.set_comment_marks({})
             self.results.show_comments([])
             return
-        from musicdesk.history.keep import store_for
         from musicdesk.history.review import feedback, pins
 
         if self._task is not None:
             self._task.cancel()
-        store = store_for(s.settings.history_db or None)
+        store = session_store(s)
 
         def work():
             return pins(feedback(store, uuid.UUID(take_id)), score, analysis.report)

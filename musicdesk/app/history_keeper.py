@@ -52,3 +52,11 @@ def history_errors() -> tuple[type, ...]:
     from musicdesk.history.db import HistoryError
 
     return (*user_errors(), HistoryError)
+
+
+def session_store(s: Session):
+    """The window's practice history store (Settings > History store; "" is MUSICDESK_DB, else the user
+    data folder's file), opened once per process."""
+    from musicdesk.history.keep import store_for
+
+    return store_for(s.settings.history_db or None)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDockWidget, QHBoxL
 
 from musicdesk.app import workers
 from musicdesk.app.colours import CATEGORY_COLOURS
-from musicdesk.app.history_keeper import history_errors
+from musicdesk.app.history_keeper import history_errors, session_store
 from musicdesk.app.session import FRAME_MS, Session, make_action, stop_quietly, user_errors
 from musicdesk.history.views import CRITERIA, HEAT_MEASURES, PieceHistory, bar_matrix
 
@@ -56,6 +56,14 @@ def grade_text(grades: dict, released_only: bool = True) -> str:
     return ", ".join(out)
 
 
+def page() -> tuple[QWidget, QVBoxLayout]:
+    """A panel's page and its layout (no margins)."""
+    w = QWidget()
+    lay = QVBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 0)
+    return w, lay
+
+
 def cache_dir(settings) -> Path:
     """Where stored takes (and the scores of pieces opened from the history) are written to be opened."""
     import platformdirs
@@ -69,12 +77,11 @@ def open_stored_take(s: Session, takes_ctl, take_id: str, on_open=None) -> None:
     worker); `on_open(take_id)` once it is on screen."""
     import uuid
 
-    from musicdesk.history.keep import store_for
     from musicdesk.history.reopen import open_stored
 
     if s.score is None or s.is_recording:
         return
-    store = store_for(s.settings.history_db or None)
+    store = session_store(s)
     task = workers.Task(open_stored, store, uuid.UUID(take_id), s.score, cache_dir(s.settings),
                         user_errors=history_errors())
 
@@ -137,16 +144,9 @@ class HistoryPanel(QDockWidget):
         self._update_enabled()
 
     # ------------------------------------------------------------------ building
-    @staticmethod
-    def _page() -> tuple[QWidget, QVBoxLayout]:
-        """A tab's page and its layout (no margins)."""
-        w = QWidget()
-        lay = QVBoxLayout(w)
-        lay.setContentsMargins(0, 0, 0, 0)
-        return w, lay
 
     def _build_takes_tab(self) -> None:
-        w, lay = self._page()
+        w, lay = page()
         self.take_list = QTreeWidget()
         self.take_list.setHeaderLabels(COLUMNS)
         self.take_list.setRootIsDecorated(False)
@@ -192,7 +192,7 @@ class HistoryPanel(QDockWidget):
         self.tabs.addTab(self.progress_plot, "Progress")
 
     def _build_bars_tab(self) -> None:
-        w, lay = self._page()
+        w, lay = page()
         row = QHBoxLayout()
         row.addWidget(QLabel("Show"))
         self.heat_combo = QComboBox()
@@ -220,7 +220,7 @@ class HistoryPanel(QDockWidget):
         self.tabs.addTab(self.practice_plot, "Practice")
 
     def _build_compare_tab(self) -> None:
-        w, lay = self._page()
+        w, lay = page()
         self.compare_label = QLabel("Select two takes in Takes and press Compare.")
         self.compare_label.setWordWrap(True)
         lay.addWidget(self.compare_label)
@@ -263,13 +263,11 @@ class HistoryPanel(QDockWidget):
                                "The practice history is off (Settings).")
             self.show_history(None)
             return
-        from musicdesk.history.keep import store_for
         from musicdesk.history.views import piece_history
 
         if self._task is not None:
             self._task.cancel()
-
-        store = store_for(s.settings.history_db or None)
+        store = session_store(s)
 
         def fetch():
             return piece_history(store, self.student(), score.source_path, score.part, bars=False)
@@ -278,10 +276,9 @@ class HistoryPanel(QDockWidget):
                            "Cannot read the practice history", quiet=True)
 
     def _fetch_bars(self, h: PieceHistory) -> None:
-        from musicdesk.history.keep import store_for
         from musicdesk.history.views import with_bars
 
-        store = store_for(self.s.settings.history_db or None)
+        store = session_store(self.s)
         self._task = self.s.run(workers.Task(with_bars, store, h, user_errors=history_errors()), self.show_history,
                                 "Cannot read the practice history", quiet=True)
 
@@ -411,14 +408,12 @@ class HistoryPanel(QDockWidget):
         """Compare two stored takes (the older is A): per note on the score, improved, worse or the same."""
         import uuid
 
-        from musicdesk.history.keep import store_for
-
         s = self.s
         if s.score is None or s.is_recording:
             return
         order = {str(t.id): i for i, t in enumerate(self.history.takes)} if self.history else {}
         a, b = sorted((take_x, take_y), key=lambda i: order.get(i, 0))
-        store, score, folder = store_for(s.settings.history_db or None), s.score, self.cache_dir()
+        store, score, folder = session_store(s), s.score, self.cache_dir()
 
         def work():
             from musicdesk.history.reopen import open_stored

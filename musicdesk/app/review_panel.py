@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QDockWidget, QDo
                                QSpinBox, QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from musicdesk.app import bundles, workers
-from musicdesk.app.history_keeper import history_errors
-from musicdesk.app.history_panel import cache_dir, grade_text, open_stored_take
+from musicdesk.app.history_keeper import history_errors, session_store
+from musicdesk.app.history_panel import cache_dir, grade_text, open_stored_take, page
 from musicdesk.app.session import Session
 
 TAKE_ROLE = Qt.ItemDataRole.UserRole
@@ -65,9 +65,7 @@ class ReviewPanel(QDockWidget):
 
     # ------------------------------------------------------------------ building
     def _build_people(self) -> QWidget:
-        w = QWidget()
-        lay = QVBoxLayout(w)
-        lay.setContentsMargins(0, 0, 0, 0)
+        w, lay = page()
         self.title = QLabel("Students' takes: drop their bundles here, or Import.")
         self.title.setWordWrap(True)
         lay.addWidget(self.title)
@@ -98,9 +96,7 @@ class ReviewPanel(QDockWidget):
         return w
 
     def _build_review(self) -> QWidget:
-        w = QWidget()
-        lay = QVBoxLayout(w)
-        lay.setContentsMargins(0, 0, 0, 0)
+        w, lay = page()
         self.take_label = QLabel("Open a take to comment on it and grade it.")
         self.take_label.setWordWrap(True)
         lay.addWidget(self.take_label)
@@ -186,16 +182,11 @@ class ReviewPanel(QDockWidget):
 
         return self.s.settings.teacher_name or login_name()
 
-    def _store(self):
-        from musicdesk.history.keep import store_for
-
-        return store_for(self.s.settings.history_db or None)
-
     def refresh(self) -> None:
         """Fetch every student's pieces and takes again (in a worker)."""
         from musicdesk.history.review import roster
 
-        store = self._store()
+        store = session_store(self.s)
         if self._task is not None:
             self._task.cancel()
         self._task = self.s.run(workers.Task(roster, store, user_errors=history_errors()), self.show_roster,
@@ -280,7 +271,7 @@ class ReviewPanel(QDockWidget):
         if score is not None and score.source_path and str(piece_key(score.source_path, score.part)) == piece_id:
             open_stored_take(s, self.takes_ctl, take_id, self._opened)
             return
-        store, folder = self._store(), cache_dir(s.settings) / "scores" / piece_id[:8]
+        store, folder = session_store(self.s), cache_dir(s.settings) / "scores" / piece_id[:8]
 
         def work():
             folder.mkdir(parents=True, exist_ok=True)
@@ -305,7 +296,7 @@ class ReviewPanel(QDockWidget):
         from musicdesk.history.review import feedback, rubric_for
 
         st = self.s.settings
-        store, teacher = self._store(), self.teacher()
+        store, teacher = session_store(self.s), self.teacher()
         tid = uuid.UUID(take_id)
         self.take_id, self.note_id = take_id, None
 
@@ -395,7 +386,7 @@ class ReviewPanel(QDockWidget):
             self.s.error("Choose a note", "Click the note on the score the comment is about, or pin it to bars, "
                          "a time, or the whole take.")
             return
-        store, tid = self._store(), uuid.UUID(self.take_id)
+        store, tid = session_store(self.s), uuid.UUID(self.take_id)
         author = store.person(self.teacher(), "teacher")
         notes = (self.note_id,) if kind == "note" else ()
         bars = (self.bar_from.value(), self.bar_to.value()) if kind == "bars" else None
@@ -424,7 +415,7 @@ class ReviewPanel(QDockWidget):
 
         if self.take_id is None or self.rubric is None:
             return
-        store, tid = self._store(), uuid.UUID(self.take_id)
+        store, tid = session_store(self.s), uuid.UUID(self.take_id)
         grader = store.person(self.teacher(), "teacher")
         values, top = self.grade_values(), self.rubric.scale_max
         if not any(v is not None for v in values.values()):
@@ -467,7 +458,7 @@ class ReviewPanel(QDockWidget):
         """Learn the teacher's grading from their released grades (a worker) and show how well it predicts."""
         from musicdesk.history.review import calibrate_from_store
 
-        store = self._store()
+        store = session_store(self.s)
         grader = store.person(self.teacher(), "teacher")
         model = self.s.settings.assess_model
         if model in ("", "none"):

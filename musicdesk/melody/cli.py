@@ -12,18 +12,18 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from musicdesk.melody.tokens import Melody
 
 COMMANDS = ("attributes", "vary", "inpaint")
 
 
-def parse_measures(text: str, melody) -> list[int]:
+def parse_measures(text: str, melody: Melody) -> list[int]:
     """'3-4' or '3' or '2,5-6', in the score's bar numbers (a pickup is bar 0) -> 0-based measure
-    indices of `melody` (a Melody; an int n_measures means bars 1-n); ValueError saying what is wrong."""
-    if isinstance(melody, int):
-        first, last, to_index = 1, melody, (lambda b: b - 1)
-    else:
-        first, last = melody.bar_number(0), melody.bar_number(melody.n_measures - 1)
-        to_index = melody.measure_of_bar
+    indices of `melody`; ValueError saying what is wrong."""
+    first, last = melody.bar_number(0), melody.bar_number(melody.n_measures - 1)
     out: list[int] = []
     for part in text.split(","):
         a, _, b = part.strip().partition("-")
@@ -34,7 +34,7 @@ def parse_measures(text: str, melody) -> list[int]:
         if not first <= lo <= hi <= last:
             raise ValueError(f"--measures {text!r}: the melody has bars {first}-{last}"
                              + (" (the pickup is bar 0)" if first == 0 else ""))
-        out += [to_index(x) for x in range(lo, hi + 1)]
+        out += [melody.measure_of_bar(x) for x in range(lo, hi + 1)]
     return sorted(set(out))
 
 
