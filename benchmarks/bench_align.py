@@ -113,6 +113,12 @@ def _map_path(ref_s: np.ndarray, take_s: np.ndarray, onsets_s) -> list[float | N
 
 
 def synctoolbox_align(score, take: Take, program: int) -> list[float | None]:
+    return synctoolbox_map(render_part(score, program, take.sr), take, [n.onset_s for n in score.notes])
+
+
+def synctoolbox_map(ref: Take, take: Take, ref_times_s) -> list[float | None]:
+    """Times in `take` of `ref_times_s` in the rendering `ref`: MrMsDTW with quantised chroma + DLNCO onset
+    features (synctoolbox's audio-audio tutorial pipeline)."""
     from synctoolbox.dtw.mrmsdtw import sync_via_mrmsdtw
     from synctoolbox.dtw.utils import make_path_strictly_monotonic
     from synctoolbox.feature.chroma import pitch_to_chroma, quantize_chroma
@@ -122,7 +128,6 @@ def synctoolbox_align(score, take: Take, program: int) -> list[float | None]:
     from synctoolbox.feature.utils import estimate_tuning
 
     rate = 50
-    ref = render_part(score, program, take.sr)
 
     def feats(y, sr):
         y = y.astype(np.float64)
@@ -139,7 +144,7 @@ def synctoolbox_align(score, take: Take, program: int) -> list[float | None]:
     wp = sync_via_mrmsdtw(f_chroma1=c1, f_onset1=o1, f_chroma2=c2, f_onset2=o2, input_feature_rate=rate,
                           step_weights=np.array([1.5, 1.5, 2.0]), threshold_rec=10 ** 6, verbose=False)
     wp = make_path_strictly_monotonic(wp)
-    return _map_path(wp[0] / rate, wp[1] / rate, [n.onset_s for n in score.notes])
+    return _map_path(wp[0] / rate, wp[1] / rate, list(ref_times_s))
 
 
 # --------------------------------------------------------------------------- data

@@ -7,6 +7,8 @@
     musicdesk parts SCORE
     musicdesk demo            analyse the bundled example take against the bundled example score
     musicdesk attributes | vary | inpaint MELODY ...   the melody lab (musicdesk/melody/cli.py)
+    musicdesk separate AUDIO --score SCORE [--parts P,...] [--out DIR] [--format wav|flac] [--json OUT]
+                      stems and minus-one mixes of an ensemble recording (musicdesk/separate/cli.py)
     musicdesk [SCORE] [--part P] [--take AUDIO] [--screenshot PNG]   open the window
 
 Bad input gets a one-line error on stderr and exit status 2 (never a traceback).
@@ -25,6 +27,7 @@ from typing import Sequence
 
 from musicdesk.history.cli import COMMANDS as HISTORY_COMMANDS  # standard library only
 from musicdesk.melody.cli import COMMANDS as MELODY_COMMANDS   # standard library only
+from musicdesk.separate.cli import COMMANDS as SEPARATE_COMMANDS  # standard library only
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1
@@ -35,7 +38,8 @@ EXIT_INTERNAL = 1
 BAD_INPUT_ERRORS = (("musicdesk.score", "ScoreError"), ("musicdesk.audio", "AudioError"),
                     ("musicdesk.analysis", "AnalysisError"), ("musicdesk.assess.calibrate", "CalibrationError"),
                     ("musicdesk.melody.tokens", "MelodyError"), ("musicdesk.assess.weights", "ModelError"),
-                    ("musicdesk.history.db", "HistoryError"))
+                    ("musicdesk.history.db", "HistoryError"),
+                    ("musicdesk.separate.core", "SeparationError"))
 
 
 def is_bad_input(exc: BaseException) -> bool:
@@ -473,7 +477,8 @@ class _Fatal(_BadInput):
     """Bad input that concerns every take of a batch (a calibration, the JSON folder): stops it."""
 
 
-COMMANDS = ("analyze", "calibrate", "parts", "demo", *MELODY_COMMANDS, *HISTORY_COMMANDS, "-h", "--help")
+COMMANDS = ("analyze", "calibrate", "parts", "demo", *MELODY_COMMANDS, *HISTORY_COMMANDS, *SEPARATE_COMMANDS,
+            "-h", "--help")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -532,8 +537,11 @@ def build_parser() -> argparse.ArgumentParser:
     from musicdesk.history.cli import add_commands as add_history
     from musicdesk.melody.cli import add_commands
 
+    from musicdesk.separate.cli import add_commands as add_separate
+
     add_commands(sub)
     add_history(sub)
+    add_separate(sub)
     return p
 
 

@@ -76,6 +76,8 @@ class EnsembleAlignment:
     start_s: float = 0.0                     # where the score begins in the recording
     end_s: float = 0.0
     cost: float = 0.0                        # mean path cost (0 perfect, about 1 unrelated)
+    match_ratio: float = 0.0                 # cost over the mean cost of the score moved by -5, +1 and +6
+                                             # semitones: about 0.5 for this piece, near 1 for another one
 
 
 _POOL: dict = {}
@@ -311,6 +313,7 @@ def align_ensemble(parts, samples: np.ndarray, sr: int = SR, params: MixAlignPar
     p = params or MixAlignParams()
     f = features if features is not None else mix_features(samples, sr, p)
     path, cost = global_path(parts, f, p)
+    ratio = cost / float(np.mean([global_path(_transposed(parts, k), f, p)[1] for k in (-5, 1, 6)]) + 1e-9)
     out = []
     for sc in parts:
         on_score = np.array([n.onset_s for n in sc.notes])
@@ -324,4 +327,11 @@ def align_ensemble(parts, samples: np.ndarray, sr: int = SR, params: MixAlignPar
         off_s = np.where(legato, nxt, np.minimum(np.maximum(end_s, on_s + 0.05), nxt))
         out.append(Alignment(tuple(NoteAlignment(n.index, float(a), float(b))
                                    for n, a, b in zip(sc.notes, on_s, off_s)), (), "mixture"))
-    return EnsembleAlignment(tuple(out), path, float(path[0, 0]), float(path[-1, 0]), cost)
+    return EnsembleAlignment(tuple(out), path, float(path[0, 0]), float(path[-1, 0]), cost, ratio)
+
+
+def _transposed(parts, semitones: int):
+    import dataclasses
+
+    return [dataclasses.replace(s, notes=tuple(dataclasses.replace(n, midi=n.midi + semitones) for n in s.notes))
+            for s in parts]
