@@ -3,6 +3,7 @@
     musicdesk analyze SCORE AUDIO [--part P] [--tempo BPM] [--tracker NAME] [--json OUT] [--all]
                       [--assess MODEL|none] [--device auto|cpu|cuda|mps] [--calibration FILE]
     musicdesk analyze SCORE AUDIO [AUDIO ...] --json-dir DIR   many takes of one score, one JSON each
+    musicdesk analyze SCORE ENSEMBLE_AUDIO --part P --ensemble   one part of an ensemble recording
     musicdesk calibrate GRADES.csv [--assess MODEL] [--out FILE]   learn a teacher's grading
     musicdesk parts SCORE
     musicdesk demo            analyse the bundled example take against the bundled example score
@@ -166,6 +167,10 @@ def _analyze_one(args: argparse.Namespace, score, take_path: str, model: str | N
     from musicdesk.audio import load_take
 
     take = load_take(take_path)
+    if getattr(args, "ensemble", False):   # one part of an ensemble recording: analyse its stem
+        from musicdesk.separate.core import part_stem
+
+        take = part_stem(args.score, score, take, tempo_bpm=args.tempo)
     kwargs = {"tracker": args.tracker} if args.tracker else {}
     if getattr(args, "a4", None):
         from musicdesk.feedback import Tolerances
@@ -184,6 +189,8 @@ def _analyze_one(args: argparse.Namespace, score, take_path: str, model: str | N
         out["score"] = {"path": os.path.abspath(args.score), "part": score.part, "title": score.title,
                         "tempo_bpm": score.tempo_bpm}
         out["take"] = {"path": os.path.abspath(take_path), "duration_s": round(take.duration_s, 3)}
+        if getattr(args, "ensemble", False):
+            out["take"]["ensemble"] = {"part": score.part, "method": "stem separated by musicdesk.separate"}
         out["timings_s"] = {k: round(v, 4) for k, v in analysis.timings_s.items()}
         out["timings_s"]["total"] = round(time.perf_counter() - t0, 4)
         try:
@@ -498,6 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--json-dir", metavar="DIR", help="write each take's JSON report into DIR, named after "
                    "the take (take.flac -> DIR/take.json; clashing names get -2, -3, ...)")
     a.add_argument("--all", action="store_true", help="list every note, not only the problems")
+    a.add_argument("--ensemble", action="store_true", help="AUDIO is the whole ensemble: separate it with the "
+                   "score's parts and judge the --part from its stem")
     a.add_argument("--concert-pitch", action="store_true", help="name the notes of a transposing part at "
                    "concert pitch (default: written pitch, as the player reads; the JSON keeps both)")
     a.add_argument("--quiet", action="store_true", help="print nothing (with --json or --json-dir)")

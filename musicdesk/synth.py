@@ -105,8 +105,11 @@ def _align_block(fs, key: tuple[str, int]) -> None:
 
 def render_notes(notes: Sequence[PerformedNote], program: int | str = "clarinet",
                  sr: int = ANALYSIS_SR, soundfont: str | None = None,
-                 tail_s: float = 0.5, lead_s: float = 0.0) -> Take:
+                 tail_s: float = 0.5, lead_s: float = 0.0, modulation: int = 0) -> Take:
     """Render `notes` with one General MIDI `program` to a mono Take (peak normalised to 0.5).
+
+    `modulation` (0-127) sets the modulation wheel (General MIDI controller 1), which gives most of the
+    soundfonts' sustained instruments a vibrato.
 
     `lead_s` seconds of silence are put before time 0 of the notes (their times shift by it). Each note
     gets its own channel in turn, so a pitch bend (detuning) affects that note only.
@@ -118,6 +121,8 @@ def render_notes(notes: Sequence[PerformedNote], program: int | str = "clarinet"
     fs.system_reset()
     for ch in _CHANNELS:
         fs.program_select(ch, sfid, 0, int(program))
+        if modulation:
+            fs.cc(ch, 1, int(np.clip(modulation, 0, 127)))
     # Events: (time_s, order, kind, channel, key, value); note-offs sort before note-ons at equal times.
     events: list[tuple[float, int, str, int, int, int]] = []
     for i, n in enumerate(sorted(notes, key=lambda n: n.onset_s)):

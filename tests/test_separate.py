@@ -152,3 +152,17 @@ def test_load_parts_chooses(piece):
     with pytest.raises(SeparationError):
         load_parts(score, ["tuba"])
     assert load_score(score, 1).part == "Bassoon"
+
+
+def test_analyze_one_part_of_the_ensemble(piece, tmp_path):
+    """`analyze --ensemble`: the bassoon's notes judged from its stem, as from a solo take."""
+    d, score, mix, stems, onsets = piece
+    js = tmp_path / "r.json"
+    rc = cli_main(["analyze", str(score), str(d / "a.wav"), "--part", "Bassoon", "--ensemble", "--assess", "none",
+                   "--json", str(js), "--quiet"])
+    assert rc == 0
+    doc = json.loads(js.read_text())
+    assert doc["take"]["ensemble"]["part"] == "Bassoon"
+    notes = doc["notes"]
+    assert len(notes) == len(TUNE_A[1])
+    assert sum(n["status"] == "correct" for n in notes) >= len(notes) - 1, [n["status"] for n in notes]

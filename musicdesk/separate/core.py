@@ -59,7 +59,8 @@ class Stems:
         raise SeparationError(f"No part {part!r} in the score; its parts are: {', '.join(self.parts)}.")
 
 
-def load_parts(score_path: str | os.PathLike, parts: Sequence[str | int] | None = None) -> list:
+def load_parts(score_path: str | os.PathLike, parts: Sequence[str | int] | None = None,
+               tempo_bpm: float | None = None) -> list:
     """Every part of a multi-part score that has notes (or the chosen ones), as musicdesk Scores.
     Raises SeparationError for a score with fewer than two parts."""
     from musicdesk.score import ScoreError, list_parts, load_score
@@ -68,7 +69,7 @@ def load_parts(score_path: str | os.PathLike, parts: Sequence[str | int] | None 
     scores = []
     for i, _ in enumerate(names):
         try:
-            scores.append(load_score(score_path, i))
+            scores.append(load_score(score_path, i, tempo_bpm=tempo_bpm))
         except ScoreError:
             continue  # a part with no notes
     if len(scores) < 2:
@@ -159,6 +160,20 @@ def separate(samples: np.ndarray, sr: int, scores: Sequence, method: str = "nmf"
     times["total_s"] = time.perf_counter() - t0
     report(1.0, "done")
     return Stems(SR, tuple(s.part for s in scores), stems, y, act, method, alignment, times)
+
+
+def part_stem(score_path: str | os.PathLike, score, take, tempo_bpm: float | None = None,
+              progress: Callable[[float, str], None] | None = None, cancel: Callable[[], bool] | None = None):
+    """The stem of `score`'s part (a musicdesk Score of one part of `score_path`) separated from an
+    ensemble recording `take`, as a Take to analyse like a solo take."""
+    from musicdesk.audio import Take
+
+    parts = load_parts(score_path, tempo_bpm=tempo_bpm)
+    names = [p.part for p in parts]
+    if score.part not in names:
+        raise SeparationError(f"The part {score.part!r} has no notes to separate; the parts are: {', '.join(names)}.")
+    stems = separate(take.samples, take.sr, parts, progress=progress, cancel=cancel)
+    return Take(stems.stems[names.index(score.part)], stems.sr, take.path)
 
 
 def stem_contour(stems: Stems, k: int, score):
