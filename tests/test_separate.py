@@ -71,7 +71,7 @@ def piece(tmp_path_factory):
 @pytest.fixture(scope="module")
 def result(piece):
     d, score, mix, stems, onsets = piece
-    return separate(mix, SR, load_parts(score))
+    return separate(mix, SR, load_parts(score), method="nmf")
 
 
 def test_stems_shapes_and_sum(piece, result):
@@ -110,7 +110,7 @@ def test_cli_contract(piece, tmp_path):
     d, score, mix, stems, onsets = piece
     out, js = tmp_path / "stems", tmp_path / "s.json"
     rc = cli_main(["separate", str(d / "a.wav"), "--score", str(score), "--out", str(out), "--json", str(js),
-                   "--format", "flac", "--quiet"])
+                   "--format", "flac", "--method", "nmf", "--quiet"])
     assert rc == 0
     doc = json.loads(js.read_text())
     assert [p["part"] for p in doc["parts"]] == ["Violin", "Bassoon"]
@@ -166,3 +166,36 @@ def test_analyze_one_part_of_the_ensemble(piece, tmp_path):
     notes = doc["notes"]
     assert len(notes) == len(TUNE_A[1])
     assert sum(n["status"] == "correct" for n in notes) >= len(notes) - 1, [n["status"] for n in notes]
+
+
+def test_chunks_cross_fade_to_one():
+    from musicdesk.separate.predict import chunk_bounds, crossfade_weights, run_chunked
+
+    n = int(40.3 * SR)
+    b = chunk_bounds(n, SR, 12.0, 1.0)
+    assert b[0][0] == 0 and b[-1][1] == n and all(y - x <= 12 * SR for x, y in b)
+    cover = np.zeros(n)
+    for (x, y), w in zip(b, crossfade_weights(b, n)):
+        cover[x:y] += w
+    assert np.allclose(cover, 1.0)
+    # a chunk-wise identity split (half, half) comes back exactly
+    y = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    out = run_chunked(y, 2, lambda seg, t0: np.stack([0.5 * seg, 0.5 * seg]), 12.0, 1.0, SR)
+    assert np.allclose(out.sum(axis=0), y, atol=1e-5)
+
+
+def test_long_recording_path_equals_full_path(piece, monkeypatch):
+    """The coarse-to-fine path (for long recordings) finds the full DTW's path on this piece."""
+    from musicdesk.separate import align as A
+
+    d, score, mix, stems, onsets = piece
+    parts = load_parts(score)
+    f = A.mix_features(mix)
+    full, c_full = A.global_path(parts, f)
+    S_T = len(full) ** 2
+    monkeypatch.setattr(A, "FULL_DTW_CELLS", 1.0)
+    monkeypatch.setattr(A, "COARSE_CELLS", S_T / 16)   # coarse frames 4x longer (80 ms)
+    fine, c_fine = A.global_path(parts, f)
+    t = np.linspace(2.0, 10.0, 40)
+    assert np.max(np.abs(np.interp(t, full[:, 1], full[:, 0]) - np.interp(t, fine[:, 1], fine[:, 0]))) < 0.03
+    assert abs(c_full - c_fine) < 0.01

@@ -166,27 +166,156 @@ def _chroma(X: np.ndarray) -> np.ndarray:
     return C
 
 
+FULL_DTW_CELLS = 2.0e7     # above this many cells (score x recording frames) the path is found coarse to fine
+COARSE_CELLS = 1.0e7       # ... the coarse pass at most this many
+BAND_S = 3.0               # ... and the fine pass within this of the coarse path
+
+
+class _PathCost:
+    """The global path's frame cost (module docstring), computable for any block of (score, recording)
+    frames, so a long recording never needs the whole matrix."""
+
+    def __init__(self, parts, f: MixFeatures, p: MixAlignParams, decim: int):
+        self.p = p
+        E, O, self.t0 = _score_frames(parts, f.hop_s * decim, p.harmonic_decay)
+        T = f.spec.shape[1] // decim
+        X = f.spec[:, :T * decim].reshape(f.spec.shape[0], T, decim).mean(axis=2)
+        Rr = f.rise[:, :T * decim].reshape(f.rise.shape[0], T, decim).sum(axis=2)
+        Ec = np.log1p(E)   # the score's pitch profile as the recording would show it (log-compressed)
+        self.chE, self.ppE = _unit(_chroma(Ec)), _unit(Ec)
+        self.chX, self.ppX = _unit(_chroma(X)), _unit(X)
+        rise = Rr.sum(axis=0)
+        self.rise = np.clip(rise / (np.percentile(rise, 95) + 1e-9), 0, 1)
+        self.O = O
+        self.silent = f.level_db[:T * decim].reshape(T, decim).max(axis=1) < p.silence_db
+        self.S, self.T = E.shape[1], T
+
+    def block(self, i0: int, i1: int, j0: int, j1: int) -> np.ndarray:
+        p = self.p
+        c = p.chroma_weight * (1 - self.chE[:, i0:i1].T @ self.chX[:, j0:j1])
+        c += (1 - p.chroma_weight) * (1 - self.ppE[:, i0:i1].T @ self.ppX[:, j0:j1])
+        c += p.onset_weight * self.O[i0:i1, None] * (1 - self.rise[None, j0:j1])
+        c[:, self.silent[j0:j1]] = p.silence_cost
+        return c.astype(np.float64)
+
+    def coarse(self, r: int) -> "_PathCost":
+        """The same cost on frames r times longer (unit vectors averaged, onsets and rises maxed)."""
+        def pool(A, n, how):
+            k = n // r
+            B = A[..., :k * r].reshape(A.shape[:-1] + (k, r))
+            return B.max(-1) if how == "max" else (B.min(-1) if how == "min" else B.mean(-1))
+
+        c = object.__new__(_PathCost)
+        c.p, c.t0 = self.p, self.t0
+        c.chE, c.ppE = _unit(pool(self.chE, self.S, "mean")), _unit(pool(self.ppE, self.S, "mean"))
+        c.chX, c.ppX = _unit(pool(self.chX, self.T, "mean")), _unit(pool(self.ppX, self.T, "mean"))
+        c.O, c.rise = pool(self.O, self.S, "max"), pool(self.rise, self.T, "max")
+        c.silent = pool(self.silent.astype(float), self.T, "min") > 0.5
+        c.S, c.T = c.chE.shape[1], c.chX.shape[1]
+        return c
+
+
 def global_path(parts, f: MixFeatures, p: MixAlignParams | None = None, decim: int = 2
                 ) -> tuple[np.ndarray, float]:
-    """(K, 2) path of (recording s, score s) and its mean cost, by subsequence DTW on decim x 10 ms frames."""
+    """(K, 2) path of (recording s, score s) and its mean cost, by subsequence DTW on decim x 10 ms frames;
+    for long recordings first on coarser frames, then within BAND_S of that path."""
     p = p or MixAlignParams()
     hop = f.hop_s * decim
-    E, O, t0 = _score_frames(parts, hop, p.harmonic_decay)
-    T = f.spec.shape[1] // decim
-    X = f.spec[:, :T * decim].reshape(f.spec.shape[0], T, decim).mean(axis=2)
-    Rr = f.rise[:, :T * decim].reshape(f.rise.shape[0], T, decim).sum(axis=2)
-    # the score's pitch profile as the recording would show it (log-compressed like the spectrum)
-    Ec = np.log1p(E)
-    cost = p.chroma_weight * (1 - _unit(_chroma(Ec)).T @ _unit(_chroma(X)))
-    cost += (1 - p.chroma_weight) * (1 - _unit(Ec).T @ _unit(X))
-    rise = Rr.sum(axis=0)
-    rise = np.clip(rise / (np.percentile(rise, 95) + 1e-9), 0, 1)
-    cost += p.onset_weight * O[:, None] * (1 - rise[None, :])
-    lev = f.level_db[:T * decim].reshape(T, decim).max(axis=1)
-    cost[:, lev < p.silence_db] = p.silence_cost
-    wp = subsequence_dtw(cost.astype(np.float64), p.step_penalty)
-    path = np.stack([wp[:, 1] * hop, wp[:, 0] * hop + t0], axis=1)
-    return path, float(cost[wp[:, 0], wp[:, 1]].mean())
+    pc = _PathCost(parts, f, p, decim)
+    if pc.S * pc.T <= FULL_DTW_CELLS:
+        cost = pc.block(0, pc.S, 0, pc.T)
+        wp = subsequence_dtw(cost, p.step_penalty)
+        c = cost[wp[:, 0], wp[:, 1]]
+    else:
+        r = int(np.ceil(np.sqrt(pc.S * pc.T / COARSE_CELLS)))
+        cc = pc.coarse(r)
+        wc = subsequence_dtw(cc.block(0, cc.S, 0, cc.T), p.step_penalty)
+        band = int(round(BAND_S / hop))
+        lo = np.full(pc.S, pc.T, np.int64)
+        hi = np.zeros(pc.S, np.int64)
+        for i, j in wc:
+            a, b = i * r, min(pc.S, (i + 1) * r)
+            lo[a:b] = np.minimum(lo[a:b], j * r - band)
+            hi[a:b] = np.maximum(hi[a:b], (j + 1) * r + band)
+        lo[wc[-1, 0] * r:] = np.minimum(lo[wc[-1, 0] * r:], lo[wc[-1, 0] * r])
+        hi[(wc[-1, 0] + 1) * r:] = hi[min(pc.S - 1, (wc[-1, 0] + 1) * r - 1)]
+        lo = np.clip(np.minimum.accumulate(lo[::-1])[::-1], 0, pc.T - 1)
+        hi = np.clip(np.maximum.accumulate(hi), lo + 1, pc.T)
+        W = int((hi - lo).max())
+        Cb = np.full((pc.S, W), np.inf)
+        for i0 in range(0, pc.S, 256):
+            i1 = min(pc.S, i0 + 256)
+            j0, j1 = int(lo[i0:i1].min()), int(hi[i0:i1].max())
+            blk = pc.block(i0, i1, j0, j1)
+            for i in range(i0, i1):
+                w = hi[i] - lo[i]
+                Cb[i, :w] = blk[i - i0, lo[i] - j0:hi[i] - j0]
+        wp = _banded_numba(Cb, lo, hi - lo, float(p.step_penalty))
+        c = Cb[wp[:, 0], wp[:, 1] - lo[wp[:, 0]]]
+    path = np.stack([wp[:, 1] * hop, wp[:, 0] * hop + pc.t0], axis=1)
+    return path, float(np.mean(c))
+
+
+def _banded_impl(Cb, lo, width, pen):
+    S, W = Cb.shape
+    D = np.full((S, W), np.inf)
+    B = np.zeros((S, W), np.int8)
+    for jj in range(width[0]):
+        D[0, jj] = Cb[0, jj]
+    for i in range(1, S):
+        for jj in range(width[i]):
+            j = lo[i] + jj
+            best = np.inf
+            how = 0
+            k = j - 1 - lo[i - 1]          # diagonal
+            if 0 <= k < width[i - 1] and D[i - 1, k] < best:
+                best = D[i - 1, k]
+                how = 0
+            k = j - lo[i - 1]              # score advances, recording stays
+            if 0 <= k < width[i - 1] and D[i - 1, k] + pen < best:
+                best = D[i - 1, k] + pen
+                how = 1
+            if jj > 0 and D[i, jj - 1] + pen < best:   # recording advances
+                best = D[i, jj - 1] + pen
+                how = 2
+            D[i, jj] = best + Cb[i, jj]
+            B[i, jj] = how
+    jj = 0
+    for k in range(1, width[S - 1]):
+        if D[S - 1, k] < D[S - 1, jj]:
+            jj = k
+    i = S - 1
+    j = lo[i] + jj
+    out = np.empty((S + lo[S - 1] + width[S - 1], 2), np.int64)
+    n = 0
+    while True:
+        out[n, 0] = i
+        out[n, 1] = j
+        n += 1
+        if i == 0:
+            break
+        b = B[i, j - lo[i]]
+        if b == 0:
+            i -= 1
+            j -= 1
+        elif b == 1:
+            i -= 1
+        else:
+            j -= 1
+    return out[:n][::-1].copy()
+
+
+_banded_compiled = None
+
+
+def _banded_numba(Cb, lo, width, pen):
+    global _banded_compiled
+    if _banded_compiled is None:
+        from numba import njit
+
+        _banded_compiled = njit(cache=True)(_banded_impl)
+    return _banded_compiled(np.ascontiguousarray(Cb), np.ascontiguousarray(lo, np.int64),
+                            np.ascontiguousarray(width, np.int64), pen)
 
 
 def subsequence_dtw(cost: np.ndarray, step_penalty: float) -> np.ndarray:

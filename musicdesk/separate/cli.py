@@ -67,7 +67,7 @@ def _cmd_separate(args: argparse.Namespace) -> int:
     parts = [p.strip() for p in args.parts.split(",") if p.strip()] if args.parts else None
     scores = load_parts(args.score)
     take = load_take(args.audio)
-    stems = separate(take.samples, take.sr, scores)
+    stems = separate(take.samples, take.sr, scores, method=args.method, device=args.device)
     if parts:
         keep = [stems.index(p) for p in parts]
     else:
@@ -105,5 +105,8 @@ def add_commands(sub) -> None:
     s.add_argument("--out", metavar="DIR", help="folder for the stems (default: AUDIO-stems beside AUDIO)")
     s.add_argument("--format", default="wav", help="wav (16-bit, the default) or flac")
     s.add_argument("--json", metavar="OUT", help="also write the parts, files, activity and timings as JSON")
+    s.add_argument("--method", default="auto", help="network (the trained separator), nmf (score-informed NMF, "
+                   "no learning) or auto (the network where its weights are installed; the default)")
+    s.add_argument("--device", help="where the network runs: auto (cuda, then mps, then cpu), cpu, cuda or mps")
     s.add_argument("--quiet", action="store_true", help="print nothing")
     s.set_defaults(func=_cmd_separate)

@@ -21,7 +21,8 @@ WRONG_PIECE_RATIO = 0.74      # alignment cost over the cost of the score transp
                               # match_ratio) above this: the recording does not follow the score (rendered
                               # ensembles, training/ensemble.py: 0.47-0.62 right, 0.86-1.02 another chorale)
 ACTIVITY_HOP_S = 0.01
-METHODS = ("nmf",)
+METHODS = ("auto", "network", "nmf")   # auto: the network where its weights are installed, else NMF
+NMF_CHUNK_S = 60.0                     # NMF runs on chunks this long (memory), the network on shorter ones
 
 
 class SeparationError(ValueError):
@@ -36,7 +37,8 @@ class Stems:
     parts: tuple[str, ...]                 # part names, in score order
     stems: np.ndarray                      # (parts, samples) float32; they sum to `mixture`
     mixture: np.ndarray                    # (samples,) float32
-    activity: np.ndarray                   # (parts, frames) in [0, 1], one frame per activity_hop_s
+    activity: np.ndarray                   # (parts, frames) in [0, 1], one frame per activity_hop_s: the
+                                           # network's activity head, or (NMF) the aligned score
     method: str
     alignment: object | None = None        # musicdesk.separate.align.EnsembleAlignment
     timings_s: dict = field(default_factory=dict)
@@ -115,9 +117,9 @@ def _activity(alignment, n_frames: int, hop_s: float) -> np.ndarray:
     return np.clip(A, 0.0, 1.0)
 
 
-def separate(samples: np.ndarray, sr: int, scores: Sequence, method: str = "nmf",
+def separate(samples: np.ndarray, sr: int, scores: Sequence, method: str = "auto",
              progress: Callable[[float, str], None] | None = None, cancel: Callable[[], bool] | None = None,
-             alignment=None) -> Stems:
+             alignment=None, device: str | None = None) -> Stems:
     """Separate a mono recording (`sr` Hz) into one stem per score part (`scores`: musicdesk Scores on
     one time line, as from `load_parts`). `alignment` (an EnsembleAlignment) skips the aligner.
     progress(fraction, stage) is called as work proceeds; cancel() returning True raises
@@ -125,6 +127,7 @@ def separate(samples: np.ndarray, sr: int, scores: Sequence, method: str = "nmf"
     from musicdesk.audio import resample
     from musicdesk.separate.align import align_ensemble
     from musicdesk.separate.nmf import separate_nmf
+    from musicdesk.separate.predict import has_weights, run_chunked, separate_network
 
     if method not in METHODS:
         raise SeparationError(f"Unknown separation method {method!r}; choose one of: {', '.join(METHODS)}.")
@@ -154,9 +157,22 @@ def separate(samples: np.ndarray, sr: int, scores: Sequence, method: str = "nmf"
     notes = []
     for sc, al in zip(scores, alignment.parts):
         notes.append([(x.onset_s, x.offset_s, n.midi) for n, x in zip(sc.notes, al.notes) if x.onset_s is not None])
-    stems = separate_nmf(y, SR, notes, progress=lambda f: report(0.1 + 0.85 * f, "separating"), cancel=cancel)
+    if method == "auto":
+        method = "network" if has_weights() else "nmf"
+    step = lambda f: report(0.1 + 0.85 * f, "separating")  # noqa: E731
+    act = None
+    if method == "network":
+        stems, act = separate_network(y, notes, device=device, progress=step, cancel=cancel,
+                                      activity_hop_s=ACTIVITY_HOP_S)
+    else:
+        def nmf_chunk(seg: np.ndarray, t0: float) -> np.ndarray:
+            mine = [[(a - t0, b - t0, m) for a, b, m in part if b > t0 and a < t0 + len(seg) / SR] for part in notes]
+            return separate_nmf(seg, SR, mine, cancel=cancel)
+
+        stems = run_chunked(y, len(notes), nmf_chunk, chunk_s=NMF_CHUNK_S, overlap_s=2.0, progress=step, cancel=cancel)
     times["separate_s"] = time.perf_counter() - t1
-    act = _activity(alignment, int(np.ceil(len(y) / SR / ACTIVITY_HOP_S)), ACTIVITY_HOP_S)
+    if act is None:   # NMF: where the aligned score has the part playing
+        act = _activity(alignment, int(np.ceil(len(y) / SR / ACTIVITY_HOP_S)), ACTIVITY_HOP_S)
     times["total_s"] = time.perf_counter() - t0
     report(1.0, "done")
     return Stems(SR, tuple(s.part for s in scores), stems, y, act, method, alignment, times)

@@ -1,0 +1,173 @@
+"""Run the separation network on a recording: chunked, with a Wiener post-filter.
+
+The recording is processed in chunks of `chunk_s` seconds that overlap by `overlap_s`; each chunk's stems
+are cross-faded into the output with weights that sum to one, so the stems of the whole recording still
+sum to the mixture and memory does not grow with the recording's length (besides the output itself).
+Within a chunk: the STFT (2048 / 512), each part's score prior from the aligned notes in it, the
+network's masks (a softmax over the parts), then norbert's Wiener filter on the masked magnitudes.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from musicdesk.separate.model import HOP, N_BINS, N_FFT, SR, TIME_MULTIPLE, ModelConfig, mixture_input, prior_channels
+
+MODEL_NAME = "separate_iass"
+CHUNK_S = 12.0
+OVERLAP_S = 1.0
+
+_CACHE: dict = {}
+
+
+def weights_path() -> Path:
+    from musicdesk.assess.weights import models_dir
+
+    return models_dir() / f"{MODEL_NAME}.safetensors"
+
+
+def has_weights() -> bool:
+    return weights_path().is_file()
+
+
+def load_network(device: str | None = None, path: str | Path | None = None):
+    """(network in eval mode on the chosen device, its ModelConfig); cached per (path, device)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from musicdesk.assess.predict import select_device
+    from musicdesk.separate.model import build_network
+
+    p = Path(path) if path else weights_path()
+    dev = select_device(device)
+    key = (str(p), str(dev))
+    if key not in _CACHE:
+        with safe_open(str(p), framework="pt") as fh:
+            meta = fh.metadata() or {}
+        cfg_d = json.loads(meta.get("config", "{}"))
+        if "channels" in cfg_d:
+            cfg_d["channels"] = tuple(cfg_d["channels"])
+        cfg = ModelConfig(**cfg_d)
+        net = build_network(cfg)
+        net.load_state_dict(load_file(str(p)))
+        net.eval().to(dev)
+        _CACHE[key] = (net, cfg, dev)
+    return _CACHE[key]
+
+
+def chunk_bounds(n: int, sr: int, chunk_s: float = CHUNK_S, overlap_s: float = OVERLAP_S) -> list[tuple[int, int]]:
+    """Sample ranges of the chunks: `chunk_s` long, each starting `chunk_s - overlap_s` after the last."""
+    L, O = int(chunk_s * sr), int(overlap_s * sr)
+    if n <= L:
+        return [(0, n)]
+    starts = list(range(0, n - L, L - O)) + [max(0, n - L)]
+    return [(a, min(n, a + L)) for a in sorted(set(starts))]
+
+
+def crossfade_weights(bounds: list[tuple[int, int]], n: int) -> list[np.ndarray]:
+    """Per chunk, its weight over its samples: linear ramps over the overlaps, summing to one everywhere."""
+    cover = np.zeros(n)
+    ramps = []
+    for i, (a, b) in enumerate(bounds):
+        w = np.ones(b - a)
+        if i > 0:
+            pa, pb = bounds[i - 1]
+            ov = max(0, pb - a)
+            if ov:
+                w[:ov] = np.linspace(0, 1, ov + 2)[1:-1]
+        if i + 1 < len(bounds):
+            na, nb = bounds[i + 1]
+            ov = max(0, b - na)
+            if ov:
+                w[-ov:] = np.minimum(w[-ov:], np.linspace(1, 0, ov + 2)[1:-1])
+        ramps.append(w)
+        cover[a:b] += w
+    return [w / cover[a:b] for w, (a, b) in zip(ramps, bounds)]
+
+
+def run_chunked(y: np.ndarray, n_parts: int, fn: Callable[[np.ndarray, float], np.ndarray],
+                chunk_s: float = CHUNK_S, overlap_s: float = OVERLAP_S, sr: int = SR,
+                progress: Callable[[float], None] | None = None, cancel: Callable[[], bool] | None = None
+                ) -> np.ndarray:
+    """(parts, samples) stems of `y` from fn(segment, start_s) -> (parts, len(segment)) per chunk,
+    cross-faded (see module docstring)."""
+    bounds = chunk_bounds(len(y), sr, chunk_s, overlap_s)
+    weights = crossfade_weights(bounds, len(y))
+    out = np.zeros((n_parts, len(y)), np.float32)
+    for i, ((a, b), w) in enumerate(zip(bounds, weights)):
+        if cancel is not None and cancel():
+            raise InterruptedError("Separation cancelled.")
+        out[:, a:b] += (fn(y[a:b], a / sr) * w[None, :]).astype(np.float32)
+        if progress is not None:
+            progress((i + 1) / len(bounds))
+    return out
+
+
+def separate_segment(y: np.ndarray, start_s: float, notes_per_part: Sequence[Sequence[tuple[float, float, int]]],
+                     net, cfg: ModelConfig, device, wiener: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """((parts, len(y)) stems, (parts, STFT frames) activity in [0, 1]) of one segment starting at
+    `start_s` in the recording."""
+    import librosa
+    import torch
+
+    X = librosa.stft(np.asarray(y, np.float32), n_fft=N_FFT, hop_length=HOP)       # (1025, T)
+    T = X.shape[1]
+    Tp = int(np.ceil(T / TIME_MULTIPLE) * TIME_MULTIPLE)
+    mag = np.abs(X[:N_BINS])
+    mix_in = np.pad(mixture_input(mag), ((0, 0), (0, Tp - T)))
+    pri = []
+    for notes in notes_per_part:
+        shifted = [(on - start_s, off - start_s, m) for on, off, m in notes
+                   if off > start_s - 1.0 and on < start_s + len(y) / SR + 1.0]
+        pri.append(prior_channels(shifted, Tp, cfg))
+    with torch.no_grad():
+        masks, act = net(torch.from_numpy(mix_in[None]).to(device), torch.from_numpy(np.stack(pri)[None]).to(device))
+    M = masks[0, :, :, :T].float().cpu().numpy()                                      # (P, 1024, T)
+    A = torch.sigmoid(act[0, :, :T]).float().cpu().numpy()
+    M = np.concatenate([M, M[:, -1:]], axis=1)                                         # the Nyquist bin
+    if wiener:
+        import norbert
+
+        v = (M * np.abs(X)[None]) ** 2                                                 # (P, F, T) power
+        Y = norbert.wiener(np.transpose(v, (2, 1, 0))[:, :, None, :], X.T[:, :, None], iterations=1)
+        S = np.transpose(Y[:, :, 0, :], (2, 1, 0))                                     # (P, F, T)
+    else:
+        S = M * X[None]
+    return np.stack([librosa.istft(s, hop_length=HOP, n_fft=N_FFT, length=len(y)) for s in S]), A
+
+
+def separate_network(y: np.ndarray, notes_per_part: Sequence[Sequence[tuple[float, float, int]]],
+                     device: str | None = None, weights: str | Path | None = None, chunk_s: float = CHUNK_S,
+                     progress: Callable[[float], None] | None = None, cancel: Callable[[], bool] | None = None,
+                     activity_hop_s: float | None = None):
+    """(parts, samples) float32 stems of `y` (mono, 22050 Hz) from each part's aligned notes; with
+    `activity_hop_s`, also the activity head's (parts, frames) activity on that grid: (stems, activity)."""
+    net, cfg, dev = load_network(device, weights)
+    y = np.asarray(y, np.float32)
+    pieces: list[tuple[float, np.ndarray]] = []
+
+    def one(seg: np.ndarray, t0: float) -> np.ndarray:
+        st, act = separate_segment(seg, t0, notes_per_part, net, cfg, dev)
+        pieces.append((t0, act))
+        return st
+
+    stems = run_chunked(y, len(notes_per_part), one, chunk_s=chunk_s, progress=progress, cancel=cancel)
+    stems += (y - stems.sum(axis=0)) / len(stems)   # rounding residue, in equal shares
+    if activity_hop_s is None:
+        return stems
+    # the chunks' activity on one grid, cross-faded with the chunks' own weights
+    n_grid = int(np.ceil(len(y) / SR / activity_hop_s))
+    grid = np.arange(n_grid) * activity_hop_s
+    bounds = chunk_bounds(len(y), SR, chunk_s, OVERLAP_S)
+    weights = crossfade_weights(bounds, len(y))
+    act = np.zeros((len(notes_per_part), n_grid), np.float32)
+    for (t0, a), (lo, hi), w in zip(pieces, bounds, weights):
+        sel = (grid >= lo / SR) & (grid < hi / SR)
+        ft = t0 + np.arange(a.shape[1]) * HOP / SR
+        ws = w[np.clip(((grid[sel] - lo / SR) * SR).astype(int), 0, len(w) - 1)]
+        for k in range(len(a)):
+            act[k, sel] += ws * np.interp(grid[sel], ft, a[k])
+    return stems, act
