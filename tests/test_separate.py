@@ -199,3 +199,19 @@ def test_long_recording_path_equals_full_path(piece, monkeypatch):
     t = np.linspace(2.0, 10.0, 40)
     assert np.max(np.abs(np.interp(t, full[:, 1], full[:, 0]) - np.interp(t, fine[:, 1], fine[:, 0]))) < 0.03
     assert abs(c_full - c_fine) < 0.01
+
+
+def test_stem_pitch_contour_follows_its_part(piece, result):
+    """Each stem's pitch contour (the default tracker, informed by the part's notes) sits on its notes."""
+    from musicdesk.separate.core import stem_contour
+
+    d, score, mix, stems, onsets = piece
+    parts = load_parts(score)
+    for k, sc in enumerate(parts):
+        c = stem_contour(result, k, sc)
+        hits = []
+        for n, x in zip(sc.notes, result.alignment.parts[k].notes):
+            mid = (c.times_s > x.onset_s + 0.08) & (c.times_s < x.offset_s - 0.05) & c.voiced
+            if mid.sum() >= 3:
+                hits.append(abs(np.median(c.midi[mid]) - n.midi) < 0.5)
+        assert len(hits) >= len(sc.notes) - 2 and np.mean(hits) >= 0.9, (k, hits)
