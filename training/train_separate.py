@@ -1,9 +1,10 @@
 """Train the separation network (musicdesk/separate/model.py) on training/separate_data.py's excerpts.
 
-Each step: a batch of excerpts, their stems re-mixed at random gains (+-6 dB each, so the mixture is
-always the exact sum), a random crop of 96 frames x 512 bins of the STFT (2048 / 512), every part's score
-prior built from its notes after jitter (onsets +-30 ms per note plus +-20 ms per part, offsets +-60 ms,
-2% of notes dropped: a real alignment is only roughly right). Loss: L1 between the masked mixture and each
+Each excerpt's score as the network gets it: its notes after jitter (onsets +-30 ms per note plus +-20 ms
+per part, offsets +-60 ms, 2% of notes dropped: a real alignment is only roughly right), drawn once per
+excerpt, and the NMF baseline's masks on that score (computed once, cached). Each step: a batch of
+excerpts (the mixture is the exact sum of their stems), a random crop of 96 frames x 512 bins of the STFT
+(2048 / 512), every part's prior and NMF mask on the same crop. Loss: L1 between the masked mixture and each
 stem on square-root magnitudes, plus 0.1 x binary cross-entropy of the activity head against where each
 stem sounds (its frame level within 40 dB of its loudest). Validation: the same loss on fixed crops of the
 validation pieces (never trained on). Checkpoints every --every steps; --init resumes.
@@ -54,19 +55,44 @@ def jitter(rows: np.ndarray, rng: np.random.Generator, n_parts: int) -> list[lis
     return out
 
 
-def make_batch(stems_list, notes_list, idx, rng, cfg: ModelConfig, train: bool = True):
+def nmf_inputs(stems_list, notes_list, seed: int, cache: Path | None = None):
+    """Per excerpt: its score as given to the network (the notes jittered once, seeded by the excerpt's
+    index, so the NMF channel and the prior channels see the same score) and the NMF baseline's masks
+    on that score, (parts, N_BINS, frames) uint8 (x 255). Cached in `cache` when given."""
+    from musicdesk.separate.nmf import part_masks
+
+    if cache is not None and cache.is_file():
+        z = np.load(cache)
+        if len(z["masks"]) == len(stems_list):
+            rows = z["rows"]
+            return [[[(a, b, int(m)) for _, a, b, m, k in rows[(rows[:, 0] == i) & (rows[:, 4] == p)]]
+                     for p in range(stems_list[i].shape[0])] for i in range(len(stems_list))], list(z["masks"])
+    import librosa
+
+    given, masks, rows = [], [], []
+    for i, (st, nt) in enumerate(zip(stems_list, notes_list)):
+        P = st.shape[0]
+        g = jitter(nt, np.random.default_rng([seed, i]), P)
+        X = librosa.stft(st.astype(np.float32).sum(0), n_fft=N_FFT, hop_length=HOP)
+        M = part_masks(np.abs(X), 22050, g)[:, :N_BINS]
+        given.append(g)
+        masks.append(np.round(M * 255).astype(np.uint8))
+        rows += [(i, a, b, m, p) for p, part in enumerate(g) for a, b, m in part]
+    if cache is not None:
+        np.savez(cache, masks=np.stack(masks), rows=np.array(rows, float))
+    return given, masks
+
+
+def make_batch(stems_list, given_list, masks_list, idx, rng, cfg: ModelConfig, train: bool = True):
     import torch
 
-    B = len(idx)
     P = stems_list[idx[0]].shape[0]
     win = torch.hann_window(N_FFT)
-    mixes, targets, priors, acts = [], [], [], []
+    mixes, targets, priors, acts, nmfs = [], [], [], [], []
     f0 = int(rng.choice([0, 128, 256, 384, 512])) if train else 0
     fw = CROP_F if train else N_BINS
     for i in idx:
         s = torch.from_numpy(stems_list[i].astype(np.float32))
-        if train:
-            s = s * torch.from_numpy((10 ** (rng.uniform(-6, 6, (P, 1)) / 20)).astype(np.float32))
         S = torch.stft(s, N_FFT, HOP, window=win, return_complex=True)[:, :N_BINS]   # (P, F, T)
         T = S.shape[-1]
         t0 = int(rng.integers(0, max(1, T - CROP_T))) if train else 0
@@ -77,22 +103,22 @@ def make_batch(stems_list, notes_list, idx, rng, cfg: ModelConfig, train: bool =
         ref = torch.quantile(mag.flatten()[::7], 0.99) + 1e-8
         mixes.append(torch.log1p(10 * mag / ref)[f0:f0 + fw])
         targets.append(S.abs()[:, f0:f0 + fw])
-        rows = notes_list[i].copy()
-        rows[:, :2] -= t0 * HOP / 22050
-        pr = np.stack([prior_channels(n, tw, cfg)[f0:f0 + fw] for n in (jitter(rows, rng, P) if train else
-                                                                             jitter(rows, np.random.default_rng(0), P))])
+        dt = t0 * HOP / 22050
+        pr = np.stack([prior_channels([(a - dt, b - dt, m) for a, b, m in part], tw, cfg)[f0:f0 + fw]
+                       for part in given_list[i]])
         priors.append(torch.from_numpy(pr))
+        nmfs.append(torch.from_numpy(masks_list[i][:, f0:f0 + fw, t0:t0 + tw].astype(np.float32) / 255.0))
         level = 10 * torch.log10((S.abs() ** 2).sum(1) + 1e-10)                      # (P, T)
         acts.append(((level > level.amax(1, keepdim=True) - 40) & (level > -60)).float())
     mix = torch.stack(mixes)
-    return mix, torch.stack(priors), torch.stack(targets), torch.stack(acts), mix
+    return mix, torch.stack(priors), torch.stack(targets), torch.stack(acts), torch.stack(nmfs)
 
 
 def loss_fn(net, batch):
     import torch
 
-    mix_in, priors, target, act_t, _ = batch
-    masks, act = net(mix_in, priors)
+    mix_in, priors, target, act_t, nmf = batch
+    masks, act = net(mix_in, priors, nmf)
     # the mixture magnitude from the log input is not exact; use the sum of the targets (exact mixture)
     est = masks * target.sum(1, keepdim=True).abs()
     sep = (est.clamp_min(0) ** 0.5 - target ** 0.5).abs().mean()
@@ -129,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    cfg = ModelConfig(channels=(8, 16, 32, 64, 96))
+    cfg = ModelConfig(channels=(8, 16, 32, 64, 96), nmf_input=True)
     data_dir = Path(a.data)
     if a.smoke:
         import tempfile
@@ -151,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     tr_s, tr_n = load_split("train", data_dir)
     va_s, va_n = load_split("val", data_dir)
     print(f"{len(tr_s)} training excerpts, {len(va_s)} validation", flush=True)
+    tr_g, tr_m = nmf_inputs(tr_s, tr_n, 1, None if a.smoke else data_dir / "nmf-train.npz")
+    va_g, va_m = nmf_inputs(va_s, va_n, 2, None if a.smoke else data_dir / "nmf-val.npz")
+    print("NMF inputs ready", flush=True)
     net = build_network(cfg)
     opt = torch.optim.Adam(net.parameters(), a.lr)
     step = 0
@@ -179,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         for g in opt.param_groups:
             g["lr"] = max(lr, a.lr * 0.05)
         idx = list(rng.integers(0, len(tr_s), a.batch))
-        loss, sep, bce = loss_fn(net, make_batch(tr_s, tr_n, idx, rng, cfg))
+        loss, sep, bce = loss_fn(net, make_batch(tr_s, tr_g, tr_m, idx, rng, cfg))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -188,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         if step % a.every == 0 or step == total:
             net.eval()
             with torch.no_grad():
-                v = [loss_fn(net, make_batch(va_s, va_n, vi, vrng, cfg, train=False))[1] for vi in val_idx]
+                v = [loss_fn(net, make_batch(va_s, va_g, va_m, vi, vrng, cfg, train=False))[1] for vi in val_idx]
             rec = {"step": step, "train_sep": float(np.mean(run_loss)), "val_sep": float(np.mean(v)),
                    "minutes": (time.time() - t0) / 60}
             history.append(rec)

@@ -104,6 +104,19 @@ def nmf_masks(V: np.ndarray, W0: np.ndarray, H0: np.ndarray, comp_part: np.ndarr
     return Y / (Y.sum(axis=0, keepdims=True) + eps)
 
 
+def part_masks(mag: np.ndarray, sr: int, notes_per_part: Sequence[Sequence[tuple[float, float, int]]],
+               p: NMFParams | None = None, progress: Callable[[float], None] | None = None,
+               cancel: Callable[[], bool] | None = None) -> np.ndarray:
+    """(parts, bins, frames) soft masks of a magnitude spectrogram (STFT N_FFT / HOP at `sr`) from each
+    part's aligned notes (onset_s, offset_s, midi; times from the spectrogram's first frame)."""
+    p = p or NMFParams()
+    V = np.asarray(mag, np.float64)
+    H0, comps = activation_mask(notes_per_part, V.shape[1], HOP / sr, p.tolerance_s)
+    W0 = harmonic_templates([m for _, m in comps], sr, N_FFT, p)
+    comp_part = np.array([k for k, _ in comps], dtype=int)
+    return nmf_masks(V, W0, H0, comp_part, len(notes_per_part), p, progress, cancel)
+
+
 def separate_nmf(samples: np.ndarray, sr: int, notes_per_part: Sequence[Sequence[tuple[float, float, int]]],
                  p: NMFParams | None = None, progress: Callable[[float], None] | None = None,
                  cancel: Callable[[], bool] | None = None) -> np.ndarray:
@@ -114,11 +127,7 @@ def separate_nmf(samples: np.ndarray, sr: int, notes_per_part: Sequence[Sequence
     p = p or NMFParams()
     y = np.asarray(samples, np.float32)
     X = librosa.stft(y, n_fft=N_FFT, hop_length=HOP)
-    V = np.abs(X).astype(np.float64)
-    H0, comps = activation_mask(notes_per_part, V.shape[1], HOP / sr, p.tolerance_s)
-    W0 = harmonic_templates([m for _, m in comps], sr, N_FFT, p)
-    comp_part = np.array([k for k, _ in comps])
-    M = nmf_masks(V, W0, H0, comp_part, len(notes_per_part), p, progress, cancel)
+    M = part_masks(np.abs(X), sr, notes_per_part, p, progress, cancel)
     stems = np.stack([librosa.istft(M[k] * X, hop_length=HOP, n_fft=N_FFT, length=len(y))
                       for k in range(len(notes_per_part))]).astype(np.float32)
     # masks sum to one up to eps: put the rounding residue in equal shares so the stems sum to the input

@@ -3,8 +3,9 @@
 The recording is processed in chunks of `chunk_s` seconds that overlap by `overlap_s`; each chunk's stems
 are cross-faded into the output with weights that sum to one, so the stems of the whole recording still
 sum to the mixture and memory does not grow with the recording's length (besides the output itself).
-Within a chunk: the STFT (2048 / 512), each part's score prior from the aligned notes in it, the
-network's masks (a softmax over the parts), then norbert's Wiener filter on the masked magnitudes.
+Within a chunk: the STFT (2048 / 512), each part's score prior from the aligned notes in it, the NMF
+baseline's masks on the same notes, the network's masks (a softmax over the parts), then norbert's
+Wiener filter on the masked magnitudes.
 """
 from __future__ import annotations
 
@@ -118,13 +119,21 @@ def separate_segment(y: np.ndarray, start_s: float, notes_per_part: Sequence[Seq
     Tp = int(np.ceil(T / TIME_MULTIPLE) * TIME_MULTIPLE)
     mag = np.abs(X[:N_BINS])
     mix_in = np.pad(mixture_input(mag), ((0, 0), (0, Tp - T)))
-    pri = []
+    pri, mine = [], []
     for notes in notes_per_part:
         shifted = [(on - start_s, off - start_s, m) for on, off, m in notes
                    if off > start_s - 1.0 and on < start_s + len(y) / SR + 1.0]
+        mine.append(shifted)
         pri.append(prior_channels(shifted, Tp, cfg))
+    args = [torch.from_numpy(mix_in[None]).to(device), torch.from_numpy(np.stack(pri)[None]).to(device)]
+    if cfg.nmf_input:
+        from musicdesk.separate.nmf import part_masks
+
+        nm = part_masks(np.abs(X), SR, mine)[:, :N_BINS].astype(np.float32)
+        nm = np.pad(nm, ((0, 0), (0, 0), (0, Tp - T)), constant_values=1.0 / len(nm))
+        args.append(torch.from_numpy(nm[None]).to(device))
     with torch.no_grad():
-        masks, act = net(torch.from_numpy(mix_in[None]).to(device), torch.from_numpy(np.stack(pri)[None]).to(device))
+        masks, act = net(*args)
     M = masks[0, :, :, :T].float().cpu().numpy()                                      # (P, 1024, T)
     A = torch.sigmoid(act[0, :, :T]).float().cpu().numpy()
     M = np.concatenate([M, M[:, -1:]], axis=1)                                         # the Nyquist bin
