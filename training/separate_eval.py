@@ -23,7 +23,6 @@ def main() -> int:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=4)
-    ap.add_argument("--seconds", type=float, default=30.0)
     a = ap.parse_args()
     pieces = chorales(150, 0)[::VAL_EVERY][:a.n]
     out: dict[str, list] = {"nmf": [], "network": [], "mixture": []}
@@ -31,8 +30,6 @@ def main() -> int:
     for i, parts in enumerate(pieces):
         rng = np.random.default_rng([77, i])
         mix, stems, _ = render_take(parts, rng)
-        n = min(len(mix), int(a.seconds * 22050))
-        mix, stems = mix[:n], stems[:, :n]
         scores = [to_score(p) for p in parts]
         res = {}
         for meth in ("nmf", "network"):
