@@ -36,6 +36,19 @@ def stft_magnitude(y: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     return np.abs(out)
 
 
+def stft_magnitude_blocks(y: np.ndarray, n_fft: int, hop: int, block: int = 4096):
+    """The frames of `stft_magnitude(y, n_fft, hop)`, `block` frames at a time: yields (first frame,
+    (1 + n_fft // 2, frames) float32), so a long recording never holds its whole spectrogram."""
+    y = np.asarray(y, dtype=np.float32)
+    pad = n_fft // 2
+    yp = np.pad(y, (pad, pad))
+    frames = np.lib.stride_tricks.sliding_window_view(yp, n_fft)[::hop]
+    win = hann_periodic(n_fft)
+    for f0 in range(0, len(frames), block):
+        fr = frames[f0:f0 + block]
+        yield f0, np.abs(np.fft.rfft(fr * win, axis=-1).T.astype(np.complex64))
+
+
 def _hz_to_mel(f: np.ndarray) -> np.ndarray:
     """Slaney's mel scale (linear below 1 kHz, logarithmic above), as librosa.hz_to_mel."""
     f = np.asanyarray(f, dtype=np.float64)

@@ -111,3 +111,12 @@ def test_the_analysis_path_imports_neither_librosa_nor_scipys_modules():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"
+
+
+def test_stft_blocks_equal_the_whole_stft():
+    from musicdesk.dsp import stft_magnitude, stft_magnitude_blocks
+
+    y = np.random.default_rng(1).standard_normal(22050 * 3 + 123).astype(np.float32)
+    whole = stft_magnitude(y, 2048, 220)
+    parts = np.concatenate([b for _, b in stft_magnitude_blocks(y, 2048, 220, block=100)], axis=1)
+    assert parts.shape == whole.shape and np.allclose(parts, whole, atol=1e-4)

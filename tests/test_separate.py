@@ -173,7 +173,7 @@ def test_chunks_cross_fade_to_one():
 
     n = int(40.3 * SR)
     b = chunk_bounds(n, SR, 12.0, 1.0)
-    assert b[0][0] == 0 and b[-1][1] == n and all(y - x <= 12 * SR for x, y in b)
+    assert b[0][0] == 0 and b[-1][1] == n and all(y - x <= 12 * SR + 512 for x, y in b)
     cover = np.zeros(n)
     for (x, y), w in zip(b, crossfade_weights(b, n)):
         cover[x:y] += w
@@ -215,3 +215,38 @@ def test_stem_pitch_contour_follows_its_part(piece, result):
             if mid.sum() >= 3:
                 hits.append(abs(np.median(c.midi[mid]) - n.midi) < 0.5)
         assert len(hits) >= len(sc.notes) - 2 and np.mean(hits) >= 0.9, (k, hits)
+
+
+needs_weights = pytest.mark.skipif(not __import__("musicdesk.separate.predict", fromlist=["x"]).has_weights(),
+                                   reason="the separation network's weights are not installed")
+
+
+@needs_weights
+def test_shipped_network_on_cpu(piece, result):
+    """CPU inference of the shipped weights: stems that sum to the mixture, well above the mixture
+    (measured: violin +8.8 dB, bassoon +7.1 dB; the NMF gives +11.1 / +9.4), and the activity head quiet
+    in the silent lead-in (at most 0.33) and awake while the parts play (mean 1.00)."""
+    d, score, mix, stems, onsets = piece
+    net = separate(mix, SR, load_parts(score), method="network", device="cpu", alignment=result.alignment)
+    assert net.method == "network" and net.stems.shape == (2, len(mix))
+    assert np.max(np.abs(net.stems.sum(axis=0) - mix)) < 1e-4
+    for k in range(2):
+        assert _sdr(stems[k], net.stems[k]) - _sdr(stems[k], mix) > 5.0
+    hop = net.activity_hop_s
+    assert net.activity[:, :int(1.0 / hop)].max() < 0.5
+    assert net.activity[:, int(2.5 / hop):int(8.0 / hop)].mean() > 0.5
+
+
+@needs_weights
+def test_chunked_equals_whole_file(piece, result):
+    """Stems from 4 s chunks against one chunk for the whole 12 s piece: equal within 20 dB SDR (the
+    chunks see less context at their edges; measured 33.2 and 34.0 dB)."""
+    from musicdesk.separate.predict import separate_network
+
+    d, score, mix, stems, onsets = piece
+    notes = [[(x.onset_s, x.offset_s, n.midi) for n, x in zip(sc.notes, al.notes)]
+             for sc, al in zip(load_parts(score), result.alignment.parts)]
+    whole = separate_network(mix, notes, device="cpu", chunk_s=60.0)
+    chunked = separate_network(mix, notes, device="cpu", chunk_s=4.0)
+    for k in range(2):
+        assert _sdr(whole[k], chunked[k]) > 20.0

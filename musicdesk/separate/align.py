@@ -104,20 +104,26 @@ def _semitone_pool(sr: int, n_fft: int) -> np.ndarray:
 
 def mix_features(samples: np.ndarray, sr: int = SR, p: MixAlignParams | None = None) -> MixFeatures:
     """The semitone spectrum, its rises and the level of a recording (mono, `sr` Hz) on a 10 ms grid."""
-    from musicdesk.dsp import stft_magnitude
+    from musicdesk.dsp import stft_magnitude_blocks
 
     p = p or MixAlignParams()
     hop = int(round(HOP * sr / SR))
     n_fft = int(2 ** round(np.log2(N_FFT * sr / SR)))
-    S = stft_magnitude(np.asarray(samples, np.float32), n_fft, hop)
+    y = np.asarray(samples, np.float32)
     P = _semitone_pool(sr, n_fft)
-    E = np.sqrt(P @ (S.astype(np.float32) ** 2))
+    # in blocks of frames, so that a long recording never holds its whole spectrogram
+    n_frames = 1 + len(y) // hop
+    E = np.empty((P.shape[0], n_frames), np.float32)
+    power = np.empty(n_frames, np.float64)
+    for f0, S in stft_magnitude_blocks(y, n_fft, hop):
+        S2 = S ** 2
+        E[:, f0:f0 + S.shape[1]] = np.sqrt(P @ S2)
+        power[f0:f0 + S.shape[1]] = S2.sum(axis=0, dtype=np.float64)
     C = np.log1p(p.compress * E / (float(E.max()) + 1e-12))
     ref = np.maximum(C, np.maximum(np.roll(C, 1, axis=0), np.roll(C, -1, axis=0)))
     lag = 2
     R = np.zeros_like(C)
     R[:, lag:] = np.maximum(0.0, C[:, lag:] - ref[:, :-lag])
-    power = (S.astype(np.float64) ** 2).sum(axis=0)
     db = 10 * np.log10(power + 1e-12)
     db -= np.percentile(db, 95) if len(db) else 0.0
     return MixFeatures(np.arange(C.shape[1]) * hop / sr, C, R, db, hop / sr)

@@ -105,8 +105,8 @@ def add_commands(sub) -> None:
     s.add_argument("--out", metavar="DIR", help="folder for the stems (default: AUDIO-stems beside AUDIO)")
     s.add_argument("--format", default="wav", help="wav (16-bit, the default) or flac")
     s.add_argument("--json", metavar="OUT", help="also write the parts, files, activity and timings as JSON")
-    s.add_argument("--method", default="auto", help="network (the trained separator), nmf (score-informed NMF, "
-                   "no learning) or auto (the network where its weights are installed; the default)")
+    s.add_argument("--method", default="auto", help="nmf (score-informed NMF, no learning), network (the trained "
+                   "separator, which refines the NMF; below it so far) or auto (the better on our design set: nmf)")
     s.add_argument("--device", help="where the network runs: auto (cuda, then mps, then cpu), cpu, cuda or mps")
     s.add_argument("--quiet", action="store_true", help="print nothing")
     s.set_defaults(func=_cmd_separate)
