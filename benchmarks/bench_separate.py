@@ -288,7 +288,7 @@ def render_md(s: dict) -> str:
     for meth, r in (s.get("long") or {}).items():
         L.append(f"- {meth}, a {r['audio_s'] / 60:.1f}-minute recording (the five mixtures again and again, scores joined): "
                  f"{r['wall_s']:.1f} s, **{r['audio_s'] / r['wall_s']:.1f}x real time** (alignment {r['align_s']:.1f} s), "
-                 f"peak resident memory **{r["peak_rss_mb"]:.0f} MiB** (target under 1.5 GB), onsets within 50 ms "
+                 f"peak resident memory **{r['peak_rss_mb']:.0f} MiB** (target under 1.5 GB), onsets within 50 ms "
                  f"{r['within_50ms_pct']:.1f}% of {r['n_notes']}.")
     L.append("")
     nmf = np.array(s["rows"]["NMF, our alignment"]["v3"])
