@@ -66,6 +66,8 @@ def main() -> int:
          "## Command", "",
          "```", "python -m training.separate_data --takes 200 --excerpts 6 --seconds 4",
          "python -m training.train_separate --minutes 47", "```", "",
+         "The run was stopped by hand at step 1,000, after 27 minutes, for the session's time (the cosine "
+         "schedule had not decayed); the shipped weights are that checkpoint.", "",
          "Each excerpt's score is jittered once (seeded) and its NMF masks computed on it once (cached). "
          "Random crops of 96 frames x 512 bins, batch 4 excerpts x 4 parts, Adam (lr 2e-3, cosine to 5%), L1 on "
          "magnitudes relative to the mixture's mean magnitude (an L1 on square-root magnitudes, tried first, "
