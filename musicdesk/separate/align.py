@@ -327,68 +327,9 @@ def _banded_numba(Cb, lo, width, pen):
 def subsequence_dtw(cost: np.ndarray, step_penalty: float) -> np.ndarray:
     """(K, 2) warping path (score frame, recording frame) through cost (S, T): every score frame matched,
     the recording entered and left anywhere; steps (1,1), (1,0), (0,1), the last two paying
-    `step_penalty` extra."""
-    return _dtw_numba(np.ascontiguousarray(cost), float(step_penalty))
-
-
-def _dtw_impl(C, pen):
-    S, T = C.shape
-    D = np.empty((S, T))
-    B = np.zeros((S, T), np.int8)
-    for j in range(T):
-        D[0, j] = C[0, j]
-    for i in range(1, S):
-        D[i, 0] = D[i - 1, 0] + C[i, 0] + pen
-        B[i, 0] = 1
-        for j in range(1, T):
-            d = D[i - 1, j - 1]
-            v = D[i - 1, j] + pen
-            h = D[i, j - 1] + pen
-            if d <= v and d <= h:
-                D[i, j] = d + C[i, j]
-                B[i, j] = 0
-            elif v <= h:
-                D[i, j] = v + C[i, j]
-                B[i, j] = 1
-            else:
-                D[i, j] = h + C[i, j]
-                B[i, j] = 2
-    j = 0
-    best = D[S - 1, 0]
-    for k in range(1, T):
-        if D[S - 1, k] < best:
-            best = D[S - 1, k]
-            j = k
-    i = S - 1
-    out = np.empty((S + T, 2), np.int64)
-    n = 0
-    while True:
-        out[n, 0] = i
-        out[n, 1] = j
-        n += 1
-        if i == 0:
-            break
-        b = B[i, j]
-        if b == 0:
-            i -= 1
-            j -= 1
-        elif b == 1:
-            i -= 1
-        else:
-            j -= 1
-    return out[:n][::-1].copy()
-
-
-def _dtw_numba(C, pen):
-    global _dtw_compiled
-    if _dtw_compiled is None:
-        from numba import njit
-
-        _dtw_compiled = njit(cache=True)(_dtw_impl)
-    return _dtw_compiled(C, pen)
-
-
-_dtw_compiled = None
+    `step_penalty` extra. The banded kernel with a band as wide as the recording."""
+    S, T = cost.shape
+    return _banded_numba(cost, np.zeros(S, np.int64), np.full(S, T, np.int64), float(step_penalty))
 
 
 def _score_to_rec(path: np.ndarray, score_s: np.ndarray) -> np.ndarray:
