@@ -130,12 +130,17 @@ def separate(samples: np.ndarray, sr: int, scores: Sequence, method: str = "auto
     from musicdesk.audio import resample
     from musicdesk.separate.align import align_ensemble
     from musicdesk.separate.nmf import separate_nmf
-    from musicdesk.separate.predict import has_weights, run_chunked, separate_network
+    from musicdesk.separate.predict import has_weights, notes_between, run_chunked, separate_network
 
     if method not in METHODS:
         raise SeparationError(f"Unknown separation method {method!r}; choose one of: {', '.join(METHODS)}.")
     if len(scores) < 2:
         raise SeparationError("Separation needs a score with two parts or more (one per player).")
+    if method == "auto":
+        method = AUTO_METHOD
+    if method == "network" and not has_weights():   # before the alignment's seconds, not after
+        raise SeparationError("The separation network's weights are not installed (models/separate_iass.safetensors); "
+                              "use --method nmf.")
     y = np.asarray(samples, np.float32)
     if y.ndim > 1:
         y = y.mean(axis=1 if y.shape[1] < y.shape[0] else 0)
@@ -160,11 +165,6 @@ def separate(samples: np.ndarray, sr: int, scores: Sequence, method: str = "auto
     notes = []
     for sc, al in zip(scores, alignment.parts):
         notes.append([(x.onset_s, x.offset_s, n.midi) for n, x in zip(sc.notes, al.notes) if x.onset_s is not None])
-    if method == "auto":
-        method = AUTO_METHOD
-    if method == "network" and not has_weights():
-        raise SeparationError("The separation network's weights are not installed (models/separate_iass.safetensors); "
-                              "use --method nmf.")
     step = lambda f: report(0.1 + 0.85 * f, "separating")  # noqa: E731
     act = None
     if method == "network":
@@ -172,8 +172,7 @@ def separate(samples: np.ndarray, sr: int, scores: Sequence, method: str = "auto
                                       activity_hop_s=ACTIVITY_HOP_S)
     else:
         def nmf_chunk(seg: np.ndarray, t0: float) -> np.ndarray:
-            mine = [[(a - t0, b - t0, m) for a, b, m in part if b > t0 and a < t0 + len(seg) / SR] for part in notes]
-            return separate_nmf(seg, SR, mine, cancel=cancel)
+            return separate_nmf(seg, SR, notes_between(notes, t0, t0 + len(seg) / SR), cancel=cancel)
 
         stems = run_chunked(y, len(notes), nmf_chunk, chunk_s=NMF_CHUNK_S, overlap_s=2.0, progress=step, cancel=cancel)
     times["separate_s"] = time.perf_counter() - t1

@@ -62,6 +62,14 @@ def load_network(device: str | None = None, path: str | Path | None = None):
     return _CACHE[key]
 
 
+def notes_between(notes_per_part: Sequence[Sequence[tuple[float, float, int]]], t0_s: float, t1_s: float,
+                  margin_s: float = 0.0) -> list[list[tuple[float, float, int]]]:
+    """Each part's notes (onset_s, offset_s, midi) sounding within [t0_s - margin_s, t1_s + margin_s],
+    with times from t0_s (a chunk's own time line)."""
+    return [[(on - t0_s, off - t0_s, m) for on, off, m in part if off > t0_s - margin_s and on < t1_s + margin_s]
+            for part in notes_per_part]
+
+
 def chunk_bounds(n: int, sr: int, chunk_s: float = CHUNK_S, overlap_s: float = OVERLAP_S) -> list[tuple[int, int]]:
     """Sample ranges of the chunks: `chunk_s` long (the last up to one hop longer), each starting about
     `chunk_s - overlap_s` after the one before, on the STFT's hop grid."""
@@ -126,12 +134,8 @@ def separate_segment(y: np.ndarray, start_s: float, notes_per_part: Sequence[Seq
     Tp = int(np.ceil(T / TIME_MULTIPLE) * TIME_MULTIPLE)
     mag = np.abs(X[:N_BINS])
     mix_in = np.pad(mixture_input(mag), ((0, 0), (0, Tp - T)))
-    pri, mine = [], []
-    for notes in notes_per_part:
-        shifted = [(on - start_s, off - start_s, m) for on, off, m in notes
-                   if off > start_s - 1.0 and on < start_s + len(y) / SR + 1.0]
-        mine.append(shifted)
-        pri.append(prior_channels(shifted, Tp, cfg))
+    mine = notes_between(notes_per_part, start_s, start_s + len(y) / SR, margin_s=1.0)
+    pri = [prior_channels(part, Tp, cfg) for part in mine]
     args = [torch.from_numpy(mix_in[None]).to(device), torch.from_numpy(np.stack(pri)[None]).to(device)]
     if cfg.nmf_input:
         from musicdesk.separate.nmf import part_masks
@@ -180,7 +184,7 @@ def separate_network(y: np.ndarray, notes_per_part: Sequence[Sequence[tuple[floa
         for a, b in chunk_bounds(len(y), SR, NMF_STRETCH_S, 0.0):
             X = np.abs(librosa.stft(y[a:b], n_fft=N_FFT, hop_length=HOP))
             t0 = a / SR
-            mine = [[(on - t0, off - t0, m) for on, off, m in part if off > t0 and on < b / SR] for part in notes_per_part]
+            mine = notes_between(notes_per_part, t0, b / SR)
             f0 = a // HOP
             M = part_masks(X, SR, mine, cancel=cancel)
             nmf_full[:, :, f0:f0 + M.shape[2]] = M[:, :, :nmf_full.shape[2] - f0]
