@@ -21,6 +21,7 @@ class CommentsOverlay(QObject):
         self.s, self.results = session, results
         self.pins: list = []
         self._task = None
+        self._fetch = 0               # the number of the latest fetch: only it draws
         results.shown.connect(self.refresh)
 
     def refresh(self) -> None:
@@ -41,13 +42,17 @@ class CommentsOverlay(QObject):
         def work():
             return pins(feedback(store, uuid.UUID(take_id)), score, analysis.report)
 
+        self._fetch += 1
         self._task = s.run(workers.Task(work, user_errors=history_errors()),
-                           lambda p, shown_id=take_id: self._draw(p, shown_id), "Cannot read the comments", quiet=True)
+                           lambda p, shown_id=take_id, n=self._fetch: self._draw(p, shown_id, n),
+                           "Cannot read the comments", quiet=True)
 
-    def _draw(self, pins: list, take_id: str) -> None:
-        self._task = None
-        if self.s.stored_take_id != take_id:      # another take came on screen meanwhile
+    def _draw(self, pins: list, take_id: str, fetch: int) -> None:
+        # a fetch overtaken by a newer one (a comment added while the take's first fetch ran) could
+        # finish after cancel() and draw, and announce, the comments as they were before
+        if fetch != self._fetch or self.s.stored_take_id != take_id:
             return
+        self._task = None
         self.pins = pins
         element = {n.id: n.element_id for n in self.s.judged_score.notes}
         marks: dict[str, list[str]] = {}
