@@ -85,7 +85,65 @@ def excerpts(mix, stems, notes, rng, n: int, seconds: float):
             y = x[sel].copy()
             y[:, :2] -= t0
             kept.append(np.column_stack([y, np.full(len(y), k)]))
-        yield (np.clip(mix[a:a + L], -1, 1), np.clip(stems[:, a:a + L], -1, 1), np.concatenate(kept))
+        yield (np.clip(mix[a:a + L], -1, 1), np.clip(stems[:, a:a + L], -1, 1), np.concatenate(kept), a)
+
+
+def whole_take_nmf(split: str, jitter_seed: int, chorale_count: int = 150, seed: int = 0,
+                   n_excerpts: int = 6, seconds: float = 4.0, out_dir: Path = OUT) -> Path:
+    """The NMF baseline's masks for every excerpt of `split`, computed as at inference: on the whole take
+    (re-rendered from its seed), with the take's notes jittered once (training/train_separate.jitter), then
+    cut at each excerpt's frames. Writes nmf-whole-{split}.npz (masks (excerpts, parts, 1024, frames) uint8
+    x 255; rows excerpt, onset_s, offset_s, midi, part of the jittered notes on each excerpt's time line), in
+    the order training/train_separate.load_split reads the excerpts."""
+    import glob
+
+    import librosa
+
+    from musicdesk.separate.model import HOP, N_BINS, N_FFT
+    from musicdesk.separate.nmf import part_masks
+    from training.train_separate import jitter
+
+    pieces = chorales(chorale_count, 0)
+    masks, rows = [], []
+    t_start = time.time()
+    files = sorted(glob.glob(str(out_dir / f"{split}-*.npz")))
+    for n_file, f in enumerate(files):
+        i = int(Path(f).stem.split("-")[1])
+        z = np.load(f)
+        for attempt in range(3):   # FluidSynth's render is not always bit-exact under load: check, retry
+            rng = np.random.default_rng([seed, i])
+            mix, stems, notes = render_take(pieces[i % len(pieces)], rng)
+            ex = list(excerpts(mix, stems, notes, rng, n_excerpts, seconds))
+            err = float(np.abs(np.stack([e[1] for e in ex]).astype(np.float16).astype(np.float32)
+                               - z["stems"].astype(np.float32)).max())
+            if err <= 1e-3:
+                break
+            print(f"{f}: the re-rendered take differs from the stored one (max {err:.4f}), attempt {attempt + 1}",
+                  flush=True)
+        else:   # still close (a few thousandths at most so far): its NMF is still that take's
+            print(f"{f}: using the closest re-render (max {err:.4f})", flush=True)
+        rows_take = np.concatenate([np.column_stack([x, np.full(len(x), k)]) for k, x in enumerate(notes)])
+        given = jitter(rows_take, np.random.default_rng([jitter_seed, i]), len(notes))
+        M = part_masks(np.abs(librosa.stft(mix, n_fft=N_FFT, hop_length=HOP)), SR, given)[:, :N_BINS]
+        frames = np.arange(M.shape[2])
+        for e in ex:
+            a, L = e[3], len(e[0])
+            n_t = 1 + L // HOP
+            at = a / HOP + np.arange(n_t)          # the excerpt's frames on the take's frame grid
+            lo = np.clip(np.floor(at).astype(int), 0, len(frames) - 1)
+            hi = np.clip(lo + 1, 0, len(frames) - 1)
+            w = (at - np.floor(at))[None, None, :]
+            cut = M[:, :, lo] * (1 - w) + M[:, :, hi] * w
+            j = len(masks)
+            masks.append(np.round(cut * 255).astype(np.uint8))
+            t0, t1 = a / SR, (a + L) / SR
+            rows += [(j, on - t0, off - t0, m, k) for k, part in enumerate(given) for on, off, m in part
+                     if off > t0 and on < t1]
+        if n_file % 10 == 0:
+            print(f"{split}: {n_file + 1}/{len(files)} takes, {time.time() - t_start:.0f} s", flush=True)
+    out = out_dir / f"nmf-whole-{split}.npz"
+    np.savez(out, masks=np.stack(masks), rows=np.array(rows, float))
+    return out
 
 
 def main() -> None:
@@ -95,7 +153,15 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--chorales", type=int, default=150)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--whole-nmf", action="store_true",
+                    help="write the NMF inputs computed on whole takes (nmf-whole-{train,val}.npz) and stop")
     a = ap.parse_args()
+    if a.whole_nmf:
+        for split, js in (("val", 2), ("train", 1)):
+            if (OUT / f"nmf-whole-{split}.npz").is_file():
+                continue
+            print(whole_take_nmf(split, js, a.chorales, a.seed, a.excerpts, a.seconds), flush=True)
+        return
     OUT.mkdir(parents=True, exist_ok=True)
     pieces = chorales(a.chorales, 0)
     print(f"{len(pieces)} chorales ({len(pieces[::VAL_EVERY])} for validation)", flush=True)

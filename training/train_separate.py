@@ -157,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--smoke", action="store_true", help="render two takes and train a few steps")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--nmf-input", choices=("whole", "excerpt"), default="whole",
+                    help="the NMF channel computed on whole takes, as at inference (training/separate_data.py "
+                         "--whole-nmf), or on each 4 s excerpt alone (the first runs; 3 dB worse masks)")
     a = ap.parse_args(argv)
     out_given = "--out" in (argv or [])
     torch.manual_seed(a.seed)
@@ -184,8 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     tr_s, tr_n = load_split("train", data_dir)
     va_s, va_n = load_split("val", data_dir)
     print(f"{len(tr_s)} training excerpts, {len(va_s)} validation", flush=True)
-    tr_g, tr_m = nmf_inputs(tr_s, tr_n, 1, None if a.smoke else data_dir / "nmf-train.npz")
-    va_g, va_m = nmf_inputs(va_s, va_n, 2, None if a.smoke else data_dir / "nmf-val.npz")
+    caches = {"whole": ("nmf-whole-train.npz", "nmf-whole-val.npz"), "excerpt": ("nmf-train.npz", "nmf-val.npz")}
+    tr_c, va_c = (None, None) if a.smoke else (data_dir / c for c in caches[a.nmf_input])
+    if a.nmf_input == "whole" and not a.smoke and not (tr_c.is_file() and va_c.is_file()):
+        raise SystemExit(f"{tr_c} missing: run `python -m training.separate_data --whole-nmf` first")
+    tr_g, tr_m = nmf_inputs(tr_s, tr_n, 1, tr_c)
+    va_g, va_m = nmf_inputs(va_s, va_n, 2, va_c)
     print("NMF inputs ready", flush=True)
     net = build_network(cfg)
     opt = torch.optim.Adam(net.parameters(), a.lr)

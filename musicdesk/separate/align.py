@@ -346,33 +346,50 @@ def _place_part(sc, f: MixFeatures, expected_s: np.ndarray, p: MixAlignParams) -
     T = f.spec.shape[1]
     H = _harmonic_matrix(np.array([x.midi for x in notes]), p.harmonic_decay)
     H = H / (H.sum(axis=1, keepdims=True) + 1e-9)
-    sal = p.salience_weight * (H @ f.spec)   # (N, T) salience of each note's pitch
-    rise = H @ f.rise
-    rise = rise + np.roll(rise, -1, axis=1)
     W = int(round(p.search_s / f.hop_s))
     gap = max(1, int(round(p.min_gap_s / f.hop_s)))
     e = np.clip(np.round(expected_s / f.hop_s).astype(int), 0, T - 1)
     cands = [np.arange(max(0, c - W), min(T, c + W + 1)) for c in e]
-    csum = np.concatenate([np.zeros((N, 1)), np.cumsum(sal, axis=1)], axis=1)   # (N, T+1)
-    # value of note i starting at frame a: rise there (+ prior); segment [a, b) of note i: csum[i,b]-csum[i,a]
+    last_end = min(T, int(e[-1] + max(1, round(notes[-1].duration_s / f.hop_s))))
+
+    # Each note's salience (its pitch's harmonics in the spectrum) and rise, only on the frames its own
+    # segments can cover (its candidates to the next note's): a (notes x frames) matrix of a 10-minute
+    # recording would take gigabytes.
+    def window(i: int) -> tuple[int, int]:
+        nxt = cands[i + 1] if i + 1 < N else np.array([max(last_end, 1)])
+        return int(min(cands[i][0], nxt[0])), int(max(cands[i][-1], nxt[-1])) + 1
+
+    def csum_at(i: int, lo: int, hi: int) -> np.ndarray:
+        """Cumulative salience of note i over frames [lo, hi): index x - lo is the sum over [lo, x)."""
+        sal = p.salience_weight * (H[i] @ f.spec[:, lo:hi])
+        return np.concatenate([[0.0], np.cumsum(sal, dtype=np.float64)])
+
+    def rise_at(i: int, a: np.ndarray) -> np.ndarray:
+        r = H[i] @ f.rise[:, a[0]:min(T, a[-1] + 2)]
+        r = np.pad(r, (0, a[-1] + 2 - a[0] - len(r)))
+        return r[a - a[0]] + r[a - a[0] + 1]
+
     best = [None] * N
     back = [None] * N
     c0 = cands[0]
-    best[0] = p.rise_weight * rise[0, c0] - p.prior_weight * ((c0 - e[0]) / max(W, 1)) ** 2
+    best[0] = p.rise_weight * rise_at(0, c0) - p.prior_weight * ((c0 - e[0]) / max(W, 1)) ** 2
     for i in range(1, N):
         a_prev, a = cands[i - 1], cands[i]
         # total(prev at ap, i at ai) = best[i-1][ap] + seg(i-1, ap, ai) + start(i, ai)
-        seg = csum[i - 1, a][None, :] - csum[i - 1, a_prev][:, None]        # (P, A)
+        lo, hi = window(i - 1)
+        cs = csum_at(i - 1, lo, hi)
+        seg = cs[a - lo][None, :] - cs[a_prev - lo][:, None]        # (P, A)
         tot = best[i - 1][:, None] + seg
         tot = np.where(a[None, :] - a_prev[:, None] >= gap, tot, -np.inf)
         k = np.argmax(tot, axis=0)
         v = tot[k, np.arange(len(a))]
-        start = p.rise_weight * rise[i, a] - p.prior_weight * ((a - e[i]) / max(W, 1)) ** 2
+        start = p.rise_weight * rise_at(i, a) - p.prior_weight * ((a - e[i]) / max(W, 1)) ** 2
         best[i] = v + start
         back[i] = k
     # the last note's segment runs to its expected end
-    last_end = min(T, int(e[-1] + max(1, round(notes[-1].duration_s / f.hop_s))))
-    fin = best[N - 1] + (csum[N - 1, max(last_end, 1)] - csum[N - 1, cands[N - 1]])
+    lo, hi = window(N - 1)
+    cs = csum_at(N - 1, lo, hi)
+    fin = best[N - 1] + (cs[max(last_end, 1) - lo] - cs[cands[N - 1] - lo])
     j = int(np.argmax(np.where(np.isfinite(fin), fin, -np.inf)))
     on = np.zeros(N, int)
     for i in range(N - 1, -1, -1):
