@@ -40,7 +40,8 @@ def main() -> int:
          "edges) and the part's mask from the score-informed NMF baseline on the same notes "
          "(musicdesk/separate/model.py). The mask logits are the network's output plus the log of the NMF "
          "mask, and the output layer starts at zero, so the network learns corrections to the NMF. The masks "
-         "are a softmax over the parts; norbert's Wiener filter follows (musicdesk/separate/predict.py). Any "
+         "are a softmax over the parts, so the stems sum to the mixture; norbert's Wiener filter is optional and "
+         "off (it lowered SDR by 0.3-0.4 dB on the design set; musicdesk/separate/predict.py). Any "
          "number of parts; one network shared by all.", "",
          "Why the NMF channel: a first run with the three score channels alone (the IASS design as specified) "
          "reached 6.3 dB mean SDR v3 on two rendered validation chorales after 1,000 steps (24 minutes), "

@@ -2,7 +2,7 @@
 on; training/separate_data.py's validation split), full takes through `separate()` with our alignment.
 BSS Eval v3 (mir_eval). What design choices are made on; never the evaluation recordings.
 
-    .venv/bin/python -m training.separate_eval [--n 4]
+    .venv/bin/python -m training.separate_eval [--n 4] [--weights W.safetensors]
 """
 from __future__ import annotations
 
@@ -23,7 +23,14 @@ def main() -> int:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=4)
+    ap.add_argument("--weights", help="these network weights instead of models/separate_iass.safetensors")
     a = ap.parse_args()
+    if a.weights:
+        from pathlib import Path
+
+        import musicdesk.separate.predict as predict
+
+        predict.weights_path = lambda: Path(a.weights)
     pieces = chorales(150, 0)[::VAL_EVERY][:a.n]
     out: dict[str, list] = {"nmf": [], "network": [], "mixture": []}
     times: dict[str, float] = {"nmf": 0.0, "network": 0.0}

@@ -105,6 +105,21 @@ def build_network(cfg: ModelConfig | None = None):
             self.activity = nn.Sequential(nn.Conv1d(ch[-1], 64, 3, padding=1), nn.ReLU(inplace=True),
                                           nn.Conv1d(64, 1, 1))
 
+        def body(self, x):
+            """(N, channels, F, T) inputs -> (N, 1, F, T) mask logits, (N, 1, T) activity logits."""
+            F, T = x.shape[-2:]
+            skips = []
+            h = self.stem(x)
+            for d in self.down:
+                skips.append(h)
+                h = d(h)
+            act = self.activity(h.mean(2))                       # (N, 1, T / 16)
+            act = torch.nn.functional.interpolate(act, size=T, mode="linear", align_corners=False)
+            for i in range(len(self.up) - 1, -1, -1):
+                h = self.up[i](h)
+                h = self.fuse[i](torch.cat([h, skips[i]], 1))
+            return self.mask(h), act
+
         def forward(self, mix_logmag, priors, nmf_masks=None):
             """mix_logmag (B, F, T), priors (B, P, F, T), nmf_masks (B, P, F, T) -> masks (B, P, F, T),
             activity logits (B, P, T)."""
@@ -115,17 +130,12 @@ def build_network(cfg: ModelConfig | None = None):
             if cfg.nmf_input:
                 chans.append(nmf_masks)
             x = torch.stack(chans, 2).reshape(B * P, len(chans), F, T)
-            skips = []
-            h = self.stem(x)
-            for d in self.down:
-                skips.append(h)
-                h = d(h)
-            act = self.activity(h.mean(2))                       # (B*P, 1, T / 16)
-            act = torch.nn.functional.interpolate(act, size=T, mode="linear", align_corners=False)
-            for i in range(len(self.up) - 1, -1, -1):
-                h = self.up[i](h)
-                h = self.fuse[i](torch.cat([h, skips[i]], 1))
-            logits = self.mask(h).reshape(B, P, F, T)
+            if self.training:
+                logits, act = self.body(x)
+            else:   # one part at a time: the same result with a quarter of the activations' memory
+                outs = [self.body(x[i:i + 1]) for i in range(B * P)]
+                logits, act = torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
+            logits = logits.reshape(B, P, F, T)
             if cfg.nmf_input:
                 logits = logits + torch.log(nmf_masks + 1e-3)
             return torch.softmax(logits, 1), act.reshape(B, P, T)
