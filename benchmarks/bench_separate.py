@@ -131,6 +131,19 @@ def long_recording(method: str, minutes: float = 10.0) -> dict:
             "within_50ms_pct": float(np.mean(np.abs(errs) <= 0.05) * 100), "n_notes": len(errs)}
 
 
+def measure_long() -> dict:
+    """`long_recording` per method, each in a fresh process (so its peak memory is its own), dated."""
+    import json
+    import subprocess
+
+    long = {}
+    for meth in (["nmf", "network"] if has_weights() else ["nmf"]):
+        r = subprocess.run([sys.executable, __file__, "--long", meth], capture_output=True, text=True, check=True)
+        long[meth] = dict(json.loads(r.stdout.strip().splitlines()[-1]), date=DATE)
+        print("10-minute recording", meth, long[meth], flush=True)
+    return long
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="first piece only")
@@ -144,13 +157,9 @@ def main() -> None:
         return
     if a.update_long:   # re-measure only the long recording, keep the other figures of results/separate.json
         import json
-        import subprocess
 
         out = json.loads((Path(ROOT) / "benchmarks" / "results" / "separate.json").read_text())
-        for meth in (["nmf", "network"] if has_weights() else ["nmf"]):
-            r = subprocess.run([sys.executable, __file__, "--long", meth], capture_output=True, text=True, check=True)
-            out["long"][meth] = dict(json.loads(r.stdout.strip().splitlines()[-1]), date=DATE)
-            print("10-minute recording", meth, out["long"][meth], flush=True)
+        out["long"].update(measure_long())
         write_section("separate", out, render_md(out))
         return
     dirs = pieces()[:1] if a.quick else pieces()
@@ -221,15 +230,7 @@ def main() -> None:
         print(" | ".join(line), flush=True)
     # 10-minute recording: the Bach10 mixtures end to end, scores concatenated in time
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    long = {}
-    if not a.quick:
-        import json
-        import subprocess
-
-        for meth in (["nmf", "network"] if has_weights() else ["nmf"]):
-            r = subprocess.run([sys.executable, __file__, "--long", meth], capture_output=True, text=True, check=True)
-            long[meth] = json.loads(r.stdout.strip().splitlines()[-1])
-            print("10-minute recording", meth, long[meth], flush=True)
+    long = {} if a.quick else measure_long()
     out = {"date": DATE, "machine": MACHINE, "pieces": [os.path.basename(d) for d in dirs], "rows": res,
            "minus_one_v3": minus, "onset_error_s": onset_err, "from_mix": from_mix, "from_mix_method": "nmf",
            "long": long,

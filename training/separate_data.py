@@ -101,6 +101,7 @@ def whole_take_nmf(split: str, jitter_seed: int, chorale_count: int = 150, seed:
 
     from musicdesk.separate.model import HOP, N_BINS, N_FFT
     from musicdesk.separate.nmf import part_masks
+    from musicdesk.separate.predict import notes_between
     from training.train_separate import jitter
 
     pieces = chorales(chorale_count, 0)
@@ -125,20 +126,17 @@ def whole_take_nmf(split: str, jitter_seed: int, chorale_count: int = 150, seed:
         rows_take = np.concatenate([np.column_stack([x, np.full(len(x), k)]) for k, x in enumerate(notes)])
         given = jitter(rows_take, np.random.default_rng([jitter_seed, i]), len(notes))
         M = part_masks(np.abs(librosa.stft(mix, n_fft=N_FFT, hop_length=HOP)), SR, given)[:, :N_BINS]
-        frames = np.arange(M.shape[2])
         for e in ex:
             a, L = e[3], len(e[0])
-            n_t = 1 + L // HOP
-            at = a / HOP + np.arange(n_t)          # the excerpt's frames on the take's frame grid
-            lo = np.clip(np.floor(at).astype(int), 0, len(frames) - 1)
-            hi = np.clip(lo + 1, 0, len(frames) - 1)
+            at = a / HOP + np.arange(1 + L // HOP)          # the excerpt's frames on the take's frame grid
+            lo = np.clip(np.floor(at).astype(int), 0, M.shape[2] - 1)
+            hi = np.clip(lo + 1, 0, M.shape[2] - 1)
             w = (at - np.floor(at))[None, None, :]
             cut = M[:, :, lo] * (1 - w) + M[:, :, hi] * w
             j = len(masks)
             masks.append(np.round(cut * 255).astype(np.uint8))
-            t0, t1 = a / SR, (a + L) / SR
-            rows += [(j, on - t0, off - t0, m, k) for k, part in enumerate(given) for on, off, m in part
-                     if off > t0 and on < t1]
+            rows += [(j, on, off, m, k) for k, part in enumerate(notes_between(given, a / SR, (a + L) / SR))
+                     for on, off, m in part]
         if n_file % 10 == 0:
             print(f"{split}: {n_file + 1}/{len(files)} takes, {time.time() - t_start:.0f} s", flush=True)
     out = out_dir / f"nmf-whole-{split}.npz"

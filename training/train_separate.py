@@ -29,7 +29,6 @@ from musicdesk.separate.model import HOP, N_BINS, N_FFT, ModelConfig, build_netw
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "training" / "cache" / "separate"
 CROP_T, CROP_F = 96, 512
-PART_LOSS = True          # --loss part (default) or mix: see loss_fn
 
 
 def load_split(split: str, data_dir: Path = DATA):
@@ -116,7 +115,7 @@ def make_batch(stems_list, given_list, masks_list, idx, rng, cfg: ModelConfig, t
     return mix, torch.stack(priors), torch.stack(targets), torch.stack(acts), torch.stack(nmfs), torch.stack(mags)
 
 
-def loss_fn(net, batch):
+def loss_fn(net, batch, part_loss: bool = True):
     import torch
 
     mix_in, priors, target, act_t, nmf, mix_mag = batch
@@ -128,7 +127,7 @@ def loss_fn(net, batch):
     # 0.056 after 1,000 (train_separate-prior-only.log), whose SDR is 3 dB below the NMF's
     mix_mag = mix_mag[:, None]
     est = masks * mix_mag
-    if PART_LOSS:
+    if part_loss:
         # each part's error relative to that part's own mean magnitude (floored at a tenth of the
         # mixture's), so a quiet part counts as much as a loud one, as in a per-part SDR: with the
         # mixture's scale alone, the NMF-started network lowered that loss (0.112 -> 0.102 on whole-take
@@ -171,8 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--loss", choices=("part", "mix"), default="part",
                     help="L1 relative to each part's own mean magnitude, or to the mixture's (the first runs)")
     a = ap.parse_args(argv)
-    global PART_LOSS
-    PART_LOSS = a.loss == "part"
+    part_loss = a.loss == "part"
     out_given = "--out" in (argv or [])
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
@@ -232,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     def validate() -> float:
         net.eval()
         with torch.no_grad():
-            return float(np.mean([loss_fn(net, make_batch(va_s, va_g, va_m, vi, vrng, cfg, train=False))[1]
+            return float(np.mean([loss_fn(net, make_batch(va_s, va_g, va_m, vi, vrng, cfg, train=False), part_loss)[1]
                                   for vi in val_idx]))
 
     if step == 0:   # the untrained network: the NMF's masks
@@ -244,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         for g in opt.param_groups:
             g["lr"] = max(lr, a.lr * 0.05)
         idx = list(rng.integers(0, len(tr_s), a.batch))
-        loss, sep, bce = loss_fn(net, make_batch(tr_s, tr_g, tr_m, idx, rng, cfg))
+        loss, sep, bce = loss_fn(net, make_batch(tr_s, tr_g, tr_m, idx, rng, cfg), part_loss)
         opt.zero_grad()
         loss.backward()
         opt.step()
