@@ -188,3 +188,46 @@ def test_the_lab_shows_the_melody_engraved_a_click_selects_its_measure_and_the_c
     assert p.score_view.cursor_note() is None and not p._playhead.isVisible()
     p.player = None
     p.close_panel()
+
+
+def test_listen_plays_through_a_real_output_and_the_cursor_walks_the_notes_in_order(qtbot, lab):
+    """Playback feedback (issue 17) with real audio: Listen plays the melody through PortAudio into a
+    private PulseAudio null sink (tests/vmic.py); what the sink's monitor receives is not silence, and
+    while it plays the notation's cursor steps over the engraved notes in score order with the roll's
+    playhead shown; when playback stops, both go."""
+    import sounddevice as sd
+    from vmic import virtual_microphone
+
+    from musicdesk.app.melody_panel import MelodyPanel
+    from musicdesk.score import example_score_path
+
+    with virtual_microphone():
+        p = MelodyPanel(lab)
+        qtbot.addWidget(p)
+        p.show()
+        with qtbot.waitSignal(p.engraved, timeout=30000):
+            p.set_melody(load_melody(example_score_path()))
+        order = [eid for _, eid in p.notation.onsets_s]
+        heard: list[np.ndarray] = []
+        seen: list[str] = []
+
+        def note_cursor() -> bool:
+            c = p.score_view.cursor_note()
+            if c is not None and (not seen or seen[-1] != c):
+                seen.append(c)
+                assert p._playhead.isVisible()
+            return len(seen) >= 4
+
+        with sd.InputStream(samplerate=22050, channels=1, dtype="float32",
+                            callback=lambda data, *_: heard.append(data[:, 0].copy())):
+            p.play_btn.click()
+            qtbot.waitUntil(lambda: p.player is not None and p.player.is_playing, timeout=30000)
+            qtbot.waitUntil(note_cursor, timeout=15000)
+        # the cursor went forward through the notes, in the engraving's order
+        idx = [order.index(e) for e in seen]
+        assert idx == sorted(idx) and len(set(idx)) == len(idx), (seen, idx)
+        rms = float(np.sqrt(np.mean(np.concatenate(heard) ** 2)))
+        assert rms > 1e-3, f"the sink's monitor heard silence (rms {rms:.2e})"
+        p.player.stop()
+        qtbot.waitUntil(lambda: p.score_view.cursor_note() is None and not p._playhead.isVisible(), timeout=5000)
+        p.close_panel()
