@@ -135,10 +135,10 @@ def build_network(cfg: ModelConfig | None = None):
             else:   # one part at a time: the same result with a quarter of the activations' memory
                 outs = [self.body(x[i:i + 1]) for i in range(B * P)]
                 logits, act = torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
-            logits = logits.reshape(B, P, F, T)
+            logits = logits.float().reshape(B, P, F, T)   # float32 even when the body ran in bfloat16
             if cfg.nmf_input:
                 logits = logits + torch.log(nmf_masks + 1e-3)
-            return torch.softmax(logits, 1), act.reshape(B, P, T)
+            return torch.softmax(logits, 1), act.float().reshape(B, P, T)
 
     return IASSNet()
 
