@@ -25,6 +25,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--set", nargs="*", default=[])
+    ap.add_argument("--room", action="store_true",
+                    help="each stem through its own simulated room (training/room.py); the reverberant stems are the references")
     a = ap.parse_args()
     p = dataclasses.replace(NMFParams(), **{s.split("=")[0]: float(s.split("=")[1]) for s in a.set})
     p = dataclasses.replace(p, n_harmonics=int(p.n_harmonics), iterations=int(p.iterations))
@@ -33,6 +35,12 @@ def main() -> None:
         rng = np.random.default_rng([11, k])
         take = perform_ensemble(parts, rng, lead_s=1.0, programs=BACH10_PROGRAMS if k % 2 == 0 else None)
         mix, stems = render_ensemble(take, 22050, gains_db=rng.uniform(-6, 0, 4))
+        if a.room:
+            from training.room import room
+
+            rr = np.random.default_rng([11, k, 1])
+            stems = np.stack([room(s, 22050, rr) * (np.abs(s).max() / 0.5) for s in stems])
+            mix = stems.sum(axis=0)
         n = int(a.seconds * 22050)
         al = align_ensemble([to_score(q) for q in parts], mix, 22050)
         notes = [[(x.onset_s, x.offset_s, q.notes[i][2]) for i, x in enumerate(pa.notes)]
