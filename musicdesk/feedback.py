@@ -186,7 +186,7 @@ def timing_breaks(onset_beats: np.ndarray, onset_s: np.ndarray, min_s: float = B
 
 def pulse_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, context_notes: int = PULSE_CONTEXT_NOTES,
                     breaks: np.ndarray | None = None, combine: str = "min",
-                    one_sided_slack_ms: float | None = None) -> np.ndarray:
+                    one_sided_slack_ms: float | None = None, tempo_within_phrase: bool = False) -> np.ndarray:
     """Timing error (ms, + late) of each onset against the player's own pulse on both sides of it;
     NaN where a note is not judged.
 
@@ -205,6 +205,8 @@ def pulse_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, context_notes:
     pulse on one side only (the first note of the take and of each phrase, the last of the take) has no
     second opinion: with `one_sided_slack_ms` only what lies beyond that slack counts (an entry after a
     breath is the player's choice, within reason); without it (None) it is not judged (NaN).
+    `tempo_within_phrase`: the local tempo from the note's own phrase only (a candidate, not the
+    report's rule; training/README.md).
     """
     b = np.asarray(onset_beats, dtype=np.float64)
     t = np.asarray(onset_s, dtype=np.float64)
@@ -223,7 +225,7 @@ def pulse_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, context_notes:
         left, right = ([j for j in side if not brk[j]] or side for side in (left, right))
         if not left and not right:
             continue
-        spb = _local_spb(b, t, i, brk, context_notes, glob_spb)
+        spb = _local_spb(b, t, i, brk, context_notes, glob_spb, seg if tempo_within_phrase else None)
         # onset i minus a side's pulse: its notes carried to note i's beat at the local tempo, their median
         off_side = lambda side: t[i] - float(np.median(t[side] + (b[i] - b[side]) * spb))  # noqa: E731
         if not left or not right:
@@ -321,12 +323,16 @@ def _weighted_median_rows(v: np.ndarray, w: np.ndarray) -> np.ndarray:
     return vs[np.arange(len(v)), pos]
 
 
-def _local_spb(b: np.ndarray, t: np.ndarray, i: int, brk: np.ndarray, k: int, fallback: float) -> float:
+def _local_spb(b: np.ndarray, t: np.ndarray, i: int, brk: np.ndarray, k: int, fallback: float,
+               seg: np.ndarray | None = None) -> float:
     """Seconds per beat around note i: the median over the inter-onset intervals within k notes, leaving
-    out the two that touch note i (its own placement) and those that end a phrase (holds, breaths)."""
+    out the two that touch note i (its own placement) and those that end a phrase (holds, breaths).
+    With `seg` (each note's phrase number), only intervals inside note i's own phrase, where it has any."""
     n = len(t)
     m = [j for j in range(max(0, i - k - 1), min(n - 1, i + k + 1))
          if j not in (i - 1, i) and not brk[j] and b[j + 1] - b[j] > 1e-9]
+    if seg is not None:
+        m = [j for j in m if seg[j] == seg[i]] or m
     if not m:
         return fallback
     m = np.asarray(m)

@@ -345,3 +345,17 @@ def test_concert_pitch_names_on_request_and_the_json_keeps_both():
     assert [transpose_name(n, -9) for n in ("F#5", "C5", "Bb4", "G#4")] == ["A4", "Eb4", "Db4", "B3"]
     assert all(n.expected_concert_name == n.expected_name for n in
                report_for(load_score(example_score_path()), performed(load_score(example_score_path()))).notes)
+
+
+def test_the_local_tempo_can_be_taken_within_the_phrase():
+    """`tempo_within_phrase` (a candidate rule): the seconds per beat around a note come from its own
+    phrase only, not from the faster phrase before a hold."""
+    from musicdesk.feedback import _local_spb
+
+    b = np.arange(10.0)
+    t = np.concatenate([0.5 * b[:5], 2.0 + 1.0 + 0.8 * (b[5:] - 5)])   # 0.5 s a beat, a hold, 0.8 s a beat
+    brk = np.zeros(10, dtype=bool)
+    brk[4] = True
+    seg = np.concatenate([[0], np.cumsum(brk[:-1])])
+    assert _local_spb(b, t, 6, brk, 3, 0.6) == pytest.approx(0.65)           # both phrases' intervals
+    assert _local_spb(b, t, 6, brk, 3, 0.6, seg) == pytest.approx(0.8)       # its own phrase's

@@ -56,6 +56,10 @@ def rules() -> dict:
         "smaller side, k=3, one side beyond 50 ms (shipped)": lambda b, t, f: pulse_errors_ms(b, t, 3, **slack),
         "smaller side, k=3, one side beyond 50 ms, + fermatas":
             lambda b, t, f: pulse_errors_ms(b, t, 3, breaks=f | timing_breaks(b, t), **slack),
+        "smaller side, k=3, one side beyond 50 ms, tempo within the phrase (candidate)":
+            lambda b, t, f: pulse_errors_ms(b, t, 3, tempo_within_phrase=True, **slack),
+        "smaller side, k=3, one side beyond 50 ms, + fermatas, tempo within the phrase (candidate)":
+            lambda b, t, f: pulse_errors_ms(b, t, 3, breaks=f | timing_breaks(b, t), tempo_within_phrase=True, **slack),
         "phrase fit, k=4": lambda b, t, f: phrase_fit_errors_ms(b, t, 4, **slack),
         "phrase fit, k=4, + fermatas":
             lambda b, t, f: phrase_fit_errors_ms(b, t, 4, breaks=f | timing_breaks(b, t), **slack),
@@ -74,7 +78,7 @@ def noisy(t: np.ndarray, rng: np.random.Generator, noise_ms: float, outliers: fl
 
 def run(n: int, noise_ms: float, outliers: float, jitter_ms: float = 15.0) -> dict:
     parts = load_chorale_parts(n)
-    res: dict = {name: {"flagged": [], "rating": [], "found": [], "lower": []} for name in rules()}
+    res: dict = {name: {"flagged": [], "rating": [], "found": [], "lower": [], "lower_end": []} for name in rules()}
     for k, part in enumerate(parts):
         b = np.array([x[0] for x in part.notes])
         ferm = np.array([x[3] for x in part.notes], dtype=bool)
@@ -88,6 +92,14 @@ def run(n: int, noise_ms: float, outliers: float, jitter_ms: float = 15.0) -> di
             # the same measurement noise as the clean take, plus the move
             t = t_clean + (t - np.array([p.onset_s for p in clean.notes]))
             damaged.append((d.moved, t))
+        # two phrase-end (fermata) notes moved 120 ms: late into the hold, or early out of a ritardando
+        ends_moved = []
+        for sign in (1, -1):
+            ends = [i for i in range(1, len(b) - 1) if ferm[i]]
+            np.random.default_rng([8, k, sign + 1]).shuffle(ends)
+            t = t_clean.copy()
+            t[sorted(ends[:2])] += sign * 0.12
+            ends_moved.append(t)
         for name, rule in rules().items():
             e = rule(b, t_clean, ferm)
             r0 = rating(e)
@@ -97,11 +109,14 @@ def run(n: int, noise_ms: float, outliers: float, jitter_ms: float = 15.0) -> di
                 ed = rule(b, t, ferm)
                 res[name]["found"].extend(bool(abs(np.nan_to_num(ed[i])) > TOL_MS) for i in moved)
                 res[name]["lower"].append(rating(ed) < r0)
+            for t in ends_moved:
+                res[name]["lower_end"].append(rating(rule(b, t, ferm)) < r0)
     out = {}
     for name, r in res.items():
         out[name] = {"flagged_share": float(np.mean(r["flagged"])), "rhythm_mean": float(np.mean(r["rating"])),
                      "rhythm_min": float(np.min(r["rating"])), "moved_found": float(np.mean(r["found"])),
-                     "pairs_lower": float(np.mean(r["lower"])), "takes": len(r["rating"])}
+                     "pairs_lower": float(np.mean(r["lower"])),
+                     "pairs_lower_phrase_end_moves": float(np.mean(r["lower_end"])), "takes": len(r["rating"])}
     return out
 
 
