@@ -224,8 +224,9 @@ needs_weights = pytest.mark.skipif(not __import__("musicdesk.separate.predict", 
 @needs_weights
 def test_shipped_network_on_cpu(piece, result):
     """CPU inference of the shipped weights: stems that sum to the mixture, well above the mixture
-    (measured: violin +8.8 dB, bassoon +7.1 dB; the NMF gives +11.1 / +9.4), and the activity head quiet
-    in the silent lead-in (at most 0.33) and awake while the parts play (mean 1.00)."""
+    (measured: violin +10.2 dB, bassoon +8.5 dB; the NMF gives +11.1 / +9.4), and the activity quiet in
+    the silent lead-in (0: the recording is silent there, `predict.silent_frames`; the head alone says
+    0.66 on that input floor) and awake while the parts play (mean 1.00)."""
     d, score, mix, stems, onsets = piece
     net = separate(mix, SR, load_parts(score), method="network", device="cpu", alignment=result.alignment)
     assert net.method == "network" and net.stems.shape == (2, len(mix))

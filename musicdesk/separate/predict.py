@@ -288,4 +288,20 @@ def separate_network(y: np.ndarray, notes_per_part: Sequence[Sequence[tuple[floa
         ws = w[np.clip(((grid[sel] - lo / SR) * SR).astype(int), 0, len(w) - 1)]
         for k in range(len(a)):
             act[k, sel] += ws * np.interp(grid[sel], ft, a[k])
+    act[:, silent_frames(y, grid, activity_hop_s)] = 0.0
     return stems, act
+
+
+SILENCE_DB = -60.0   # frames this far below the recording's loud level (95th percentile) are silent
+
+
+def silent_frames(y: np.ndarray, times_s: np.ndarray, hop_s: float, silence_db: float = SILENCE_DB) -> np.ndarray:
+    """Per time in `times_s`, whether the recording (22050 Hz) is silent over the `hop_s` from there:
+    no part plays where nothing sounds, whatever the activity head (which sees only a floor there) says."""
+    n = max(1, int(round(hop_s * SR)))
+    idx = np.clip((np.asarray(times_s) * SR).astype(int), 0, max(0, len(y) - 1))
+    c = np.concatenate([[0.0], np.cumsum(np.asarray(y, np.float64) ** 2)])
+    hi = np.minimum(idx + n, len(y))
+    power = (c[hi] - c[idx]) / np.maximum(hi - idx, 1)
+    db = 10 * np.log10(power + 1e-20)
+    return db < np.percentile(db, 95) + silence_db
