@@ -70,10 +70,9 @@ def design_set(n: int, seed: int = 7, soundfont: str | None = None, room: bool =
             mix, stems = render_ensemble(take, 22050, soundfont, gains_db=rng.uniform(-6, 0, 4))
             f0_truth = [f0_onsets(s, notes) for s, notes in zip(stems, take.notes)]
             if room:   # the truth stays that of the dry stem: the room delays nothing of the direct sound
-                from training.room import room as through_room
+                from training.room import rooms_per_stem
 
-                rr = np.random.default_rng([seed, k, 1])
-                mix = np.sum([through_room(s, 22050, rr) * (np.abs(s).max() / 0.5) for s in stems], axis=0)
+                mix = rooms_per_stem(stems, 22050, np.random.default_rng([seed, k, 1])).sum(axis=0)
             np.savez_compressed(f, mix=mix, **{f"f0_onsets_{j}": t for j, t in enumerate(f0_truth)})
         scores = [to_score(p) for p in parts]
         truth = [np.array([x.onset_s for x in notes]) for notes in take.notes]

@@ -36,10 +36,9 @@ def main() -> None:
         take = perform_ensemble(parts, rng, lead_s=1.0, programs=BACH10_PROGRAMS if k % 2 == 0 else None)
         mix, stems = render_ensemble(take, 22050, gains_db=rng.uniform(-6, 0, 4))
         if a.room:
-            from training.room import room
+            from training.room import rooms_per_stem
 
-            rr = np.random.default_rng([11, k, 1])
-            stems = np.stack([room(s, 22050, rr) * (np.abs(s).max() / 0.5) for s in stems])
+            stems = rooms_per_stem(stems, 22050, np.random.default_rng([11, k, 1]))
             mix = stems.sum(axis=0)
         n = int(a.seconds * 22050)
         al = align_ensemble([to_score(q) for q in parts], mix, 22050)

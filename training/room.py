@@ -68,3 +68,9 @@ def room(samples: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
     if not np.isfinite(peak) or peak <= 0:
         return np.zeros(n, dtype=np.float32)
     return (y * (PEAK / peak)).astype(np.float32)
+
+
+def rooms_per_stem(stems, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """(parts, n) float32: each stem through its own `room` (players recorded apart, as Bach10's were),
+    scaled back to that stem's dry peak so the balance of the parts is kept."""
+    return np.stack([room(s, sr, rng) * (float(np.max(np.abs(s))) / PEAK) for s in stems])
