@@ -223,10 +223,39 @@ def targets() -> str:
             t = sp["inpaint_four_measures_ms"]
             rows.append(f"| melody: inpainting 4 measures under 200 ms | median {t['median']:.0f} ms, p95 {t['p95']:.0f} ms | "
                         f"{'MET' if t['p95'] < 200 else 'NOT MET'} |")
+    rows += _mgeval_rows()
     rows += _separate_rows()
     if not rows:
         return ""
     return "\n".join(["## Targets at a glance", "", "| target | measured | |", "| --- | --- | --- |", *rows, ""])
+
+
+def _mgeval_rows() -> list[str]:
+    """Issue 17's MGEval target: per table, each lab set's overlapped area per family against the best
+    baseline's in the same table (benchmarks/bench_mgeval.py)."""
+    mg = _load("mgeval")
+    if not mg or "tables" not in mg:
+        return []
+    rows = []
+    for table, prefixes in (("inpainting", ("inpainted: the lab",)), ("variation", ("varied:", "nudged:"))):
+        sets = mg["tables"].get(table, {})
+        base = {f: max(v[f"{f}_oa"] for k, v in sets.items() if k.startswith("baseline")) for f in ("pitch", "rhythm")}
+        ours = {k: v for k, v in sets.items() if k.startswith(prefixes) and "chromatic" not in k}
+        other = {k: v for k, v in sets.items() if k.startswith("inpainted") and k not in ours} if table == "inpainting" else {}
+        if not ours or not all(base.values()):
+            continue
+        met = [k for k, v in ours.items() if all(v[f"{f}_oa"] >= base[f] for f in base)]
+        best = {f: max(v[f"{f}_oa"] for v in ours.values()) for f in base}
+        what = "; ".join(f"{k}: pitch {v['pitch_oa']:.3f}, rhythm {v['rhythm_oa']:.3f}" for k, v in ours.items()
+                         if k in met) if table == "inpainting" else (
+            f"{len(ours)} sets; best pitch {best['pitch']:.3f}, best rhythm {best['rhythm']:.3f}")
+        what += "".join(f" ({k}, not what the lab offers: pitch {v['pitch_oa']:.3f}, rhythm {v['rhythm_oa']:.3f}, "
+                        f"not as close)" for k, v in other.items())
+        rows.append(f"| melody (MGEval, {table}): the lab's measures at least as close to the real ones as the best "
+                    f"baseline, per family (OA, mean of {mg['seeds']} draws of {mg['n']}) | {what or 'none'}; best "
+                    f"baseline pitch {base['pitch']:.3f}, rhythm {base['rhythm']:.3f} | "
+                    f"{'MET' if len(met) == len(ours) else ('MET by ' + str(len(met)) + ' of ' + str(len(ours)) + ' sets' if met else 'NOT MET')} |")
+    return rows
 
 
 def _separate_rows() -> list[str]:
