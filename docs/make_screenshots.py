@@ -14,6 +14,8 @@ history-review.png and history-assignments.png (View > History, Teacher review a
 rendered takes of the example a few days apart, each with fewer injected errors; the oldest take opened).
 `make_screenshots.py melody` makes only the melody lab; `make_screenshots.py bach10` only the Bach10 one;
 `make_screenshots.py history` only the history panel.
+stems.png and stems-part-report.png (Tools > Stems on the Bach10 01 mixture: four lanes, the violin muted,
+a loop over bars 3-5; then the bassoon's stem judged in the practice window); `make_screenshots.py stems`.
 """
 from __future__ import annotations
 
@@ -306,6 +308,70 @@ def history() -> None:
     win.close()
 
 
+def stems() -> None:
+    """Tools > Stems on a real ensemble recording (the Bach10 chorale 01 mixture and its four-part MIDI,
+    when ../shared/data is there; else a rendered duo): four lanes, the violin muted (what a violinist
+    plays along with), bars 3-5 chosen for a loop (stems.png); then the bassoon's stem judged against the
+    bassoon part in the practice window (stems-part-report.png)."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from musicdesk.app import stems_panel
+    from musicdesk.app.main_window import MainWindow
+    from musicdesk.app.settings import AppSettings
+
+    app = QApplication.instance() or QApplication([])
+    OUT.mkdir(parents=True, exist_ok=True)
+    bach = ROOT.parent / "shared" / "data" / "bach10" / "01-AchGottundHerr"
+    tmp = Path(tempfile.mkdtemp())
+    if bach.is_dir():
+        score, audio = bach / "01-AchGottundHerr.mid", bach / "01-AchGottundHerr.flac"
+    else:
+        import numpy as np
+        import soundfile as sf
+        from test_separate import SR, TUNE_A, _midi_file, _perform
+
+        score = _midi_file(tmp / "duo.mid", TUNE_A)
+        mix, _s, _o = _perform(TUNE_A, lead_s=1.0, stretch=0.1, rng=np.random.default_rng(5))
+        audio = tmp / "duo.wav"
+        sf.write(audio, mix, SR)
+
+    def pump_until(cond, timeout_s=120.0):
+        end = time.time() + timeout_s
+        while not cond() and time.time() < end:
+            app.processEvents()
+            time.sleep(0.01)
+
+    main = MainWindow(AppSettings(count_in_beats=0, takes_dir=str(tmp)), "musicdesk-screenshots")
+    main.resize(*SIZE)
+    main.show()
+    main.nav.open_score(str(score))
+    pump_until(lambda: main.session.loaded is not None)
+    win = stems_panel.show_for(main)
+    win.resize(1400, 820)
+    win.set_recording(str(audio))
+    win.start_separation()
+    pump_until(lambda: win.ens is not None)
+    win.lanes[0].mute.setChecked(True)
+    win.bar_from.setValue(3)
+    win.bar_to.setValue(5)
+    win.loop_check.setChecked(True)
+    a, _b = win.play_span_s()
+    for lane in win.lanes:
+        lane.cursor.setPos(a)
+    pump_until(lambda: False, 0.8)
+    win.grab().save(str(OUT / "stems.png"))
+    print("wrote", OUT / "stems.png")
+    win.lanes[-1].act_report.trigger()
+    last = win.ens.parts[-1]
+    pump_until(lambda: main.session.analysis is not None and main.session.score.part == last)
+    pump_until(lambda: False, 1.5)
+    main.grab().save(str(OUT / "stems-part-report.png"))
+    print("wrote", OUT / "stems-part-report.png")
+    win.close()
+    main.close()
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["melody"]:
         melody_lab()
@@ -313,8 +379,11 @@ if __name__ == "__main__":
         history()
     elif sys.argv[1:] == ["bach10"]:
         bach10_take()
+    elif sys.argv[1:] == ["stems"]:
+        stems()
     else:
         main()
         melody_lab()
         bach10_take()
         history()
+        stems()

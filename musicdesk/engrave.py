@@ -261,7 +261,9 @@ def _tie_roots(root: ET.Element) -> dict[str, str]:
 _INNER_SVG = re.compile(r'<svg\b([^>]*?)\sclass="definition-scale"([^>]*)>|<svg\s+class="definition-scale"([^>]*)>')
 _VIEWBOX = re.compile(r'\sviewBox="([^"]*)"')
 _FONT_FACE_STYLE = re.compile(r"<style[^>]*>\s*@font-face.*?</style>", re.S)
-_TEXT = re.compile(r"(<text\b[^>]*>)(.*?)(</text>)", re.S)
+_TEXT = re.compile(r"(<text\b[^>]*(?<!/)>)(.*?)(</text>)", re.S)   # not an empty <text ... /> (a tempo
+                                                                    # mark with no words), which has no end tag
+_EMPTY_TEXT = re.compile(r"<text\b[^>]*/>")
 _LEAF_TSPAN = re.compile(r"<tspan\b([^>]*)>([^<]*)</tspan>")
 _ATTR = re.compile(r'([\w:-]+)="([^"]*)"')
 
@@ -295,6 +297,7 @@ def _qt_compatible(svg: str) -> tuple[str, tuple[float, float], tuple[float, flo
     root_attrs = dict(_ATTR.findall(root_tag))
     svg = svg[:root_end] + f' viewBox="{vb.group(1)}"' + svg[root_end:]
     svg = _FONT_FACE_STYLE.sub("", svg)
+    svg = _EMPTY_TEXT.sub("", svg)          # draws nothing; Qt warns about its font size of 0
     svg = _TEXT.sub(_flatten_text, svg)
 
     nums = [float(v) for v in vb.group(1).replace(",", " ").split()]

@@ -361,6 +361,14 @@ class Player:
         self._a, self._b, self._loop, self._device = a, b, bool(loop), device
         self._start_stream(a)
 
+    def replace(self, samples: np.ndarray) -> None:
+        """Swap the array being played for another of the same length (a stem mixer's new gains), keeping
+        the position: the audio thread picks it up at its next block, with no gap."""
+        x = np.ascontiguousarray(np.asarray(samples, dtype=np.float32).reshape(-1))
+        if len(x) != len(self._x):
+            raise PlaybackError(f"Cannot swap in {len(x)} samples for {len(self._x)}; play() them instead.")
+        self._x, self._xcol = x, x[:, None]   # one attribute store: the callback reads _xcol once a block
+
     def pause(self) -> None:
         """Stop sound now, keeping the position heard; `resume()` continues from there."""
         if self._stream is None:

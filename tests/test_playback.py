@@ -331,6 +331,40 @@ def test_player_loop_wraps_and_stop_stops(vmic):
     assert len(tail) > int(0.1 * SR) and float(np.sqrt(np.mean(tail ** 2))) < 1e-3
 
 
+def test_player_replace_swaps_the_mix_with_no_gap(vmic):
+    """A stem mixer's fader move: the new array is heard from the position reached, with no silence."""
+    t = np.arange(int(2.0 * SR)) / SR
+    a = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    b = (0.2 * np.sin(2 * np.pi * 660 * t)).astype(np.float32)
+    player = Player()
+    with _Recorder() as rec:
+        time.sleep(0.3)
+        player.play(a, SR)
+        time.sleep(0.8)
+        at = player.position_s
+        player.replace(b)
+        assert abs(player.position_s - at) < 0.05   # the position is kept
+        assert player.wait(3.0)
+        time.sleep(0.2)
+    with pytest.raises(PlaybackError):
+        player.replace(b[:100])                     # another length must be played, not swapped in
+    y = rec.samples()
+    frame = int(0.02 * SR)
+    rms = np.sqrt(np.mean(y[:len(y) // frame * frame].reshape(-1, frame) ** 2, axis=1))
+    on = np.flatnonzero(rms > 0.05)
+    assert len(on) and np.all(np.diff(on) == 1)      # one stretch of sound: no gap at the swap
+    sound = y[on[0] * frame:(on[-1] + 1) * frame]
+
+    def share_660(seg):
+        f = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
+        k = np.fft.rfftfreq(len(seg), 1 / SR)
+        return f[np.argmin(abs(k - 660))] / (f[np.argmin(abs(k - 440))] + f[np.argmin(abs(k - 660))])
+
+    assert share_660(sound[int(0.1 * SR):int(0.5 * SR)]) < 0.05    # before the swap: a
+    assert share_660(sound[-int(0.6 * SR):-int(0.1 * SR)]) > 0.95  # after it: b
+    assert len(sound) / SR == pytest.approx(2.0, abs=0.06)         # and the whole length once
+
+
 def test_player_pause_resume(vmic):
     x = (0.2 * np.sin(2 * np.pi * 440 * np.arange(int(2.0 * SR)) / SR)).astype(np.float32)
     player = Player()

@@ -102,6 +102,7 @@ class MainWindow(QMainWindow):
         self.melody_lab = None                     # the melody lab's window, made on first use
         self.help_dialog = None                    # the Help page on show
         self.tuner = None                          # Tools > Tuner, made on first use
+        self.stems_window = None                   # Tools > Stems, made on first use
 
         # ---- the shared views: score over piano roll, and the panels around them
         self.score_view = ScoreView()
@@ -219,10 +220,12 @@ class MainWindow(QMainWindow):
             "Vary and inpaint the measures of a melody (the practice score's part to begin with)")
         self.act_tuner = make_action(w, "Tuner…", self.open_tuner, "Ctrl+U",
                                      "Tune against the reference pitch, or play against a drone")
+        self.act_stems = make_action(w, "Stems…", self.open_stems, "Ctrl+E",
+                                     "Separate an ensemble recording into its parts: listen, mute, play along")
         n, t, k, d = self.nav, self.transport, self.takes, self.docks
         take_actions = [k.act_record, self.act_stop, *t.actions, self.act_cancel]
         for a in (n.act_open, k.act_open_take, k.act_save_take, *take_actions, self.act_settings,
-                  self.act_tuner, self.act_melody_lab, d.act_import, *d.view_actions, *n.view_actions):
+                  self.act_tuner, self.act_melody_lab, self.act_stems, d.act_import, *d.view_actions, *n.view_actions):
             self.addAction(a)
 
         mb = self.menuBar()
@@ -253,6 +256,7 @@ class MainWindow(QMainWindow):
         tools = mb.addMenu("T&ools")
         tools.addAction(self.act_tuner)
         tools.addAction(self.act_melody_lab)
+        tools.addAction(self.act_stems)
         self.help_actions = add_help_menu(mb.addMenu("&Help"), self, self.actions)
 
         tb = QToolBar("Main")
@@ -386,6 +390,12 @@ class MainWindow(QMainWindow):
         self.melody_lab.show()
         self.melody_lab.raise_()
 
+    def open_stems(self) -> None:
+        """The stem player (musicdesk.app.stems_panel), with the practice score and take to begin with."""
+        from musicdesk.app import stems_panel
+
+        stems_panel.show_for(self)
+
     def open_settings(self) -> None:
         from musicdesk.app.settings_dialog import SettingsDialog
 
@@ -415,7 +425,7 @@ class MainWindow(QMainWindow):
             self.takes.stop_recording()
         self.transport.stop_playback()
         self.session.close()
-        for other in (self.melody_lab, self.tuner):
+        for other in (self.melody_lab, self.tuner, self.stems_window):
             if other is not None:
                 other.close()
         save_settings(self.settings, self.settings_org)

@@ -110,6 +110,12 @@ class ScoreNavigator(QObject):
 
         self.s.run(task, done, "Cannot open the score")
 
+    def show_part(self, part: str) -> None:
+        """Show another part of the open score (the take on show, if any, is judged against it)."""
+        if self.s.loaded and part != self.part_combo.currentText():
+            self.part_combo.setCurrentText(part)
+            self._reload(part=part)
+
     def _part_changed(self, _i: int) -> None:
         if self.s.loaded:
             self._reload(part=self.part_combo.currentText())

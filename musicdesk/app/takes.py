@@ -112,6 +112,19 @@ class TakeController(QObject):
         self.s.stored_take_id = None
         self.results.analyse()
 
+    def judge_as_part(self, part: str, take) -> None:
+        """Judge `take` (a stem of an ensemble recording) against `part` of the open score, choosing
+        that part first when another is on show."""
+        s = self.s
+        if s.is_recording or s.loaded is None:
+            return
+        s.recording = None
+        if s.score is not None and s.score.part == part:
+            self.set_take(take)
+            return
+        s.take, s.take_path, s.stored_take_id = take, None, None   # the reload judges it (take_wanted)
+        self.nav.show_part(part)
+
     def show_stored(self, take, analysis, take_id: str) -> None:
         """Show a take from the practice history with its stored `analysis` (not judged again)."""
         if self.s.is_recording:
