@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMenu,
                                QProgressBar, QPushButton, QScrollArea, QSlider, QSpinBox, QToolBar, QVBoxLayout,
                                QWidget)
@@ -28,11 +28,20 @@ AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.mp3);;All files (*)"
 SCORE_FILTER = "Scores (*.musicxml *.xml *.mxl *.mid *.midi *.abc);;All files (*)"
 EXPORT_FILTER = "WAV (*.wav);;FLAC (*.flac)"
 LANE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+# what a separation loads (read from sys.modules after one): imported up front, without GC pauses
+SEPARATION_MODULES = ("numpy", "scipy.signal", "scipy.ndimage", "soundfile", "numba", "librosa", "music21",
+                      "pretty_midi", "musicdesk.audio", "musicdesk.analysis", "musicdesk.pitch_yin",
+                      "musicdesk.separate.align", "musicdesk.separate.model", "musicdesk.separate.nmf",
+                      "musicdesk.separate.predict")
+LANE_PAUSE_MS = 15          # between drawing one lane and the next: the window paints and answers meanwhile
+LANE_HEIGHT_PX = 150
+AXIS_WIDTH_PX = 52        # fixed, so that a new lane does not resize (and repaint) the others
 AUDIO_EXT = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 
 
 def separate_job(source, score_path: str, method: str, progress=None, cancelled=None) -> mixer.EnsembleStems:
     """The worker: read the recording (a path, or a musicdesk Take) and separate it (mixer.open_ensemble)."""
+    workers.import_without_gc_pauses(*SEPARATION_MODULES, *(("torch", "safetensors") if method != "nmf" else ()))
     from musicdesk.analysis import Cancelled
     from musicdesk.audio import load_take
 
@@ -52,10 +61,10 @@ def stretch_job(stems: np.ndarray, sr: int, factor: float) -> tuple[float, np.nd
 class Lane(QWidget):
     """One stem: name, mute, solo, fader, export and report on the left; its plot on the right."""
 
-    def __init__(self, window: "StemsWindow", k: int):
+    def __init__(self, window: "StemsWindow", k: int, ens: mixer.EnsembleStems):
         super().__init__(window)
         self.k = k
-        ens = window.ens
+        self.ens = ens
         part = ens.parts[k]
         colour = LANE_COLOURS[k % len(LANE_COLOURS)]
         row = QHBoxLayout(self)
@@ -111,8 +120,18 @@ class Lane(QWidget):
         pi.setMouseEnabled(x=True, y=False)
         pi.showGrid(x=True, y=False, alpha=0.15)
         pi.setLabel("left", "pitch")
+        pi.disableAutoRange()               # the ranges are set once below, not refitted per item
+        # a fixed axis width: the linked lanes' views then line up, and a lane's first ticks do not
+        # resize it (which repaints every lane linked to it)
+        pi.getAxis("left").setWidth(AXIS_WIDTH_PX)
         row.addWidget(self.plot, 1)
-        self._draw(window, colour)
+        self.setFixedHeight(LANE_HEIGHT_PX)
+        self.colour = colour
+        self.cursor = pg.InfiniteLine(pos=0.0, angle=90, pen=pg.mkPen("#ff9800", width=2))
+
+    def draw(self, window: "StemsWindow") -> None:
+        """Fill the lane's plot (a second step, so that no one turn of the event loop does both)."""
+        self._draw(window, self.colour)
 
     def _fader_moved(self, v: int) -> None:
         self.db_label.setText("off" if v <= mixer.FADER_MIN_DB else f"{v:+d} dB" if v else "0 dB")
@@ -120,7 +139,7 @@ class Lane(QWidget):
     def _draw(self, window: "StemsWindow", colour: str) -> None:
         from musicdesk.trace import drawable_trace
 
-        ens, k = window.ens, self.k
+        ens, k = self.ens, self.k
         notes = [(on, off, m) for on, off, m in ens.notes_s[k] if on is not None]
         mids = [m for *_x, m in notes] or [60]
         lo, hi = min(mids) - 3.0, max(mids) + 3.0
@@ -130,7 +149,7 @@ class Lane(QWidget):
         ta = np.arange(len(act)) * ens.stems.activity_hop_s
         p.addItem(pg.PlotDataItem(ta, lo + act * (hi - lo), pen=None, fillLevel=lo, brush=pg.mkBrush(colour + "22")))
         # waveform: the stem's peak envelope along the lane's bottom quarter
-        te, pk = mixer.envelope(ens.stems.stems[k], ens.stems.sr)
+        te, pk = ens.envelopes[k] if ens.envelopes else mixer.envelope(ens.stems.stems[k], ens.stems.sr)
         scale = 0.25 * (hi - lo) / max(float(pk.max()) if len(pk) else 0.0, 1e-6)
         p.addItem(pg.PlotDataItem(te, lo + pk * scale, pen=pg.mkPen("#9e9e9e", width=1), fillLevel=lo,
                                   brush=pg.mkBrush("#bdbdbd88")))
@@ -144,14 +163,15 @@ class Lane(QWidget):
         t, m = drawable_trace(c.times_s, c.midi)
         self.contour = pg.PlotDataItem(t, m, pen=pg.mkPen(colour, width=1.6), connect="finite")
         p.addItem(self.contour)
-        for bar, t0 in window.bar_starts:
-            line = pg.InfiniteLine(pos=t0, angle=90, pen=pg.mkPen("#cfd8dc", width=1))
-            p.addItem(line)
-            if self.k == 0:
+        if window.bar_starts:                # the bar lines: one item of vertical segments
+            xs = np.repeat([t0 for _b, t0 in window.bar_starts], 2)
+            ys = np.tile([lo, hi + 0.5], len(window.bar_starts))
+            p.addItem(pg.PlotDataItem(xs, ys, pen=pg.mkPen("#cfd8dc", width=1), connect="pairs"))
+        if self.k == 0:
+            for bar, t0 in window.bar_starts:
                 label = pg.TextItem(str(bar), color="#607d8b", anchor=(0, 0))
                 label.setPos(t0, hi)
                 p.addItem(label)
-        self.cursor = pg.InfiniteLine(pos=0.0, angle=90, pen=pg.mkPen("#ff9800", width=2))
         p.addItem(self.cursor)
         p.setYRange(lo, hi + 0.5, padding=0)
         p.setXRange(0.0, ens.duration_s, padding=0.01)
@@ -161,6 +181,8 @@ class StemsWindow(QMainWindow):
     """The stem player. `score_path()` gives the practice window's score (None: none open),
     `current_take()` its take; `on_report(part, take)` shows one stem's report there and
     `on_cursor(part, element_id)` moves its score cursor."""
+
+    stems_shown = Signal()
 
     def __init__(self, settings: AppSettings | None = None, settings_org: str | None = None,
                  score_path: Callable[[], str | None] | None = None, current_take: Callable[[], object] | None = None,
@@ -179,6 +201,7 @@ class StemsWindow(QMainWindow):
         self.source = None                 # a path, or a Take (the practice window's current take)
         self.ens: mixer.EnsembleStems | None = None
         self.lanes: list[Lane] = []
+        self._building: mixer.EnsembleStems | None = None
         self.bar_starts: list[tuple[int, float]] = []
         self.speed = 1.0
         self._stretched: dict[float, np.ndarray] = {}
@@ -260,12 +283,16 @@ class StemsWindow(QMainWindow):
         self.info = QLabel("Open an ensemble recording and a score with two parts or more, then Separate. "
                            "Drop files here too.")
         self.info.setWordWrap(True)
+        # two lines, always: a longer text must not push the lanes down (and repaint them all)
+        self.info.setFixedHeight(2 * self.info.fontMetrics().lineSpacing() + 4)
         lay.addWidget(self.info)
         self.lanes_box = QWidget()
         self.lanes_layout = QVBoxLayout(self.lanes_box)
         self.lanes_layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        # always there: a scroll bar appearing with the last lane would resize, so repaint, every lane
+        scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         scroll.setWidget(self.lanes_box)
         lay.addWidget(scroll, 1)
         self.setCentralWidget(central)
@@ -367,26 +394,55 @@ class StemsWindow(QMainWindow):
 
     def _separated(self, ens: mixer.EnsembleStems) -> None:
         self._task_done()
-        self.show_stems(ens)
+        self.show_stems(ens, gradual=True)
         t = ens.stems.timings_s.get("total_s", 0.0)
         self.session.status(f"Separated {len(ens.parts)} parts ({ens.stems.method}) in {t:.1f} s.", 10000)
 
-    def show_stems(self, ens: mixer.EnsembleStems) -> None:
-        """Draw one lane per stem of `ens` (the mixer starts at unity, nothing muted or soloed)."""
+    def show_stems(self, ens: mixer.EnsembleStems, gradual: bool = False) -> None:
+        """Draw one lane per stem of `ens` (the mixer starts at unity, nothing muted or soloed).
+        `gradual`: one lane per turn of the event loop (each lane costs some 30 ms of the GUI thread,
+        so drawing four at once would stall the window); `ens` is set, and `stems_shown` emitted, once
+        the last lane is there."""
         self.stop()
         for lane in self.lanes:
             lane.setParent(None)
             lane.deleteLater()
-        self.ens = ens
+        self.lanes = []
+        self.ens = None
+        self._building = ens
         self._scale = mixer.headroom(ens.stems.stems)
         self._stretched = {1.0: ens.stems.stems}
         self.bar_starts = self._bar_starts(ens)
         self._timelines = {p: mixer.score_timeline(ens, k) for k, p in enumerate(ens.parts)}
-        self.lanes = [Lane(self, k) for k in range(len(ens.parts))]
-        for k, lane in enumerate(self.lanes):
+        if gradual:
+            QTimer.singleShot(LANE_PAUSE_MS, lambda: self._add_lane(ens, 0, True))
+        else:
+            for k in range(len(ens.parts)):
+                self._add_lane(ens, k, False)
+
+    def _add_lane(self, ens: mixer.EnsembleStems, k: int, gradual: bool, drawn: bool = False) -> None:
+        if self._building is not ens:          # another recording was shown meanwhile
+            return
+        if gradual and not drawn:              # this turn the lane's widgets, the next its plot
+            lane = Lane(self, k, ens)
+            self.lanes.append(lane)
             self.lanes_layout.insertWidget(k, lane)
-            if k:
-                lane.plot.setXLink(self.lanes[0].plot)
+            QTimer.singleShot(LANE_PAUSE_MS, lambda: self._add_lane(ens, k, True, True))
+            return
+        if not gradual:
+            lane = Lane(self, k, ens)
+            self.lanes.append(lane)
+            self.lanes_layout.insertWidget(k, lane)
+        lane = self.lanes[k]
+        lane.draw(self)
+        if k:
+            lane.plot.setXLink(self.lanes[0].plot)
+        if k + 1 < len(ens.parts):
+            if gradual:
+                QTimer.singleShot(LANE_PAUSE_MS, lambda: self._add_lane(ens, k + 1, True))
+            return
+        self._building = None
+        self.ens = ens
         bars = [b for b, _t in self.bar_starts] or [0]
         for sp in (self.bar_from, self.bar_to):
             sp.setRange(min(bars), max(bars))
@@ -395,6 +451,7 @@ class StemsWindow(QMainWindow):
         self.info.setText(f"{os.path.basename(ens.audio_path) or 'The take'}: {len(ens.parts)} stems "
                           f"({', '.join(ens.parts)}), {ens.duration_s:.1f} s, separated by {ens.stems.method}.")
         self._update_enabled()
+        self.stems_shown.emit()
 
     @staticmethod
     def _bar_starts(ens: mixer.EnsembleStems) -> list[tuple[int, float]]:

@@ -25,7 +25,8 @@ SPEEDS = (1.0, 0.9, 0.8, 0.75, 0.7, 0.6, 0.5)   # practice speeds offered (pitch
 class EnsembleStems:
     """An ensemble recording separated for the stem player: `stems` (musicdesk.separate.Stems), the
     score of each part (musicdesk Scores, in the stems' order), each stem's pitch contour and the
-    aligned (onset_s, offset_s) of each part's notes (None where the aligner found none)."""
+    aligned (onset_s, offset_s) of each part's notes (None where the aligner found none); `envelopes`:
+    each stem's (times_s, peak) for drawing its waveform (computed with the rest, off the GUI thread)."""
 
     stems: Stems
     scores: tuple
@@ -33,6 +34,7 @@ class EnsembleStems:
     notes_s: tuple            # per part: ((onset_s | None, offset_s | None, midi), ...) in score order
     score_path: str
     audio_path: str
+    envelopes: tuple = ()
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -64,8 +66,10 @@ def open_ensemble(samples: np.ndarray, sr: int, score_path: str | os.PathLike, m
     notes = []
     for sc, al in zip(scores, stems.alignment.parts):
         notes.append(tuple((x.onset_s, x.offset_s, n.midi) for n, x in zip(sc.notes, al.notes)))
+    envelopes = tuple(envelope(st, stems.sr) for st in stems.stems)
     report(1.0, "done")
-    return EnsembleStems(stems, tuple(scores), tuple(contours), tuple(notes), os.fspath(score_path), audio_path)
+    return EnsembleStems(stems, tuple(scores), tuple(contours), tuple(notes), os.fspath(score_path), audio_path,
+                         envelopes)
 
 
 # --------------------------------------------------------------------------- mixing
