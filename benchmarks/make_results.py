@@ -271,7 +271,17 @@ def _stems_rows() -> list[str]:
         return []
     per = "; ".join(f"{r['method']} {r['run']} {r['max_stall_ms']:.0f} ms ({r['longest_stall_during']})" for r in g["rows"])
     shown = min(r["open_to_shown_s"] for r in g["rows"])
-    return [f"| stems window: longest GUI stall while a 40 s Bach10 mix is separated, under 50 ms | {per}; "
+    rows = []
+    mo = _load("minus_one")
+    if mo:
+        for level, v in mo["levels"].items():
+            sm = v["summary"]
+            rows.append(f"| minus-one without headphones (Bach10, the other three at {float(level):+.0f} dB in the microphone): "
+                        f"notes of the part judged right (the issue sets no figure: measured) | cleaned {sm['cleaned']['correct_pct']:.1f}% of notes right "
+                        f"(alone {sm['alone']['correct_pct']:.1f}%, raw {sm['raw']['correct_pct']:.1f}%, NMF stem "
+                        f"{sm['NMF stem']['correct_pct']:.1f}%) | "
+                        f"measured |")
+    return rows + [f"| stems window: longest GUI stall while a 40 s Bach10 mix is separated, under 50 ms | {per}; "
             f"stems shown {shown:.1f} s after opening (fastest run) | "
             f"{'MET' if g['worst_stall_ms'] < 50 else 'NOT MET' + (' (met with the default method)' if g.get('nmf_stall_ms', 99) < 50 else '')} |"]
 

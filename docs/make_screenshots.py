@@ -16,6 +16,9 @@ rendered takes of the example a few days apart, each with fewer injected errors;
 `make_screenshots.py history` only the history panel.
 stems.png and stems-part-report.png (Tools > Stems on the Bach10 01 mixture: four lanes, the violin muted,
 a loop over bars 3-5; then the bassoon's stem judged in the practice window); `make_screenshots.py stems`.
+minus-one.png (minus-one practice: the Bach10 01 violin recorded while the app plays the score's other
+three parts through a speaker, simulated here, and judged with the accompaniment taken out);
+`make_screenshots.py minus_one`.
 """
 from __future__ import annotations
 
@@ -372,6 +375,62 @@ def stems() -> None:
     main.close()
 
 
+def minus_one() -> None:
+    """Minus-one on a real player: the Bach10 01 score open on the violin part, Take > "Minus-one from
+    the score" (the other three parts rendered); the take is the real violin recording with that
+    accompaniment reaching the microphone through a simulated speaker and room (-6 dB, 60 ms late), as
+    it would without headphones; it is judged with the accompaniment taken out (minus-one.png).
+    (Not the recording's own stems: they hold a little of this very violinist, which a live player's
+    take would not.)"""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import numpy as np
+    from PySide6.QtWidgets import QApplication
+    from scipy.signal import fftconvolve
+
+    from musicdesk.app.main_window import MainWindow
+    from musicdesk.app.minus_one import cleaned_take_job
+    from musicdesk.app.settings import AppSettings
+    from musicdesk.audio import load_take
+    from training.room import impulse_response
+
+    app = QApplication.instance() or QApplication([])
+    bach = ROOT.parent / "shared" / "data" / "bach10" / "01-AchGottundHerr"
+    if not bach.is_dir():
+        print("minus-one.png needs ../shared/data/bach10")
+        return
+    tmp = Path(tempfile.mkdtemp())
+
+    def pump_until(cond, timeout_s=120.0):
+        end = time.time() + timeout_s
+        while not cond() and time.time() < end:
+            app.processEvents()
+            time.sleep(0.01)
+
+    main = MainWindow(AppSettings(count_in_beats=0, takes_dir=str(tmp)), "musicdesk-screenshots")
+    main.resize(*SIZE)
+    main.show()
+    main.nav.open_score(str(bach / "01-AchGottundHerr.mid"))
+    pump_until(lambda: main.session.loaded is not None)
+    mo = main.takes.minus_one
+    mo.act_from_score.trigger()
+    pump_until(lambda: mo.active)
+    violin = load_take(str(bach / "01-AchGottundHerr-violin.flac"))
+    played = mo.acc.samples
+    rng = np.random.default_rng(4)
+    ir = np.concatenate([np.zeros(int(0.06 * violin.sr)), impulse_response(violin.sr, rng, 0.5, 4.0)])
+    echo = fftconvolve(played, ir)[:len(played)]
+    n = min(len(echo), len(violin.samples))
+    x = violin.samples[:n]
+    echo = echo[:n] * np.sqrt(np.mean(x ** 2) / np.mean(echo[:n] ** 2)) * 10 ** (-6 / 20)
+    mic = (x + echo).astype(np.float32)
+    main.takes._cleaned(cleaned_take_job(mic, violin.sr, "", played, 0.05))
+    pump_until(lambda: main.session.analysis is not None)
+    pump_until(lambda: False, 1.5)
+    main.grab().save(str(OUT / "minus-one.png"))
+    print("wrote", OUT / "minus-one.png")
+    main.close()
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["melody"]:
         melody_lab()
@@ -381,9 +440,12 @@ if __name__ == "__main__":
         bach10_take()
     elif sys.argv[1:] == ["stems"]:
         stems()
+    elif sys.argv[1:] == ["minus_one"]:
+        minus_one()
     else:
         main()
         melody_lab()
         bach10_take()
         history()
         stems()
+        minus_one()

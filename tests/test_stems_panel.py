@@ -231,6 +231,38 @@ def test_report_of_one_part_in_the_practice_window(qtbot, tmp_path, piece, ens):
     w.close()
 
 
+def test_minus_one_from_a_lane_plays_the_other_stems_in_the_practice_window(qtbot, tmp_path, piece, ens):
+    """A lane's "play along" hands the practice window the other stems (at their faders) as the
+    accompaniment for the next takes, and shows the lane's part there."""
+    from musicdesk.app.main_window import MainWindow
+    from musicdesk.app import stems_panel
+
+    d, score, _mix, _stems = piece
+    w = MainWindow(AppSettings(count_in_beats=0, takes_dir=str(tmp_path)), ORG)
+    qtbot.addWidget(w)
+    w.nav.open_score(str(score))
+    qtbot.waitUntil(lambda: w.session.loaded is not None, timeout=60_000)
+    sw = stems_panel.show_for(w)
+    sw.show_stems(ens)
+    sw.lanes[0].fader.setValue(-6)                     # the violin's own fader does not matter
+    sw.lanes[1].fader.setValue(-6)
+    sw.lanes[0].act_minus_one.trigger()
+    mo = w.takes.minus_one
+    qtbot.waitUntil(lambda: mo.active, timeout=60_000)
+    assert mo.acc.part == "Violin" and w.session.score.part == "Violin"
+    st = ens.stems.stems
+    want = mixer.headroom(st) * 10 ** (-6 / 20) * st[1]
+    assert mo.acc.samples == pytest.approx(want, abs=1e-5) and mo.acc.sr == ens.stems.sr
+    assert "other stems" in mo.describe() and "taken out" in mo.describe()
+    w.session.settings.headphones = True
+    assert "nothing is removed" in mo.describe()
+    assert mo.take_task(np.zeros(100, np.float32), 44100, "") is None   # nothing played: judged as recorded
+    mo.act_off.trigger()
+    assert not mo.active
+    sw.close()
+    w.close()
+
+
 @pytest.fixture(scope="module")
 def vmic():
     from vmic import virtual_microphone
@@ -250,3 +282,31 @@ def test_plays_the_mix_and_a_mute_is_heard(vmic, win, qtbot, ens):
     assert np.allclose(win.player._x, np.clip(mixer.headroom(ens.stems.stems) * ens.stems.stems[1], -1, 1))
     win.stop()
     assert not win.player.is_playing
+
+
+def test_the_practice_scores_cursor_follows_the_stems_as_they_play(vmic, qtbot, tmp_path, piece, ens):
+    """Real PortAudio output: while the stems play, the practice window's engraved score cursor moves
+    along the notes of the part on show, in the recording's time (its aligned onsets)."""
+    from musicdesk.app import stems_panel
+    from musicdesk.app.main_window import MainWindow
+
+    d, score, _mix, _stems = piece
+    w = MainWindow(AppSettings(count_in_beats=0, takes_dir=str(tmp_path)), ORG)
+    qtbot.addWidget(w)
+    w.show()
+    with qtbot.waitSignal(w.score_shown, timeout=60_000):
+        w.open_score(str(score))
+    sw = stems_panel.show_for(w)
+    sw.show_stems(ens)
+    part = w.session.score.part
+    onsets, ids = sw._timelines[part]
+    seen = []
+    sw.play()
+    qtbot.waitUntil(lambda: (seen.append(w.nav.cursor_id) or len(set(filter(None, seen))) >= 3), timeout=20_000)
+    t = sw.position_s()
+    sw.stop()
+    order = [ids.index(e) for e in dict.fromkeys(filter(None, seen))]
+    assert order == sorted(order) and order[0] <= 1          # note after note, from the start
+    assert onsets[order[-1]] <= t + 0.1                      # never ahead of the playback
+    sw.close()
+    w.close()

@@ -253,6 +253,8 @@ class MainWindow(QMainWindow):
         tm = mb.addMenu("&Take")
         for a in take_actions:
             tm.addAction(a)
+        tm.addSeparator()
+        tm.addActions([k.minus_one.act_from_score, k.minus_one.act_off])
         tools = mb.addMenu("T&ools")
         tools.addAction(self.act_tuner)
         tools.addAction(self.act_melody_lab)

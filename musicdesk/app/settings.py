@@ -28,6 +28,7 @@ class AppSettings:
     latency_ms: float = 0.0           # input latency: subtracted from the take's times against the metronome
     count_in_beats: int = 4           # metronome beats before recording; 0 = none
     metronome_in_take: bool = False   # the metronome keeps clicking through the take (headphones advised)
+    headphones: bool = False          # minus-one through headphones: the take holds no accompaniment to remove
     concert_pitch: bool = False       # name a transposing part's notes as they sound (default: as written)
     takes_dir: str = ""               # "" = the user data folder
     history_enabled: bool = True      # keep every take and its analysis in the practice history

@@ -110,6 +110,13 @@ class SettingsDialog(QDialog):
                                       "at its tempo. Use headphones: clicks picked up by the microphone are "
                                       "not notes, but they can mask quiet ones.")
         form.addRow("Metronome", self.click_through)
+        self.headphones = QCheckBox("I listen through headphones")
+        self.headphones.setChecked(bool(settings.headphones))
+        self.headphones.setToolTip("Minus-one practice: without headphones the accompaniment also reaches the "
+                                   "microphone, and the app takes it out of the take before judging it (the "
+                                   "take file keeps what the microphone heard). With headphones there is "
+                                   "nothing to take out.")
+        form.addRow("Accompaniment", self.headphones)
         self.concert = QCheckBox("Name notes at concert pitch")
         self.concert.setChecked(bool(settings.concert_pitch))
         self.concert.setToolTip("For a transposing part (a B-flat clarinet, an alto saxophone), name notes as "
@@ -200,7 +207,7 @@ class SettingsDialog(QDialog):
             tracker=self.tracker.currentData(), latency_ms=self.latency.value(),
             assess_model=self.assess_model.currentData(), assess_device=self.assess_device.currentData(),
             count_in_beats=self.count_in.value(), metronome_in_take=self.click_through.isChecked(),
-            concert_pitch=self.concert.isChecked(),
+            headphones=self.headphones.isChecked(), concert_pitch=self.concert.isChecked(),
             takes_dir=self.takes_dir.text().strip(), history_enabled=self.keep.isChecked(),
             student_name=self.student.text().strip(), history_db=self.history_db.text().strip(),
             teacher_mode=self.teacher.isChecked(), teacher_name=self.teacher_name.text().strip(),

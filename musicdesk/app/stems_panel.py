@@ -95,6 +95,8 @@ class Lane(QWidget):
         menu.addSeparator()
         self.act_report = menu.addAction(f"Report of {part} in the practice window",
                                          lambda: window.report_part(k))
+        self.act_minus_one = menu.addAction(f"Play {part} along with the others (minus-one practice)",
+                                            lambda: window.practise_minus_one(k))
         self.more.setMenu(menu)
         buttons.addWidget(self.more)
         left.addLayout(buttons)
@@ -187,7 +189,8 @@ class StemsWindow(QMainWindow):
     def __init__(self, settings: AppSettings | None = None, settings_org: str | None = None,
                  score_path: Callable[[], str | None] | None = None, current_take: Callable[[], object] | None = None,
                  on_report: Callable[[str, object], None] | None = None,
-                 on_cursor: Callable[[str, str], None] | None = None, parent=None):
+                 on_cursor: Callable[[str, str], None] | None = None,
+                 on_minus_one: Callable[[object], None] | None = None, parent=None):
         super().__init__(parent)
         self.setWindowTitle("musicdesk - stems")
         self.resize(1100, 640)
@@ -197,6 +200,7 @@ class StemsWindow(QMainWindow):
         self._current_take = current_take or (lambda: None)
         self.on_report = on_report
         self.on_cursor = on_cursor
+        self.on_minus_one = on_minus_one
         self.score_path: str | None = None
         self.source = None                 # a path, or a Take (the practice window's current take)
         self.ens: mixer.EnsembleStems | None = None
@@ -596,6 +600,18 @@ class StemsWindow(QMainWindow):
         st = self.ens.stems
         self.on_report(self.ens.parts[k], Take(st.stems[k].copy(), st.sr, ""))
 
+    def practise_minus_one(self, k: int) -> None:
+        """Record part k in the practice window while the other stems play (at their faders, at the
+        speed chosen): musicdesk.app.minus_one."""
+        from musicdesk.separate.minusone import Accompaniment, accompaniment
+
+        if self.on_minus_one is None or self.ens is None or self.speed not in self._stretched:
+            return
+        self.stop()
+        y = accompaniment(self._stretched[self.speed], k, self.gains()) * self._scale
+        src = "the recording's other stems" + (f" at {round(self.speed * 100)}%" if self.speed != 1.0 else "")
+        self.on_minus_one(Accompaniment(self.ens.parts[k], y, self.ens.stems.sr, src))
+
     def closeEvent(self, ev) -> None:  # noqa: N802 - Qt API
         self.stop()
         if self._task is not None:
@@ -618,7 +634,8 @@ def show_for(window) -> StemsWindow:
                 window.nav.set_cursor_note(element_id)
 
         w = StemsWindow(s.settings, s.settings_org, score_path=lambda: s.loaded.path if s.loaded else None,
-                        current_take=lambda: s.take, on_report=report, on_cursor=cursor)
+                        current_take=lambda: s.take, on_report=report, on_cursor=cursor,
+                        on_minus_one=lambda acc: (window.takes.minus_one.set_accompaniment(acc), window.raise_()))
         window.stems_window = w
     w._say_sources()
     w._update_enabled()

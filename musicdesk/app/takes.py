@@ -55,6 +55,9 @@ class TakeController(QObject):
         self.timer.setInterval(FRAME_MS)
         self.timer.timeout.connect(self._tick)
         self.loop = LoopRecording(session, nav, results, roll)   # Record with Loop on: each pass a take
+        from musicdesk.app.minus_one import MinusOnePractice
+
+        self.minus_one = MinusOnePractice(session, nav)        # Record plays the other parts
         nav.take_file_wanted.connect(self.open_take)
         nav.take_wanted.connect(self.set_take)
         session.changed.connect(self.update_enabled)
@@ -190,6 +193,7 @@ class TakeController(QObject):
         else:
             self.loop.reset()
             self._start_count_in()
+            self.minus_one.start(int(rec.sr), self._count_in_s)
             self.nav.show_score_notes(self._count_in_s)
         self.roll.clear_live()
         self.clip_label.setText("")
@@ -256,6 +260,7 @@ class TakeController(QObject):
         self.timer.stop()
         stop_quietly(self._click)
         self._click = None
+        self.minus_one.stop()
         looped = self.loop.active
         self.loop.stop_clicks()
         result = rec.stop()
@@ -277,8 +282,20 @@ class TakeController(QObject):
             s.status("The take is too short to analyse; record again.", 8000)
             return
         path = result.recovered_path or (result.path if not rec.disk_failed else "")
+        task = self.minus_one.take_task(samples, int(result.sr), path)
+        if task is not None:         # judged with the accompaniment taken out; the file stays raw
+            s.run(task, self._cleaned, "Cannot take the accompaniment out of the take")
+            return
         task = workers.Task(take_from_samples, samples, int(result.sr), path, user_errors=user_errors())
         s.run(task, self.set_take, "Cannot analyse the take")
+
+    def _cleaned(self, result) -> None:
+        take, cleaned = result
+        self.minus_one.last = cleaned
+        self.s.status(f"The accompaniment was taken out of the take (about {cleaned.echo_reduction_db:.0f} dB "
+                      f"less; it arrived {1000 * cleaned.delay_s:.0f} ms late). The take file keeps what the "
+                      "microphone heard.", 15000)
+        self.set_take(take)
 
     # ------------------------------------------------------------------ saving
     def save_take_dialog(self) -> None:

@@ -1,0 +1,200 @@
+"""Minus-one practice: the core's echo cancellation (musicdesk.separate.minusone) on a rendered duo, and
+end to end through the window and a real PortAudio input (tests/vmic.py): the app plays the other
+part while a take of one part with injected mistakes is played into the microphone; the accompaniment
+reaches the microphone too (through a delay line, as a speaker would), and the notes coloured wrong
+must be exactly the injected ones."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile as sf
+
+from musicdesk.audio import Take
+from musicdesk.separate import minusone
+from musicdesk.synth import PerformedNote, render_notes
+
+BPM = 90.0
+SR = 44100
+# eight bars: a melody (violin) over a bass line (bassoon)
+MELODY = [67, 69, 71, 72, 74, 72, 71, 69, 71, 67, 72, 71, 69, 67, 66, 67,
+          74, 76, 74, 72, 71, 72, 74, 71, 69, 71, 72, 74, 72, 71, 69, 67]
+BASS = [48, 55, 47, 52, 53, 50, 45, 43, 48, 52, 55, 50, 53, 50, 43, 48]
+WRONG, FLAT, MISSED = 5, 12, 21
+
+
+def duo_midi(path) -> str:
+    pm = pretty_midi.PrettyMIDI(initial_tempo=BPM)
+    spb = 60.0 / BPM
+    for notes, dur, name, prog in ((MELODY, 1, "Violin", 40), (BASS, 2, "Bassoon", 70)):
+        inst = pretty_midi.Instrument(program=prog, name=name)
+        for i, m in enumerate(notes):
+            inst.notes.append(pretty_midi.Note(90, m, i * dur * spb, (i + 1) * dur * spb - 0.02))
+        pm.instruments.append(inst)
+    pm.write(str(path))
+    return str(path)
+
+
+def test_accompaniment_leaves_out_my_part_and_keeps_the_others():
+    stems = np.stack([np.ones(10, np.float32), 2 * np.ones(10, np.float32), 3 * np.ones(10, np.float32)])
+    np.testing.assert_allclose(minusone.accompaniment(stems, 1), 4.0)
+    np.testing.assert_allclose(minusone.accompaniment(stems, 0, [1, 0.5, 1]), 4.0)
+    with pytest.raises(ValueError):
+        minusone.accompaniment(stems, 3)
+    acc = minusone.Accompaniment("Violin", np.ones(100, np.float32), 100, "test")
+    ref = minusone.for_take(acc, 0.5, 100)
+    assert len(ref) == 150 and not ref[:50].any() and ref[50:].all()
+
+
+@pytest.fixture(scope="module")
+def duo(tmp_path_factory):
+    """The duo's score, its parts, the bassoon rendered as the app plays it, and a violin take."""
+    from musicdesk.separate.core import load_parts
+
+    d = tmp_path_factory.mktemp("duo")
+    path = duo_midi(d / "duo.mid")
+    scores = load_parts(path)
+    played = minusone.rendered_accompaniment(scores, 0, SR)
+    spb = 60.0 / BPM
+    take = render_notes([PerformedNote(0.5 + i * spb, 0.5 + (i + 1) * spb - 0.03, m, 0.0, 90)
+                         for i, m in enumerate(MELODY)], "flute", sr=SR, tail_s=0.5).samples
+    return path, scores, played, take
+
+
+def test_rendered_accompaniment_is_the_other_part(duo):
+    _path, scores, played, _take = duo
+    assert [sc.part for sc in scores] == ["Violin", "Bassoon"]
+    from musicdesk.pitch import track_pitch
+
+    c = track_pitch(Take(played, SR, ""))
+    midi = c.midi[np.isfinite(c.midi)]
+    assert len(midi) and np.median(midi) < 57          # the bass line, not the melody
+
+
+def test_echo_of_the_accompaniment_is_taken_out_and_my_part_judged_as_alone(duo):
+    """A room's echo of the bassoon (80 ms late, -3 dB against the take) in the microphone: raw, the
+    violin is judged badly; cleaned, as well as alone (the margin measured: see the assertions)."""
+    from scipy.signal import fftconvolve
+
+    from musicdesk.analysis import analyze
+
+    _path, scores, played, take = duo
+    rng = np.random.default_rng(1)
+    ir = np.zeros(int(0.08 * SR) + 4000)
+    ir[int(0.08 * SR)] = 1.0
+    ir[int(0.08 * SR) + 300:] += 0.05 * rng.standard_normal(3700) * np.exp(-np.arange(3700) / 800)
+    echo = fftconvolve(played, ir)[:len(played)]
+    n = max(len(take), len(echo))
+    mic = np.zeros(n, np.float32)
+    mic[:len(take)] += take
+    gain = np.sqrt(np.mean(take ** 2) / np.mean(echo ** 2)) * 10 ** (-3 / 20)
+    mic[:len(echo)] += gain * echo
+    c = minusone.remove_accompaniment(mic, SR, played, expected_delay_s=0.05)
+    assert abs(c.delay_s - 0.08) < 0.002 and len(c.samples) == len(mic)
+    assert c.echo_reduction_db > 15
+
+    def right(y) -> float:
+        rep = analyze(scores[0], Take(np.asarray(y, np.float32), SR)).report
+        return float(np.mean([x.status == "correct" for x in rep.notes]))
+
+    alone, raw, cleaned = right(take), right(mic), right(c.samples)
+    assert alone == 1.0 and cleaned == 1.0
+    assert raw < 0.9, raw                                # what the cleaning is for
+
+
+def test_nothing_played_leaves_the_take_as_it_was():
+    x = np.random.default_rng(0).standard_normal(SR).astype(np.float32)
+    c = minusone.remove_accompaniment(x, SR, np.zeros(SR, np.float32))
+    np.testing.assert_array_equal(c.samples, x)
+
+
+# ---------------------------------------------------------------------------------------- end to end
+
+pytest.importorskip("pytestqt")
+
+
+@pytest.mark.timeout(240)
+def test_minus_one_through_a_real_input_colours_exactly_the_injected_mistakes(qtbot, tmp_path, duo):
+    from musicdesk.analysis import analyze
+    from musicdesk.app.main_window import MainWindow
+    from musicdesk.app.settings import AppSettings
+    from musicdesk.simulate import Errors, perform
+    from vmic import VMIC_SR, virtual_microphone
+
+    path, scores, _played, _take = duo
+    delay_s = 0.08
+    with virtual_microphone() as mic:
+        w = MainWindow(settings=AppSettings(count_in_beats=0, takes_dir=str(tmp_path), latency_ms=1000 * delay_s),
+                       settings_org="musicdesk-tests-minus-one")
+        qtbot.addWidget(w)
+        w.show()
+        with qtbot.waitSignal(w.score_shown, timeout=60000):
+            w.open_score(path)
+        qtbot.waitUntil(lambda: not w.warming, timeout=60000)
+        assert w.session.score.part == "Violin"
+        mo = w.takes.minus_one
+        w.takes.minus_one.act_from_score.trigger()
+        qtbot.waitUntil(lambda: mo.active, timeout=60000)
+        assert "Bassoon" not in mo.acc.part and mo.acc.source == "the score's other parts"
+        score = w.session.score
+        errs = Errors(wrong_midi={WRONG: score.notes[WRONG].midi + 3}, detune_cents={FLAT: -40.0},
+                      missed=frozenset({MISSED}))
+        notes, _truth = perform(score.notes, errs, lead_s=0.3)
+        take = render_notes(notes, "flute", sr=VMIC_SR, tail_s=0.5).samples
+        # a realistic balance: the accompaniment from the speaker 3 dB below the player at the microphone
+        acc_rms = float(np.sqrt(np.mean(mo.acc.samples ** 2)))
+        take = take * (acc_rms * 10 ** (3 / 20) / float(np.sqrt(np.mean(take ** 2))))
+        assert np.abs(take).max() < 1.0
+        wav = tmp_path / "violin-take.wav"
+        sf.write(wav, take.astype(np.float32), VMIC_SR, subtype="FLOAT")
+        with mic.delay_line(delay_s):                  # the app's output reaches the input 80 ms late
+            w.start_recording()
+            assert mo.player is not None and mo.player.is_playing
+            p = mic.play(str(wav))
+            qtbot.waitUntil(lambda: p.poll() is not None and not mo.player.is_playing, timeout=90000)
+            qtbot.wait(600)
+            with qtbot.waitSignal(w.analysis_shown, timeout=120000):
+                w.stop()
+        cats: dict[str, list[int]] = {}
+        for n in w.score.notes:
+            cats.setdefault(w.categories[n.id], []).append(n.index)
+        wrong = {c: v for c, v in cats.items() if c != "correct"}
+        assert cats.get("wrong_pitch") == [WRONG], wrong
+        assert cats.get("out_of_tune") == [FLAT], wrong
+        assert cats.get("missed") == [MISSED], wrong
+        assert set(cats) <= {"correct", "wrong_pitch", "out_of_tune", "missed"}, wrong
+        assert mo.last is not None and abs(mo.last.delay_s - delay_s) < 0.06
+        # the take file keeps what the microphone heard (the accompaniment in it)
+        saved = [f for f in os.listdir(tmp_path / "takes") if f.endswith(".wav")]
+        raw, sr = sf.read(tmp_path / "takes" / saved[0], dtype="float32")
+        assert sr == VMIC_SR and len(raw) == len(w.session.take.samples)
+        assert float(np.mean(raw ** 2)) > 1.2 * float(np.mean(w.session.take.samples ** 2))
+        # the same take judged raw, and alone (reported; the window's figure is the cleaned one)
+        def right(y) -> float:
+            rep = analyze(score, Take(np.asarray(y, np.float32), VMIC_SR)).report
+            return 100 * float(np.mean([x.status == "correct" for x in rep.notes]))
+
+        shown = 100 * float(np.mean([c == "correct" for c in w.categories.values()]))
+        figures = {"alone": right(take), "raw with the accompaniment": right(raw), "cleaned (shown)": shown}
+        print("minus-one e2e, notes judged correct (%):", figures)
+        assert figures["raw with the accompaniment"] < shown
+        w.close()
+
+
+def test_minus_one_from_a_one_part_score_says_what_to_do(qtbot, tmp_path):
+    from musicdesk.app.main_window import MainWindow
+    from musicdesk.app.settings import AppSettings
+    from musicdesk.score import example_score_path
+
+    w = MainWindow(settings=AppSettings(count_in_beats=0, takes_dir=str(tmp_path)),
+                   settings_org="musicdesk-tests-minus-one")
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(w.score_shown, timeout=60000):
+        w.open_score(example_score_path())
+    w.takes.minus_one.act_from_score.trigger()
+    qtbot.waitUntil(lambda: w.last_error is not None, timeout=60000)
+    assert "two parts or more" in w.last_error and "Tools > Stems" in w.last_error
+    assert not w.takes.minus_one.active
+    w.close()
