@@ -155,14 +155,15 @@ def main() -> None:
         lines.append(f"| {r['method']} | {r['run']} | {r['open_to_shown_s']:.2f} s | {r['worker_total_s']:.2f} s | "
                      f"{1000 * r['lanes_drawn_s']:.0f} ms | {r['max_stall_ms']:.0f} ms | {r['longest_stall_during']} | "
                      f"{r['p99_gap_ms']:.0f} ms |")
-    lines += ["", "How the stalls were brought down (each found by this benchmark): the lanes are drawn one step "
-              "per turn of the event loop (a lane's widgets, then its plot), with a fixed height, a fixed axis "
-              "width and an always-there scroll bar, so that a new lane repaints no other lane (before: all "
-              "four at once, 110-250 ms); the libraries a separation loads are imported with the garbage "
-              "collector off and then frozen (before: full collections over the heap held the GIL for "
-              "50-150 ms while music21 and librosa loaded). What is left on the network's first run is "
-              "importing torch (loading libtorch holds the GIL), once per session; `auto` (the NMF) does "
-              "not load torch.",
+    lines += ["", "How the stalls were brought down (each found by this benchmark): the lanes are drawn in steps, "
+              "one per turn of the event loop (a lane's widgets, then its plot in two stages), with a fixed "
+              "height, a fixed axis width and an always-there scroll bar, so that a new lane repaints no other "
+              "lane (before: all four at once, 110-250 ms); the separation runs in a child process "
+              "(musicdesk.separate.child, reused), because in a worker thread importing torch held the GIL for "
+              "about 250 ms, and full garbage collections and the NMF's alignment 45-150 ms at a time; what "
+              "comes back is frozen out of the collector's sight (gc.freeze). What is left is the GUI thread's "
+              "own work: drawing a lane, and on the first run in a fresh process pyqtgraph's first paints. The "
+              "figures vary from run to run on this machine by about +-20 ms.",
               "", f"Longest stall over all runs: {worst:.0f} ms: "
               f"{'MET' if worst < TARGET_STALL_MS else 'NOT MET'} (target under {TARGET_STALL_MS:.0f} ms); "
               f"with the default method (auto, the NMF): {nmf:.0f} ms."]

@@ -169,6 +169,32 @@ def test_cancel_leaves_nothing_half_done(win, qtbot, piece):
     assert win.act_separate.isEnabled()
 
 
+def test_the_network_separates_in_a_child_process_and_cancels_there(win, qtbot, piece):
+    """The network runs in a child process (importing torch in a worker thread would stall the window):
+    its stems come back, a cancel reaches it, and it is reused."""
+    from musicdesk.app import stems_panel
+
+    d, score, _mix, _stems = piece
+    win.set_recording(str(d / "duo.wav"))
+    win.set_score(str(score))
+    win.method_combo.setCurrentText("network")
+    stages = []
+    win.start_separation()
+    win._task.signals.progress.connect(lambda st, f: stages.append(st))
+    qtbot.waitUntil(lambda: win.ens is not None, timeout=180_000)
+    assert win.ens.stems.method == "network" and win.ens.stems.stems.shape[0] == 2
+    assert stages and len(win.lanes) == 2
+    child = stems_panel._CHILD
+    assert child is not None
+    win.start_separation()
+    win.cancel()
+    qtbot.waitUntil(lambda: win._task is None, timeout=120_000)
+    assert "cancelled" in win.statusBar().currentMessage() and stems_panel._CHILD is child
+    win.start_separation()                                # the same child, not broken by the cancel
+    qtbot.waitUntil(lambda: win._task is None and win.ens is not None, timeout=120_000)
+    assert win.ens.stems.method == "network"
+
+
 def test_bad_input_gets_a_dialog(win, qtbot, piece, tmp_path):
     import pretty_midi
 

@@ -8,6 +8,7 @@ progress and cancel. The audio callback only copies the mix; a fader swaps in a 
 """
 from __future__ import annotations
 
+import gc
 import os
 from typing import Callable
 
@@ -39,15 +40,36 @@ AXIS_WIDTH_PX = 52        # fixed, so that a new lane does not resize (and repai
 AUDIO_EXT = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 
 
-def separate_job(source, score_path: str, method: str, progress=None, cancelled=None) -> mixer.EnsembleStems:
-    """The worker: read the recording (a path, or a musicdesk Take) and separate it (mixer.open_ensemble)."""
-    workers.import_without_gc_pauses(*SEPARATION_MODULES, *(("torch", "safetensors") if method != "nmf" else ()))
-    from musicdesk.analysis import Cancelled
-    from musicdesk.audio import load_take
+_CHILD = None     # musicdesk.separate.child.ChildSeparator: the network separates there
 
-    take = load_take(source) if isinstance(source, (str, os.PathLike)) else source
+
+def separate_job(source, score_path: str, method: str, progress=None, cancelled=None,
+                 in_child: bool = True) -> mixer.EnsembleStems:
+    """The worker: read the recording (a path, or a musicdesk Take) and separate it (mixer.open_ensemble)
+    in a child process (musicdesk.separate.child), reused from one separation to the next: in this
+    process, importing torch held the GIL for about 250 ms, and the NMF's alignment and the pitch
+    tracking for 45-60 ms at a time, and each stalled the window (benchmarks/bench_stems_gui.py).
+    `in_child=False` runs it here."""
+    global _CHILD
+    from musicdesk.analysis import Cancelled
+
     say = (lambda f, s: progress(s, f)) if progress is not None else None
     try:
+        if in_child:
+            from musicdesk.separate.child import ChildSeparator
+
+            if _CHILD is None:
+                _CHILD = ChildSeparator()
+            ens = _CHILD.open_ensemble(source, score_path, method, progress=say, cancel=cancelled)
+            # what came back (scores, stems, contours: some 10^5 objects) and all before it are moved out
+            # of the collector's sight: a full collection would otherwise scan them all, holding the GIL
+            # for 50-100 ms while the lanes are drawn. They are freed by reference counting as usual.
+            gc.freeze()
+            return ens
+        workers.import_without_gc_pauses(*SEPARATION_MODULES)
+        from musicdesk.audio import load_take
+
+        take = load_take(source) if isinstance(source, (str, os.PathLike)) else source
         return mixer.open_ensemble(take.samples, take.sr, score_path, method, audio_path=take.path or "",
                                    progress=say, cancel=cancelled)
     except InterruptedError as exc:
@@ -131,14 +153,17 @@ class Lane(QWidget):
         self.colour = colour
         self.cursor = pg.InfiniteLine(pos=0.0, angle=90, pen=pg.mkPen("#ff9800", width=2))
 
-    def draw(self, window: "StemsWindow") -> None:
-        """Fill the lane's plot (a second step, so that no one turn of the event loop does both)."""
-        self._draw(window, self.colour)
+    def draw(self, window: "StemsWindow", stage: int | None = None) -> None:
+        """Fill the lane's plot: stage 0 the ranges, activity, waveform and bar lines; stage 1 the notes,
+        the contour, the bar numbers and the cursor; None both. In stages, so that no one turn of the
+        event loop does it all."""
+        for st in ((0, 1) if stage is None else (stage,)):
+            self._draw(window, self.colour, st)
 
     def _fader_moved(self, v: int) -> None:
         self.db_label.setText("off" if v <= mixer.FADER_MIN_DB else f"{v:+d} dB" if v else "0 dB")
 
-    def _draw(self, window: "StemsWindow", colour: str) -> None:
+    def _draw(self, window: "StemsWindow", colour: str, stage: int) -> None:
         from musicdesk.trace import drawable_trace
 
         ens, k = self.ens, self.k
@@ -146,6 +171,11 @@ class Lane(QWidget):
         mids = [m for *_x, m in notes] or [60]
         lo, hi = min(mids) - 3.0, max(mids) + 3.0
         p = self.plot
+        if stage == 1:
+            self._draw_notes(window, colour, notes, mids, hi, drawable_trace)
+            return
+        p.setYRange(lo, hi + 0.5, padding=0)
+        p.setXRange(0.0, ens.duration_s, padding=0.01)
         # activity: shaded where the part plays (the network's head, or the aligned score for the NMF)
         act = ens.stems.activity[k]
         ta = np.arange(len(act)) * ens.stems.activity_hop_s
@@ -155,6 +185,13 @@ class Lane(QWidget):
         scale = 0.25 * (hi - lo) / max(float(pk.max()) if len(pk) else 0.0, 1e-6)
         p.addItem(pg.PlotDataItem(te, lo + pk * scale, pen=pg.mkPen("#9e9e9e", width=1), fillLevel=lo,
                                   brush=pg.mkBrush("#bdbdbd88")))
+        if window.bar_starts:                # the bar lines: one item of vertical segments
+            xs = np.repeat([t0 for _b, t0 in window.bar_starts], 2)
+            ys = np.tile([lo, hi + 0.5], len(window.bar_starts))
+            p.addItem(pg.PlotDataItem(xs, ys, pen=pg.mkPen("#cfd8dc", width=1), connect="pairs"))
+
+    def _draw_notes(self, window: "StemsWindow", colour: str, notes, mids, hi: float, drawable_trace) -> None:
+        ens, k, p = self.ens, self.k, self.plot
         # the part's notes where the aligner put them, and the stem's pitch over them
         if notes:
             on = np.array([n[0] for n in notes])
@@ -165,18 +202,12 @@ class Lane(QWidget):
         t, m = drawable_trace(c.times_s, c.midi)
         self.contour = pg.PlotDataItem(t, m, pen=pg.mkPen(colour, width=1.6), connect="finite")
         p.addItem(self.contour)
-        if window.bar_starts:                # the bar lines: one item of vertical segments
-            xs = np.repeat([t0 for _b, t0 in window.bar_starts], 2)
-            ys = np.tile([lo, hi + 0.5], len(window.bar_starts))
-            p.addItem(pg.PlotDataItem(xs, ys, pen=pg.mkPen("#cfd8dc", width=1), connect="pairs"))
         if self.k == 0:
             for bar, t0 in window.bar_starts:
                 label = pg.TextItem(str(bar), color="#607d8b", anchor=(0, 0))
                 label.setPos(t0, hi)
                 p.addItem(label)
         p.addItem(self.cursor)
-        p.setYRange(lo, hi + 0.5, padding=0)
-        p.setXRange(0.0, ens.duration_s, padding=0.01)
 
 
 class StemsWindow(QMainWindow):
@@ -235,6 +266,10 @@ class StemsWindow(QMainWindow):
                                         "Align every part and separate the recording into one stem per part")
         for a in (self.act_open, self.act_take, self.act_score):
             tb.addAction(a)
+        fm = self.menuBar().addMenu("&File")          # the same actions, where a menu is looked for
+        fm.addActions([self.act_open, self.act_take, self.act_score, self.act_separate])
+        fm.addSeparator()
+        fm.addAction(make_action(self, "Close", self.close, "Ctrl+W", "Close the stem player"))
         tb.addSeparator()
         tb.addWidget(QLabel(" Method "))
         self.method_combo = QComboBox()
@@ -424,21 +459,26 @@ class StemsWindow(QMainWindow):
             for k in range(len(ens.parts)):
                 self._add_lane(ens, k, False)
 
-    def _add_lane(self, ens: mixer.EnsembleStems, k: int, gradual: bool, drawn: bool = False) -> None:
+    def _add_lane(self, ens: mixer.EnsembleStems, k: int, gradual: bool, step: int = 0) -> None:
         if self._building is not ens:          # another recording was shown meanwhile
             return
-        if gradual and not drawn:              # this turn the lane's widgets, the next its plot
-            lane = Lane(self, k, ens)
-            self.lanes.append(lane)
-            self.lanes_layout.insertWidget(k, lane)
-            QTimer.singleShot(LANE_PAUSE_MS, lambda: self._add_lane(ens, k, True, True))
+        if gradual and step < 2:               # one turn each: the lane's widgets, its plot's two stages
+            if step == 0:
+                lane = Lane(self, k, ens)
+                self.lanes.append(lane)
+                self.lanes_layout.insertWidget(k, lane)
+            else:
+                self.lanes[k].draw(self, 0)
+            QTimer.singleShot(LANE_PAUSE_MS, lambda: self._add_lane(ens, k, True, step + 1))
             return
         if not gradual:
             lane = Lane(self, k, ens)
             self.lanes.append(lane)
             self.lanes_layout.insertWidget(k, lane)
+            lane.draw(self)
+        else:
+            self.lanes[k].draw(self, 1)
         lane = self.lanes[k]
-        lane.draw(self)
         if k:
             lane.plot.setXLink(self.lanes[0].plot)
         if k + 1 < len(ens.parts):

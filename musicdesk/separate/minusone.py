@@ -30,6 +30,9 @@ SEARCH_S = 0.25          # the delay is searched this far either side of the exp
 ITERATIONS = 3           # least-squares passes (the later ones reweighted)
 RIDGE = 1e-3             # regularisation, relative to each bin's accompaniment power
 SUPPRESS_FLOOR = 0.1     # the residual suppressor's smallest gain (-20 dB)
+SEGMENT_S = 1.5          # the delay is also followed along the take (an output underrun shifts the rest of
+TRACK_STEP_S = 0.25      # the accompaniment later): from this much of it, every this often,
+TRACK_S = 0.06           # moving by up to this much from one step to the next
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,48 @@ def find_delay_s(take: np.ndarray, played: np.ndarray, sr: int, expected_s: floa
     return (lo + int(np.argmax(cc[lo:hi]))) / sr
 
 
+def delay_track_s(take: np.ndarray, played: np.ndarray, sr: int, delay_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """(start of each stretch of `played`, s; its delay, s): the delay followed every TRACK_STEP_S of the
+    accompaniment, from the SEGMENT_S of it centred there, each searched within TRACK_S of the one
+    before (GCC-PHAT on the take's stretch where it can arrive). Quiet stretches keep the delay before
+    them. Why: when the output underruns, what follows reaches the microphone later than the array says."""
+    x = np.asarray(take, np.float64)
+    r = np.asarray(played, np.float64)
+    seg, step = int(SEGMENT_S * sr), int(TRACK_STEP_S * sr)
+    taper = np.hanning(seg)
+    level = float(np.sqrt(np.mean(r ** 2))) if len(r) else 0.0
+    starts, delays = [], []
+    d = delay_s
+    for c in range(0, len(r), step):
+        a = max(0, c + step // 2 - seg // 2)
+        piece = r[a:a + seg]
+        lo = max(0, a + int((d - TRACK_S) * sr))
+        window = x[lo:a + int((d + TRACK_S) * sr) + len(piece)]
+        if len(piece) == seg and len(window) > len(piece) and np.sqrt(np.mean(piece ** 2)) >= 0.1 * level:
+            m = 1 << int(np.ceil(np.log2(len(window) + len(piece))))
+            # tapered: with PHAT, the piece's cut ends would otherwise line up with the window's as a peak
+            cross = np.fft.rfft(window, m) * np.conj(np.fft.rfft(piece * taper, m))
+            cc = np.fft.irfft(cross / np.maximum(np.abs(cross), 1e-12), m)[:len(window) - len(piece) + 1]
+            d = (lo + int(np.argmax(cc)) - a) / sr
+        starts.append(c / sr)
+        delays.append(d)
+    return np.array(starts), np.array(delays)
+
+
+def _aligned_reference(x: np.ndarray, r: np.ndarray, sr: int, delay_s: float) -> np.ndarray:
+    """`r` placed on the take's time line, each stretch at its own delay (delay_track_s), one hop early."""
+    starts, delays = delay_track_s(x, r, sr, delay_s)
+    ref = np.zeros(len(x), np.float32)
+    bounds = list((starts * sr).astype(int)) + [len(r)]
+    for i, d in enumerate(delays):
+        a, b = bounds[i], bounds[i + 1]
+        shift = int(round(d * sr)) - HOP
+        lo, hi = max(a + shift, 0), min(b + shift, len(x))
+        if hi > lo:
+            ref[lo:hi] = r[lo - shift:hi - shift]
+    return ref
+
+
 def _stft(x: np.ndarray) -> np.ndarray:
     import librosa
 
@@ -144,15 +189,9 @@ def remove_accompaniment(take: np.ndarray, sr: int, played: np.ndarray, expected
     if len(x) == 0 or not np.any(r):
         return Cleaned(x.copy(), float("nan"), 0.0)
     delay_s = find_delay_s(x, r, sr, expected_delay_s)
-    # the reference aligned so that its direct path falls on tap 1 (tap 0 takes a slightly early arrival)
-    shift = int(round(delay_s * sr)) - HOP
-    ref = np.zeros(len(x), np.float32)
-    if shift >= 0:
-        seg = r[:max(0, len(x) - shift)]
-        ref[shift:shift + len(seg)] = seg
-    else:
-        seg = r[-shift:-shift + len(x)]
-        ref[:len(seg)] = seg
+    # the reference aligned so that its direct path falls on tap 1 (tap 0 takes a slightly early arrival),
+    # following the delay segment by segment
+    ref = _aligned_reference(x, r, sr, delay_s)
     X = _stft(x)
     R = _stft(ref)
     A = _delayed(R, taps)                                        # (K, F, T)
