@@ -26,6 +26,7 @@ import os
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 OUT = ROOT / "docs" / "screenshots"
 SIZE = (1400, 900)
+
+
+def _pump_until(app, cond, timeout_s: float = 120.0) -> None:
+    """Run `app`'s events until `cond()` holds or `timeout_s` passes."""
+    end = time.time() + timeout_s
+    while not cond() and time.time() < end:
+        app.processEvents()
+        time.sleep(0.01)
 
 
 def main() -> None:
@@ -152,11 +161,7 @@ def melody_lab() -> None:
     win.use_practice_score()
     p = win.panel
 
-    def pump_until(cond, timeout_s=60.0):
-        end = time.time() + timeout_s
-        while not cond() and time.time() < end:
-            app.processEvents()
-            time.sleep(0.01)
+    pump_until = partial(_pump_until, app)
 
     p.select([2])
     s = p.sliders["note_density"]
@@ -224,11 +229,7 @@ def history() -> None:
     win.resize(1400, 1000)
     win.show()
 
-    def pump_until(cond, timeout_s=60.0):
-        end = time.time() + timeout_s
-        while not cond() and time.time() < end:
-            app.processEvents()
-            time.sleep(0.01)
+    pump_until = partial(_pump_until, app)
 
     win.open_score(example_score_path())
     pump_until(lambda: win.score is not None and not win.warming)
@@ -339,11 +340,7 @@ def stems() -> None:
         audio = tmp / "duo.wav"
         sf.write(audio, mix, SR)
 
-    def pump_until(cond, timeout_s=120.0):
-        end = time.time() + timeout_s
-        while not cond() and time.time() < end:
-            app.processEvents()
-            time.sleep(0.01)
+    pump_until = partial(_pump_until, app)
 
     main = MainWindow(AppSettings(count_in_beats=0, takes_dir=str(tmp)), "musicdesk-screenshots")
     main.resize(*SIZE)
@@ -400,11 +397,7 @@ def minus_one() -> None:
         return
     tmp = Path(tempfile.mkdtemp())
 
-    def pump_until(cond, timeout_s=120.0):
-        end = time.time() + timeout_s
-        while not cond() and time.time() < end:
-            app.processEvents()
-            time.sleep(0.01)
+    pump_until = partial(_pump_until, app)
 
     main = MainWindow(AppSettings(count_in_beats=0, takes_dir=str(tmp)), "musicdesk-screenshots")
     main.resize(*SIZE)

@@ -234,19 +234,26 @@ def test_export_from_a_lane(win, ens, tmp_path, monkeypatch):
     assert "Cannot write" in win.session.last_error
 
 
-def test_report_of_one_part_in_the_practice_window(qtbot, tmp_path, piece, ens):
-    """Tools > Stems from the practice window: the bassoon's stem is judged against the bassoon part."""
-    from musicdesk.app.main_window import MainWindow
+def practice_with_stems(qtbot, tmp_path, score, ens):
+    """(the practice window with `score` open, Tools > Stems beside it showing `ens`)."""
     from musicdesk.app import stems_panel
+    from musicdesk.app.main_window import MainWindow
 
-    d, score, _mix, _stems = piece
     w = MainWindow(AppSettings(count_in_beats=0, takes_dir=str(tmp_path)), ORG)
     qtbot.addWidget(w)
-    w.nav.open_score(str(score))
-    qtbot.waitUntil(lambda: w.session.loaded is not None, timeout=60_000)
+    w.show()
+    with qtbot.waitSignal(w.score_shown, timeout=60_000):
+        w.open_score(str(score))
     sw = stems_panel.show_for(w)
-    assert sw._score() == str(score)
     sw.show_stems(ens)
+    return w, sw
+
+
+def test_report_of_one_part_in_the_practice_window(qtbot, tmp_path, piece, ens):
+    """Tools > Stems from the practice window: the bassoon's stem is judged against the bassoon part."""
+    d, score, _mix, _stems = piece
+    w, sw = practice_with_stems(qtbot, tmp_path, score, ens)
+    assert sw._score() == str(score)
     sw.lanes[1].act_report.trigger()
     qtbot.waitUntil(lambda: w.session.analysis is not None and w.session.score.part == "Bassoon", timeout=120_000)
     rep = w.session.analysis.report
@@ -260,16 +267,8 @@ def test_report_of_one_part_in_the_practice_window(qtbot, tmp_path, piece, ens):
 def test_minus_one_from_a_lane_plays_the_other_stems_in_the_practice_window(qtbot, tmp_path, piece, ens):
     """A lane's "play along" hands the practice window the other stems (at their faders) as the
     accompaniment for the next takes, and shows the lane's part there."""
-    from musicdesk.app.main_window import MainWindow
-    from musicdesk.app import stems_panel
-
     d, score, _mix, _stems = piece
-    w = MainWindow(AppSettings(count_in_beats=0, takes_dir=str(tmp_path)), ORG)
-    qtbot.addWidget(w)
-    w.nav.open_score(str(score))
-    qtbot.waitUntil(lambda: w.session.loaded is not None, timeout=60_000)
-    sw = stems_panel.show_for(w)
-    sw.show_stems(ens)
+    w, sw = practice_with_stems(qtbot, tmp_path, score, ens)
     sw.lanes[0].fader.setValue(-6)                     # the violin's own fader does not matter
     sw.lanes[1].fader.setValue(-6)
     sw.lanes[0].act_minus_one.trigger()
@@ -313,17 +312,8 @@ def test_plays_the_mix_and_a_mute_is_heard(vmic, win, qtbot, ens):
 def test_the_practice_scores_cursor_follows_the_stems_as_they_play(vmic, qtbot, tmp_path, piece, ens):
     """Real PortAudio output: while the stems play, the practice window's engraved score cursor moves
     along the notes of the part on show, in the recording's time (its aligned onsets)."""
-    from musicdesk.app import stems_panel
-    from musicdesk.app.main_window import MainWindow
-
     d, score, _mix, _stems = piece
-    w = MainWindow(AppSettings(count_in_beats=0, takes_dir=str(tmp_path)), ORG)
-    qtbot.addWidget(w)
-    w.show()
-    with qtbot.waitSignal(w.score_shown, timeout=60_000):
-        w.open_score(str(score))
-    sw = stems_panel.show_for(w)
-    sw.show_stems(ens)
+    w, sw = practice_with_stems(qtbot, tmp_path, score, ens)
     part = w.session.score.part
     onsets, ids = sw._timelines[part]
     seen = []

@@ -9,7 +9,7 @@ Computes nothing itself: rendering and cleaning run in background workers.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject
 
 from musicdesk.app import workers
 from musicdesk.app.score_nav import ScoreNavigator
@@ -51,8 +51,6 @@ def cleaned_take_job(samples: np.ndarray, sr: int, path: str, played: np.ndarray
 class MinusOnePractice(QObject):
     """The accompaniment chosen for the next takes, and its playback while recording."""
 
-    changed = Signal()
-
     def __init__(self, session: Session, nav: ScoreNavigator):
         super().__init__(session)
         self.s, self.nav = session, nav
@@ -91,13 +89,11 @@ class MinusOnePractice(QObject):
         self.acc = acc
         self.nav.show_part(acc.part)
         self.s.status(self.describe(), 15000)
-        self.changed.emit()
         self.s.update()
 
     def clear(self) -> None:
         self.acc = None
         self.s.status("Minus-one off: Record plays no accompaniment.", 6000)
-        self.changed.emit()
         self.s.update()
 
     def from_score(self) -> None:

@@ -29,51 +29,36 @@ AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.mp3);;All files (*)"
 SCORE_FILTER = "Scores (*.musicxml *.xml *.mxl *.mid *.midi *.abc);;All files (*)"
 EXPORT_FILTER = "WAV (*.wav);;FLAC (*.flac)"
 LANE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
-# what a separation loads (read from sys.modules after one): imported up front, without GC pauses
-SEPARATION_MODULES = ("numpy", "scipy.signal", "scipy.ndimage", "soundfile", "numba", "librosa", "music21",
-                      "pretty_midi", "musicdesk.audio", "musicdesk.analysis", "musicdesk.pitch_yin",
-                      "musicdesk.separate.align", "musicdesk.separate.model", "musicdesk.separate.nmf",
-                      "musicdesk.separate.predict")
 LANE_PAUSE_MS = 15          # between drawing one lane and the next: the window paints and answers meanwhile
 LANE_HEIGHT_PX = 150
 AXIS_WIDTH_PX = 52        # fixed, so that a new lane does not resize (and repaint) the others
 AUDIO_EXT = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 
 
-_CHILD = None     # musicdesk.separate.child.ChildSeparator: the network separates there
+_CHILD = None     # musicdesk.separate.child.ChildSeparator: every separation runs there
 
 
-def separate_job(source, score_path: str, method: str, progress=None, cancelled=None,
-                 in_child: bool = True) -> mixer.EnsembleStems:
+def separate_job(source, score_path: str, method: str, progress=None, cancelled=None) -> mixer.EnsembleStems:
     """The worker: read the recording (a path, or a musicdesk Take) and separate it (mixer.open_ensemble)
     in a child process (musicdesk.separate.child), reused from one separation to the next: in this
     process, importing torch held the GIL for about 250 ms, and the NMF's alignment and the pitch
-    tracking for 45-60 ms at a time, and each stalled the window (benchmarks/bench_stems_gui.py).
-    `in_child=False` runs it here."""
+    tracking for 45-60 ms at a time, and each stalled the window (benchmarks/bench_stems_gui.py)."""
     global _CHILD
     from musicdesk.analysis import Cancelled
+    from musicdesk.separate.child import ChildSeparator
 
     say = (lambda f, s: progress(s, f)) if progress is not None else None
+    if _CHILD is None:
+        _CHILD = ChildSeparator()
     try:
-        if in_child:
-            from musicdesk.separate.child import ChildSeparator
-
-            if _CHILD is None:
-                _CHILD = ChildSeparator()
-            ens = _CHILD.open_ensemble(source, score_path, method, progress=say, cancel=cancelled)
-            # what came back (scores, stems, contours: some 10^5 objects) and all before it are moved out
-            # of the collector's sight: a full collection would otherwise scan them all, holding the GIL
-            # for 50-100 ms while the lanes are drawn. They are freed by reference counting as usual.
-            gc.freeze()
-            return ens
-        workers.import_without_gc_pauses(*SEPARATION_MODULES)
-        from musicdesk.audio import load_take
-
-        take = load_take(source) if isinstance(source, (str, os.PathLike)) else source
-        return mixer.open_ensemble(take.samples, take.sr, score_path, method, audio_path=take.path or "",
-                                   progress=say, cancel=cancelled)
+        ens = _CHILD.open_ensemble(source, score_path, method, progress=say, cancel=cancelled)
     except InterruptedError as exc:
         raise Cancelled(str(exc)) from exc
+    # what came back (scores, stems, contours: some 10^5 objects) and all before it are moved out of the
+    # collector's sight: a full collection would otherwise scan them all, holding the GIL for 50-100 ms
+    # while the lanes are drawn. They are freed by reference counting as usual.
+    gc.freeze()
+    return ens
 
 
 def stretch_job(stems: np.ndarray, sr: int, factor: float) -> tuple[float, np.ndarray]:
@@ -439,9 +424,8 @@ class StemsWindow(QMainWindow):
 
     def show_stems(self, ens: mixer.EnsembleStems, gradual: bool = False) -> None:
         """Draw one lane per stem of `ens` (the mixer starts at unity, nothing muted or soloed).
-        `gradual`: one lane per turn of the event loop (each lane costs some 30 ms of the GUI thread,
-        so drawing four at once would stall the window); `ens` is set, and `stems_shown` emitted, once
-        the last lane is there."""
+        `gradual`: a lane in three turns of the event loop (drawing four lanes at once held the GUI
+        thread for 110-250 ms); `ens` is set, and `stems_shown` emitted, once the last lane is there."""
         self.stop()
         for lane in self.lanes:
             lane.setParent(None)
@@ -460,25 +444,21 @@ class StemsWindow(QMainWindow):
                 self._add_lane(ens, k, False)
 
     def _add_lane(self, ens: mixer.EnsembleStems, k: int, gradual: bool, step: int = 0) -> None:
+        """Lane k of `ens`: `gradual`, in three turns of the event loop (step 0 its widgets, 1 and 2 its
+        plot's two stages), else all at once; then the next lane, or the end."""
         if self._building is not ens:          # another recording was shown meanwhile
             return
-        if gradual and step < 2:               # one turn each: the lane's widgets, its plot's two stages
-            if step == 0:
-                lane = Lane(self, k, ens)
-                self.lanes.append(lane)
-                self.lanes_layout.insertWidget(k, lane)
-            else:
-                self.lanes[k].draw(self, 0)
-            QTimer.singleShot(LANE_PAUSE_MS, lambda: self._add_lane(ens, k, True, step + 1))
-            return
-        if not gradual:
+        if step == 0:
             lane = Lane(self, k, ens)
             self.lanes.append(lane)
             self.lanes_layout.insertWidget(k, lane)
-            lane.draw(self)
-        else:
-            self.lanes[k].draw(self, 1)
+        elif step == 1:
+            self.lanes[k].draw(self, 0)
+        if gradual and step < 2:
+            QTimer.singleShot(LANE_PAUSE_MS, lambda: self._add_lane(ens, k, True, step + 1))
+            return
         lane = self.lanes[k]
+        lane.draw(self, 1 if gradual else None)
         if k:
             lane.plot.setXLink(self.lanes[0].plot)
         if k + 1 < len(ens.parts):

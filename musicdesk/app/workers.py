@@ -5,39 +5,12 @@ thread pool and reports through Qt signals, which arrive on the GUI thread.
 """
 from __future__ import annotations
 
-import contextlib
-import gc
-import importlib
 import inspect
-import sys
 import threading
 import traceback
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
-
-
-def import_without_gc_pauses(*modules: str) -> None:
-    """Import `modules` (in a worker) with the cyclic garbage collector off, then freeze what was loaded.
-
-    Why: importing torch, librosa or music21 creates about a million objects, and each full pass of the
-    collector over a heap that size holds the GIL for 50-150 ms, which stalls the window's event loop.
-    What an import creates lives as long as the app, so it is moved out of the collector's sight
-    (gc.freeze) and later passes scan only newer objects. Refcounting still frees everything as usual.
-    """
-    todo = [m for m in modules if m not in sys.modules]
-    if not todo:
-        return
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for m in todo:
-            with contextlib.suppress(ImportError):   # an optional backend: the job says what is missing
-                importlib.import_module(m)
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
 
 
 class TaskSignals(QObject):

@@ -2,8 +2,8 @@
 
 Why: importing torch holds Python's GIL for about 250 ms on this CPU (the C++ library's start-up), and
 the NMF's alignment, the pitch tracking and full garbage collections for 45-150 ms at a time, so a
-worker thread stalls the window's event loop however it is written. A child process (multiprocessing, spawn) imports torch and separates on its own interpreter; the stems
-come back pickled. One child is kept per process and reused, so only the first separation pays for its
+worker thread stalls the window's event loop however it is written. A child process (multiprocessing,
+spawn) imports torch and separates on its own interpreter; the stems come back pickled. One child is kept per process and reused, so only the first separation pays for its
 start (about 3 s of imports, on the other core). Progress and cancel go through a queue and an event.
 
     sep = ChildSeparator()
@@ -16,6 +16,7 @@ import os
 import queue
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Callable
 
 _Q = None          # in the child: progress messages to the parent
@@ -81,9 +82,8 @@ class ChildSeparator:
                     break
             try:
                 return fut.result()
-            except Exception as exc:
-                if type(exc).__name__ == "BrokenProcessPool":   # the child died: start afresh next time
-                    self._pool = None
+            except BrokenProcessPool:           # the child died: start afresh next time
+                self._pool = None
                 raise
 
     def close(self) -> None:

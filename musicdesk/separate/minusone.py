@@ -110,16 +110,19 @@ def find_delay_s(take: np.ndarray, played: np.ndarray, sr: int, expected_s: floa
     within expected_s +- search_s (never negative): the whitened cross-correlation peaks at the
     direct path even when the player plays the same harmony."""
     x = np.asarray(take, np.float64)
-    r = np.asarray(played, np.float64)
-    n = len(x) + len(r)
-    m = 1 << int(np.ceil(np.log2(max(n, 2))))
-    cross = np.fft.rfft(x, m) * np.conj(np.fft.rfft(r, m))
-    cc = np.fft.irfft(cross / np.maximum(np.abs(cross), 1e-12), m)
+    cc = _gcc_phat(x, np.asarray(played, np.float64))
     lo = max(0, int((expected_s - search_s) * sr))
     hi = min(len(x), int((expected_s + search_s) * sr) + 1)
     if hi <= lo:
         return max(0.0, expected_s)
     return (lo + int(np.argmax(cc[lo:hi]))) / sr
+
+
+def _gcc_phat(x: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """The whitened (PHAT) cross-correlation of `x` with `r`; index k: r starting at x's sample k."""
+    m = 1 << int(np.ceil(np.log2(max(len(x) + len(r), 2))))
+    cross = np.fft.rfft(x, m) * np.conj(np.fft.rfft(r, m))
+    return np.fft.irfft(cross / np.maximum(np.abs(cross), 1e-12), m)
 
 
 def delay_track_s(take: np.ndarray, played: np.ndarray, sr: int, delay_s: float) -> tuple[np.ndarray, np.ndarray]:
@@ -140,10 +143,8 @@ def delay_track_s(take: np.ndarray, played: np.ndarray, sr: int, delay_s: float)
         lo = max(0, a + int((d - TRACK_S) * sr))
         window = x[lo:a + int((d + TRACK_S) * sr) + len(piece)]
         if len(piece) == seg and len(window) > len(piece) and np.sqrt(np.mean(piece ** 2)) >= 0.1 * level:
-            m = 1 << int(np.ceil(np.log2(len(window) + len(piece))))
             # tapered: with PHAT, the piece's cut ends would otherwise line up with the window's as a peak
-            cross = np.fft.rfft(window, m) * np.conj(np.fft.rfft(piece * taper, m))
-            cc = np.fft.irfft(cross / np.maximum(np.abs(cross), 1e-12), m)[:len(window) - len(piece) + 1]
+            cc = _gcc_phat(window, piece * taper)[:len(window) - len(piece) + 1]
             d = (lo + int(np.argmax(cc)) - a) / sr
         starts.append(c / sr)
         delays.append(d)
@@ -195,16 +196,12 @@ def remove_accompaniment(take: np.ndarray, sr: int, played: np.ndarray, expected
     X = _stft(x)
     R = _stft(ref)
     A = _delayed(R, taps)                                        # (K, F, T)
-    w = np.ones(X.shape, np.float32)
     pr = np.mean(np.abs(R) ** 2, axis=1)                         # (F,) accompaniment power per bin
-    H = np.zeros((X.shape[0], taps), np.complex64)
+    ridge = RIDGE * X.shape[1] * np.maximum(pr, 1e-12)[:, None, None] * np.eye(taps)[None]
+    gram = np.einsum("kft,lft->fkl", np.conj(A), A) + ridge      # A^H A, per bin: the unweighted pass's
+    w = None
     for it in range(ITERATIONS):
-        Aw = A * w[None]
-        G = np.einsum("kft,lft->fkl", np.conj(Aw), A)            # A^H W A, per bin
-        b = np.einsum("kft,ft->fk", np.conj(Aw), X)              # A^H W x
-        lam = RIDGE * X.shape[1] * np.maximum(pr, 1e-12)
-        G = G + lam[:, None, None] * np.eye(taps)[None]
-        H = np.linalg.solve(G, b[..., None])[..., 0]             # (F, K)
+        H = _fit_path(A, X, gram if w is None else np.einsum("kft,lft->fkl", np.conj(A * w[None]), A) + ridge, w)
         echo = np.einsum("fk,kft->ft", H, A)
         if it + 1 < ITERATIONS:
             # the player's own sound is what the echo path does not explain: frames where the residual
@@ -221,17 +218,14 @@ def remove_accompaniment(take: np.ndarray, sr: int, played: np.ndarray, expected
     playing = np.mean(np.abs(echo) ** 2, axis=0) > 1e-3 * np.max(np.mean(np.abs(echo) ** 2, axis=0) + 1e-20)
     before = float(np.sum(np.abs(echo[:, playing]) ** 2))
     # what is left of the echo: the part of the cleaned frames still explained by the accompaniment
-    left = np.einsum("fk,kft->ft", _refit(Y, A, pr), A)
+    left = np.einsum("fk,kft->ft", _fit_path(A, Y, gram), A)
     after = float(np.sum(np.abs(left[:, playing]) ** 2))
     red = 10 * np.log10(max(before, 1e-20) / max(after, before * 1e-6, 1e-20))
     return Cleaned(y, float(delay_s), float(red))
 
 
-def _refit(Y: np.ndarray, A: np.ndarray, pr: np.ndarray) -> np.ndarray:
-    """The least-squares echo path fitted to `Y` (what is left), for the reduction estimate."""
-    taps = A.shape[0]
-    G = np.einsum("kft,lft->fkl", np.conj(A), A)
-    b = np.einsum("kft,ft->fk", np.conj(A), Y)
-    lam = RIDGE * Y.shape[1] * np.maximum(pr, 1e-12)
-    G = G + lam[:, None, None] * np.eye(taps)[None]
-    return np.linalg.solve(G, b[..., None])[..., 0]
+def _fit_path(A: np.ndarray, X: np.ndarray, gram: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+    """(F, K) echo path per bin: the (weighted) least-squares fit of X by the delayed reference A, given
+    its regularised Gram matrix A^H W A + ridge."""
+    b = np.einsum("kft,ft->fk", np.conj(A if w is None else A * w[None]), X)   # A^H W x
+    return np.linalg.solve(gram, b[..., None])[..., 0]
