@@ -115,8 +115,9 @@ def test_a_submission_goes_to_the_teacher_and_the_comment_comes_back_on_its_note
     assert teacher.categories[wrong.id] == "wrong_pitch"          # the student's judgement, as stored
     teacher.score_view.note_clicked.emit(wrong.element_id)        # click the wrong note
     review.comment_edit.setText("this note again: it is a B flat")
-    with qtbot.waitSignal(teacher.docks.comments.shown, timeout=30000):
-        review.comment_button.click()
+    review.comment_button.click()           # drawn once the comment is kept (not the open's own fetch)
+    qtbot.waitUntil(lambda: "it is a B flat" in teacher.score_view.comment_marks().get(wrong.element_id, ""),
+                    timeout=30000)
     assert list(review.grade_spins) == ["pitch", "rhythm"]       # the assignment's criteria
     review.grade_spins["pitch"].setValue(7)
     review.grade_spins["rhythm"].setValue(9)
