@@ -4,6 +4,7 @@ real NMF separation): lanes, mute, solo, faders, loop over bars, speed, cancel, 
 the report of one part in the practice window, and playback through a real PortAudio output."""
 from __future__ import annotations
 
+import dataclasses
 import numpy as np
 import pytest
 import soundfile as sf
@@ -142,6 +143,29 @@ def test_mute_solo_and_faders_shape_the_mix(win, ens):
     assert win.gains()[1] == pytest.approx(10 ** (-6 / 20), abs=1e-6) and b.db_label.text() == "-6 dB"
     b.fader.setValue(int(mixer.FADER_MIN_DB))
     assert win.gains()[1] == 0 and b.db_label.text() == "off"
+
+
+def test_lanes_are_built_ahead_and_reused_for_the_next_recording(win, qtbot, ens):
+    """The lanes' plots are built while nothing else happens (the window just shown), and the next
+    recording reuses the lanes, with the mixer back at unity and the new parts' names."""
+    from musicdesk.app import stems_panel
+
+    win.show()
+    qtbot.waitUntil(lambda: len(win._spare) == stems_panel.SPARE_LANES, timeout=10_000)
+    built = list(win._spare)
+    win.show_stems(ens)
+    assert win.lanes == built[:2] and len(win._spare) == 2
+    v, b = win.lanes
+    v.mute.setChecked(True)
+    b.fader.setValue(-12)
+    win.show_stems(dataclasses.replace(ens, stems=dataclasses.replace(ens.stems, parts=("Flute", "Cello"))))
+    assert set(win.lanes) <= set(built) and len(win.lanes) == 2 and len(win._spare) == 2
+    assert [ln.k for ln in win.lanes] == [0, 1] and list(win.gains()) == [1, 1]
+    assert not any(ln.mute.isChecked() for ln in win.lanes) and win.lanes[1].db_label.text() == "0 dB"
+    assert "Flute" in win.lanes[0].name.text() and win.lanes[1].act_report.text() == "Report of Cello in the practice window"
+    assert win.lanes[0].isVisible() and not any(ln.isVisible() for ln in win._spare)
+    assert len(win.lanes[0].plot.getPlotItem().items) > 3          # drawn afresh, the cursor included
+    assert win.lanes[0].cursor in win.lanes[0].plot.getPlotItem().items
 
 
 def test_loop_bars_and_speed(win, qtbot, ens):

@@ -32,6 +32,7 @@ LANE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"
 LANE_PAUSE_MS = 15          # between drawing one lane and the next: the window paints and answers meanwhile
 LANE_HEIGHT_PX = 150
 AXIS_WIDTH_PX = 52        # fixed, so that a new lane does not resize (and repaint) the others
+SPARE_LANES = 4           # lanes built while a separation runs (a quartet's; more are built as needed)
 AUDIO_EXT = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 
 
@@ -66,27 +67,28 @@ def stretch_job(stems: np.ndarray, sr: int, factor: float) -> tuple[float, np.nd
 
 
 class Lane(QWidget):
-    """One stem: name, mute, solo, fader, export and report on the left; its plot on the right."""
+    """One stem: name, mute, solo, fader, export and report on the left; its plot on the right.
 
-    def __init__(self, window: "StemsWindow", k: int, ens: mixer.EnsembleStems):
-        super().__init__(window)
-        self.k = k
-        self.ens = ens
-        part = ens.parts[k]
-        colour = LANE_COLOURS[k % len(LANE_COLOURS)]
+    Built empty (`Lane(window)`, the costly part: a pyqtgraph plot) and then bound to stem k of a
+    separation (`bind`), so that the window can build its lanes while the separation runs, and reuse
+    them for the next recording."""
+
+    def __init__(self, window: "StemsWindow"):
+        super().__init__(window.lanes_box)
+        self.k = 0
+        self.ens: mixer.EnsembleStems | None = None
+        self.colour = LANE_COLOURS[0]
         row = QHBoxLayout(self)
         row.setContentsMargins(2, 2, 2, 2)
         left = QVBoxLayout()
-        name = QLabel(f"<b style='color:{colour}'>{part}</b>")
-        left.addWidget(name)
+        self.name = QLabel("")
+        left.addWidget(self.name)
         buttons = QHBoxLayout()
         self.mute = QPushButton("M")
         self.mute.setCheckable(True)
-        self.mute.setToolTip(f"Mute {part}")
         self.mute.setStyleSheet("QPushButton:checked { background: #c62828; color: white; }")
         self.solo = QPushButton("S")
         self.solo.setCheckable(True)
-        self.solo.setToolTip(f"Solo {part} (only soloed stems sound)")
         self.solo.setStyleSheet("QPushButton:checked { background: #f9a825; color: black; }")
         for b in (self.mute, self.solo):
             b.setFixedWidth(30)
@@ -96,21 +98,17 @@ class Lane(QWidget):
         self.more.setFixedWidth(30)
         self.more.setToolTip("Export this stem or its minus-one mix; show this part's report")
         menu = QMenu(self.more)
-        self.act_export = menu.addAction(f"Export {part}…", lambda: window.export_dialog(k, False))
-        self.act_export_minus = menu.addAction(f"Export minus-{part} (all the others)…",
-                                               lambda: window.export_dialog(k, True))
+        self.act_export = menu.addAction("", lambda: window.export_dialog(self.k, False))
+        self.act_export_minus = menu.addAction("", lambda: window.export_dialog(self.k, True))
         menu.addSeparator()
-        self.act_report = menu.addAction(f"Report of {part} in the practice window",
-                                         lambda: window.report_part(k))
-        self.act_minus_one = menu.addAction(f"Play {part} along with the others (minus-one practice)",
-                                            lambda: window.practise_minus_one(k))
+        self.act_report = menu.addAction("", lambda: window.report_part(self.k))
+        self.act_minus_one = menu.addAction("", lambda: window.practise_minus_one(self.k))
         self.more.setMenu(menu)
         buttons.addWidget(self.more)
         left.addLayout(buttons)
         self.fader = QSlider(Qt.Orientation.Horizontal)
         self.fader.setRange(int(mixer.FADER_MIN_DB), int(mixer.FADER_MAX_DB))
         self.fader.setValue(0)
-        self.fader.setToolTip(f"Volume of {part} (dB; all the way left is off)")
         self.fader.valueChanged.connect(self._fader_moved)
         self.fader.valueChanged.connect(window.gains_changed)
         self.db_label = QLabel("0 dB")
@@ -135,8 +133,36 @@ class Lane(QWidget):
         pi.getAxis("left").setWidth(AXIS_WIDTH_PX)
         row.addWidget(self.plot, 1)
         self.setFixedHeight(LANE_HEIGHT_PX)
-        self.colour = colour
         self.cursor = pg.InfiniteLine(pos=0.0, angle=90, pen=pg.mkPen("#ff9800", width=2))
+        self.contour = None
+        self.hide()
+
+    def bind(self, k: int, ens: mixer.EnsembleStems) -> None:
+        """Make this the lane of stem k of `ens`: its name, tool tips and menu, the mixer at unity
+        (nothing muted or soloed, the fader at 0 dB), and an empty plot (`draw` fills it)."""
+        self.k, self.ens = k, ens
+        part = ens.parts[k]
+        self.colour = colour = LANE_COLOURS[k % len(LANE_COLOURS)]
+        self.name.setText(f"<b style='color:{colour}'>{part}</b>")
+        self.mute.setToolTip(f"Mute {part}")
+        self.solo.setToolTip(f"Solo {part} (only soloed stems sound)")
+        self.fader.setToolTip(f"Volume of {part} (dB; all the way left is off)")
+        self.act_export.setText(f"Export {part}…")
+        self.act_export_minus.setText(f"Export minus-{part} (all the others)…")
+        self.act_report.setText(f"Report of {part} in the practice window")
+        self.act_minus_one.setText(f"Play {part} along with the others (minus-one practice)")
+        for w, v in ((self.mute, False), (self.solo, False)):
+            w.blockSignals(True)
+            w.setChecked(v)
+            w.blockSignals(False)
+        self.fader.blockSignals(True)
+        self.fader.setValue(0)
+        self.fader.blockSignals(False)
+        self._fader_moved(0)
+        self.plot.setXLink(None)
+        self.plot.clear()
+        self.contour = None
+        self.cursor.setValue(0.0)
 
     def draw(self, window: "StemsWindow", stage: int | None = None) -> None:
         """Fill the lane's plot: stage 0 the ranges, activity, waveform and bar lines; stage 1 the notes,
@@ -152,6 +178,7 @@ class Lane(QWidget):
         from musicdesk.trace import drawable_trace
 
         ens, k = self.ens, self.k
+        assert ens is not None, "bind() the lane to a stem first"
         notes = [(on, off, m) for on, off, m in ens.notes_s[k] if on is not None]
         mids = [m for *_x, m in notes] or [60]
         lo, hi = min(mids) - 3.0, max(mids) + 3.0
@@ -221,6 +248,8 @@ class StemsWindow(QMainWindow):
         self.source = None                 # a path, or a Take (the practice window's current take)
         self.ens: mixer.EnsembleStems | None = None
         self.lanes: list[Lane] = []
+        self._spare: list[Lane] = []       # lanes built and not on show: taken first by the next lanes
+        self._spares_due = False
         self._building: mixer.EnsembleStems | None = None
         self.bar_starts: list[tuple[int, float]] = []
         self.speed = 1.0
@@ -230,6 +259,8 @@ class StemsWindow(QMainWindow):
         self._timelines: dict[str, tuple] = {}
         self.player = None
         self._build()
+        # imported now, with the window, rather than when Separate is pressed (20-40 ms on a first run)
+        self._errors = (SeparationError, *user_errors())
         self._timer = QTimer(self)
         self._timer.setInterval(FRAME_MS)
         self._timer.timeout.connect(self._follow)
@@ -388,7 +419,7 @@ class StemsWindow(QMainWindow):
             return
         self.stop()
         task = workers.Task(separate_job, self.source, score, self.method_combo.currentText(),
-                            user_errors=(SeparationError, *user_errors()))
+                            user_errors=self._errors)
         task.signals.progress.connect(self.session.alive(self._progress))
         task.signals.cancelled.connect(self.session.alive(self._cancelled))
         task.signals.failed.connect(self.session.alive(lambda _m: self._task_done()))
@@ -397,8 +428,25 @@ class StemsWindow(QMainWindow):
         self.session.status("Separating…")
         self._update_enabled()
         self.session.run(task, self._separated, "Cannot separate the recording")
+        self._spares_due = True            # from the first progress: the child has started, at low priority
+
+
+    def _build_spare_lane(self) -> None:
+        """Build the lanes a separation will need before it ends, one per turn of the event loop: a
+        lane's plot costs about 15 ms to build, which is then no longer added to the time the lanes
+        take to appear, nor to one turn of drawing them. Begun when the window is first shown (the
+        user then chooses the files), and again at a separation's first progress, once the child
+        process runs at its low priority (while it starts, at normal priority, it takes the second
+        core, and a lane's 15-20 ms became 40-50)."""
+        if len(self.lanes) + len(self._spare) >= SPARE_LANES:
+            return
+        self._spare.append(Lane(self))
+        QTimer.singleShot(2 * LANE_PAUSE_MS, self._build_spare_lane)
 
     def _progress(self, stage: str, frac: float) -> None:
+        if self._spares_due:
+            self._spares_due = False
+            QTimer.singleShot(LANE_PAUSE_MS, self._build_spare_lane)
         self.progress.setValue(int(1000 * frac))
         self.progress.setFormat(f"{stage} %p%")
         self.session.status(f"Separating: {stage}")
@@ -427,9 +475,10 @@ class StemsWindow(QMainWindow):
         `gradual`: a lane in three turns of the event loop (drawing four lanes at once held the GUI
         thread for 110-250 ms); `ens` is set, and `stems_shown` emitted, once the last lane is there."""
         self.stop()
-        for lane in self.lanes:
-            lane.setParent(None)
-            lane.deleteLater()
+        for lane in self.lanes:                # kept for the next lanes
+            self.lanes_layout.removeWidget(lane)
+            lane.hide()
+            self._spare.append(lane)
         self.lanes = []
         self.ens = None
         self._building = ens
@@ -449,9 +498,11 @@ class StemsWindow(QMainWindow):
         if self._building is not ens:          # another recording was shown meanwhile
             return
         if step == 0:
-            lane = Lane(self, k, ens)
+            lane = self._spare.pop(0) if self._spare else Lane(self)
+            lane.bind(k, ens)
             self.lanes.append(lane)
             self.lanes_layout.insertWidget(k, lane)
+            lane.show()
         elif step == 1:
             self.lanes[k].draw(self, 0)
         if gradual and step < 2:
@@ -631,6 +682,11 @@ class StemsWindow(QMainWindow):
         y = accompaniment(self._stretched[self.speed], k, self.gains()) * self._scale
         src = "the recording's other stems" + (f" at {round(self.speed * 100)}%" if self.speed != 1.0 else "")
         self.on_minus_one(Accompaniment(self.ens.parts[k], y, self.ens.stems.sr, src))
+
+    def showEvent(self, ev) -> None:  # noqa: N802 - Qt API
+        super().showEvent(ev)
+        if not self._spare and not self.lanes:
+            QTimer.singleShot(10 * LANE_PAUSE_MS, self._build_spare_lane)
 
     def closeEvent(self, ev) -> None:  # noqa: N802 - Qt API
         self.stop()
