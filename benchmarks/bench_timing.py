@@ -3,7 +3,7 @@ timing and tuning errors; takes of another piece or played several times.
 
 1. Professional takes: each Bach10 part (real recordings, 5 chorales x 4 parts, evaluation only) against
    its MIDI track: the share of notes flagged early or late and the rhythm rating, of the report (its
-   rule, `feedback.pulse_errors_ms`), of the first reports' rule on the same onsets
+   rule, `feedback.report_timing_errors_ms`), of the first reports' rule on the same onsets
    (`feedback.local_tempo_errors_ms`), and the network's rhythm rating (SIConvNet-Delta).
 2. Injected errors, for the report's ratings and the network's, on the same recordings and on
    simulated professionals (training/chorale_player.py: music21 chorales, not Bach10's, rendered with

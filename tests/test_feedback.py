@@ -209,8 +209,9 @@ def test_the_phrase_fit_finds_a_moved_note_next_to_misplaced_neighbours():
     """Two pulses of three notes each miss a note played 120 ms early when two of the three notes
     before it were placed 80 ms early (the aligner's scatter): that side's pulse then half agrees with
     the moved note. One line through both sides, robust to misplaced neighbours (the candidate rule
-    `phrase_fit_errors_ms`), finds it, and only it; the report keeps the pulses, which flag fewer notes
-    of noisy professional takes (training/timing_design.py)."""
+    `phrase_fit_errors_ms`), finds it, and only it; on its own it flags more notes of noisy professional
+    takes than the pulses do (training/timing_design.py), so the report takes its word only beyond
+    100 ms (next test)."""
     score = make_score(PITCHES * 2)
     segs = _phrased(score, {15: 0.6}, moved={9: -0.12, 7: -0.08, 8: -0.08})
     b = np.array([n.onset_beats for n in score.notes])
@@ -219,6 +220,26 @@ def test_the_phrase_fit_finds_a_moved_note_next_to_misplaced_neighbours():
     assert phrase_fit_errors_ms(b, t, one_sided_slack_ms=50)[9] < -70
     fit = phrase_fit_errors_ms(b, t, one_sided_slack_ms=50)
     assert list(np.flatnonzero(np.abs(np.nan_to_num(fit)) > 50)) == [9]
+
+
+def test_the_report_takes_the_phrase_fit_beyond_100_ms():
+    """A note played 160 ms late whose next two notes the aligner put 110 ms late: the pulses see it
+    only 50 ms off (the side after it moved with it), the phrase fit 103 ms: the report flags it late,
+    and the neighbour the pulses flag; a take with an aligner's usual scatter gains no flag from the fit."""
+    from musicdesk.feedback import FIT_BEYOND_MS, report_timing_errors_ms, timing_breaks
+
+    score = make_score(PITCHES * 2)
+    b = np.array([n.onset_beats for n in score.notes])
+    t = np.array([s[0] for s in _phrased(score, {15: 0.6}, moved={9: 0.16, 10: 0.11, 11: 0.11})])
+    assert pulse_errors_ms(b, t, one_sided_slack_ms=50)[9] == pytest.approx(50, abs=1)       # the miss
+    e = report_timing_errors_ms(b, t, timing_breaks(b, t), 50)
+    assert e[9] > FIT_BEYOND_MS and list(np.flatnonzero(np.abs(e) > 50)) == [9, 10]
+    rep = report_for(score, _phrased(score, {15: 0.6}, moved={9: 0.16, 10: 0.11, 11: 0.11}))
+    assert rep.notes[9].timing == "late"
+    rng = np.random.default_rng(3)
+    t0 = np.array([s[0] for s in _phrased(score, {15: 0.6})]) + rng.normal(0, 0.02, len(b))
+    assert np.array_equal(report_timing_errors_ms(b, t0, timing_breaks(b, t0), 50),
+                          pulse_errors_ms(b, t0, breaks=timing_breaks(b, t0), one_sided_slack_ms=50))
 
 
 def test_a_written_fermata_is_a_phrase_end():
