@@ -283,20 +283,19 @@ PART_TARGET_PCT = 93.0     # ... every part
 MAX_ERROR_S = 0.3          # ... and no error over this
 
 
+_F0_CACHE: dict = {}     # (piece folder, part) -> the part's F0 annotation rows (time_s, f0_hz)
+
+
 def annotation_f0_midi(piece_dir: str, part: str, at_s: float, span_s: tuple[float, float] = (0.02, 0.08)) -> float:
     """Median MIDI pitch of the part's hand-corrected F0 annotation (NN-Name-<part>-f0.csv) from
     at_s + span_s[0] to at_s + span_s[1] (NaN where it is unvoiced there)."""
-    name = os.path.basename(piece_dir)
     key = (piece_dir, part)
     if key not in _F0_CACHE:
-        a = np.loadtxt(os.path.join(piece_dir, f"{name}-{part}-f0.csv"), delimiter=",", skiprows=1)
-        _F0_CACHE[key] = a
+        name = os.path.basename(piece_dir)
+        _F0_CACHE[key] = np.loadtxt(os.path.join(piece_dir, f"{name}-{part}-f0.csv"), delimiter=",", skiprows=1)
     a = _F0_CACHE[key]
     sel = (a[:, 0] >= at_s + span_s[0]) & (a[:, 0] <= at_s + span_s[1]) & (a[:, 1] > 0)
     return float(np.median(69 + 12 * np.log2(a[sel, 1] / 440.0))) if sel.any() else float("nan")
-
-
-_F0_CACHE: dict = {}
 
 
 def gross_errors(piece_dir: str, part: str, score, on: list, gt: np.ndarray) -> list[dict]:

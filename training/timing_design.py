@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from musicdesk.feedback import (local_tempo_errors_ms, phrase_fit_errors_ms, pulse_errors_ms, report_timing_errors_ms,
-                                timing_breaks)
+from musicdesk.feedback import (FIT_BEYOND_MS, local_tempo_errors_ms, phrase_fit_errors_ms, pulse_errors_ms,
+                                report_timing_errors_ms, timing_breaks)
 from training.chorale_player import load_chorale_parts, perform
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,10 +67,9 @@ def rules() -> dict:
         "geometric mean, k=3": lambda b, t, f: pulse_errors_ms(b, t, 3, combine="geometric"),
         "geometric mean, k=6": lambda b, t, f: pulse_errors_ms(b, t, 6, combine="geometric"),
         "geometric mean, k=3, one side beyond 50 ms": lambda b, t, f: pulse_errors_ms(b, t, 3, combine="geometric", **slack),
-        "the pulses, or the phrase fit beyond 80 ms": lambda b, t, f: report_timing_errors_ms(b, t, timing_breaks(b, t), TOL_MS, 80.0),
-        "the pulses, or the phrase fit beyond 90 ms": lambda b, t, f: report_timing_errors_ms(b, t, timing_breaks(b, t), TOL_MS, 90.0),
-        "the pulses, or the phrase fit beyond 100 ms (shipped)": lambda b, t, f: report_timing_errors_ms(b, t, timing_breaks(b, t), TOL_MS, 100.0),
-        "the pulses, or the phrase fit beyond 110 ms": lambda b, t, f: report_timing_errors_ms(b, t, timing_breaks(b, t), TOL_MS, 110.0),
+        **{f"the pulses, or the phrase fit beyond {x:.0f} ms{' (shipped)' if x == FIT_BEYOND_MS else ''}":
+           (lambda b, t, f, x=x: report_timing_errors_ms(b, t, timing_breaks(b, t), TOL_MS, x))
+           for x in (80.0, 90.0, 100.0, 110.0)},
     }
 
 
@@ -132,8 +131,8 @@ def audio_rules() -> dict:
     slack = {"one_sided_slack_ms": TOL_MS}
     out = {"local curve (first reports)": lambda b, t: local_tempo_errors_ms(b, t, 8.0),
            "two pulses, k=3 (shipped before)": lambda b, t: pulse_errors_ms(b, t, 3, **slack),
-           "two pulses, or the fit beyond 100 ms (shipped)":
-               lambda b, t: report_timing_errors_ms(b, t, timing_breaks(b, t), TOL_MS, 100.0)}
+           f"two pulses, or the fit beyond {FIT_BEYOND_MS:.0f} ms (shipped)":
+               lambda b, t: report_timing_errors_ms(b, t, timing_breaks(b, t), TOL_MS)}
     for k in (3, 4, 6):
         out[f"phrase fit, k={k}"] = lambda b, t, k=k: phrase_fit_errors_ms(b, t, k, **slack)
     return out

@@ -21,14 +21,12 @@ PLAY_SR = 44100
 
 def render_job(score_path: str, part: str) -> Accompaniment:
     """The worker for "the score's other parts": every part but `part`, rendered."""
-    from musicdesk.separate.core import SeparationError, load_parts
+    from musicdesk.separate.core import TooFewPartsError, load_parts
     from musicdesk.separate.minusone import rendered_accompaniment
 
     try:
         scores = load_parts(score_path)
-    except SeparationError as exc:
-        if "two parts" not in str(exc):
-            raise
+    except TooFewPartsError as exc:
         raise ValueError("Minus-one needs a score with two parts or more: yours and the ones the app "
                          "plays. Open the full score, or open a recording of the ensemble in Tools > Stems.") from exc
     names = [sc.part for sc in scores]

@@ -32,7 +32,8 @@ LANE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"
 LANE_PAUSE_MS = 15          # between drawing one lane and the next: the window paints and answers meanwhile
 LANE_HEIGHT_PX = 150
 AXIS_WIDTH_PX = 52        # fixed, so that a new lane does not resize (and repaint) the others
-SPARE_LANES = 4           # lanes built while a separation runs (a quartet's; more are built as needed)
+SPARE_LANES = 4           # lanes built ahead, when the window opens and while a separation runs (a quartet's;
+                          # more are built as needed)
 AUDIO_EXT = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 
 
@@ -151,13 +152,13 @@ class Lane(QWidget):
         self.act_export_minus.setText(f"Export minus-{part} (all the others)…")
         self.act_report.setText(f"Report of {part} in the practice window")
         self.act_minus_one.setText(f"Play {part} along with the others (minus-one practice)")
-        for w, v in ((self.mute, False), (self.solo, False)):
+        for w in (self.mute, self.solo, self.fader):     # reset without a gains_changed for each
             w.blockSignals(True)
-            w.setChecked(v)
-            w.blockSignals(False)
-        self.fader.blockSignals(True)
+        self.mute.setChecked(False)
+        self.solo.setChecked(False)
         self.fader.setValue(0)
-        self.fader.blockSignals(False)
+        for w in (self.mute, self.solo, self.fader):
+            w.blockSignals(False)
         self._fader_moved(0)
         self.plot.setXLink(None)
         self.plot.clear()
@@ -430,7 +431,6 @@ class StemsWindow(QMainWindow):
         self.session.run(task, self._separated, "Cannot separate the recording")
         self._spares_due = True            # from the first progress: the child has started, at low priority
 
-
     def _build_spare_lane(self) -> None:
         """Build the lanes a separation will need before it ends, one per turn of the event loop: a
         lane's plot costs about 15 ms to build, which is then no longer added to the time the lanes
@@ -685,8 +685,7 @@ class StemsWindow(QMainWindow):
 
     def showEvent(self, ev) -> None:  # noqa: N802 - Qt API
         super().showEvent(ev)
-        if not self._spare and not self.lanes:
-            QTimer.singleShot(10 * LANE_PAUSE_MS, self._build_spare_lane)
+        QTimer.singleShot(10 * LANE_PAUSE_MS, self._build_spare_lane)   # nothing once there are enough
 
     def closeEvent(self, ev) -> None:  # noqa: N802 - Qt API
         self.stop()

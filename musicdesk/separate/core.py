@@ -32,6 +32,10 @@ class SeparationError(ValueError):
     """Bad input to separation; the message says what to do."""
 
 
+class TooFewPartsError(SeparationError):
+    """The score has fewer than two parts with notes (minus-one practice says it in its own words)."""
+
+
 @dataclass(frozen=True)
 class Stems:
     """The separated parts of one recording (all arrays at `sr`)."""
@@ -78,7 +82,7 @@ def load_parts(score_path: str | os.PathLike, parts: Sequence[str | int] | None 
         except ScoreError:
             continue  # a part with no notes
     if len(scores) < 2:
-        raise SeparationError(f"The score {os.path.basename(str(score_path))} has {len(scores)} part(s) with notes; "
+        raise TooFewPartsError(f"The score {os.path.basename(str(score_path))} has {len(scores)} part(s) with notes; "
                               "separation needs a score with two parts or more (one per player).")
     if parts:
         want = []
@@ -135,7 +139,7 @@ def separate(samples: np.ndarray, sr: int, scores: Sequence, method: str = "auto
     if method not in METHODS:
         raise SeparationError(f"Unknown separation method {method!r}; choose one of: {', '.join(METHODS)}.")
     if len(scores) < 2:
-        raise SeparationError("Separation needs a score with two parts or more (one per player).")
+        raise TooFewPartsError("Separation needs a score with two parts or more (one per player).")
     if method == "auto":
         method = AUTO_METHOD
     if method == "network" and not has_weights():   # before the alignment's seconds, not after

@@ -215,7 +215,8 @@ def remove_accompaniment(take: np.ndarray, sr: int, played: np.ndarray, expected
         g = np.maximum(SUPPRESS_FLOOR, 1.0 - e2 / np.maximum(np.abs(Y) ** 2 + e2, 1e-12))
         Y = Y * g
     y = librosa.istft(Y, hop_length=HOP, window="hann", center=True, length=len(x)).astype(np.float32)
-    playing = np.mean(np.abs(echo) ** 2, axis=0) > 1e-3 * np.max(np.mean(np.abs(echo) ** 2, axis=0) + 1e-20)
+    frame_power = np.mean(np.abs(echo) ** 2, axis=0)
+    playing = frame_power > 1e-3 * np.max(frame_power + 1e-20)
     before = float(np.sum(np.abs(echo[:, playing]) ** 2))
     # what is left of the echo: the part of the cleaned frames still explained by the accompaniment
     left = np.einsum("fk,kft->ft", _fit_path(A, Y, gram), A)
