@@ -242,6 +242,27 @@ def test_the_report_takes_the_phrase_fit_beyond_100_ms():
                           pulse_errors_ms(b, t0, breaks=timing_breaks(b, t0), one_sided_slack_ms=50))
 
 
+def test_a_note_played_far_off_is_no_anchor_for_its_neighbours():
+    """After a breath, the phrase's second note is played 150 ms late and its third 60 ms late: with
+    one pass, the third's pulse before it is the median of the first two (one of them the late one),
+    which reads it early, so the sides disagree and its lateness is hidden; the report's second pass
+    leaves the far-off note out of its neighbours' pulses and tempo, and flags both."""
+    from musicdesk.feedback import OFF_ANCHOR_MS, report_timing_errors_ms
+
+    b = np.arange(16.0)
+    t = b * 0.5 + np.where(b >= 5, 1.0, 0.0)      # a 1 s breath after note 4
+    t[6] += 0.15
+    t[7] += 0.06
+    brk = np.zeros(16, dtype=bool)
+    brk[4] = True
+    one_pass = pulse_errors_ms(b, t, breaks=brk, one_sided_slack_ms=50)
+    assert one_pass[6] == pytest.approx(150, abs=1) and abs(one_pass[7]) < 50
+    e = report_timing_errors_ms(b, t, brk, 50)
+    assert OFF_ANCHOR_MS < 150
+    assert e[6] == pytest.approx(150, abs=1) and e[7] == pytest.approx(60, abs=1)
+    assert list(np.flatnonzero(np.abs(e) > 50)) == [6, 7]
+
+
 def test_a_written_fermata_is_a_phrase_end():
     import dataclasses
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musicdesk.feedback import (FIT_BEYOND_MS, local_tempo_errors_ms, phrase_fit_errors_ms, pulse_errors_ms,
+from musicdesk.feedback import (FIT_BEYOND_MS, OFF_ANCHOR_MS, local_tempo_errors_ms, phrase_fit_errors_ms, pulse_errors_ms,
                                 report_timing_errors_ms, timing_breaks)
 from training.chorale_player import load_chorale_parts, perform
 
@@ -67,9 +67,12 @@ def rules() -> dict:
         "geometric mean, k=3": lambda b, t, f: pulse_errors_ms(b, t, 3, combine="geometric"),
         "geometric mean, k=6": lambda b, t, f: pulse_errors_ms(b, t, 6, combine="geometric"),
         "geometric mean, k=3, one side beyond 50 ms": lambda b, t, f: pulse_errors_ms(b, t, 3, combine="geometric", **slack),
-        **{f"the pulses, or the phrase fit beyond {x:.0f} ms{' (shipped)' if x == FIT_BEYOND_MS else ''}":
-           (lambda b, t, f, x=x: report_timing_errors_ms(b, t, timing_breaks(b, t), TOL_MS, x))
+        **{f"the pulses, or the phrase fit beyond {x:.0f} ms{' (shipped before)' if x == FIT_BEYOND_MS else ''}":
+           (lambda b, t, f, x=x: report_timing_errors_ms(b, t, timing_breaks(b, t), TOL_MS, x, off_anchor_ms=None))
            for x in (80.0, 90.0, 100.0, 110.0)},
+        **{f"the pulses, or the fit beyond 100 ms; a note off by {x:.0f} ms no anchor{' (shipped)' if x == OFF_ANCHOR_MS else ''}":
+           (lambda b, t, f, x=x: report_timing_errors_ms(b, t, timing_breaks(b, t), TOL_MS, off_anchor_ms=x))
+           for x in (50.0, 75.0, 100.0)},
     }
 
 
@@ -130,9 +133,12 @@ def audio_rules() -> dict:
     report's rule now (the pulses, or the line beyond 100 ms)."""
     slack = {"one_sided_slack_ms": TOL_MS}
     out = {"local curve (first reports)": lambda b, t: local_tempo_errors_ms(b, t, 8.0),
-           "two pulses, k=3 (shipped before)": lambda b, t: pulse_errors_ms(b, t, 3, **slack),
-           f"two pulses, or the fit beyond {FIT_BEYOND_MS:.0f} ms (shipped)":
-               lambda b, t: report_timing_errors_ms(b, t, timing_breaks(b, t), TOL_MS)}
+           "two pulses, k=3 (shipped first)": lambda b, t: pulse_errors_ms(b, t, 3, **slack),
+           f"two pulses, or the fit beyond {FIT_BEYOND_MS:.0f} ms (shipped before)":
+               lambda b, t: report_timing_errors_ms(b, t, timing_breaks(b, t), TOL_MS, off_anchor_ms=None)}
+    for x in (50.0, 75.0, 100.0):
+        out[f"and a note off by {x:.0f} ms no anchor{' (shipped)' if x == OFF_ANCHOR_MS else ''}"] = (
+            lambda b, t, x=x: report_timing_errors_ms(b, t, timing_breaks(b, t), TOL_MS, off_anchor_ms=x))
     for k in (3, 4, 6):
         out[f"phrase fit, k={k}"] = lambda b, t, k=k: phrase_fit_errors_ms(b, t, k, **slack)
     return out
