@@ -221,20 +221,31 @@ def pulse_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, context_notes:
     seg = np.concatenate([[0], np.cumsum(brk[:-1])])   # phrase number of each note
     glob_spb = float(_robust_poly(b, t, np.ones(n), 1)[0])
     off = np.zeros(n, dtype=bool)
+    todo = range(n)
     if off_anchor_ms is not None:
         first = pulse_errors_ms(b, t, context_notes, brk, combine, one_sided_slack_ms, tempo_within_phrase)
         off = np.abs(np.nan_to_num(first)) > off_anchor_ms
-    for i in range(n):
-        left = [j for j in range(max(0, i - context_notes), i) if seg[j] == seg[i]]
-        right = [j for j in range(i + 1, min(n, i + 1 + context_notes)) if seg[j] == seg[i] or brk[i]]
-        left, right = ([j for j in side if not brk[j]] or side for side in (left, right))
-        left, right = ([j for j in side if not off[j]] or side for side in (left, right))
+        if not off.any():
+            return first
+        # only notes whose sides or tempo intervals reach an off note can change
+        near = np.zeros(n, dtype=bool)
+        for m in np.flatnonzero(off):
+            near[max(0, m - context_notes - 2):m + context_notes + 3] = True
+        out, todo = first.copy(), np.flatnonzero(near)
+    skip = (brk | off | np.roll(off, -1)).tolist()   # intervals not used for the local tempo
+    # plain Python values: the loop works on a handful of notes at a time
+    bl, tl, sg, bk, of = b.tolist(), t.tolist(), seg.tolist(), brk.tolist(), off.tolist()
+    for i in todo:
+        out[i] = np.nan
+        left = [j for j in range(max(0, i - context_notes), i) if sg[j] == sg[i]]
+        right = [j for j in range(i + 1, min(n, i + 1 + context_notes)) if sg[j] == sg[i] or bk[i]]
+        left, right = ([j for j in side if not bk[j]] or side for side in (left, right))
+        left, right = ([j for j in side if not of[j]] or side for side in (left, right))
         if not left and not right:
             continue
-        spb = _local_spb(b, t, i, brk | off | np.roll(off, -1), context_notes, glob_spb,
-                         seg if tempo_within_phrase else None)
+        spb = _local_spb(bl, tl, i, skip, context_notes, glob_spb, seg if tempo_within_phrase else None)
         # onset i minus a side's pulse: its notes carried to note i's beat at the local tempo, their median
-        off_side = lambda side: t[i] - float(np.median(t[side] + (b[i] - b[side]) * spb))  # noqa: E731
+        off_side = lambda side: tl[i] - _median([tl[j] + (bl[i] - bl[j]) * spb for j in side])  # noqa: E731
         if not left or not right:
             if one_sided_slack_ms is None:
                 continue
@@ -374,8 +385,14 @@ def _local_spb(b: np.ndarray, t: np.ndarray, i: int, brk: np.ndarray, k: int, fa
         m = [j for j in m if seg[j] == seg[i]] or m
     if not m:
         return fallback
-    m = np.asarray(m)
-    return float(np.median((t[m + 1] - t[m]) / (b[m + 1] - b[m])))
+    return _median([(t[j + 1] - t[j]) / (b[j + 1] - b[j]) for j in m])
+
+
+def _median(v: list[float]) -> float:
+    """The median of a short list of floats (as np.median; far cheaper for a handful of values)."""
+    v = sorted(v)
+    h = len(v) // 2
+    return float(v[h]) if len(v) % 2 else 0.5 * (v[h - 1] + v[h])
 
 
 def _weighted_median(v: np.ndarray, w: np.ndarray) -> float:

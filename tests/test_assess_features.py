@@ -187,6 +187,44 @@ def test_note_onset_timing_sees_moved_notes_and_ignores_holds_and_repeated_notes
     assert np.abs(errors(moved).note_timing_s).mean() > 2 * np.abs(b.note_timing_s).mean()
 
 
+def test_note_timing_can_judge_the_aligners_onsets():
+    """A run of repeated notes played legato (no gap in the contour): the DTW path cannot see where the
+    moved one starts; the aligner's onsets (s from the start of the take, NaN where not found) can, and
+    they land on the trimmed frames the contour's other channels use."""
+    pitches = np.array([62, 64, 65, 67, 67, 67, 67, 65, 64, 62, 60, 62, 64, 65, 67, 69])
+    on = np.arange(16) * 0.6
+    lead = 0.5
+    contour = np.zeros(int((on[-1] + lead + 1.5) / fe.FRAME_HOP_S), np.float32)
+    for a, b, m in zip(on, np.r_[on[1:], on[-1] + 0.6], pitches):   # legato: no frame of silence
+        contour[int(round((a + lead) / fe.FRAME_HOP_S)):int(round((b + lead) / fe.FRAME_HOP_S))] = m
+    score = fe.score_frames(pitches, on, np.full(16, 0.6))
+    onsets = fe.score_onset_frames(on)
+    aligned = on + lead
+    aligned[5] += 0.15                               # the aligner heard the third G 150 ms late
+    aligned[12] = np.nan                             # ... and did not find this note
+    dtw = fe.build_input(contour, score, onsets, with_distmat=False)
+    ours = fe.build_input(contour, score, onsets, with_distmat=False, note_onsets_s=aligned)
+    assert np.array_equal(dtw.contour_midi, ours.contour_midi)
+    trim = int(np.flatnonzero(contour > 0)[0]) - 3
+    frame = int(round(aligned[5] / fe.FRAME_HOP_S)) - trim
+    assert abs(dtw.note_timing_s[frame + 1]) < 0.03        # the DTW path sees nothing
+    assert ours.note_timing_s[frame + 1] == pytest.approx(0.15, abs=0.03)
+    assert np.abs(np.delete(ours.note_timing_s, np.s_[frame - 25:frame + 25])).max() < 0.05   # frame rounding
+    # the wrong number of onsets (another score's) is ignored, not misread
+    assert np.array_equal(fe.build_input(contour, score, onsets, with_distmat=False,
+                                         note_onsets_s=aligned[:-1]).note_timing_s, dtw.note_timing_s)
+
+
+def test_weights_trained_on_the_aligners_onsets_are_refused(tmp_path):
+    """The app builds note_timing from the DTW path: weights trained on the aligner's onsets (a design
+    option of training.train) would be fed other inputs than they learnt on, so they are refused."""
+    m = build("siconvnet_delta").eval()
+    p = tmp_path / "w.safetensors"
+    weights.save(m, p, "siconvnet_delta", {"criteria": list(CRITERIA), "note_onsets": "aligner"})
+    with pytest.raises(weights.ModelError, match="aligner"):
+        weights.load("siconvnet_delta", p)
+
+
 def test_onsets_from_score_frames_without_the_notes():
     s = np.array([0, 60, 60, 62, 0, 62, 64], dtype=np.float32)
     assert fe.onsets_from_score_frames(s).tolist() == [1, 3, 5, 6]

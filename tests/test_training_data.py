@@ -259,9 +259,14 @@ def test_one_take_end_to_end(tmp_path):
     row = make_data.run_job(job)
     assert row is not None and row["instrument"] == "oboe" and row["split"] == "test"
     with np.load(job.path, allow_pickle=False) as z:
-        assert set(z.files) == {"contour_midi", "score_midi", "score_notes", "labels", "rule_ratings", "meta"}
-        for k in ("contour_midi", "score_midi", "score_notes", "labels", "rule_ratings"):
+        assert set(z.files) == {"contour_midi", "score_midi", "score_notes", "labels", "rule_ratings",
+                                "note_onsets_s", "meta"}
+        for k in ("contour_midi", "score_midi", "score_notes", "labels", "rule_ratings", "note_onsets_s"):
             assert z[k].dtype == np.float32
+        # the aligner's onset of every score note (s), in order where found
+        on = z["note_onsets_s"]
+        assert len(on) == len(z["score_notes"]) and np.isfinite(on).mean() > 0.9
+        assert np.all(np.diff(on[np.isfinite(on)]) > 0)
         assert z["labels"].shape == z["rule_ratings"].shape == (3,)
         assert np.all((z["labels"] >= 0) & (z["labels"] <= 1))
         assert np.all((z["rule_ratings"] >= 0) & (z["rule_ratings"] <= 1))

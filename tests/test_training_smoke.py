@@ -53,10 +53,14 @@ def test_damage_check_makes_takes_with_held_phrase_ends_and_rates_the_pairs(tmp_
     files = list(tmp_path.glob("*.npz"))
     assert len(files) == 1
     with np.load(files[0]) as z:
-        assert {"score_midi", "score_notes", *(f"{v}_contour" for v in damage_check.VERSIONS)} <= set(z.files)
+        assert {"score_midi", "score_notes", *(f"{v}_contour" for v in damage_check.VERSIONS),
+                *(f"{v}_onsets" for v in damage_check.VERSIONS)} <= set(z.files)
         assert not np.array_equal(z["clean_contour"], z["timing_contour"])
+        # bench_timing's four notes moved 120 ms: the aligner's onsets of the moved take move with them
+        moved = z["moved_late_onsets"] - z["clean_onsets"]
+        assert np.sum(np.abs(moved - 0.12) < 0.04) >= 3
     res = damage_check.evaluate(load(DEFAULT_MODEL)[0].eval(), tmp_path)
-    assert set(res) == set(damage_check.DAMAGES)
+    assert set(res) == set(damage_check.CHECKS) and {"moved_late", "moved_early"} <= set(res)
     assert all(r["pairs"] == 1 and r["rated_lower"] in (0, 1) for r in res.values())
     assert res["wrong"]["rated_lower"] == 1     # 25% of the notes a tone off: rated lower on note accuracy
 

@@ -33,10 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
-from training.damage import DAMAGES, MOVE_ROOM_S, damage, movable_notes
+from training.damage import DAMAGES, MOVE_ROOM_S, damage, movable_notes, move_notes
 
 ROOT = Path(__file__).resolve().parent.parent
-VERSIONS = ("clean", *DAMAGES)
+# besides training/damage.py's kinds, the timing benchmark's own damage (benchmarks/bench_timing.py): four
+# notes moved exactly 120 ms late, or early (training.damage.move_notes)
+CHECKS = {**DAMAGES, "moved_late": "rhythmic_accuracy", "moved_early": "rhythmic_accuracy"}
+VERSIONS = ("clean", *CHECKS)
 
 
 def make_one(job, out: Path, max_swing: float = 0.08, pauses_per_min: float = 0.0, p_hold: float = 0.0) -> bool:
@@ -45,7 +48,7 @@ def make_one(job, out: Path, max_swing: float = 0.08, pauses_per_min: float = 0.
     from musicdesk.assess.features import contour_frames, score_frames
     from musicdesk.audio import Take
     from musicdesk.synth import render_notes
-    from training.make_data import INSTRUMENTS, MIN_SHORT_NOTE_S, MIN_SHORT_NOTE_S_BY_INSTRUMENT, TAKE_S, choose_tempo
+    from training.make_data import INSTRUMENTS, MIN_SHORT_NOTE_S, note_onsets_s, MIN_SHORT_NOTE_S_BY_INSTRUMENT, TAKE_S, choose_tempo
     from training.melodies import fit_to_duration
     from training.room import room
     from training.student import LABEL_KEYS, StudentParams, play
@@ -71,7 +74,11 @@ def make_one(job, out: Path, max_swing: float = 0.08, pauses_per_min: float = 0.
                                          [n.duration_s for n in score.notes]),
               "score_notes": np.array([[n.midi, n.onset_s, n.duration_s] for n in score.notes])}
     for v in VERSIONS:
-        yv = y if v == "clean" else damage(y, take.sr, notes, v, np.random.default_rng([job.seed, VERSIONS.index(v)]))
+        rng_v = np.random.default_rng([job.seed, VERSIONS.index(v)])
+        if v.startswith("moved_"):
+            yv = move_notes(y, take.sr, notes, rng_v, 1 if v == "moved_late" else -1)[0]
+        else:
+            yv = y if v == "clean" else damage(y, take.sr, notes, v, rng_v)
         if v != "clean" and np.array_equal(yv, y):
             return False   # no note of this take could take the damage (e.g. all too short to move)
         try:
@@ -79,6 +86,7 @@ def make_one(job, out: Path, max_swing: float = 0.08, pauses_per_min: float = 0.
         except AnalysisError:
             return False
         arrays[f"{v}_contour"] = contour_frames(an.contour.times_s, an.contour.midi, len(yv) / take.sr)
+        arrays[f"{v}_onsets"] = note_onsets_s(an.alignment)
         arrays[f"{v}_rule"] = np.array([float(an.report.ratings[k]) for k in LABEL_KEYS])
     meta = {"melody_id": job.melody.id, "instrument": job.instrument, "soundfont": os.path.basename(job.soundfont),
             "tempo_bpm": round(tempo, 2), "n_notes": len(notes)}
@@ -105,7 +113,7 @@ def make(n: int, out: Path, seed: int = 0, max_swing: float = 0.08, pauses_per_m
         print(f"{made}/{n} takes, {time.perf_counter() - t0:.0f} s", flush=True)
 
 
-def evaluate(model, data: Path) -> dict:
+def evaluate(model, data: Path, aligner_onsets: bool = False) -> dict:
     """Per damage kind: pairs, how many `model` (a network from musicdesk.assess.models, in eval mode;
     None: the rule-based ratings of musicdesk's report) rates lower on the criterion the damage touches,
     the mean drop."""
@@ -113,25 +121,31 @@ def evaluate(model, data: Path) -> dict:
     from musicdesk.assess.models import CRITERIA
     from musicdesk.assess.predict import rate_inputs
 
-    res = {k: {"pairs": 0, "lower": 0, "drops": []} for k in DAMAGES}
+    res = {k: {"pairs": 0, "lower": 0, "drops": []} for k in CHECKS}
     for f in sorted(data.glob("*.npz")):
         with np.load(f) as npz:
             z = {k: npz[k] for k in npz.files}
+        versions = [v for v in VERSIONS if f"{v}_contour" in z]   # sets made before the moved kinds lack them
         if model is None:
-            rated = {v: z[f"{v}_rule"] for v in VERSIONS}
+            rated = {v: z[f"{v}_rule"] for v in versions}
         else:
             with_dm = "distmat" in model.uses
             onsets = score_onset_frames(z["score_notes"][:, 1]) if "score_notes" in z else None
-            inputs = [build_input(z[f"{v}_contour"], z["score_midi"], onsets, with_distmat=with_dm) for v in VERSIONS]
-            rated = dict(zip(VERSIONS, rate_inputs(model, inputs)[0]))
-        for kind, crit in DAMAGES.items():
+            if aligner_onsets and any(f"{v}_onsets" not in z for v in versions):
+                raise SystemExit(f"{f} has no aligner onsets: remake the check with `damage_check make`.")
+            inputs = [build_input(z[f"{v}_contour"], z["score_midi"], onsets, with_distmat=with_dm,
+                                  note_onsets_s=z[f"{v}_onsets"] if aligner_onsets else None) for v in versions]
+            rated = dict(zip(versions, rate_inputs(model, inputs)[0]))
+        for kind, crit in CHECKS.items():
+            if kind not in rated:
+                continue
             c = CRITERIA.index(crit)
             drop = float(rated["clean"][c] - rated[kind][c])
             res[kind]["pairs"] += 1
             res[kind]["lower"] += drop > 0
             res[kind]["drops"].append(drop)
     return {k: {"pairs": r["pairs"], "rated_lower": r["lower"], "pct": 100.0 * r["lower"] / max(1, r["pairs"]),
-                "mean_drop": float(np.mean(r["drops"])) if r["drops"] else 0.0} for k, r in res.items()}
+                "mean_drop": float(np.mean(r["drops"])) if r["drops"] else 0.0} for k, r in res.items() if r["pairs"]}
 
 
 def rubric_check(n: int = 200, seed: int = 1) -> dict:
@@ -206,15 +220,15 @@ def main(argv=None) -> int:
     else:
         from musicdesk.assess.weights import load
 
-        model = None if a.model == "rule_based" else load(a.model, a.weights)[0].eval()
-        res = evaluate(model, Path(a.data))
+        model, info = (None, {}) if a.model == "rule_based" else load(a.model, a.weights, aligner_onsets_ok=True)
+        res = evaluate(model if model is None else model.eval(), Path(a.data), info.get("note_onsets") == "aligner")
         if a.weights is None:   # the shipped weights: kept for the model cards, per check (its folder)
             out = ROOT / "training" / "results" / "damage_check.json"
             table = json.loads(out.read_text()) if out.exists() else {}
-            table.setdefault(Path(a.data).name, {})[a.model] = {k: {"criterion": DAMAGES[k], **v} for k, v in res.items()}
+            table.setdefault(Path(a.data).name, {})[a.model] = {k: {"criterion": CHECKS[k], **v} for k, v in res.items()}
             out.write_text(json.dumps(table, indent=1))
         for k, r in res.items():
-            print(f"{k:7s} {DAMAGES[k]:18s} {r['rated_lower']}/{r['pairs']} = {r['pct']:.0f}%  mean drop {r['mean_drop']:+.3f}")
+            print(f"{k:11s} {CHECKS[k]:18s} {r['rated_lower']}/{r['pairs']} = {r['pct']:.0f}%  mean drop {r['mean_drop']:+.3f}")
         print(json.dumps(res))
     return 0
 

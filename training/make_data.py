@@ -84,6 +84,11 @@ def choose_tempo(melody: Melody, rng: np.random.Generator, min_note_s: float = M
     return float(rng.uniform(lo, hi))
 
 
+def note_onsets_s(alignment) -> np.ndarray:
+    """Each score note's onset as the aligner placed it (s; NaN where not found), float32."""
+    return np.array([np.nan if n.onset_s is None else n.onset_s for n in alignment.notes], dtype=np.float32)
+
+
 def make_take(melody: Melody, split: str, seed: int, instrument: str, soundfont: str) -> dict | None:
     """One take: returns the arrays to store (see the module docstring) and 'meta' (a dict), or None
     if the analysis finds the take silent."""
@@ -123,6 +128,8 @@ def make_take(melody: Melody, split: str, seed: int, instrument: str, soundfont:
         "score_notes": np.array([[n.midi, n.onset_s, n.duration_s] for n in score.notes], dtype=np.float32),
         "labels": np.array([lab[k] for k in LABEL_KEYS], dtype=np.float32),
         "rule_ratings": np.array([float(rule[k]) for k in LABEL_KEYS], dtype=np.float32),
+        # each score note's onset as musicdesk's aligner places it (s; NaN: not found)
+        "note_onsets_s": note_onsets_s(analysis.alignment),
         "meta": meta,
     }
 
@@ -181,7 +188,8 @@ def run_job(job: Job) -> dict | None:
         tmp = job.path + ".tmp.npz"
         np.savez(tmp, contour_midi=res["contour_midi"], score_midi=res["score_midi"],
                  score_notes=res["score_notes"], labels=res["labels"],
-                 rule_ratings=res["rule_ratings"], meta=np.array(json.dumps(res["meta"])))
+                 rule_ratings=res["rule_ratings"], note_onsets_s=res["note_onsets_s"],
+                 meta=np.array(json.dumps(res["meta"])))
         os.replace(tmp, job.path)
         return _row(job, res["meta"], res["labels"], res["rule_ratings"])
     return None

@@ -96,8 +96,10 @@ def card(name: str) -> str:
         dc = checks.get(folder, {}).get(name)
         if not dc:
             continue
-        L += [f"Synthetic damage check, {what} (`python -m training.damage_check eval --model {name}{opts}`; 40 "
-              "clean takes of validation melodies, each damaged as in the Bach10 check; what network designs are "
+        n_takes = max(v["pairs"] for v in dc.values())
+        L += [f"Synthetic damage check, {what} (`python -m training.damage_check eval --model {name}{opts}`; "
+              f"{n_takes} clean takes of validation melodies, each damaged as in the Bach10 checks (bench_assess; "
+              "moved_late and moved_early: bench_timing's four notes moved 120 ms); what network designs are "
               "chosen on): the damaged take rated lower:", "", "| damage | criterion | rated lower |",
               "| --- | --- | --- |"]
         L += [f"| {k} | {v['criterion']} | {v['pct']:.0f}% ({v['rated_lower']}/{v['pairs']}) |" for k, v in dc.items()]

@@ -42,18 +42,20 @@ class Split:
     meta: list[dict]
 
 
-def _cache_file(data: Path, split: str) -> Path:
-    return data / f"{split}.features.npz"
+def _cache_file(data: Path, split: str, note_onsets: str = "dtw") -> Path:
+    return data / f"{split}.features{'' if note_onsets == 'dtw' else '-' + note_onsets}.npz"
 
 
-def load_split(data: Path, split: str, with_distmat: bool, limit: int | None = None) -> Split:
-    """Read OUT/<split>/*.npz, align scores (cached in OUT/<split>.features.npz)."""
+def load_split(data: Path, split: str, with_distmat: bool, limit: int | None = None, note_onsets: str = "dtw") -> Split:
+    """Read OUT/<split>/*.npz, align scores (cached in OUT/<split>.features.npz). `note_onsets`: where
+    note_timing takes each note's onset: the DTW path's note starts ("dtw"), or musicdesk's aligner's
+    ("aligner": the takes' note_onsets_s, as the app passes them; training.make_data stores them)."""
     files = sorted((data / split).glob("*.npz"))
     if limit:
         files = files[:limit]
     if not files:
         raise SystemExit(f"No takes in {data / split}; run `python -m training.make_data` first.")
-    cache = _cache_file(data, split)
+    cache = _cache_file(data, split, note_onsets)
     names = [f.name for f in files]
     c = None
     if cache.exists():
@@ -67,7 +69,10 @@ def load_split(data: Path, split: str, with_distmat: bool, limit: int | None = N
         for f in files:
             z = np.load(f)
             onsets = score_onset_frames(z["score_notes"][:, 1]) if "score_notes" in z.files else None
-            inp = build_input(z["contour_midi"], z["score_midi"], onsets, with_distmat=False)
+            if note_onsets == "aligner" and "note_onsets_s" not in z.files:
+                raise SystemExit(f"{f} has no aligner onsets: remake the data with `python -m training.make_data`.")
+            inp = build_input(z["contour_midi"], z["score_midi"], onsets, with_distmat=False,
+                              note_onsets_s=z["note_onsets_s"] if note_onsets == "aligner" else None)
             contours.append(inp.contour_midi)
             aligned.append(inp.aligned_score_midi)
             timing.append(inp.timing_s)
@@ -226,13 +231,15 @@ def main(argv=None) -> int:
     ap.add_argument("--separate", nargs="+", default=None, choices=list(DELTA_FEATURE_NAMES),
                     help="siconvnet_delta's input channels that get an encoder of their own "
                          "(default: musicdesk.assess.features.DELTA_SEPARATE)")
+    ap.add_argument("--note-onsets", choices=["dtw", "aligner"], default="dtw",
+                    help="note_timing from the DTW path's note starts, or from musicdesk's aligner's onsets")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     data = Path(args.data)
     dm = args.model == "distmatnet"
     t = time.perf_counter()
-    tr, va, te = (load_split(data, s, dm, args.limit) for s in ("train", "val", "test"))
+    tr, va, te = (load_split(data, s, dm, args.limit, args.note_onsets) for s in ("train", "val", "test"))
     print(f"data: {len(tr.inputs)} train, {len(va.inputs)} val, {len(te.inputs)} test takes "
           f"({time.perf_counter() - t:.0f} s to load)", flush=True)
     runs = []
@@ -260,7 +267,7 @@ def main(argv=None) -> int:
         "rule_based_test_r2": dict(zip(CRITERIA, map(float, r2(te.labels, te.rule)))),
         "n_takes": {"train": len(tr.inputs), "val": len(va.inputs), "test": len(te.inputs)},
         "settings": {k: getattr(args, k) for k in ("epochs", "patience", "optimizer", "lr", "batch_size", "chunk", "max_steps",
-                                                    "limit", "features", "separate")},
+                                                    "limit", "features", "separate", "note_onsets")},
         "command": "python -m training.train " + " ".join(sys.argv[1:] if argv is None else argv),
         "date": _dt.date.today().isoformat(), "torch": torch.__version__, "runs": runs,
     }
@@ -269,6 +276,7 @@ def main(argv=None) -> int:
     W.save(best_model, out, args.model, {k: summary[k] for k in
                                           ("criteria", "shipped_seed", "test_r2_shipped", "date", "command")}
            | {"chunk_frames": args.chunk, "frame_hop_s": 5 * 128 / 22050.0}
+           | ({"note_onsets": "aligner"} if args.note_onsets == "aligner" else {})
            | ({"delta_features": list(best_model.features), "delta_separate": list(best_model.separate)}
               if hasattr(best_model, "features") else {}))
     res = Path(args.results) if args.results else RESULTS_DIR / f"{args.model}.json"

@@ -177,7 +177,8 @@ def note_starts(score_index: np.ndarray, onset_frames: np.ndarray, perf_midi: np
 
 
 def note_onset_errors_s(score_index: np.ndarray, onset_frames: np.ndarray, perf_midi: np.ndarray,
-                        k: int = NOTE_CONTEXT, clip_s: float = NOTE_CLIP_S) -> tuple[np.ndarray, np.ndarray]:
+                        k: int = NOTE_CONTEXT, clip_s: float = NOTE_CLIP_S, starts: np.ndarray | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """Per score note, how early (-) or late (+) its onset is against the grid of its neighbours on
     both sides (s), and the performance frame where it starts (`note_starts`).
 
@@ -185,10 +186,16 @@ def note_onset_errors_s(score_index: np.ndarray, onset_frames: np.ndarray, perf_
     before it; the right grid goes back from the next onset by the median tempo of the `k` after it.
     A note is off only as far as both grids agree (same sign, the smaller size): a fermata, a breath,
     a hesitation or a restart puts the notes after it off the left grid but not off the right one,
-    so it leaves no trace here, while a rushed or late single note is off both."""
+    so it leaves no trace here, while a rushed or late single note is off both.
+
+    `starts`: the performance frame where each note starts, when known better than the DTW path's
+    (`aligned_starts`: musicdesk's aligner, NaN where it found none: those from the path)."""
     f = np.asarray(onset_frames, dtype=np.int64)
     n = len(f)
     p = note_starts(score_index, f, perf_midi)
+    if starts is not None:
+        st = np.asarray(starts, dtype=np.float64)
+        p = np.where(np.isfinite(st), st, p)
     if n < 3:
         return np.zeros(n), p
     g = np.diff(f).astype(np.float64)                 # score inter-onset intervals (frames)
@@ -217,10 +224,18 @@ def _per_frame(values: np.ndarray, starts: np.ndarray, n_frames: int) -> np.ndar
     return out
 
 
-def note_timing_frames(score_index: np.ndarray, onset_frames: np.ndarray, perf_midi: np.ndarray) -> np.ndarray:
+def note_timing_frames(score_index: np.ndarray, onset_frames: np.ndarray, perf_midi: np.ndarray,
+                       starts: np.ndarray | None = None) -> np.ndarray:
     """`note_onset_errors_s` per performance frame (s): each note's error from its onset to the next."""
-    err, p = note_onset_errors_s(score_index, onset_frames, perf_midi)
-    return _per_frame(err, p, len(perf_midi))
+    err, p = note_onset_errors_s(score_index, onset_frames, perf_midi, starts=starts)
+    return _per_frame(err, np.maximum.accumulate(np.clip(p, 0, len(perf_midi))), len(perf_midi))
+
+
+def aligned_starts(note_onsets_s: np.ndarray, trim_frames: int, n_frames: int) -> np.ndarray:
+    """The performance frames (of the trimmed take, see `trim_silence`) of the note onsets musicdesk's
+    aligner found (s from the start of the take; NaN where none), NaN kept."""
+    st = np.asarray(note_onsets_s, dtype=np.float64) / FRAME_HOP_S - trim_frames
+    return np.where(np.isfinite(st), np.clip(np.round(st), 0, max(0, n_frames - 1)), np.nan)
 
 
 def voicing_mismatch(contour_midi: np.ndarray, aligned_score_midi: np.ndarray) -> np.ndarray:
@@ -240,7 +255,8 @@ def delta_channels(inp: "AssessInput", features: Sequence[str] | None = None) ->
     - local_timing: its note-level part (`local_timing_s`);
     - voicing: silence where a note is expected and sound in rests (`voicing_mismatch`);
     - note_timing: each note's onset against the grids of its neighbours on both sides, which holds
-      and pauses leave alone (`note_onset_errors_s`; the input carries it).
+      and pauses leave alone (`note_onset_errors_s`; the input carries it), the onsets from the DTW
+      path or, for networks trained so, from musicdesk's aligner (`build_input`'s `note_onsets_s`).
     """
     c, s = inp.contour_midi, inp.aligned_score_midi
     t = inp.timing_s if inp.timing_s is not None else np.zeros(len(c), dtype=np.float32)
@@ -284,22 +300,36 @@ class AssessInput:
 
 def trim_silence(perf_midi: np.ndarray, pad_frames: int = 3) -> np.ndarray:
     """Drop unvoiced frames before the first and after the last voiced frame (keeping a little)."""
+    a, b = _trim_bounds(perf_midi, pad_frames)
+    return perf_midi[a:b]
+
+
+def _trim_bounds(perf_midi: np.ndarray, pad_frames: int = 3) -> tuple[int, int]:
     v = np.flatnonzero(perf_midi > 0)
     if len(v) == 0:
-        return perf_midi
-    return perf_midi[max(0, v[0] - pad_frames): v[-1] + 1 + pad_frames]
+        return 0, len(perf_midi)
+    return int(max(0, v[0] - pad_frames)), int(v[-1] + 1 + pad_frames)
 
 
 def build_input(perf_midi: np.ndarray, score_midi: np.ndarray, onset_frames: np.ndarray | None = None,
-                with_distmat: bool = True) -> AssessInput:
+                with_distmat: bool = True, note_onsets_s: np.ndarray | None = None) -> AssessInput:
     """Everything the networks need, from the contour and score frames (see `contour_frames`,
     `score_frames`) and the score's note onsets (`score_onset_frames`; without them, where the score
-    frames change pitch). Leading and trailing silence of the take is dropped first."""
-    perf = trim_silence(np.asarray(perf_midi, dtype=np.float32))
+    frames change pitch). Leading and trailing silence of the take is dropped first.
+
+    `note_onsets_s`: each score note's onset as musicdesk's aligner placed it (s; NaN: not found), for
+    networks trained on them (weights info "note_onsets": "aligner"): note_timing then judges those
+    onsets instead of the DTW path's note starts (29 ms frames, blind to repeated notes)."""
+    perf_all = np.asarray(perf_midi, dtype=np.float32)
+    a, b = _trim_bounds(perf_all)
+    perf = perf_all[a:b]
     score = np.asarray(score_midi, dtype=np.float32)
     idx = align_path(perf, score)
     aligned = score[idx] if len(score) and len(perf) else np.zeros(len(perf), dtype=np.float32)
     dm = distance_image(perf, score) if with_distmat else None
     onsets = onsets_from_score_frames(score) if onset_frames is None else np.asarray(onset_frames)
+    starts = None
+    if note_onsets_s is not None and len(note_onsets_s) == len(onsets):
+        starts = aligned_starts(note_onsets_s, a, len(perf))
     return AssessInput(perf, aligned.astype(np.float32), dm, timing_deviation_s(idx, perf),
-                       note_timing_frames(idx, onsets, perf))
+                       note_timing_frames(idx, onsets, perf, starts))

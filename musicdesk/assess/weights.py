@@ -59,12 +59,19 @@ def save(model: torch.nn.Module, path: str | os.PathLike, name: str, info: dict)
     write_safetensors(model, path, name, info)
 
 
-def load(name: str, path: str | os.PathLike | None = None) -> tuple[torch.nn.Module, dict]:
-    """The network `name` with its shipped (or given) weights, in eval mode on the CPU, and its info."""
+def load(name: str, path: str | os.PathLike | None = None, aligner_onsets_ok: bool = False
+         ) -> tuple[torch.nn.Module, dict]:
+    """The network `name` with its shipped (or given) weights, in eval mode on the CPU, and its info.
+    `aligner_onsets_ok`: also weights trained on the aligner's note onsets (for design checks that
+    build those inputs themselves, training/damage_check.py)."""
     from musicdesk.assess.models import build
 
     p = Path(path) if path is not None else weights_path(name)
     state, info = read_safetensors(p, name, f"python -m training.train --model {name}")
+    if info.get("note_onsets", "dtw") != "dtw" and not aligner_onsets_ok:
+        raise ModelError(f"The weights in {p} were trained on the aligner's note onsets (training.train "
+                         "--note-onsets aligner), which the app does not pass to the networks; retrain them "
+                         f"with `python -m training.train --model {name}`.")
     try:
         opts = {k: info[f"delta_{k}"] for k in ("features", "separate") if f"delta_{k}" in info}
         model = build(name, **opts)
