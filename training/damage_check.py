@@ -48,7 +48,8 @@ def make_one(job, out: Path, max_swing: float = 0.08, pauses_per_min: float = 0.
     from musicdesk.assess.features import contour_frames, score_frames
     from musicdesk.audio import Take
     from musicdesk.synth import render_notes
-    from training.make_data import INSTRUMENTS, MIN_SHORT_NOTE_S, note_onsets_s, MIN_SHORT_NOTE_S_BY_INSTRUMENT, TAKE_S, choose_tempo
+    from training.make_data import (INSTRUMENTS, MIN_SHORT_NOTE_S, MIN_SHORT_NOTE_S_BY_INSTRUMENT, TAKE_S,
+                                    choose_tempo, note_onsets_s)
     from training.melodies import fit_to_duration
     from training.room import room
     from training.student import LABEL_KEYS, StudentParams, play

@@ -49,7 +49,8 @@ def _cache_file(data: Path, split: str, note_onsets: str = "dtw") -> Path:
 def load_split(data: Path, split: str, with_distmat: bool, limit: int | None = None, note_onsets: str = "dtw") -> Split:
     """Read OUT/<split>/*.npz, align scores (cached in OUT/<split>.features.npz). `note_onsets`: where
     note_timing takes each note's onset: the DTW path's note starts ("dtw"), or musicdesk's aligner's
-    ("aligner": the takes' note_onsets_s, as the app passes them; training.make_data stores them)."""
+    ("aligner": the takes' note_onsets_s, which training.make_data stores; a design option: the app
+    feeds the DTW path's, and musicdesk.assess.weights.load refuses weights trained so)."""
     files = sorted((data / split).glob("*.npz"))
     if limit:
         files = files[:limit]
