@@ -117,13 +117,14 @@ def _wall(cmd: list[str], env: dict | None = None) -> float:
 
 
 def time_cli(score: str, take: str, runs: int = FRESH_RUNS, extra: tuple[str, ...] = (),
-             score_cache: bool = True) -> list[float]:
+             score_cache: bool = True, env_extra: dict | None = None) -> list[float]:
     """Wall times of `musicdesk analyze SCORE TAKE --json ... --quiet` in fresh processes (the first run,
     which may fill numba's cache and the parsed-score cache, is not counted). score_cache False: every
     run reads the score as a piece never seen before (music21 imported and parsing)."""
     with tempfile.TemporaryDirectory() as d:
         cmd = [str(EXE), "analyze", score, take, "--json", os.path.join(d, "r.json"), "--quiet", *extra]
-        env = dict(os.environ, MUSICDESK_SCORE_CACHE=os.path.join(d, "scores") if score_cache else "off")
+        env = dict(os.environ, MUSICDESK_SCORE_CACHE=os.path.join(d, "scores") if score_cache else "off",
+                   **(env_extra or {}))
         return [_wall(cmd, env) for _ in range(runs + 1)][1:]
 
 
@@ -152,32 +153,37 @@ laps = []
 def lap(name, _t=[t0]):
     t = time.perf_counter(); laps.append((name, t - _t[0])); _t[0] = t
 import numpy; lap("import numpy")
-from musicdesk.assess.predict import start_loading; start_loading(sys.argv[3]); lap("start the network's process")
-from musicdesk.score import load_score; score = load_score(sys.argv[1]); lap("read the score (its cached parse)")
+from musicdesk.assess.predict import start_loading; start_loading(sys.argv[3]); lap("start the network (no GPU: nothing to start)")
+from musicdesk.score_process import PendingScore; ps = PendingScore(sys.argv[1]); lap("the score: from its cached parse, or a child starts reading it")
 from musicdesk.audio import load_take; take = load_take(sys.argv[2]); lap("read the take (soundfile)")
 import numba; lap("import numba")
 from musicdesk.pitch import track_pitch; c = track_pitch(take); lap("pitch (first call: numba's start-up, 4 kernels)")
+score = ps.result(); lap("wait for the score")
 from musicdesk.align import align; al = align(score, c, take); lap("align (first call)")
 from musicdesk.analysis import expected_midi_per_frame
 from musicdesk.feedback import build_report
 from musicdesk.pitch import refine_with_score
 c = refine_with_score(c, expected_midi_per_frame(score, al, c.times_s)); rep = build_report(score, c, al); lap("report")
-from musicdesk.assess.predict import assess; a = assess(score, c, sys.argv[3]); lap("network ratings (wait for its process, rate)")
+from musicdesk.assess.predict import assess; a = assess(score, c, sys.argv[3]); lap("network ratings (load its weights, rate)")
 mods = sorted(m for m in ("torch", "librosa", "scipy.signal", "scipy.stats", "music21", "numba") if m in sys.modules)
 print(json.dumps({"laps": laps, "total": time.perf_counter() - t0, "modules": mods}))
 sys.stdout.flush(); os._exit(0)
 """
 
 
-def fresh_breakdown(score: str, take: str, runs: int = 3) -> dict:
+def fresh_breakdown(score: str, take: str, runs: int = 3, score_cache: bool = True) -> dict:
     """Median seconds of each step of the command in fresh processes (see _TRACE)."""
     from musicdesk.assess import DEFAULT_MODEL
 
     outs = []
-    for _ in range(runs):
-        r = subprocess.run([sys.executable, "-c", _TRACE, score, take, DEFAULT_MODEL], check=True,
-                           capture_output=True, text=True, cwd=ROOT)
-        outs.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    with tempfile.TemporaryDirectory() as d:
+        env = dict(os.environ, MUSICDESK_SCORE_CACHE=os.path.join(d, "scores") if score_cache else "off")
+        for k in range(runs + int(score_cache)):   # with the cache, a first run fills it
+            r = subprocess.run([sys.executable, "-c", _TRACE, score, take, DEFAULT_MODEL], check=True,
+                               capture_output=True, text=True, cwd=ROOT, env=env)
+            if score_cache and k == 0:
+                continue
+            outs.append(json.loads(r.stdout.strip().splitlines()[-1]))
     names = [n for n, _ in outs[0]["laps"]]
     return {"steps_s": {n: statistics.median(o["laps"][i][1] for o in outs) for i, n in enumerate(names)},
             "total_s": statistics.median(o["total"] for o in outs), "modules_loaded": outs[0]["modules"]}
@@ -221,8 +227,14 @@ def main() -> None:
     cli = time_cli(score, take)
     cli_none = time_cli(score, take, runs=3, extra=("--assess", "none"))
     cli_new_piece = time_cli(score, take, runs=3, score_cache=False)
+    # the alternative: torch's network in a child process, as on a machine with a GPU (asked for the
+    # GPU, torch falls back to the CPU here), and the score read before the take, in this process
+    torch_env = {"MUSICDESK_DEVICE": "cuda", "MUSICDESK_SCORE_CHILD": "off"}
+    cli_torch = time_cli(score, take, runs=3, env_extra=torch_env)
+    cli_torch_new_piece = time_cli(score, take, runs=3, score_cache=False, env_extra=torch_env)
     helps = time_help()
     breakdown = fresh_breakdown(score, take)
+    breakdown_new_piece = fresh_breakdown(score, take, score_cache=False)
     batch = time_batch(bscore, btakes)
     tracker = os.environ.get("BENCH_TRACKER") or _default_tracker()
     ours = time_inprocess(score, take, tracker=tracker)
@@ -236,7 +248,10 @@ def main() -> None:
            "help_wall_s": helps["help"], "help_wall_median_s": statistics.median(helps["help"]),
            "analyze_help_wall_median_s": statistics.median(helps["analyze_help"]),
            "python_startup_median_s": statistics.median(helps["python"]),
-           "fresh_breakdown": breakdown,
+           "fresh_breakdown": breakdown, "fresh_breakdown_new_piece": breakdown_new_piece,
+           "cli_torch_child_wall_s": cli_torch, "cli_torch_child_wall_median_s": statistics.median(cli_torch),
+           "cli_torch_child_new_piece_wall_s": cli_torch_new_piece,
+           "cli_torch_child_new_piece_wall_median_s": statistics.median(cli_torch_new_piece),
            "batch": {**batch, "take_s": BATCH_TAKE_S, "per_take_s": batch["median_s"] / batch["n_takes"]},
            "inprocess": [ours, pyin, ours_net]}
     b = res["batch"]
@@ -258,10 +273,19 @@ def main() -> None:
              f"- Batch form, {b['n_takes']} takes of {b['take_s']:.0f} s in one command (`musicdesk analyze SCORE TAKE x{b['n_takes']} "
              f"--json-dir DIR --quiet`, {b['n_json']} JSONs, with {net}): median **{b['median_s']:.1f} s** in all "
              f"({', '.join(f'{x:.1f}' for x in b['walls_s'])}), {b['per_take_s']:.2f} s per take.",
-             "", f"Where the fresh command's time goes (its steps timed one by one in a fresh process, median of 3; "
-             f"total {breakdown['total_s']:.2f} s; the network's process imports torch and loads the weights on the "
-             "other core meanwhile):", "", "| step | s |", "| --- | --- |"]
-    lines += [f"| {k} | {v:.3f} |" for k, v in breakdown["steps_s"].items()]
+             f"- Side by side, the way the command ran until 2026-12-07 (torch's network loading in a child process "
+             f"on the other core, the score read in this process before the take; `MUSICDESK_DEVICE=cuda "
+             f"MUSICDESK_SCORE_CHILD=off`, torch falling back to the CPU): median "
+             f"{res['cli_torch_child_wall_median_s']:.2f} s ({', '.join(f'{x:.2f}' for x in cli_torch)}) with the "
+             f"score read before, {res['cli_torch_child_new_piece_wall_median_s']:.2f} s "
+             f"({', '.join(f'{x:.2f}' for x in cli_torch_new_piece)}) for a piece never read before.",
+             "", "Where the fresh command's time goes (its steps timed one by one in a fresh process, median of 3; "
+             f"total {breakdown['total_s']:.2f} s with the score read before, {breakdown_new_piece['total_s']:.2f} s "
+             "for a piece never read before, whose score a child process reads meanwhile; with no GPU, the network "
+             "is its numpy forward pass, musicdesk.assess.numpy_net, and torch is never imported):", "",
+             "| step | s (read before) | s (never read) |", "| --- | --- | --- |"]
+    lines += [f"| {k} | {v:.3f} | {breakdown_new_piece['steps_s'].get(k, float('nan')):.3f} |"
+              for k, v in breakdown["steps_s"].items()]
     lines += ["", "Of the slow imports, the command's own process had loaded: "
               + (", ".join(breakdown["modules_loaded"]) or "none") + "."]
     lines += ["", "After start-up, in-process (warm):", "",

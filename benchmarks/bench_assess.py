@@ -189,25 +189,36 @@ def speed(names: list[str]) -> dict:
     score = load_score(score_path)
     an = analyze(score, load_take(take_path))
     frames = take_frames(score, an.contour)
-    out = {"take_s": round(dur, 1)}
+    from musicdesk.assess.numpy_net import NUMPY_MODELS
+    from musicdesk.assess.predict import NumpyAssessor
+
+    out = {"take_s": round(dur, 1), "date": DATE}
     for name in names:
-        t = time.perf_counter()
-        a = Assessor(name, "cpu")
-        load_s = time.perf_counter() - t
-        a.rate(*frames)  # first call: numba kernels from cache, torch warm-up
-        times = []
-        for _ in range(20):
+        for backend in ("torch", "numpy") if name in NUMPY_MODELS else ("torch",):
             t = time.perf_counter()
-            a.rate(*frames)
-            times.append(time.perf_counter() - t)
-        out[name] = {"load_s": round(load_s, 4), "rate_median_s": round(float(np.median(times)), 4),
-                     "rate_max_s": round(float(np.max(times)), 4)}
+            a = Assessor(name, "cpu") if backend == "torch" else NumpyAssessor(name)
+            load_s = time.perf_counter() - t
+            first = a.rate(*frames)  # first call: numba kernels from cache, torch warm-up
+            times = []
+            for _ in range(20):
+                t = time.perf_counter()
+                a.rate(*frames)
+                times.append(time.perf_counter() - t)
+            out[name if backend == "torch" else f"{name}/numpy"] = {
+                "load_s": round(load_s, 4), "rate_median_s": round(float(np.median(times)), 4),
+                "rate_max_s": round(float(np.max(times)), 4), "ratings": first.ratings}
     code = ("import time; t=time.perf_counter(); import torch; from musicdesk.assess import DEFAULT_MODEL; "
             "from musicdesk.assess.predict import Assessor; "
             "a=Assessor(DEFAULT_MODEL,'cpu'); print(time.perf_counter()-t)")
     cold = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                                  check=True).stdout) for _ in range(3)]
     out["cold_import_and_load_s"] = round(float(np.median(cold)), 3)
+    code = ("import time; t=time.perf_counter(); from musicdesk.assess import DEFAULT_MODEL; "
+            "from musicdesk.assess.predict import NumpyAssessor; "
+            "a=NumpyAssessor(DEFAULT_MODEL); print(time.perf_counter()-t)")
+    cold = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                                 check=True).stdout) for _ in range(3)]
+    out["cold_numpy_load_s"] = round(float(np.median(cold)), 3)
     return out
 
 
@@ -225,7 +236,8 @@ def _damage_table(summary: dict) -> list[str]:
 
 
 def markdown(res: dict, cmd: str) -> str:
-    L = [f"## Assessment networks\n", f"`{cmd}` — {DATE}, {MACHINE}.\n"]
+    L = [f"## Assessment networks\n", f"`{cmd}` — {DATE}, {MACHINE}."
+         + (f" The parts it skipped are kept as measured on {res['date']}.\n" if "--keep" in cmd else "\n")]
     syn = res.get("synthetic", {})
     if syn:
         L.append("### R² on the held-out synthetic test split (unseen melodies and instruments)\n")
@@ -269,16 +281,22 @@ def markdown(res: dict, cmd: str) -> str:
         L.append("")
     sp = res.get("speed")
     if sp:
-        L.append(f"### Speed ({sp['take_s']} s take, CPU)\n")
-        L.append("| model | load (s) | ratings after loading, median of 20 (s) | max (s) |")
-        L.append("| --- | --- | --- | --- |")
+        L.append(f"### Speed ({sp['take_s']} s take, CPU; measured {sp.get('date', res['date'])})\n")
+        L.append("| model | forward pass | load (s) | ratings after loading, median of 20 (s) | max (s) | largest rating difference from torch's |")
+        L.append("| --- | --- | --- | --- | --- | --- |")
         for name in MODELS:
-            if name in sp:
-                r = sp[name]
-                L.append(f"| {DISPLAY_NAMES[name]} | {r['load_s']:.3f} | {r['rate_median_s']:.3f} | {r['rate_max_s']:.3f} |")
+            for key, label in ((name, "torch"), (f"{name}/numpy", "numpy (musicdesk.assess.numpy_net)")):
+                if key in sp:
+                    r = sp[key]
+                    diff = (max(abs(r["ratings"][k] - sp[name]["ratings"][k]) for k in r["ratings"])
+                            if key != name and "ratings" in r and "ratings" in sp.get(name, {}) else None)
+                    L.append(f"| {DISPLAY_NAMES[name]} | {label} | {r['load_s']:.3f} | {r['rate_median_s']:.3f} | "
+                             f"{r['rate_max_s']:.3f} | {'-' if diff is None else f'{diff:.1e}'} |")
         L.append(f"\nA fresh process importing torch and loading {DISPLAY_NAMES[DEFAULT_MODEL]}: "
-                 f"{sp['cold_import_and_load_s']:.2f} s "
-                 "(median of 3). Target: ratings of a 60 s take under 0.2 s after loading.\n")
+                 f"{sp['cold_import_and_load_s']:.2f} s (median of 3)"
+                 + (f"; loading its numpy forward pass instead (no torch): {sp['cold_numpy_load_s']:.3f} s"
+                    if "cold_numpy_load_s" in sp else "")
+                 + ". Target: ratings of a 60 s take under 0.2 s after loading.\n")
     return "\n".join(L)
 
 
@@ -287,10 +305,15 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--data", default=str(ROOT / "training" / "cache" / "fba"))
     ap.add_argument("--skip", nargs="*", default=[], choices=["synthetic", "bach10", "speed"])
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the skipped parts' figures from the last run (benchmarks/results/assess.json)")
     args = ap.parse_args()
     names = [n for n in MODELS]
     assessors = {n: Assessor(n, "cpu") for n in names}
     res: dict = {"date": DATE, "machine": MACHINE}
+    last = ROOT / "benchmarks" / "results" / "assess.json"
+    if args.keep and last.is_file():   # the skipped parts as last measured (their date stays the run's)
+        res = {**json.loads(last.read_text()), "machine": MACHINE}
     if "synthetic" not in args.skip:
         res["synthetic"] = synthetic_r2(assessors, Path(args.data))
     if "synthetic" not in args.skip:
@@ -302,6 +325,8 @@ def main() -> None:
     if "speed" not in args.skip:
         res["speed"] = speed(names)
     cmd = "python benchmarks/bench_assess.py" + (" --quick" if args.quick else "")
+    if args.skip and args.keep:
+        cmd += f" --skip {' '.join(args.skip)} --keep"
     write_section("assess", res, markdown(res, cmd))
     print(markdown(res, cmd))
 

@@ -52,11 +52,27 @@ def expected_midi_per_frame(score: Score, alignment: Alignment, times_s: np.ndar
 MIN_VOICED_S = 0.2  # less pitched sound than this in a whole take: treat it as silent
 
 
+def track(take: Take, tracker: str = DEFAULT_TRACKER) -> PitchContour:
+    """The pipeline's first stage, which needs no score: the take's pitch contour. Raises
+    AnalysisError for a take too short to analyse or with no pitched sound in it."""
+    if take.duration_s < 0.1:
+        raise AnalysisError("The take is too short to analyse (under 0.1 s); record again.")
+    contour = track_pitch(take, tracker=tracker)
+    if contour.voiced.sum() * contour.hop_s < MIN_VOICED_S:
+        raise AnalysisError("No pitched sound was found in the take: it is silent or only noise. "
+                            "Check the input device and its level, then record again.")
+    return contour
+
+
 def analyze(score: Score, take: Take, *, tracker: str = DEFAULT_TRACKER,
             tolerances: Tolerances = Tolerances(), progress: Progress | None = None,
             cancelled: Callable[[], bool] | None = None, assess_model: str | None = None,
-            device: str | None = None) -> Analysis:
+            device: str | None = None, contour: PitchContour | None = None) -> Analysis:
     """Run the whole pipeline on a take of `score`'s chosen part.
+
+    `contour`: the take's pitch contour from `track(take, tracker)`, when the caller tracked it already
+    (the command line does, while the score is read in another process); its time is then not in
+    `timings_s`.
 
     `assess_model` (e.g. "siconvnet"; see musicdesk.assess) adds a network's ratings on `device`
     ("auto": cuda, then mps, then cpu). A network that cannot be loaded leaves `assessment` empty and
@@ -76,15 +92,11 @@ def analyze(score: Score, take: Take, *, tracker: str = DEFAULT_TRACKER,
         if progress is not None:
             progress(name, frac)
 
-    if take.duration_s < 0.1:
-        raise AnalysisError("The take is too short to analyse (under 0.1 s); record again.")
     stage("pitch", 0.0)
-    t = time.perf_counter()
-    contour = track_pitch(take, tracker=tracker)
-    timings["pitch"] = time.perf_counter() - t
-    if contour.voiced.sum() * contour.hop_s < MIN_VOICED_S:
-        raise AnalysisError("No pitched sound was found in the take: it is silent or only noise. "
-                            "Check the input device and its level, then record again.")
+    if contour is None:
+        t = time.perf_counter()
+        contour = track(take, tracker)
+        timings["pitch"] = time.perf_counter() - t
     stage("align", 0.45)
     t = time.perf_counter()
     alignment = align(score, contour, take)

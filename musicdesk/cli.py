@@ -123,21 +123,36 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _analyze_takes(args: argparse.Namespace, takes: list[str], model: str | None, t0: float) -> int:
-    from musicdesk.score import load_score
+    from musicdesk.score_process import PendingScore
 
-    score = load_score(args.score, part=_part_arg(args.part), tempo_bpm=args.tempo)
-    if args.json_dir:
-        try:
-            os.makedirs(args.json_dir, exist_ok=True)
-        except OSError as exc:
-            raise _BadInput(f"Cannot create the folder {args.json_dir}: {exc.strerror or exc}") from exc
-        outs = json_paths(takes, args.json_dir)
-    else:
-        outs = [args.json] * len(takes)
-    calibration = _Calibration(args.calibration)
+    # a score never read before is read in another process while the first take's pitch is tracked
+    pending = PendingScore(args.score, part=_part_arg(args.part), tempo_bpm=args.tempo)
+    try:
+        return _analyze_pending(args, takes, model, t0, pending)
+    finally:
+        pending.cancel()
+
+
+def _analyze_pending(args: argparse.Namespace, takes: list[str], model: str | None, t0: float, pending) -> int:
+    try:
+        if args.json_dir:
+            try:
+                os.makedirs(args.json_dir, exist_ok=True)
+            except OSError as exc:
+                raise _BadInput(f"Cannot create the folder {args.json_dir}: {exc.strerror or exc}") from exc
+            outs = json_paths(takes, args.json_dir)
+        else:
+            outs = [args.json] * len(takes)
+        calibration = _Calibration(args.calibration)
+    except Exception:
+        pending.result()      # a broken score is said first
+        raise
     if len(takes) == 1:
+        # the stem of an ensemble recording is cut with the score: no tracking before it is read
+        score = pending.result() if getattr(args, "ensemble", False) else pending
         _analyze_one(args, score, takes[0], model, outs[0], calibration, t0, table=None)
         return 0
+    score = pending.result()
     table = _BatchTable(takes, bool(args.json_dir), score, quiet=args.quiet)
     n_bad = n_internal = 0
     for take_path, out in zip(takes, outs):
@@ -162,21 +177,37 @@ def _analyze_takes(args: argparse.Namespace, takes: list[str], model: str | None
 
 def _analyze_one(args: argparse.Namespace, score, take_path: str, model: str | None, json_out: str | None,
                  calibration: "_Calibration", t0: float, table: "_BatchTable | None") -> None:
-    """Analyse one take and write its JSON (if asked) and its report (or, in a batch, its table line)."""
-    from musicdesk.analysis import analyze
+    """Analyse one take and write its JSON (if asked) and its report (or, in a batch, its table line).
+    `score`: a Score, or a PendingScore that is waited for once the take's pitch is tracked (an error
+    in the score is still the one reported first)."""
+    from musicdesk.analysis import analyze, track
     from musicdesk.audio import load_take
+    from musicdesk.pitch import DEFAULT_TRACKER
 
-    take = load_take(take_path)
+    kwargs = {"tracker": args.tracker} if args.tracker else {}
+    contour, timings = None, {}
+    if hasattr(score, "result"):
+        try:
+            take = load_take(take_path)
+            t = time.perf_counter()
+            contour = track(take, args.tracker or DEFAULT_TRACKER)
+            timings["pitch"] = time.perf_counter() - t
+        except Exception:
+            score.result()    # a broken score is said first, as when it was read before the take
+            raise
+        score = score.result()
+    else:
+        take = load_take(take_path)
     if getattr(args, "ensemble", False):   # one part of an ensemble recording: analyse its stem
         from musicdesk.separate.core import part_stem
 
         take = part_stem(args.score, score, take, tempo_bpm=args.tempo)
-    kwargs = {"tracker": args.tracker} if args.tracker else {}
     if getattr(args, "a4", None):
         from musicdesk.feedback import Tolerances
 
         kwargs["tolerances"] = Tolerances(reference_a4_hz=args.a4)
-    analysis = analyze(score, take, assess_model=model, device=args.device, **kwargs)
+    analysis = analyze(score, take, assess_model=model, device=args.device, contour=contour, **kwargs)
+    analysis.timings_s.update(timings)
     calibrated = calibration.grades(analysis) if model else None
     if json_out:
         out = analysis.report.to_json_dict()

@@ -93,6 +93,17 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, take_with_errors, case):
     assert len(err.splitlines()) == 1 and err.startswith("musicdesk: error:")
 
 
+def test_a_broken_score_is_said_first_when_the_take_is_broken_too(tmp_path):
+    """The score is read in another process while the take is tracked; its error still comes first."""
+    bad_score = tmp_path / "broken.musicxml"
+    bad_score.write_text("<score-partwise><part id='P1'><measure>")
+    bad_audio = tmp_path / "broken.wav"
+    bad_audio.write_bytes(b"RIFF....garbage")
+    res = cli("analyze", str(bad_score), str(bad_audio))
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    assert "broken.musicxml" in res.stderr and "broken.wav" not in res.stderr, res.stderr
+
+
 def test_demo_finds_the_mistakes_recorded_in_the_bundled_take(tmp_path):
     """`musicdesk demo` (what ./run.sh shows before the window exists) on the bundled take, whose
     mistakes are listed in resources/takes/example-take.truth.json."""
@@ -200,9 +211,10 @@ def test_json_paths_are_named_after_the_takes_and_never_clash():
         ["take.json", "take-2.json", "take-3.json", "Take-4.json", "other.json"]
 
 
-def test_the_network_runs_in_a_child_process_with_in_process_ratings(tmp_path, take_with_errors):
-    """`analyze` loads torch in a child process while it tracks and aligns: the command's own process
-    never imports torch, and the ratings are those of the network run in-process."""
+def test_the_command_never_imports_torch_and_rates_as_the_network_in_process(tmp_path, take_with_errors):
+    """`analyze` rates without torch in its own process: on a machine with no GPU with the numpy forward
+    pass (musicdesk.assess.numpy_net), else in a child process that loads torch while this one tracks
+    and aligns; the ratings are those of the torch network run in-process."""
     take, _ = take_with_errors
     out = tmp_path / "r.json"
     code = ("import sys\n"
@@ -235,6 +247,26 @@ def test_missing_weights_are_reported_through_the_child_process(tmp_path, take_w
     a = json.loads(out.read_text())["assessment"]
     assert "No weights" in a["error"]
     assert "Network ratings unavailable: No weights" in res.stdout
+
+
+def test_the_network_process_rates_as_this_process_would(take_with_errors):
+    """The child that loads torch beside the command (used where a GPU may be there) rates exactly as
+    the network loaded here."""
+    from musicdesk.analysis import analyze
+    from musicdesk.assess import DEFAULT_MODEL
+    from musicdesk.assess.predict import Assessor, take_frames
+    from musicdesk.assess.preload import NetworkProcess
+    from musicdesk.audio import load_take
+
+    p = NetworkProcess(DEFAULT_MODEL, "cpu")
+    score = load_score(example_score_path())
+    frames = take_frames(score, analyze(score, load_take(take_with_errors[0])).contour)
+    try:
+        got = p.rate(*frames)
+        assert p._proc is not None and p._local is None     # rated by the child, not by a fallback
+        assert got.ratings == Assessor(DEFAULT_MODEL, "cpu").rate(*frames).ratings
+    finally:
+        p.close()
 
 
 def test_a_network_process_that_cannot_start_falls_back_to_this_process(monkeypatch, take_with_errors):

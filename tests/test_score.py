@@ -588,3 +588,63 @@ def test_a_score_read_once_is_read_again_without_music21(tmp_path, monkeypatch):
     for f in cache.glob("*.json"):
         f.write_text("{not json")
     assert load_score(path) == changed
+
+
+# ------------------------------------------------------------- a score read in a child process (the CLI)
+def test_a_score_never_read_before_is_read_in_a_child_process_as_here(monkeypatch, tmp_path):
+    from musicdesk.score_process import PendingScore
+
+    monkeypatch.setenv("MUSICDESK_SCORE_CACHE", str(tmp_path / "cache"))
+    p = PendingScore(example_score_path(), part=0)
+    assert p._proc is not None                       # not in the cache: a child reads it
+    got = p.result()
+    monkeypatch.setenv("MUSICDESK_SCORE_CACHE", "off")
+    assert got == load_score(example_score_path(), part=0)
+    monkeypatch.setenv("MUSICDESK_SCORE_CACHE", str(tmp_path / "cache"))
+    again = PendingScore(example_score_path(), part=0)  # the child filled the cache: no child now
+    assert again._proc is None and again.result() == got
+
+
+def test_a_broken_score_read_in_a_child_gives_load_scores_error(monkeypatch, tmp_path):
+    from musicdesk.score_process import PendingScore
+
+    monkeypatch.setenv("MUSICDESK_SCORE_CACHE", "off")
+    bad = tmp_path / "broken.musicxml"
+    bad.write_text("<score-partwise><part id='P1'><measure>")
+    with pytest.raises(ScoreError) as here:
+        load_score(bad)
+    p = PendingScore(bad)
+    assert p._proc is not None
+    with pytest.raises(ScoreError) as there:
+        p.result()
+    assert str(there.value) == str(here.value)
+    with pytest.raises(ScoreError, match="Tempo must be"):
+        PendingScore(example_score_path(), tempo_bpm=0).result()
+
+
+def test_a_child_that_cannot_start_reads_the_score_here(monkeypatch):
+    import subprocess as sp
+
+    from musicdesk.score_process import PendingScore
+
+    def no_child(*a, **k):
+        raise OSError("no processes today")
+
+    monkeypatch.setenv("MUSICDESK_SCORE_CACHE", "off")
+    monkeypatch.setattr(sp, "Popen", no_child)
+    p = PendingScore(example_score_path())
+    assert p._proc is None
+    assert p.result() == load_score(example_score_path())
+
+
+def test_score_child_off_reads_the_score_here_at_once(monkeypatch, tmp_path):
+    from musicdesk.score_process import PendingScore
+
+    monkeypatch.setenv("MUSICDESK_SCORE_CACHE", "off")
+    monkeypatch.setenv("MUSICDESK_SCORE_CHILD", "off")
+    p = PendingScore(example_score_path())
+    assert p._proc is None and p._score is not None
+    bad = tmp_path / "broken.musicxml"
+    bad.write_text("<score-partwise>")
+    with pytest.raises(ScoreError):
+        PendingScore(bad)

@@ -9,4 +9,5 @@ Training lives in training/ at the repository root.
 # Here, not in models.py, so that the window's settings can name the networks without importing torch.
 DISPLAY_NAMES = {"siconvnet_delta": "SIConvNet-Delta", "siconvnet": "SIConvNet", "jointembednet": "JointEmbedNet",
                  "distmatnet": "DistMatNet", "pcconvnet": "PCConvNet"}
+CRITERIA = ("note_accuracy", "rhythmic_accuracy", "intonation")   # what every network rates
 DEFAULT_MODEL = "siconvnet_delta"   # the best on the validation split (see models/README.md)

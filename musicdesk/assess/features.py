@@ -20,6 +20,7 @@ FRAME_HOP_S = 5 * 128 / 22050.0   # 0.0290 s: a 5.8 ms hop (128 samples at 22050
 MIDI_SCALE = 1.0 / 128.0          # network input = MIDI number * MIDI_SCALE (0 = unvoiced / rest)
 REST_DISTANCE = 7.0               # distance between a pitch and silence: the largest pitch distance
 DISTMAT_SIZE = 600                # DistMatNet's input is DISTMAT_SIZE x DISTMAT_SIZE
+MIN_FRAMES = 241                  # shortest input the 4-layer contour encoder accepts (kernel 7, stride 3)
 
 
 def contour_frames(times_s: np.ndarray, midi: np.ndarray, duration_s: float) -> np.ndarray:
@@ -157,9 +158,13 @@ def onsets_from_score_frames(score_midi: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], ch]).astype(np.int64) if s[0] > 0 else ch.astype(np.int64)
 
 
-def _local_ratio(r: np.ndarray, lo: int, hi: int, fallback: float) -> float:
-    seg = r[max(0, lo):max(0, hi)]
-    return float(np.median(seg)) if len(seg) else fallback
+def _local_ratio(r: list[float], lo: int, hi: int, fallback: float) -> float:
+    """The median of r[lo:hi] (plain floats: np.median costs far more on a handful), or `fallback`."""
+    seg = sorted(r[max(0, lo):max(0, hi)])
+    h = len(seg) // 2
+    if not seg:
+        return fallback
+    return float(seg[h]) if len(seg) % 2 else 0.5 * (seg[h - 1] + seg[h])
 
 
 def note_starts(score_index: np.ndarray, onset_frames: np.ndarray, perf_midi: np.ndarray) -> np.ndarray:
@@ -203,6 +208,7 @@ def note_onset_errors_s(score_index: np.ndarray, onset_frames: np.ndarray, perf_
     ratio = q / np.maximum(g, 1.0)
     glob = float(np.median(ratio))
     err = np.zeros(n)
+    ratio = ratio.tolist()
     for i in range(n):
         e = []
         if i >= 1:   # left grid: intervals i-1-k .. i-2 (not touching note i)

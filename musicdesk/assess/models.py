@@ -19,11 +19,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from musicdesk.assess import DISPLAY_NAMES  # noqa: F401  (re-exported)
-from musicdesk.assess.features import DELTA_FEATURE_NAMES, DELTA_FEATURES, DELTA_SEPARATE, DISTMAT_SIZE
+from musicdesk.assess import CRITERIA, DISPLAY_NAMES  # noqa: F401  (re-exported)
+from musicdesk.assess.features import (DELTA_FEATURE_NAMES, DELTA_FEATURES, DELTA_SEPARATE, DISTMAT_SIZE,  # noqa: F401
+                                       MIN_FRAMES)
 
-CRITERIA = ("note_accuracy", "rhythmic_accuracy", "intonation")
-MIN_FRAMES = 241   # shortest input the 4-layer contour encoder accepts (kernel 7, stride 3)
 
 
 class ContourEncoder(nn.Module):

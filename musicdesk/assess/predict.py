@@ -3,7 +3,8 @@ the pure entry point (inputs -> ratings per criterion in [0, 1]).
 
 torch (about 1.3 s to import) is imported when a network is loaded or run, not with this module, so
 that the analysis can name and start networks cheaply; `start_loading` loads one in a child process
-(musicdesk.assess.preload) while this process does other work.
+(musicdesk.assess.preload) while this process does other work. On the CPU, the contour-encoder
+networks need no torch at all: `assessor` gives a `NumpyAssessor` (musicdesk.assess.numpy_net).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from musicdesk.assess.features import (MIDI_SCALE, AssessInput, build_input, contour_frames, delta_channels,
                                        score_frames, score_onset_frames)
-from musicdesk.assess import DEFAULT_MODEL, DISPLAY_NAMES
+from musicdesk.assess import CRITERIA, DEFAULT_MODEL, DISPLAY_NAMES
 
 if TYPE_CHECKING:
     import torch
@@ -66,7 +67,15 @@ def batch_for(inputs: Sequence[AssessInput], uses: Sequence[str], chunk: int = C
     "delta" input (the network's own, `model.features`)."""
     import torch
 
-    from musicdesk.assess.models import MIN_FRAMES
+    batch, counts = batch_arrays(inputs, uses, chunk, features)
+    return {k: torch.from_numpy(v) for k, v in batch.items()}, counts
+
+
+def batch_arrays(inputs: Sequence[AssessInput], uses: Sequence[str], chunk: int = CHUNK_FRAMES,
+                 features: Sequence[str] | None = None) -> tuple[dict[str, np.ndarray], list[int]]:
+    """`batch_for`'s batch as float32 numpy arrays."""
+    from musicdesk.assess.features import MIN_FRAMES
+
 
     rows_c, rows_s, rows_d, rows_x, counts = [], [], [], [], []
     for inp in inputs:
@@ -87,20 +96,20 @@ def batch_for(inputs: Sequence[AssessInput], uses: Sequence[str], chunk: int = C
             if "distmat" in uses:
                 rows_d.append(inp.distmat)
         counts.append(len(w))
-    batch: dict[str, torch.Tensor] = {}
+    batch: dict[str, np.ndarray] = {}
     if "delta" in uses:
         if len({r.shape[1] for r in rows_x}) != 1:
             raise ValueError("batch_for: windows of different lengths; rate such takes separately")
-        batch["delta"] = torch.from_numpy(np.stack(rows_x))
+        batch["delta"] = np.stack(rows_x)
     if "contour" in uses or "score" in uses:
         if len({len(r) for r in rows_c}) != 1:
             raise ValueError("batch_for: windows of different lengths; rate such takes separately")
-        batch["contour"] = torch.from_numpy(np.stack(rows_c)[:, None, :].astype(np.float32))
-        batch["score"] = torch.from_numpy(np.stack(rows_s)[:, None, :].astype(np.float32))
+        batch["contour"] = np.stack(rows_c)[:, None, :].astype(np.float32)
+        batch["score"] = np.stack(rows_s)[:, None, :].astype(np.float32)
     if "distmat" in uses:
         if any(d is None for d in rows_d):
             raise ValueError("DistMatNet needs the distance image: build the input with with_distmat=True")
-        batch["distmat"] = torch.from_numpy(np.stack(rows_d)[:, None].astype(np.float32))
+        batch["distmat"] = np.stack(rows_d)[:, None].astype(np.float32)
     return batch, counts
 
 
@@ -108,16 +117,37 @@ def rate_inputs(model: torch.nn.Module, inputs: Sequence[AssessInput], device: t
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Whole-take ratings in [0, 1], (len(inputs), n_criteria), and the network's features averaged over
     each take's windows, (len(inputs), D). The windows of all takes go through the network in one batch
-    where their lengths allow. `model` must be in eval mode."""
+    where their lengths allow. `model` must be in eval mode; or a musicdesk.assess.numpy_net.NumpyNet
+    (then `device` is not used)."""
+    from musicdesk.assess.numpy_net import NumpyNet
+
+    if isinstance(model, NumpyNet):
+        return _rate_inputs(model, inputs, _numpy_forward(model))
     import torch
 
     with torch.inference_mode():
-        return _rate_inputs(model, inputs, device)
+        return _rate_inputs(model, inputs, _torch_forward(model, device))
 
 
-def _rate_inputs(model, inputs, device):
+def _numpy_forward(net):
+    def forward(batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        e = net.embed(batch)
+        return net.readout(e), e
+    return forward
+
+
+def _torch_forward(model, device):
+    import torch
+
     from musicdesk.assess.models import embed
 
+    def forward(batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        e = embed(model, {k: torch.from_numpy(v).to(device) for k, v in batch.items()})
+        return model.readout(e).float().cpu().numpy(), e.float().cpu().numpy()
+    return forward
+
+
+def _rate_inputs(model, inputs, forward):
     uses = model.uses
     if "distmat" not in uses:   # full-chunk windows share a length; a shorter take goes on its own
         long = [i for i, x in enumerate(inputs) if len(x.contour_midi) >= CHUNK_FRAMES]
@@ -129,10 +159,9 @@ def _rate_inputs(model, inputs, device):
     for g in groups:
         if not g:
             continue
-        batch, counts = batch_for([inputs[i] for i in g], uses, features=getattr(model, "features", None))
-        e = embed(model, {k: v.to(device) for k, v in batch.items()})
-        y = np.clip(model.readout(e).float().cpu().numpy(), 0.0, 1.0)
-        e = e.float().cpu().numpy()
+        batch, counts = batch_arrays([inputs[i] for i in g], uses, features=getattr(model, "features", None))
+        y, e = forward(batch)
+        y = np.clip(y, 0.0, 1.0)
         pos = 0
         for i, n in zip(g, counts):
             ratings[i] = y[pos:pos + n].mean(axis=0)
@@ -161,7 +190,6 @@ class Assessor:
     """A loaded assessment network on its device. Load once, rate many takes."""
 
     def __init__(self, name: str = DEFAULT_MODEL, device: str | None = None, weights: str | None = None):
-        from musicdesk.assess.models import CRITERIA
         from musicdesk.assess.weights import load
 
         t = time.perf_counter()
@@ -176,6 +204,10 @@ class Assessor:
     def display_name(self) -> str:
         return DISPLAY_NAMES.get(self.name, self.name)
 
+    @property
+    def device_name(self) -> str:
+        return self.device.type
+
     def rate_inputs(self, inputs: Sequence[AssessInput]) -> np.ndarray:
         """(len(inputs), n_criteria) ratings in [0, 1] (see `rate_inputs`)."""
         return rate_inputs(self.model, inputs, self.device)[0]
@@ -187,8 +219,28 @@ class Assessor:
         t = time.perf_counter()
         inp = build_input(perf_midi, score_midi, onset_frames, with_distmat="distmat" in self.model.uses)
         vals, emb = rate_inputs(self.model, [inp], self.device)
-        return Assessment(self.display_name, self.device.type, dict(zip(self.criteria, map(float, vals[0]))),
+        return Assessment(self.display_name, self.device_name, dict(zip(self.criteria, map(float, vals[0]))),
                           time.perf_counter() - t, emb[0])
+
+
+class NumpyAssessor(Assessor):
+    """An `Assessor` for the networks musicdesk.assess.numpy_net runs on the CPU without torch (their
+    ratings agree with the torch network's to float32 rounding): what `assessor` gives on a machine
+    with no GPU."""
+
+    def __init__(self, name: str = DEFAULT_MODEL, weights: str | None = None):
+        from musicdesk.assess import numpy_net
+
+        t = time.perf_counter()
+        self.name = name
+        self.device = "cpu"
+        self.model, self.info = numpy_net.load(name, weights)
+        self.criteria = tuple(self.info.get("criteria", CRITERIA))
+        self.load_s = time.perf_counter() - t
+
+    @property
+    def device_name(self) -> str:
+        return "cpu"
 
 
 def take_frames(score, contour) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -212,8 +264,11 @@ def start_loading(name: str = DEFAULT_MODEL, device: str | None = None) -> None:
     torch and reading the weights then run on another core while this process tracks pitch and aligns,
     and `assessor(name, device)` returns it, rating exactly as an in-process Assessor would. For the
     command line, where every run starts a fresh process; `stop_loading` ends the children."""
+    from musicdesk.assess.numpy_net import runs_here
     from musicdesk.assess.preload import NetworkProcess
 
+    if runs_here(name, device):   # no torch to import: `assessor` loads it in a millisecond
+        return
     with _CACHE_LOCK:
         if (name, device) not in _STARTED:
             _STARTED[(name, device)] = NetworkProcess(name, device)
@@ -229,11 +284,19 @@ def stop_loading() -> None:
 
 
 def assessor(name: str = DEFAULT_MODEL, device: str | None = None) -> Assessor:
-    """A process-wide loaded Assessor per (model, device): the one `start_loading` started, if any."""
+    """A process-wide loaded Assessor per (model, device): the one `start_loading` started, if any;
+    on the CPU, for the networks musicdesk.assess.numpy_net runs, a NumpyAssessor (no torch)."""
+    from musicdesk.assess.numpy_net import runs_here
+
     with _CACHE_LOCK:
         started = _STARTED.get((name, device))
         if started is not None:
             return started
+        if runs_here(name, device):
+            key = (name, "numpy")
+            if key not in _CACHE:
+                _CACHE[key] = NumpyAssessor(name)
+            return _CACHE[key]
         key = (name, str(select_device(device)))
         if key not in _CACHE:
             _CACHE[key] = Assessor(name, device)

@@ -34,17 +34,22 @@ def write_safetensors(model: torch.nn.Module, path: str | os.PathLike, name: str
     save_file(tensors, os.fspath(path), metadata={"name": name, "info": json.dumps(info)})
 
 
-def read_safetensors(p: Path, name: str, train_command: str) -> tuple[dict, dict]:
+def read_safetensors(p: Path, name: str, train_command: str, framework: str = "pt") -> tuple[dict, dict]:
     """The tensors and info of a weights file written by `write_safetensors` for the model `name`;
-    ModelError (saying what to do) if it is missing, damaged or another model's."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file, safe_open
+    ModelError (saying what to do) if it is missing, damaged or another model's. `framework` "np":
+    numpy arrays, without importing torch."""
+    from safetensors import SafetensorError, safe_open
+
+    if framework == "np":
+        from safetensors.numpy import load_file
+    else:
+        from safetensors.torch import load_file
 
     if not p.is_file():
         raise ModelError(f"No weights for the model {name!r} at {p}; reinstall musicdesk from a complete "
                          f"checkout, or train them with `{train_command}`.")
     try:
-        with safe_open(os.fspath(p), framework="pt") as fh:
+        with safe_open(os.fspath(p), framework=framework) as fh:
             meta = fh.metadata() or {}
         state = load_file(os.fspath(p))
     except (SafetensorError, OSError, ValueError) as exc:
@@ -67,11 +72,7 @@ def load(name: str, path: str | os.PathLike | None = None, aligner_onsets_ok: bo
     from musicdesk.assess.models import build
 
     p = Path(path) if path is not None else weights_path(name)
-    state, info = read_safetensors(p, name, f"python -m training.train --model {name}")
-    if info.get("note_onsets", "dtw") != "dtw" and not aligner_onsets_ok:
-        raise ModelError(f"The weights in {p} were trained on the aligner's note onsets (training.train "
-                         "--note-onsets aligner), which the app does not pass to the networks; retrain them "
-                         f"with `python -m training.train --model {name}`.")
+    state, info = read_weights(p, name, aligner_onsets_ok)
     try:
         opts = {k: info[f"delta_{k}"] for k in ("features", "separate") if f"delta_{k}" in info}
         model = build(name, **opts)
@@ -81,3 +82,13 @@ def load(name: str, path: str | os.PathLike | None = None, aligner_onsets_ok: bo
                          f"retrain them with `python -m training.train --model {name}`.") from exc
     model.eval()
     return model, info
+
+
+def read_weights(p: Path, name: str, aligner_onsets_ok: bool = False, framework: str = "pt") -> tuple[dict, dict]:
+    """The state dict and info of the assessment network `name`'s weights at `p` (see `load`)."""
+    state, info = read_safetensors(p, name, f"python -m training.train --model {name}", framework)
+    if info.get("note_onsets", "dtw") != "dtw" and not aligner_onsets_ok:
+        raise ModelError(f"The weights in {p} were trained on the aligner's note onsets (training.train "
+                         "--note-onsets aligner), which the app does not pass to the networks; retrain them "
+                         f"with `python -m training.train --model {name}`.")
+    return state, info
