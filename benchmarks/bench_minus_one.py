@@ -60,13 +60,14 @@ def scene(solo: np.ndarray, others: np.ndarray, sr: int, rng: np.random.Generato
 
 def judge(score, samples: np.ndarray, sr: int, gt: np.ndarray) -> tuple[list[bool], list[float]]:
     from musicdesk.analysis import analyze
+    from musicdesk.feedback import onsets_s
     from musicdesk.audio import Take
 
     ok = ~np.isnan(gt[:, 0])
     if samples is None:                                     # refused: no note judged, no onset found
         return [False] * len(score.notes), [float("nan")] * int(ok.sum())
     rep = analyze(score, Take(np.asarray(samples, np.float32), sr)).report
-    on = np.array([np.nan if x.onset_s is None else x.onset_s for x in rep.notes])
+    on = onsets_s(rep.notes)
     return [x.status == "correct" for x in rep.notes], (on[ok] - gt[ok, 0]).tolist()
 
 

@@ -39,6 +39,7 @@ sys.path.insert(0, ROOT)
 from bench_align import GM, PARTS, ground_truth, metrics, pieces, render_part, synctoolbox_map  # noqa: E402
 from make_results import write_section  # noqa: E402
 from musicdesk.audio import Take, load_take  # noqa: E402
+from musicdesk.feedback import onsets_s  # noqa: E402
 from musicdesk.score import load_score  # noqa: E402
 from musicdesk.separate.align import align_ensemble  # noqa: E402
 from musicdesk.separate.core import separate  # noqa: E402
@@ -246,7 +247,7 @@ def main() -> None:
             ok = ~np.isnan(gt[:, 0])
             for kind, samples in (("solo", refs[k]), ("stem", stems.stems[k])):
                 rep = analyze(sc, Take(samples.astype(np.float32), mix.sr)).report
-                on = np.array([np.nan if x.onset_s is None else x.onset_s for x in rep.notes])
+                on = onsets_s(rep.notes)
                 from_mix[kind]["onset"] += (on[ok] - gt[ok, 0]).tolist()
                 from_mix[kind]["correct"] += [x.status == "correct" for x in rep.notes]
         line = [name]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import Sequence
 
 import numpy as np
 
@@ -89,6 +90,12 @@ class Report:
 
 def _round_floats(d: dict, ndigits: int = 4) -> dict:
     return {k: (round(v, ndigits) if isinstance(v, float) and math.isfinite(v) else v) for k, v in d.items()}
+
+
+def onsets_s(notes: Sequence) -> np.ndarray:
+    """Each note's played onset (s, float64), NaN where it was not found: of a Report's notes
+    (NoteResult) or an Alignment's (NoteAlignment)."""
+    return np.array([np.nan if n.onset_s is None else n.onset_s for n in notes], dtype=np.float64)
 
 
 def played_midi(contour: PitchContour, onset_s: float, offset_s: float, tol: Tolerances) -> tuple[float | None, int]:

@@ -401,3 +401,12 @@ def test_the_local_tempo_can_be_taken_within_the_phrase():
     seg = np.concatenate([[0], np.cumsum(brk[:-1])])
     assert _local_spb(b, t, 6, brk, 3, 0.6) == pytest.approx(0.65)           # both phrases' intervals
     assert _local_spb(b, t, 6, brk, 3, 0.6, seg) == pytest.approx(0.8)       # its own phrase's
+
+
+def test_onsets_s_is_nan_where_a_note_was_not_found():
+    from types import SimpleNamespace
+
+    from musicdesk.feedback import onsets_s
+
+    got = onsets_s([SimpleNamespace(onset_s=1.25), SimpleNamespace(onset_s=None), SimpleNamespace(onset_s=2.0)])
+    assert got.dtype == np.float64 and got[0] == 1.25 and np.isnan(got[1]) and got[2] == 2.0

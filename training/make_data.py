@@ -86,7 +86,9 @@ def choose_tempo(melody: Melody, rng: np.random.Generator, min_note_s: float = M
 
 def note_onsets_s(alignment) -> np.ndarray:
     """Each score note's onset as the aligner placed it (s; NaN where not found), float32."""
-    return np.array([np.nan if n.onset_s is None else n.onset_s for n in alignment.notes], dtype=np.float32)
+    from musicdesk.feedback import onsets_s
+
+    return onsets_s(alignment.notes).astype(np.float32)
 
 
 def make_take(melody: Melody, split: str, seed: int, instrument: str, soundfont: str) -> dict | None:

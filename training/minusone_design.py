@@ -49,11 +49,12 @@ def scene(parts, rng: np.random.Generator, level_db: float):
 
 def judge(score, samples: np.ndarray, onsets: np.ndarray) -> tuple[float, float]:
     from musicdesk.analysis import analyze
+    from musicdesk.feedback import onsets_s
     from musicdesk.audio import Take
 
     rep = analyze(score, Take(samples.astype(np.float32), SR)).report
     ok = [x.status == "correct" for x in rep.notes]
-    on = np.array([np.nan if x.onset_s is None else x.onset_s for x in rep.notes])
+    on = onsets_s(rep.notes)
     within = np.abs(on - onsets) <= 0.05
     return 100 * float(np.mean(ok)), 100 * float(np.mean(within))
 

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from musicdesk.feedback import (FIT_BEYOND_MS, OFF_ANCHOR_MS, local_tempo_errors_ms, phrase_fit_errors_ms, pulse_errors_ms,
-                                report_timing_errors_ms, timing_breaks)
+from musicdesk.feedback import (FIT_BEYOND_MS, OFF_ANCHOR_MS, local_tempo_errors_ms, onsets_s, phrase_fit_errors_ms,
+                                pulse_errors_ms, report_timing_errors_ms, timing_breaks)
 from training.chorale_player import load_chorale_parts, perform
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,7 +164,7 @@ def measured_onsets(n: int) -> list[dict]:
         for tag, kw in (("clean", {}), ("late", dict(n_moved=4, move_sign=1)), ("early", dict(n_moved=4, move_sign=-1))):
             perf = perform(part, np.random.default_rng([21, k]), **kw)
             rep = analyze(score, render_notes(list(perf.notes), program=programs[k % 4], tail_s=0.5)).report
-            row[tag] = {"t": np.array([np.nan if r.onset_s is None else r.onset_s for r in rep.notes]),
+            row[tag] = {"t": onsets_s(rep.notes),
                         "moved": list(perf.moved)}
         rows.append(row)
         print(f"  {k + 1}/{n} {part.name}", flush=True)
