@@ -2,8 +2,9 @@
 
 features.py: model inputs (29 ms pitch contour, DTW-aligned score, distance image); models.py: the
 networks; weights.py: safe loading of shipped weights; predict.py: `Assessor` and `assess()` (device
-cuda -> mps -> cpu, batched over chunks); calibrate.py: a teacher's own grading learnt from graded takes.
-Training lives in training/ at the repository root.
+cuda -> mps -> cpu, batched over chunks); numpy_net.py: the contour-encoder networks' CPU forward pass
+without torch; preload.py: torch's networks loading in a child process; calibrate.py: a teacher's own
+grading learnt from graded takes. Training lives in training/ at the repository root.
 """
 
 # Here, not in models.py, so that the window's settings can name the networks without importing torch.

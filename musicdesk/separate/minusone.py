@@ -4,7 +4,9 @@ Without headphones the accompaniment reaches the microphone as well as the playe
 it played and when it started it, so the take is cleaned by echo cancellation before it is analysed:
 
 1. the delay from the accompaniment's start to its arrival in the take is found by GCC-PHAT (whitened
-   cross-correlation), searched around the calibrated round-trip latency;
+   cross-correlation), searched around the calibrated round-trip latency, then followed along the take
+   (an output underrun shifts what follows; the two clocks drift apart smoothly, so the followed delays
+   are smoothed and the accompaniment placed at them block by block);
 2. the path from speaker to microphone (gain, colour, the room's first reflections) is estimated per
    frequency bin as a short convolutive transfer function over STFT frames: least squares over the whole
    take, reweighted so that frames where the player dominates count less;
@@ -151,13 +153,57 @@ def delay_track_s(take: np.ndarray, played: np.ndarray, sr: int, delay_s: float)
     return np.array(starts), np.array(delays)
 
 
+PLACE_BLOCK = 256        # the reference is placed on the take's time line in blocks of this many samples,
+DRIFT_S = 0.002          # each at the delay interpolated between the tracked stretches' centres where
+                         # neighbours differ by less than this (clock drift: 250 ppm moves the delay 62 us
+                         # per stretch, 2.7 samples at 44.1 kHz, which costs a bassoon's echo 25 dB of
+                         # cancellation), else at its stretch's own delay (an underrun is a step)
+
+
+SMOOTH_STRETCHES = 8     # the tracked delays are smoothed by a line through this many stretches a side
+
+
+def smooth_delays_s(delays: np.ndarray) -> np.ndarray:
+    """The tracked delays (s, one per stretch) through a local line: each the fit at its stretch of a
+    least-squares line through the SMOOTH_STRETCHES stretches a side that lie in the same run (no
+    step of DRIFT_S or more between them: an underrun starts a new run). Why: one stretch's GCC-PHAT
+    peak is smeared by the drift within its SEGMENT_S (250 ppm: 16 samples at 44.1 kHz), and scatters
+    by several samples; the clocks drift smoothly."""
+    d = np.asarray(delays, np.float64)
+    run = np.concatenate([[0], np.cumsum(np.abs(np.diff(d)) >= DRIFT_S)])
+    out = d.copy()
+    for i in range(len(d)):
+        idx = np.arange(max(0, i - SMOOTH_STRETCHES), min(len(d), i + SMOOTH_STRETCHES + 1))
+        idx = idx[run[idx] == run[i]]
+        if len(idx) >= 3:
+            t = idx - i
+            beta = np.polyfit(t, d[idx], 1)
+            out[i] = beta[1]
+    return out
+
+
+def _block_delays_s(starts: np.ndarray, delays: np.ndarray, n: int, sr: int) -> np.ndarray:
+    """The delay (s) of each PLACE_BLOCK of the accompaniment's n samples: see DRIFT_S."""
+    delays = smooth_delays_s(delays)
+    bounds = np.append((starts * sr).astype(np.int64), n)
+    centre = 0.5 * (bounds[:-1] + bounds[1:])
+    m = np.arange(0, n, PLACE_BLOCK) + 0.5 * PLACE_BLOCK
+    i = np.clip(np.searchsorted(bounds, m, side="right") - 1, 0, len(delays) - 1)
+    j = np.where(m >= centre[i], i + 1, i - 1)
+    ok = (j >= 0) & (j < len(delays))
+    jc = np.clip(j, 0, len(delays) - 1)
+    ok &= np.abs(delays[jc] - delays[i]) < DRIFT_S
+    frac = np.where(ok, (m - centre[i]) / np.where(ok, centre[jc] - centre[i], 1.0), 0.0)
+    return delays[i] + frac * (delays[jc] - delays[i])
+
+
 def _aligned_reference(x: np.ndarray, r: np.ndarray, sr: int, delay_s: float) -> np.ndarray:
-    """`r` placed on the take's time line, each stretch at its own delay (delay_track_s), one hop early."""
+    """`r` placed on the take's time line at its tracked delay (delay_track_s), block by block
+    (_block_delays_s), one hop early."""
     starts, delays = delay_track_s(x, r, sr, delay_s)
     ref = np.zeros(len(x), np.float32)
-    bounds = list((starts * sr).astype(int)) + [len(r)]
-    for i, d in enumerate(delays):
-        a, b = bounds[i], bounds[i + 1]
+    for k, d in enumerate(_block_delays_s(starts, delays, len(r), sr)):
+        a, b = k * PLACE_BLOCK, min((k + 1) * PLACE_BLOCK, len(r))
         shift = int(round(d * sr)) - HOP
         lo, hi = max(a + shift, 0), min(b + shift, len(x))
         if hi > lo:
