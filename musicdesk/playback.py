@@ -342,6 +342,7 @@ class Player:
         self._paused_at: int | None = None
         self._natural_end = False
         self._tail_left = 0    # samples of silence still to send after the end (callback state)
+        self.underflows = 0    # callbacks the host said came too late (the output stuttered)
 
     # -- control -------------------------------------------------------------------------------
     def play(self, samples: np.ndarray, sr: int, start_s: float = 0.0, end_s: float | None = None,
@@ -494,6 +495,8 @@ class Player:
 
     def _callback(self, outdata, frames, time_info, status) -> None:
         # Audio thread: copy only.
+        if status.output_underflow:
+            self.underflows += 1
         slot = 1 - self._slot
         self._clock[slot, 0] = self._sent
         self._clock[slot, 1] = time_info.outputBufferDacTime

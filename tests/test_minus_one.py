@@ -170,8 +170,19 @@ def test_minus_one_through_a_real_input_colours_exactly_the_injected_mistakes(qt
 
         alone = record(False)
         alone_right = 100 * float(np.mean([c == "correct" for c in w.categories.values()]))
-        cats = record(True)
+        # An output underrun (the machine busy) shifts the rest of the accompaniment, and the app says
+        # so in the status bar; a take whose accompaniment stuttered and that is not judged exactly as
+        # played is recorded again (up to three takes). A take without stutter is held to it at once.
+        stutters = []
+        for _ in range(3):
+            cats = record(True)
+            stutters.append(mo.last_underflows)
+            if cats == alone or not mo.last_underflows:
+                break
+            assert "stuttered" in w.statusBar().currentMessage()
         wrong = {c: v for c, v in cats.items() if c != "correct"}
+        assert cats == alone or not stutters[-1], (
+            f"the accompaniment's output underran in every take ({stutters} times): the machine is too busy", wrong)
         assert cats.get("wrong_pitch") == [WRONG], wrong
         assert cats.get("out_of_tune") == [FLAT], wrong
         assert cats.get("missed") == [MISSED], wrong
@@ -241,19 +252,21 @@ def test_smoothed_delays_keep_an_underrun_a_step():
     np.testing.assert_allclose(sm, d, atol=1e-9)           # lines through lines, the step kept
 
 
-def test_an_output_underrun_midway_is_followed(duo):
-    """The accompaniment reached the microphone 40 ms later from its middle on (an output underrun):
-    the delay is followed segment by segment and the echo still taken out."""
+@pytest.mark.parametrize("gap_s", [0.04, 0.15])
+def test_an_output_underrun_midway_is_followed(duo, gap_s):
+    """The accompaniment reached the microphone 40 or 150 ms later from its middle on (an output
+    underrun): the delay is followed segment by segment and the echo still taken out. (150 ms is
+    more than one tracking step may move: before the delay path jumped, 12 dB and 17 notes wrong.)"""
     _path, scores, played, take = duo
     n = len(played)
     half = n // 2
-    late = np.concatenate([played[:half], np.zeros(int(0.04 * SR), np.float32), played[half:]])
+    late = np.concatenate([played[:half], np.zeros(int(gap_s * SR), np.float32), played[half:]])
     echo = np.concatenate([np.zeros(int(0.07 * SR), np.float32), late])[:n]
     mic = np.zeros(n, np.float32)
     mic[:min(n, len(take))] += take[:n]
     mic += echo * np.sqrt(np.mean(take ** 2) / np.mean(echo ** 2))
     starts, delays = minusone.delay_track_s(mic, played, SR, minusone.find_delay_s(mic, played, SR, 0.07))
-    assert abs(delays[1] - 0.07) < 0.002 and abs(delays[-4] - 0.11) < 0.002
+    assert abs(delays[1] - 0.07) < 0.002 and abs(delays[-4] - 0.07 - gap_s) < 0.002
     both = minusone.remove_accompaniment(mic, SR, played, 0.07)
     assert both.echo_reduction_db > 12
     from musicdesk.analysis import analyze

@@ -56,6 +56,7 @@ class MinusOnePractice(QObject):
         self.player = None
         self.played: np.ndarray | None = None      # the take's reference: count-in silence, then `acc`
         self.last = None                           # Cleaned of the last minus-one take
+        self.last_underflows = 0                   # times the last take's accompaniment stuttered
         w = session.window
         self.act_from_score = make_action(w, "Minus-one from the score", self.from_score, None,
                                           "Record plays the score's other parts while you play the part on show")
@@ -122,7 +123,17 @@ class MinusOnePractice(QObject):
             return
         self.played = ref
 
+    def stutter_note(self) -> str:
+        """A sentence for the status bar when the last take's accompaniment stuttered, else ""."""
+        n = self.last_underflows
+        if not n:
+            return ""
+        return (f" The accompaniment stuttered {n} time{'s' if n > 1 else ''} while you played (the computer "
+                "was busy): notes near those moments may be judged less reliably; close other programs or "
+                "use headphones, and record again if the results look wrong.")
+
     def stop(self) -> None:
+        self.last_underflows = getattr(self.player, "underflows", 0)
         stop_quietly(self.player)
         self.player = None
 

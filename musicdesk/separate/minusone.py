@@ -34,7 +34,11 @@ RIDGE = 1e-3             # regularisation, relative to each bin's accompaniment 
 SUPPRESS_FLOOR = 0.1     # the residual suppressor's smallest gain (-20 dB)
 SEGMENT_S = 1.5          # the delay is also followed along the take (an output underrun shifts the rest of
 TRACK_STEP_S = 0.25      # the accompaniment later): from this much of it, every this often,
-TRACK_S = 0.06           # moving by up to this much from one step to the next
+TRACK_S = 0.06           # moving by up to this much from one step to the next at no cost but MOVE_COST,
+MAX_SHIFT_S = 1.0        # or later (an underrun) by up to this much over the whole take, at a cost of
+JUMP_COST = 3.0          # this many typical correlation peaks (the later peaks must outweigh it)
+MOVE_COST = 0.001        # per grid bin moved, so that quiet stretches stay put
+GRID_S = 0.001           # the delay path's grid (each stretch's delay is then to the sample)
 
 
 @dataclass(frozen=True)
@@ -129,35 +133,90 @@ def _gcc_phat(x: np.ndarray, r: np.ndarray) -> np.ndarray:
 
 def delay_track_s(take: np.ndarray, played: np.ndarray, sr: int, delay_s: float) -> tuple[np.ndarray, np.ndarray]:
     """(start of each stretch of `played`, s; its delay, s): the delay followed every TRACK_STEP_S of the
-    accompaniment, from the SEGMENT_S of it centred there, each searched within TRACK_S of the one
-    before (GCC-PHAT on the take's stretch where it can arrive). Quiet stretches keep the delay before
-    them. Why: when the output underruns, what follows reaches the microphone later than the array says."""
+    accompaniment, from the SEGMENT_S of it centred there (GCC-PHAT on the take's stretch where it can
+    arrive). Why: when the output underruns, what follows reaches the microphone later than the array
+    says, by as long as the underrun lasted (on a loaded machine, 100-200 ms).
+
+    The delays are one path through every stretch's correlation over the delays from SEARCH_S before
+    `delay_s` (the whole take's) to MAX_SHIFT_S after it, on a 1 ms grid (Viterbi): from one stretch to
+    the next it moves by up to TRACK_S freely (clock drift) or jumps later at a cost of JUMP_COST
+    typical peaks (an underrun); never earlier. So a spurious peak in a reverberant room does not pull
+    it away, and an underrun of any length is followed once the later peaks outweigh the jump. Quiet
+    stretches keep the delay before them."""
     x = np.asarray(take, np.float64)
     r = np.asarray(played, np.float64)
     seg, step = int(SEGMENT_S * sr), int(TRACK_STEP_S * sr)
     taper = np.hanning(seg)
     level = float(np.sqrt(np.mean(r ** 2))) if len(r) else 0.0
-    starts, delays = [], []
-    d = delay_s
-    for c in range(0, len(r), step):
+    lo_s = max(0.0, delay_s - SEARCH_S)
+    g = max(1, int(round(GRID_S * sr)))                  # samples per grid bin
+    n_bins = int(np.ceil((delay_s + MAX_SHIFT_S - lo_s) * sr / g)) + 1
+    lo = int(lo_s * sr)
+    centres = list(range(0, len(r), step))
+    E = np.zeros((len(centres), n_bins))                 # each stretch's best correlation per bin ...
+    fine = np.full((len(centres), n_bins), -1, np.int64)  # ... and the lag (samples after lo) giving it
+    for si, c in enumerate(centres):
         a = max(0, c + step // 2 - seg // 2)
         piece = r[a:a + seg]
-        lo = max(0, a + int((d - TRACK_S) * sr))
-        window = x[lo:a + int((d + TRACK_S) * sr) + len(piece)]
-        if len(piece) == seg and len(window) > len(piece) and np.sqrt(np.mean(piece ** 2)) >= 0.1 * level:
-            # tapered: with PHAT, the piece's cut ends would otherwise line up with the window's as a peak
-            cc = _gcc_phat(window, piece * taper)[:len(window) - len(piece) + 1]
-            d = (lo + int(np.argmax(cc)) - a) / sr
-        starts.append(c / sr)
-        delays.append(d)
-    return np.array(starts), np.array(delays)
+        window = x[a + lo:a + lo + n_bins * g + len(piece)]
+        if len(piece) < seg or len(window) <= len(piece) or np.sqrt(np.mean(piece ** 2)) < 0.1 * level:
+            continue
+        # tapered: with PHAT, the piece's cut ends would otherwise line up with the window's as a peak
+        cc = _gcc_phat(window, piece * taper)[:len(window) - len(piece) + 1]
+        m = (len(cc) // g) * g
+        if m == 0:
+            continue
+        blocks = cc[:m].reshape(-1, g)
+        k = np.argmax(blocks, axis=1)
+        E[si, :len(k)] = np.maximum(blocks[np.arange(len(k)), k], 0.0)
+        fine[si, :len(k)] = np.arange(len(k)) * g + k
+    loud = (fine >= 0).any(axis=1)
+    if not loud.any():
+        return np.array([c / sr for c in centres]), np.full(len(centres), delay_s)
+    typical = float(np.median(E[loud].max(axis=1)))
+    jump, w = JUMP_COST * typical, max(1, int(round(TRACK_S * sr / g)))
+    move = MOVE_COST * typical * np.abs(np.arange(-w, w + 1))   # a small cost per bin moved
+    start = int(round((delay_s - lo_s) * sr / g))
+    score = E[0] - jump * (np.abs(np.arange(n_bins) - start) > w)
+    back = np.zeros((len(centres), n_bins), np.int64)
+    idx = np.arange(n_bins)
+    for si in range(1, len(centres)):
+        padded = np.concatenate([np.full(w, -np.inf), score, np.full(w, -np.inf)])
+        near = np.lib.stride_tricks.sliding_window_view(padded, 2 * w + 1) - move[None, :]
+        kn = np.argmax(near, axis=1)
+        best, arg = near[idx, kn], idx + kn - w
+        # a jump later, from any bin more than w below: the running maximum of the scores before it
+        run = np.maximum.accumulate(score)
+        run_arg = np.maximum.accumulate(np.where(score >= run, idx, 0))
+        far = np.full(n_bins, -np.inf)
+        far_arg = np.zeros(n_bins, np.int64)
+        far[w + 1:] = run[:-w - 1] - jump
+        far_arg[w + 1:] = run_arg[:-w - 1]
+        take_far = far > best
+        back[si] = np.where(take_far, far_arg, arg)
+        score = np.where(take_far, far, best) + E[si]
+    path = np.zeros(len(centres), np.int64)
+    path[-1] = int(np.argmax(score))
+    for si in range(len(centres) - 1, 0, -1):
+        path[si - 1] = back[si, path[si]]
+    delays = np.full(len(centres), np.nan)
+    for si, b_ in enumerate(path):
+        if fine[si, b_] >= 0 and E[si, b_] > 0:
+            delays[si] = (lo + fine[si, b_]) / sr
+    # quiet stretches keep the delay before them (the first ones the one after them)
+    ok = np.flatnonzero(np.isfinite(delays))
+    if not len(ok):
+        return np.array([c / sr for c in centres]), np.full(len(centres), delay_s)
+    held = np.maximum.accumulate(np.where(np.isfinite(delays), np.arange(len(delays)), -1))
+    delays = np.where(held >= 0, delays[np.maximum(held, 0)], delays[ok[0]])
+    return np.array([c / sr for c in centres]), delays
 
 
 PLACE_BLOCK = 256        # the reference is placed on the take's time line in blocks of this many samples,
-DRIFT_S = 0.002          # each at the delay interpolated between the tracked stretches' centres where
+DRIFT_S = 0.0003         # each at the delay interpolated between the tracked stretches' centres where
                          # neighbours differ by less than this (clock drift: 250 ppm moves the delay 62 us
-                         # per stretch, 2.7 samples at 44.1 kHz, which costs a bassoon's echo 25 dB of
-                         # cancellation), else at its stretch's own delay (an underrun is a step)
+                         # per stretch, and one stretch's peak scatters by up to 0.13 ms), else at its
+                         # stretch's own delay (an underrun is a step; through PulseAudio some last 1 ms)
 
 
 SMOOTH_STRETCHES = 8     # the tracked delays are smoothed by a line through this many stretches a side
