@@ -332,27 +332,34 @@ def test_player_loop_wraps_and_stop_stops(vmic):
 
 
 def test_player_replace_swaps_the_mix_with_no_gap(vmic):
-    """A stem mixer's fader move: the new array is heard from the position reached, with no silence."""
+    """A stem mixer's fader move: the new array is heard from the position reached, with no silence.
+    A gap the host reported as an output underflow (the machine too busy to feed the output in time)
+    is not the swap's: that run is repeated (up to three); an unexplained gap fails at once."""
     t = np.arange(int(2.0 * SR)) / SR
     a = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
     b = (0.2 * np.sin(2 * np.pi * 660 * t)).astype(np.float32)
-    player = Player()
-    with _Recorder() as rec:
-        time.sleep(0.3)
-        player.play(a, SR)
-        time.sleep(0.8)
-        at = player.position_s
-        player.replace(b)
-        assert abs(player.position_s - at) < 0.05   # the position is kept
-        assert player.wait(3.0)
-        time.sleep(0.2)
+    frame = int(0.02 * SR)
+    stutters = []
+    for _ in range(3):
+        player = Player()
+        with _Recorder() as rec:
+            time.sleep(0.3)
+            player.play(a, SR)
+            time.sleep(0.8)
+            at = player.position_s
+            player.replace(b)
+            assert abs(player.position_s - at) < 0.05   # the position is kept
+            assert player.wait(3.0)
+            time.sleep(0.2)
+        y = rec.samples()
+        rms = np.sqrt(np.mean(y[:len(y) // frame * frame].reshape(-1, frame) ** 2, axis=1))
+        on = np.flatnonzero(rms > 0.05)
+        stutters.append(player.underflows)
+        if len(on) and np.all(np.diff(on) == 1) or not player.underflows:
+            break
     with pytest.raises(PlaybackError):
         player.replace(b[:100])                     # another length must be played, not swapped in
-    y = rec.samples()
-    frame = int(0.02 * SR)
-    rms = np.sqrt(np.mean(y[:len(y) // frame * frame].reshape(-1, frame) ** 2, axis=1))
-    on = np.flatnonzero(rms > 0.05)
-    assert len(on) and np.all(np.diff(on) == 1)      # one stretch of sound: no gap at the swap
+    assert len(on) and np.all(np.diff(on) == 1), stutters   # one stretch of sound: no gap at the swap
     sound = y[on[0] * frame:(on[-1] + 1) * frame]
 
     def share_660(seg):
