@@ -207,19 +207,21 @@ def speed(names: list[str]) -> dict:
             out[name if backend == "torch" else f"{name}/numpy"] = {
                 "load_s": round(load_s, 4), "rate_median_s": round(float(np.median(times)), 4),
                 "rate_max_s": round(float(np.max(times)), 4), "ratings": first.ratings}
-    code = ("import time; t=time.perf_counter(); import torch; from musicdesk.assess import DEFAULT_MODEL; "
-            "from musicdesk.assess.predict import Assessor; "
-            "a=Assessor(DEFAULT_MODEL,'cpu'); print(time.perf_counter()-t)")
-    cold = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                                 check=True).stdout) for _ in range(3)]
-    out["cold_import_and_load_s"] = round(float(np.median(cold)), 3)
-    code = ("import time; t=time.perf_counter(); from musicdesk.assess import DEFAULT_MODEL; "
-            "from musicdesk.assess.predict import NumpyAssessor; "
-            "a=NumpyAssessor(DEFAULT_MODEL); print(time.perf_counter()-t)")
-    cold = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                                 check=True).stdout) for _ in range(3)]
-    out["cold_numpy_load_s"] = round(float(np.median(cold)), 3)
+    out["cold_import_and_load_s"] = _cold_load_s(
+        "import torch; from musicdesk.assess import DEFAULT_MODEL; "
+        "from musicdesk.assess.predict import Assessor; a=Assessor(DEFAULT_MODEL,'cpu')")
+    out["cold_numpy_load_s"] = _cold_load_s(
+        "from musicdesk.assess import DEFAULT_MODEL; "
+        "from musicdesk.assess.predict import NumpyAssessor; a=NumpyAssessor(DEFAULT_MODEL)")
     return out
+
+
+def _cold_load_s(statements: str, runs: int = 3) -> float:
+    """Median wall time (s) of `statements` in a fresh interpreter: imports and loading included."""
+    code = f"import time; t=time.perf_counter(); {statements}; print(time.perf_counter()-t)"
+    times = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                                  check=True).stdout) for _ in range(runs)]
+    return round(float(np.median(times)), 3)
 
 
 def _damage_table(summary: dict) -> list[str]:
