@@ -186,11 +186,10 @@ def load_score(path: str | os.PathLike, part: str | int | None = None,
     the tempo, this module's code and music21's version), so that a fresh `musicdesk analyze` of the
     same piece does not import music21 again (about 0.45 s). MUSICDESK_SCORE_CACHE=off turns it off.
     """
-    hit = load_cached_score(path, part, tempo_bpm)
+    key, hit = _cached(path, part, tempo_bpm)
     if hit is not None:
         return hit
     score = _load_score(path, part, tempo_bpm)
-    key = _disk_key(path, part, tempo_bpm)
     if key is not None:
         _disk_write(key, score)
     return score
@@ -200,10 +199,16 @@ def load_cached_score(path: str | os.PathLike, part: str | int | None = None,
                       tempo_bpm: float | None = None) -> Score | None:
     """`load_score(path, part, tempo_bpm)` from the parsed-score cache, without music21; None when the
     cache does not have it (or is off). Raises ScoreError for a tempo that is not a tempo."""
+    return _cached(path, part, tempo_bpm)[1]
+
+
+def _cached(path, part, tempo_bpm) -> tuple[str | None, Score | None]:
+    """The cache key (None when the cache is off or the file unreadable) and the cached Score, if any:
+    the key is the file's sha256, so it is computed once per load."""
     if tempo_bpm is not None and not (float(tempo_bpm) > 0 and float(tempo_bpm) < 10000):
         raise ScoreError(f"Tempo must be a positive number of quarter notes per minute, got {tempo_bpm!r}.")
     key = _disk_key(path, part, tempo_bpm)
-    return None if key is None else _disk_read(key, path)
+    return key, (None if key is None else _disk_read(key, path))
 
 
 # ---------------------------------------------------------------------- the parsed-score cache on disk
