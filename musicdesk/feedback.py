@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from musicdesk.align import Alignment
+from musicdesk.dsp import small_median
 from musicdesk.pitch import PitchContour
 from musicdesk.score import Score
 from musicdesk.take_checks import score_passes, tuning_offset_cents
@@ -252,7 +253,7 @@ def pulse_errors_ms(onset_beats: np.ndarray, onset_s: np.ndarray, context_notes:
             continue
         spb = _local_spb(bl, tl, i, skip, context_notes, glob_spb, seg if tempo_within_phrase else None)
         # onset i minus a side's pulse: its notes carried to note i's beat at the local tempo, their median
-        off_side = lambda side: tl[i] - _median([tl[j] + (bl[i] - bl[j]) * spb for j in side])  # noqa: E731
+        off_side = lambda side: tl[i] - small_median([tl[j] + (bl[i] - bl[j]) * spb for j in side])  # noqa: E731
         if not left or not right:
             if one_sided_slack_ms is None:
                 continue
@@ -392,14 +393,7 @@ def _local_spb(b: np.ndarray, t: np.ndarray, i: int, brk: np.ndarray, k: int, fa
         m = [j for j in m if seg[j] == seg[i]] or m
     if not m:
         return fallback
-    return _median([(t[j + 1] - t[j]) / (b[j + 1] - b[j]) for j in m])
-
-
-def _median(v: list[float]) -> float:
-    """The median of a short list of floats (as np.median; far cheaper for a handful of values)."""
-    v = sorted(v)
-    h = len(v) // 2
-    return float(v[h]) if len(v) % 2 else 0.5 * (v[h - 1] + v[h])
+    return small_median([(t[j + 1] - t[j]) / (b[j + 1] - b[j]) for j in m])
 
 
 def _weighted_median(v: np.ndarray, w: np.ndarray) -> float:

@@ -120,3 +120,11 @@ def test_stft_blocks_equal_the_whole_stft():
     whole = stft_magnitude(y, 2048, 220)
     parts = np.concatenate([b for _, b in stft_magnitude_blocks(y, 2048, 220, block=100)], axis=1)
     assert parts.shape == whole.shape and np.allclose(parts, whole, atol=1e-4)
+
+
+def test_small_median_equals_numpy_median():
+    rng = np.random.default_rng(7)
+    for n in range(1, 12):
+        for _ in range(20):
+            v = rng.normal(size=n).tolist()
+            assert dsp.small_median(v) == float(np.median(v))

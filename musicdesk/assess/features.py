@@ -16,6 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
+from musicdesk.dsp import small_median
+
 FRAME_HOP_S = 5 * 128 / 22050.0   # 0.0290 s: a 5.8 ms hop (128 samples at 22050 Hz) decimated by 5
 MIDI_SCALE = 1.0 / 128.0          # network input = MIDI number * MIDI_SCALE (0 = unvoiced / rest)
 REST_DISTANCE = 7.0               # distance between a pitch and silence: the largest pitch distance
@@ -159,12 +161,9 @@ def onsets_from_score_frames(score_midi: np.ndarray) -> np.ndarray:
 
 
 def _local_ratio(r: list[float], lo: int, hi: int, fallback: float) -> float:
-    """The median of r[lo:hi] (plain floats: np.median costs far more on a handful), or `fallback`."""
-    seg = sorted(r[max(0, lo):max(0, hi)])
-    h = len(seg) // 2
-    if not seg:
-        return fallback
-    return float(seg[h]) if len(seg) % 2 else 0.5 * (seg[h - 1] + seg[h])
+    """The median of r[lo:hi], or `fallback` when that is empty."""
+    seg = r[max(0, lo):max(0, hi)]
+    return small_median(seg) if seg else fallback
 
 
 def note_starts(score_index: np.ndarray, onset_frames: np.ndarray, perf_midi: np.ndarray) -> np.ndarray:
