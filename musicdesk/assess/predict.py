@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from musicdesk.assess.features import (MIDI_SCALE, AssessInput, build_input, contour_frames, delta_channels,
-                                       score_frames, score_onset_frames)
+from musicdesk.assess.features import (MIDI_SCALE, MIN_FRAMES, AssessInput, build_input, contour_frames,
+                                       delta_channels, score_frames, score_onset_frames)
 from musicdesk.assess import CRITERIA, DEFAULT_MODEL, DISPLAY_NAMES
 
 if TYPE_CHECKING:
@@ -74,9 +74,6 @@ def batch_for(inputs: Sequence[AssessInput], uses: Sequence[str], chunk: int = C
 def batch_arrays(inputs: Sequence[AssessInput], uses: Sequence[str], chunk: int = CHUNK_FRAMES,
                  features: Sequence[str] | None = None) -> tuple[dict[str, np.ndarray], list[int]]:
     """`batch_for`'s batch as float32 numpy arrays."""
-    from musicdesk.assess.features import MIN_FRAMES
-
-
     rows_c, rows_s, rows_d, rows_x, counts = [], [], [], [], []
     for inp in inputs:
         c = inp.contour_midi * MIDI_SCALE
