@@ -395,12 +395,15 @@ class Recorder:
         self._stream_finished = True
 
     def _close_stream(self) -> None:
-        """Stop and close the stream in a helper thread: on a vanished device PortAudio can hang."""
+        """Stop and close the stream in a helper thread: on a vanished device PortAudio can hang. A
+        vanished device's stream is aborted: stopping waits for its audio thread to finish by itself,
+        which one blocked on a dead server never does (aborting cancels it)."""
         stream, self._stream = self._stream, None
         if stream is None:
             return
-
-        t = threading.Thread(target=close_quietly, args=(stream,), name="musicdesk-stream-close", daemon=True)
+        lost = self._device_lost or self._stream_finished
+        t = threading.Thread(target=close_quietly, args=(stream, lost), name="musicdesk-stream-close",
+                             daemon=True)
         t.start()
         t.join(timeout=3.0)
 

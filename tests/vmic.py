@@ -122,12 +122,28 @@ def _stop(p: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout_s: floa
         pass
 
 
-def reinit_portaudio() -> None:
-    """sounddevice caches PortAudio's device list at import: terminate and initialise it again."""
+def reinit_portaudio(timeout_s: float = 30.0) -> None:
+    """sounddevice caches PortAudio's device list at import: terminate and initialise it again.
+
+    In a helper thread, waited for `timeout_s`: PortAudio's C calls release the GIL, so one that blocks
+    (a stream of a killed server still closing) would hang the test run past any pytest timeout. A
+    stuck one fails the test instead, with every thread's stack on stderr."""
+    import faulthandler
+    import sys
+    import threading
+
     import sounddevice as sd
 
-    sd._terminate()
-    sd._initialize()
+    def reinit() -> None:
+        sd._terminate()
+        sd._initialize()
+
+    t = threading.Thread(target=reinit, name="vmic-portaudio-reinit", daemon=True)
+    t.start()
+    t.join(timeout_s)
+    if t.is_alive():
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        raise VirtualMicError(f"PortAudio did not re-initialise within {timeout_s:.0f} s (stacks above)")
 
 
 @contextlib.contextmanager
@@ -196,8 +212,13 @@ def virtual_microphone(settle_s: float = 2.0, start_timeout_s: float = 10.0) -> 
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+        stuck = None
         try:
             reinit_portaudio()
+        except VirtualMicError as exc:     # PortAudio hangs: say so rather than let the run hang later
+            stuck = exc
         except Exception:
             pass
         shutil.rmtree(rundir, ignore_errors=True)
+        if stuck is not None:
+            raise stuck
