@@ -320,8 +320,12 @@ class Player:
     never with `loop`).
     """
 
-    def __init__(self, on_finished: Callable[[], None] | None = None) -> None:
+    def __init__(self, on_finished: Callable[[], None] | None = None, latency_s: float | None = None) -> None:
+        """latency_s: the output buffer to ask for (s); None: musicdesk's usual (STREAM_LATENCY). A longer
+        one rides out longer pauses of the interpreter on a busy machine: PortAudio fills it before the
+        stream starts, so the sound starts as soon, and stop() (an abort) drops what is buffered."""
         self.on_finished = on_finished
+        self._latency_request = latency_s
         self._stream = None
         self._x = np.zeros(1, dtype=np.float32)
         self._xcol = self._x[:, None]
@@ -473,7 +477,9 @@ class Player:
         for channels in (1, 2):  # mono, or the same signal on both sides where mono is refused
             try:
                 stream = sd.OutputStream(samplerate=self.sr, channels=channels, dtype="float32",
-                                         device=self._device, latency=STREAM_LATENCY, callback=self._callback,
+                                         device=self._device, callback=self._callback,
+                                         latency=STREAM_LATENCY if self._latency_request is None
+                                         else float(self._latency_request),
                                          finished_callback=lambda: self._finished(ended))
                 break
             except Exception as e:

@@ -291,6 +291,34 @@ def test_player_plays_what_is_heard_and_cursor_follows(vmic, score):
         assert abs(pos - heard_s) < 0.02, (pos, heard_s)
 
 
+def test_a_longer_output_buffer_starts_as_soon_and_its_cursor_follows_what_is_heard(vmic, score):
+    x = render_reference(score, sr=SR).samples[:int(1.5 * SR)]
+    starts_s, latency_s = {}, {}
+    for request in (None, 0.2):
+        player = Player(latency_s=request)
+        cursor = []
+        with _Recorder() as rec:
+            time.sleep(0.3)
+            player.play(x, SR)
+            t_start = rec.stream.time
+            t_end = time.monotonic() + 1.2
+            while time.monotonic() < t_end:
+                cursor.append((rec.stream.time, player.position_s))
+                time.sleep(0.02)
+            assert player.wait(3.0)
+            time.sleep(0.2)
+        lag, corr = _lag(x, rec.samples())
+        assert corr > 0.999
+        starts_s[request] = (lag - rec.index_at(t_start)) / SR
+        latency_s[request] = player.latency_s
+        for t_stream, pos in cursor[10:-5]:
+            assert abs(pos - (rec.index_at(t_stream) - lag) / SR) < 0.02, (request, pos)
+    assert latency_s[0.2] == pytest.approx(0.2, abs=0.02) and latency_s[None] < 0.1
+    # PortAudio fills the longer buffer before it starts: the sound is not heard 0.2 s later (here it
+    # starts 0-20 ms later; the minus-one cleaner looks for the echo 0.25 s either side anyway)
+    assert abs(starts_s[0.2] - starts_s[None]) < 0.04, starts_s
+
+
 def test_player_loop_wraps_and_stop_stops(vmic):
     rng = np.random.default_rng(1)
     x = np.clip(0.2 * rng.standard_normal(int(1.5 * SR)), -0.9, 0.9).astype(np.float32)

@@ -108,14 +108,14 @@ class MinusOnePractice(QObject):
     def start(self, sr: int, lead_s: float) -> None:
         """Recording has started: play the accompaniment after `lead_s` (the count-in)."""
         from musicdesk.playback import PlaybackError, Player
-        from musicdesk.separate.minusone import for_take
+        from musicdesk.separate.minusone import PLAY_LATENCY_S, for_take
 
         self.played = None
         if not self.active:
             return
         ref = for_take(self.acc, lead_s, int(sr))
         try:
-            self.player = Player()
+            self.player = Player(latency_s=PLAY_LATENCY_S)
             self.player.play(ref, int(sr), device=self.s.device(False))
         except (PlaybackError, OSError, RuntimeError) as exc:
             self.player = None
