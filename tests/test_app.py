@@ -412,3 +412,17 @@ def test_an_opened_take_goes_into_the_practice_history_with_its_analysis(win, qt
     qtbot.wait(500)
     assert len(store.takes()) == 1
     store.close()
+
+
+def test_a_troubled_minus_one_take_says_why_its_judgement_may_be_off(win):
+    from musicdesk.separate.minusone import POOR_ECHO_DB, Cleaned
+
+    mo = win.takes.minus_one
+    assert not mo.last_was_troubled and mo.reliability_note() == ""
+    mo.last = Cleaned(np.zeros(10, np.float32), 0.1, POOR_ECHO_DB + 5)
+    assert not mo.last_was_troubled and mo.reliability_note() == ""
+    mo.last_underflows = 2
+    assert mo.last_was_troubled and "stuttered 2 times" in mo.reliability_note()
+    mo.last_underflows, mo.last = 0, Cleaned(np.zeros(10, np.float32), 0.1, 6.2)
+    note = mo.reliability_note()
+    assert mo.last_was_troubled and "taken out by 6 dB" in note and "record again" in note

@@ -120,7 +120,7 @@ def test_minus_one_through_a_real_input_colours_exactly_the_injected_mistakes(qt
     from musicdesk.app.main_window import MainWindow
     from musicdesk.app.settings import AppSettings
     from musicdesk.simulate import Errors, perform
-    from vmic import VMIC_SR, virtual_microphone
+    from vmic import VMIC_SR, CpuSteal, virtual_microphone
 
     path, scores, _played, _take = duo
     delay_s = 0.08
@@ -149,40 +149,57 @@ def test_minus_one_through_a_real_input_colours_exactly_the_injected_mistakes(qt
         wav = tmp_path / "violin-take.wav"
         sf.write(wav, take.astype(np.float32), VMIC_SR, subtype="FLOAT")
 
-        def record(minus_one: bool) -> dict[str, list[int]]:
+        def record(minus_one: bool) -> tuple[dict[str, list[int]], CpuSteal]:
             acc = mo.acc
             if not minus_one:
                 mo.acc = None                          # the same take, no accompaniment
             with mic.delay_line(delay_s):              # the app's output reaches the input 80 ms late
-                w.start_recording()
-                assert (mo.player is not None and mo.player.is_playing) == minus_one
-                p = mic.play(str(wav))
-                qtbot.waitUntil(lambda: p.poll() is not None and (mo.player is None or not mo.player.is_playing),
-                                timeout=90000)
-                qtbot.wait(600)
+                with CpuSteal() as steal:
+                    w.start_recording()
+                    assert (mo.player is not None and mo.player.is_playing) == minus_one
+                    p = mic.play(str(wav))
+                    qtbot.waitUntil(lambda: p.poll() is not None and (mo.player is None or not mo.player.is_playing),
+                                    timeout=90000)
+                    qtbot.wait(600)
                 with qtbot.waitSignal(w.analysis_shown, timeout=120000):
                     w.stop()
             mo.acc = acc
             cats: dict[str, list[int]] = {}
             for n in w.score.notes:
                 cats.setdefault(w.categories[n.id], []).append(n.index)
-            return cats
+            return cats, steal
 
-        alone = record(False)
-        alone_right = 100 * float(np.mean([c == "correct" for c in w.categories.values()]))
-        # An output underrun (the machine busy) shifts the rest of the accompaniment, and the app says
-        # so in the status bar; a take whose accompaniment stuttered and that is not judged exactly as
-        # played is recorded again (up to three takes). A take without stutter is held to it at once.
-        stutters = []
+        # A virtual machine whose host takes the CPU away (steal) makes the loopback's timing waver
+        # whatever the app does: such a take is recorded again, and a machine starved in every take
+        # is reported as unfit for this test (skipped, with the figures), not as the app's failure.
+        steals = []
         for _ in range(3):
-            cats = record(True)
-            stutters.append(mo.last_underflows)
-            if cats == alone or not mo.last_underflows:
+            alone, steal = record(False)
+            steals.append(round(steal.share, 2))
+            if not steal.starved:
                 break
-            assert "stuttered" in w.statusBar().currentMessage()
+        else:
+            pytest.skip(f"the machine's host took {steals} of the CPU during every take alone")
+        alone_right = 100 * float(np.mean([c == "correct" for c in w.categories.values()]))
+        # An output underrun (the machine busy) shifts the rest of the accompaniment, and a busy machine
+        # can make the loopback's timing waver unreported: the app says so in the status bar (stutter,
+        # or an echo taken out by under POOR_ECHO_DB). A take so troubled and not judged exactly as
+        # played is recorded again (up to three takes); an untroubled take is held to it at once.
+        troubles = []
+        for _ in range(3):
+            cats, steal = record(True)
+            troubles.append((mo.last_underflows, round(mo.last.echo_reduction_db, 1), round(steal.share, 2)))
+            if cats == alone or not (mo.last_was_troubled or steal.starved):
+                break
+            if mo.last_was_troubled:
+                status = w.statusBar().currentMessage()
+                assert "stuttered" in status or "could only be taken out by" in status, status
         wrong = {c: v for c, v in cats.items() if c != "correct"}
-        assert cats == alone or not stutters[-1], (
-            f"the accompaniment's output underran in every take ({stutters} times): the machine is too busy", wrong)
+        if cats != alone and all(t[2] > CpuSteal.LIMIT for t in troubles):
+            pytest.skip(f"the machine's host took the CPU away in every take (underflows, echo reduction dB, "
+                        f"steal: {troubles})")
+        assert cats == alone or not (mo.last_was_troubled or steal.starved), (
+            f"every take was troubled (underflows, echo reduction dB, steal: {troubles})", wrong)
         assert cats.get("wrong_pitch") == [WRONG], wrong
         assert cats.get("out_of_tune") == [FLAT], wrong
         assert cats.get("missed") == [MISSED], wrong

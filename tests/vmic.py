@@ -122,6 +122,39 @@ def _stop(p: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout_s: floa
         pass
 
 
+def _cpu_jiffies() -> tuple[int, int] | None:
+    """(stolen, total) CPU time since boot from /proc/stat; None where there is none."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (v[7] if len(v) > 7 else 0), sum(v[:8])
+
+
+class CpuSteal:
+    """The share of CPU time a virtual machine's host took away (steal) while the block ran, 0-1.
+
+    Real-time audio through the virtual microphone needs the CPU when the audio asks: with the host
+    taking 40-90% (measured here on bad days), PulseAudio's loopback timing wavers however the app
+    behaves. A test can record again then, or say the machine was unfit."""
+
+    LIMIT = 0.2     # more than this, and a take is not a fair test of the app
+
+    def __enter__(self) -> "CpuSteal":
+        self.share, self._t0 = 0.0, _cpu_jiffies()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        t1 = _cpu_jiffies()
+        if self._t0 is not None and t1 is not None and t1[1] > self._t0[1]:
+            self.share = (t1[0] - self._t0[0]) / (t1[1] - self._t0[1])
+
+    @property
+    def starved(self) -> bool:
+        return self.share > self.LIMIT
+
+
 def reinit_portaudio(timeout_s: float = 30.0) -> None:
     """sounddevice caches PortAudio's device list at import: terminate and initialise it again.
 

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject
 from musicdesk.app import workers
 from musicdesk.app.score_nav import ScoreNavigator
 from musicdesk.app.session import Session, make_action, stop_quietly, user_errors
-from musicdesk.separate.minusone import Accompaniment
+from musicdesk.separate.minusone import POOR_ECHO_DB, Accompaniment
 
 PLAY_SR = 44100
 
@@ -123,14 +123,26 @@ class MinusOnePractice(QObject):
             return
         self.played = ref
 
-    def stutter_note(self) -> str:
-        """A sentence for the status bar when the last take's accompaniment stuttered, else ""."""
-        n = self.last_underflows
-        if not n:
-            return ""
-        return (f" The accompaniment stuttered {n} time{'s' if n > 1 else ''} while you played (the computer "
-                "was busy): notes near those moments may be judged less reliably; close other programs or "
-                "use headphones, and record again if the results look wrong.")
+    @property
+    def last_was_troubled(self) -> bool:
+        """Whether the last take's accompaniment stuttered or was taken out poorly (its judgement may
+        be off near those moments: worth recording again)."""
+        return bool(self.last_underflows) or (
+            self.last is not None and self.last.echo_reduction_db < POOR_ECHO_DB)
+
+    def reliability_note(self) -> str:
+        """Sentences for the status bar when the last take's accompaniment stuttered or could only be
+        taken out poorly, else ""."""
+        n, text = self.last_underflows, ""
+        if n:
+            text += (f" The accompaniment stuttered {n} time{'s' if n > 1 else ''} while you played (the "
+                     "computer was busy): notes near those moments may be judged less reliably.")
+        if self.last is not None and self.last.echo_reduction_db < POOR_ECHO_DB:
+            text += (f" The accompaniment could only be taken out by {self.last.echo_reduction_db:.0f} dB "
+                     "(its timing wavered, or the room is loud): some of it may be judged as your notes.")
+        if text:
+            text += " Close other programs or use headphones, and record again if the results look wrong."
+        return text
 
     def stop(self) -> None:
         self.last_underflows = getattr(self.player, "underflows", 0)
@@ -145,3 +157,4 @@ class MinusOnePractice(QObject):
             return None
         lat = float(self.s.settings.latency_ms) / 1000.0
         return workers.Task(cleaned_take_job, samples, int(sr), path, played, lat, user_errors=user_errors())
+

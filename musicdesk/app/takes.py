@@ -294,7 +294,7 @@ class TakeController(QObject):
         self.minus_one.last = cleaned
         self.s.status(f"The accompaniment was taken out of the take (about {cleaned.echo_reduction_db:.0f} dB "
                       f"less; it arrived {1000 * cleaned.delay_s:.0f} ms late). The take file keeps what the "
-                      "microphone heard." + self.minus_one.stutter_note(), 15000)
+                      "microphone heard." + self.minus_one.reliability_note(), 15000)
         self.set_take(take)
 
     # ------------------------------------------------------------------ saving
