@@ -22,6 +22,7 @@ from musicdesk.playback import (NO_OUTPUT_MESSAGE, Player, PlaybackError, _beat_
 from musicdesk.score import example_score_path, load_score
 from musicdesk.simulate import Errors, perform
 from musicdesk.synth import PerformedNote, render_notes
+from vmic import retried_when_starved
 
 SR = 44100
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -259,6 +260,7 @@ def _lag(x: np.ndarray, rec: np.ndarray) -> tuple[int, float]:
     return lag, float(np.dot(seg, x) / (np.linalg.norm(seg) * np.linalg.norm(x) + 1e-12))
 
 
+@retried_when_starved
 def test_player_plays_what_is_heard_and_cursor_follows(vmic, score):
     x = render_reference(score, sr=SR).samples[:int(2.5 * SR)]
     finished = threading.Event()
@@ -291,6 +293,7 @@ def test_player_plays_what_is_heard_and_cursor_follows(vmic, score):
         assert abs(pos - heard_s) < 0.02, (pos, heard_s)
 
 
+@retried_when_starved
 def test_a_longer_output_buffer_starts_as_soon_and_its_cursor_follows_what_is_heard(vmic, score):
     x = render_reference(score, sr=SR).samples[:int(1.5 * SR)]
     starts_s, latency_s = {}, {}
@@ -319,6 +322,7 @@ def test_a_longer_output_buffer_starts_as_soon_and_its_cursor_follows_what_is_he
     assert abs(starts_s[0.2] - starts_s[None]) < 0.04, starts_s
 
 
+@retried_when_starved
 def test_player_loop_wraps_and_stop_stops(vmic):
     rng = np.random.default_rng(1)
     x = np.clip(0.2 * rng.standard_normal(int(1.5 * SR)), -0.9, 0.9).astype(np.float32)
@@ -359,6 +363,7 @@ def test_player_loop_wraps_and_stop_stops(vmic):
     assert len(tail) > int(0.1 * SR) and float(np.sqrt(np.mean(tail ** 2))) < 1e-3
 
 
+@retried_when_starved
 def test_player_replace_swaps_the_mix_with_no_gap(vmic):
     """A stem mixer's fader move: the new array is heard from the position reached, with no silence.
     A gap the host reported as an output underflow (the machine too busy to feed the output in time)
@@ -400,6 +405,7 @@ def test_player_replace_swaps_the_mix_with_no_gap(vmic):
     assert len(sound) / SR == pytest.approx(2.0, abs=0.06)         # and the whole length once
 
 
+@retried_when_starved
 def test_player_pause_resume(vmic):
     x = (0.2 * np.sin(2 * np.pi * 440 * np.arange(int(2.0 * SR)) / SR)).astype(np.float32)
     player = Player()
