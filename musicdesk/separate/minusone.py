@@ -39,9 +39,10 @@ MAX_SHIFT_S = 1.0        # or later (an underrun) by up to this much over the wh
 JUMP_COST = 3.0          # this many typical correlation peaks (the later peaks must outweigh it)
 MOVE_COST = 0.001        # per grid bin moved, so that quiet stretches stay put
 GRID_S = 0.001           # the delay path's grid (each stretch's delay is then to the sample)
-POOR_ECHO_DB = 15.0      # an echo taken out by less than this (the Cleaned estimate) may still be read as
-                         # notes: on the real-input test, takes judged exactly as played had 19.9-22.0 dB,
-                         # those whose loopback timing the busy machine mangled 13.6 dB down to -9.5 dB
+POOR_ECHO_DB = 10.0      # an echo taken out by less than this (the Cleaned estimate) may still be read as
+                         # notes. Good takes read 19-29 dB on the synthetic design set and 14 dB on the
+                         # screenshot's quieter real one; takes whose loopback timing a starved machine
+                         # mangled, with no underflow reported, read 1.5-6.4 dB (the real-input test)
 PLAY_LATENCY_S = 0.2     # the accompaniment's output buffer (s): the Python audio callback waits for the
                          # interpreter, which a busy 2-core machine pauses for 70-160 ms at a time (painting,
                          # the garbage collector); with the usual 35 ms buffer most test takes stuttered
