@@ -4,6 +4,7 @@ window's answers to a missing microphone, a microphone unplugged mid-take and a 
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import re
 import time
@@ -70,6 +71,7 @@ def test_recording_through_a_real_input_colours_exactly_the_injected_mistakes(mi
     win = make_window(qtbot, tmp_path)
     win.start_recording()
     assert win.recorder is not None and not win.act_record.isEnabled() and win.act_stop.isEnabled()
+    assert gc.get_freeze_count() > 0                   # the collector skips what existed before the take
     player = mic.play(path)
     levels, points = [], []
 
@@ -87,6 +89,7 @@ def test_recording_through_a_real_input_colours_exactly_the_injected_mistakes(mi
     with qtbot.waitSignal(win.analysis_shown, timeout=120000):
         win.stop()
     assert win.recorder is None
+    assert gc.get_freeze_count() == 0                  # ... and collects it again after it: no leak
     cats = by_category(win)
     assert cats.get("wrong_pitch") == [WRONG]
     assert cats.get("out_of_tune") == [FLAT]
