@@ -127,8 +127,12 @@ class MinusOnePractice(QObject):
     def last_was_troubled(self) -> bool:
         """Whether the last take's accompaniment stuttered or was taken out poorly (its judgement may
         be off near those moments: worth recording again)."""
-        return bool(self.last_underflows) or (
-            self.last is not None and self.last.echo_reduction_db < POOR_ECHO_DB)
+        return bool(self.last_underflows) or self._poor_echo
+
+    @property
+    def _poor_echo(self) -> bool:
+        """The last take's accompaniment was taken out by under POOR_ECHO_DB."""
+        return self.last is not None and self.last.echo_reduction_db < POOR_ECHO_DB
 
     def reliability_note(self) -> str:
         """Sentences for the status bar when the last take's accompaniment stuttered or could only be
@@ -137,7 +141,7 @@ class MinusOnePractice(QObject):
         if n:
             text += (f" The accompaniment stuttered {n} time{'s' if n > 1 else ''} while you played (the "
                      "computer was busy): notes near those moments may be judged less reliably.")
-        if self.last is not None and self.last.echo_reduction_db < POOR_ECHO_DB:
+        if self._poor_echo:
             text += (f" The accompaniment could only be taken out by {self.last.echo_reduction_db:.0f} dB "
                      "(its timing wavered, or the room is loud): some of it may be judged as your notes.")
         if text:
@@ -157,4 +161,3 @@ class MinusOnePractice(QObject):
             return None
         lat = float(self.s.settings.latency_ms) / 1000.0
         return workers.Task(cleaned_take_job, samples, int(sr), path, played, lat, user_errors=user_errors())
-
