@@ -41,14 +41,14 @@ def _score_cache_in_tmp(_score_cache_dir, monkeypatch):
 def pytest_runtest_makereport(item, call):
     """A failing test's report says how much CPU the virtual machine's host took away while it ran
     (steal, /proc/stat): real-time audio tests fail for that reason alone on a starved machine."""
-    from tests.vmic import _cpu_jiffies
+    from tests.vmic import CpuSteal
 
     if call.when == "setup":
-        item._steal_t0 = _cpu_jiffies()
+        item._steal = CpuSteal().__enter__()
     outcome = yield
     rep = outcome.get_result()
-    t0, t1 = getattr(item, "_steal_t0", None), _cpu_jiffies()
-    if rep.failed and t0 is not None and t1 is not None and t1[1] > t0[1]:
-        share = (t1[0] - t0[0]) / (t1[1] - t0[1])
-        rep.sections.append(("CPU steal", f"the host took {100 * share:.0f}% of this machine's CPU "
+    steal = getattr(item, "_steal", None)
+    if rep.failed and steal is not None and steal._t0 is not None:   # no /proc/stat: nothing to say
+        steal.__exit__(None, None, None)
+        rep.sections.append(("CPU steal", f"the host took {100 * steal.share:.0f}% of this machine's CPU "
                                           "from the test's setup to here"))
