@@ -387,18 +387,26 @@ class _Calibration:
         self.path = path
         self._cal = None
         self._loaded = False
+        self._warned = False
 
     def grades(self, analysis) -> dict | None:
         """The teacher-calibrated grades of an analysed take, when a calibration exists and was made
-        on the same network."""
+        on the same network (and the same weights of it: one made on another training of the network
+        is not applied, and that is said once on stderr)."""
         if analysis.assessment is None:
             return None
         cal = self._load()
         if cal is None:
             return None
-        from musicdesk.assess import DISPLAY_NAMES
+        if not cal.fits(analysis.assessment):
+            from musicdesk.assess import DISPLAY_NAMES
 
-        if DISPLAY_NAMES.get(cal.model) != analysis.assessment.model:
+            if DISPLAY_NAMES.get(cal.model, cal.model) == analysis.assessment.model and not self._warned:
+                self._warned = True
+                print(f"musicdesk: the teacher calibration {self.path or 'saved by musicdesk calibrate'} was made "
+                      f"on other weights of {analysis.assessment.model} (an earlier musicdesk), so its grades "
+                      "are left out; run `musicdesk calibrate` again to learn from the grades with this "
+                      "network.", file=sys.stderr)
             return None
         return cal.predict(_features(analysis))
 
@@ -438,15 +446,19 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         raise _BadInput("give the grades CSV, or --from-history to learn from the practice history")
     grades = read_grades(args.grades)
 
+    ids: set[str] = set()
+
     def features_of(audio: str, score_path: str, part: str | None):
         score = load_score(score_path, part=_part_arg(part))
         analysis = analyze(score, load_take(audio), assess_model=model, device=args.device)
         if analysis.assessment is None:
             raise _BadInput(analysis.assessment_error)
+        ids.add(analysis.assessment.weights_id)
         return _features(analysis)
 
     cal = calibrate(grades, features_of, model,
                     progress=lambda i, n: print(f"analysed {i}/{n} takes", file=sys.stderr, end="\r"))
+    cal.weights_id = next(iter(ids)) if len(ids) == 1 else ""
     return _save_calibration(cal, args.out, f"Calibration on {DISPLAY_NAMES[model]}")
 
 

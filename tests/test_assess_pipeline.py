@@ -115,6 +115,33 @@ def test_ridge_calibration_cross_validates():
         fit_criterion(x[:3], y[:3])
 
 
+def test_a_calibration_applies_only_to_the_weights_it_was_made_on(tmp_path):
+    """The weights' fingerprint travels with every rating (also through the preloading child) and the
+    calibration file; another training of the same network does not get its grades, a calibration
+    made before fingerprints were kept (none recorded) still applies."""
+    from musicdesk.assess.predict import NumpyAssessor
+    from musicdesk.assess.preload import NetworkProcess
+    from musicdesk.assess.weights import weights_id, weights_path
+
+    wid = weights_id(weights_path("siconvnet_delta"))
+    perf = np.r_[np.zeros(20), np.full(300, 60.0), np.zeros(20)]
+    onsets = np.array([20, 120, 220])
+    for a in (NumpyAssessor("siconvnet_delta"), Assessor("siconvnet_delta", "cpu")):
+        got = a.rate(perf, perf, onsets)
+        assert got.weights_id == wid and got.to_json_dict()["weights_id"] == wid
+    child = NetworkProcess("siconvnet_delta", "cpu")
+    try:
+        assert child.rate(perf, perf, onsets).weights_id == wid
+    finally:
+        child.close()
+    m = fit_criterion(np.random.default_rng(0).normal(size=(6, 3)), np.arange(6.0))
+    for made_on, fits in ((wid, True), ("0123456789ab", False), ("", True)):
+        Calibration("siconvnet_delta", {"pitch": m}, made_on).save(tmp_path / "c.json")
+        cal = Calibration.load(tmp_path / "c.json")
+        assert cal.weights_id == made_on and cal.fits(got) is fits
+    assert not Calibration("pcconvnet", {"pitch": m}, wid).fits(got)
+
+
 def test_grades_csv_errors_are_clear(tmp_path):
     p = tmp_path / "g.csv"
     p.write_text("audio,score,grade\na.wav,s.xml,3\n")
@@ -166,3 +193,15 @@ def test_teacher_calibration_from_csv_end_to_end(tmp_path, score):
     got = json.loads(out.read_text())["assessment"]["teacher_calibrated"]
     assert abs(got["note_accuracy"] - truth["take11.wav"]) < 1.5
     assert 1.0 <= got["musicality"] <= 10.0
+    # made on these weights; on another training of the network it is left out, and that is said
+    from musicdesk.assess.weights import weights_id, weights_path
+
+    assert cal.weights_id == weights_id(weights_path(DEFAULT_MODEL)) != ""
+    d = json.loads(cal_path.read_text())
+    cal_path.write_text(json.dumps({**d, "weights_id": "0123456789ab"}))
+    res = subprocess.run(EXE + ["analyze", example_score_path(), str(tmp_path / "take11.wav"), "--json", str(out),
+                                "--calibration", str(cal_path), "--device", "cpu", "--quiet"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "teacher_calibrated" not in json.loads(out.read_text())["assessment"]
+    assert "other weights" in res.stderr and "musicdesk calibrate" in res.stderr

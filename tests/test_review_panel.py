@@ -47,9 +47,10 @@ def open_review(win, qtbot):
     return win.docks.review_panel
 
 
-def graded_takes(store, folder, n: int, teacher: str, first: int = 0, total: int = 12) -> list:
+def graded_takes(store, folder, n: int, teacher: str, first: int = 0, total: int = 12, version: str = "1") -> list:
     """n of `total` takes of Anna's, rated by the network (synthetic analyses, better and better from
-    take 0), each with the teacher's released pitch grade following that quality."""
+    take 0), each with the teacher's released pitch grade following that quality; `version`: the
+    analyses' network_version (the weights' fingerprint, or an app version as before 2026-12-07)."""
     from musicdesk.assess import DISPLAY_NAMES
 
     anna, piece, who = store.person("Anna"), store.piece(SCORE, "Melody"), store.person(teacher, "teacher")
@@ -59,6 +60,7 @@ def graded_takes(store, folder, n: int, teacher: str, first: int = 0, total: int
         rec = record(wrong=tuple(range(int(6 * (1 - q)))), network={"pitch": q, "rhythm": 0.5})
         rec["network_model"] = DISPLAY_NAMES["siconvnet_delta"]
         rec["network_embedding"] = list(np.random.default_rng(i).normal(size=8))
+        rec["network_version"] = version
         take = store.save_take(anna, piece, tone_file(folder / f"g{i}.wav", hz=200 + 20 * i), record=rec)
         store.grade(take, who, "pitch", round(2 + 8 * q), 10, released=True)
         out.append(take)
@@ -125,6 +127,27 @@ def test_calibration_refuses_too_few_grades_and_reports_cross_validated_r2(tmp_p
     rows = {c: (n, r2) for c, n, r2 in res.rows}
     assert rows["tone"] == (2, None) and rows["pitch"][0] == 12 and rows["pitch"][1] > 0.5
     assert set(res.calibration.criteria) == {"pitch"} and "Cross-validated R²" in res.message
+
+
+def test_calibration_learns_only_from_takes_rated_by_the_current_weights(tmp_path):
+    """Takes rated by another training of the network (another weights fingerprint) are left out, and
+    the message says how many; takes stored before the fingerprint was recorded count; the calibration
+    records the weights it was made on."""
+    from musicdesk.assess.weights import weights_id, weights_path
+
+    s = Store(tmp_path / "h.sqlite3")
+    lee = s.person("Ms Lee", "teacher")
+    current = weights_id(weights_path("siconvnet_delta"))
+    assert len(current) == 12 and current != "0123456789ab"
+    graded_takes(s, tmp_path, 6, "Ms Lee", version="0123456789ab")     # rated by other weights
+    only_old = review.calibrate_from_store(s, "siconvnet_delta", lee)
+    assert only_old.calibration is None and "6 released grades are on takes rated by other weights" in only_old.message
+    graded_takes(s, tmp_path, 3, "Ms Lee", first=6, version=current)
+    graded_takes(s, tmp_path, 3, "Ms Lee", first=9, version="0.1.0")    # stored before: cannot say, counts
+    res = review.calibrate_from_store(s, "siconvnet_delta", lee)
+    rows = {c: (n, r2) for c, n, r2 in res.rows}
+    assert rows["pitch"][0] == 6 and "6 released grades were left out" in res.message
+    assert res.calibration.weights_id == current
 
 
 # ---------------------------------------------------------------------- the teacher's review

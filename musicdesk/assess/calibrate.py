@@ -6,7 +6,8 @@ feature vector: the network's ratings and pooled embedding and the interpretable
 of the practice report. Per criterion a ridge regression maps the features to the teacher's grades;
 its strength is chosen by leave-one-out on the training takes, and the reported R² is from an outer
 k-fold cross-validation on the teacher's own takes (each take predicted by a model that never saw it).
-The calibration is a small JSON file (no pickles): means, scales and coefficients per criterion.
+The calibration is a small JSON file (no pickles): means, scales and coefficients per criterion, and
+the fingerprint of the network's weights it was made on (it applies to those weights only).
 """
 from __future__ import annotations
 
@@ -166,10 +167,23 @@ def fit_criterion(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0) -
 
 @dataclass
 class Calibration:
-    """A teacher's calibration: the network it sits on and one model per graded criterion."""
+    """A teacher's calibration: the network it sits on and one model per graded criterion.
+    `weights_id`: the fingerprint of the network's weights it was made on (musicdesk.assess.weights.
+    weights_id; "" for calibrations made before 2026-12-07, which do not say): its coefficients weigh
+    that network's embedding, and mean nothing for another training of it."""
 
     model: str
     criteria: dict   # criterion -> CriterionModel
+    weights_id: str = ""
+
+    def fits(self, assessment) -> bool:
+        """Whether this calibration applies to a take's network ratings (musicdesk.assess.predict.
+        Assessment): the same network, and the same weights where both say which."""
+        from musicdesk.assess import DISPLAY_NAMES
+
+        if DISPLAY_NAMES.get(self.model, self.model) != assessment.model:
+            return False
+        return not (self.weights_id and assessment.weights_id and self.weights_id != assessment.weights_id)
 
     def predict(self, features: np.ndarray) -> dict:
         return {c: float(m.predict(features)[0]) for c, m in self.criteria.items()}
@@ -178,7 +192,7 @@ class Calibration:
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_suffix(p.suffix + ".tmp")
-        tmp.write_text(json.dumps({"version": 1, "model": self.model,
+        tmp.write_text(json.dumps({"version": 1, "model": self.model, "weights_id": self.weights_id,
                                    "criteria": {c: m.to_json() for c, m in self.criteria.items()}}, indent=1))
         os.replace(tmp, p)   # never a half-written calibration
 
@@ -186,7 +200,8 @@ class Calibration:
     def load(cls, path: str | os.PathLike) -> "Calibration":
         try:
             d = json.loads(Path(path).read_text())
-            return cls(d["model"], {c: CriterionModel.from_json(m) for c, m in d["criteria"].items()})
+            return cls(d["model"], {c: CriterionModel.from_json(m) for c, m in d["criteria"].items()},
+                       str(d.get("weights_id") or ""))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise CalibrationError(f"Cannot read the calibration {path} ({exc}); run `musicdesk calibrate` "
                                    "again.") from exc
@@ -200,8 +215,9 @@ def default_path() -> Path:
 
 
 def calibrate(grades: Sequence[Grade], features_of: Callable[[str, str, str | None], np.ndarray], model: str,
-              progress: Callable[[int, int], None] | None = None) -> Calibration:
-    """Fit one model per graded criterion. `features_of(audio, score, part)` gives a take's features."""
+              progress: Callable[[int, int], None] | None = None, weights_id: str = "") -> Calibration:
+    """Fit one model per graded criterion. `features_of(audio, score, part)` gives a take's features,
+    from the network whose weights have the fingerprint `weights_id`."""
     takes = sorted({(g.audio, g.score, g.part) for g in grades})
     feats: dict[tuple, np.ndarray] = {}
     for i, t in enumerate(takes):
@@ -213,4 +229,4 @@ def calibrate(grades: Sequence[Grade], features_of: Callable[[str, str, str | No
         rows = [g for g in grades if g.criterion == c]
         x = np.stack([feats[(g.audio, g.score, g.part)] for g in rows])
         crits[c] = fit_criterion(x, np.array([g.grade for g in rows]))
-    return Calibration(model, crits)
+    return Calibration(model, crits, weights_id)

@@ -177,9 +177,12 @@ class Assessment:
     seconds: float = 0.0  # time for features and network
     # the network's features before its outputs, averaged over windows (teacher calibration uses them)
     embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # which weights rated it (musicdesk.assess.weights.weights_id; "" where unknown): a teacher's
+    # calibration fits only the weights it was made on
+    weights_id: str = ""
 
     def to_json_dict(self) -> dict:
-        return {"model": self.model, "device": self.device,
+        return {"model": self.model, "device": self.device, "weights_id": self.weights_id,
                 "ratings": {k: round(float(v), 4) for k, v in self.ratings.items()}}
 
 
@@ -196,6 +199,11 @@ class Assessor:
         self.model = model.to(self.device)
         self.criteria = tuple(self.info.get("criteria", CRITERIA))
         self.load_s = time.perf_counter() - t
+
+    @property
+    def weights_id(self) -> str:
+        """The fingerprint of the weights loaded (musicdesk.assess.weights.weights_id)."""
+        return str(self.info.get("weights_id", ""))
 
     @property
     def display_name(self) -> str:
@@ -217,7 +225,7 @@ class Assessor:
         inp = build_input(perf_midi, score_midi, onset_frames, with_distmat="distmat" in self.model.uses)
         vals, emb = rate_inputs(self.model, [inp], self.device)
         return Assessment(self.display_name, self.device_name, dict(zip(self.criteria, map(float, vals[0]))),
-                          time.perf_counter() - t, emb[0])
+                          time.perf_counter() - t, emb[0], self.weights_id)
 
 
 class NumpyAssessor(Assessor):

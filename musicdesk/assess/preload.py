@@ -81,7 +81,7 @@ class NetworkProcess:
             return None
         return Assessment(hello["display_name"], hello["device"],
                           dict(zip(hello["criteria"], map(float, reply["ratings"]))),
-                          time.perf_counter() - t, reply["embedding"])
+                          time.perf_counter() - t, reply["embedding"], hello.get("weights_id", ""))
 
     def _read_hello(self) -> dict:
         if self._hello is None:
@@ -150,7 +150,7 @@ def _child(name: str, device: str | None) -> None:
         send({"ok": False})
         return
     send({"ok": True, "display_name": a.display_name, "device": a.device.type, "criteria": tuple(a.criteria),
-          "uses": tuple(a.model.uses)})
+          "uses": tuple(a.model.uses), "weights_id": a.weights_id})
     while True:
         try:
             x = pickle.load(inp)

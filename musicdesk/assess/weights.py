@@ -2,6 +2,7 @@
 never unpickles anything) in the repository's models/ folder."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -31,13 +32,21 @@ def write_safetensors(model: torch.nn.Module, path: str | os.PathLike, name: str
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    info = {k: v for k, v in info.items() if k != "weights_id"}   # a file's own id is read from it, not stored
     save_file(tensors, os.fspath(path), metadata={"name": name, "info": json.dumps(info)})
 
 
+def weights_id(p: str | os.PathLike) -> str:
+    """A short fingerprint of a weights file (the first 12 hex digits of its SHA-256): the ratings and
+    embeddings of two files with the same id are the same network's, so a teacher's calibration made
+    on one fits the other (a network retrained under the same name gets another id)."""
+    return hashlib.sha256(Path(p).read_bytes()).hexdigest()[:12]
+
+
 def read_safetensors(p: Path, name: str, train_command: str, framework: str = "pt") -> tuple[dict, dict]:
-    """The tensors and info of a weights file written by `write_safetensors` for the model `name`;
-    ModelError (saying what to do) if it is missing, damaged or another model's. `framework` "np":
-    numpy arrays, without importing torch."""
+    """The tensors and info of a weights file written by `write_safetensors` for the model `name`, the
+    info with the file's `weights_id` added ("weights_id"); ModelError (saying what to do) if it is
+    missing, damaged or another model's. `framework` "np": numpy arrays, without importing torch."""
     from safetensors import SafetensorError, safe_open
 
     if framework == "np":
@@ -56,7 +65,7 @@ def read_safetensors(p: Path, name: str, train_command: str, framework: str = "p
         raise ModelError(f"The weights file {p} is damaged ({exc}); reinstall musicdesk.") from exc
     if meta.get("name", name) != name:
         raise ModelError(f"{p} holds the model {meta.get('name')!r}, not {name!r}.")
-    return state, json.loads(meta.get("info", "{}"))
+    return state, {**json.loads(meta.get("info", "{}")), "weights_id": weights_id(p)}
 
 
 def save(model: torch.nn.Module, path: str | os.PathLike, name: str, info: dict) -> None:

@@ -23,7 +23,8 @@ def analysis_record(analysis, network_version: str | None = None) -> dict:
         "tracker": getattr(analysis.contour, "tracker", "") or "",
         "report": rep,
         "network_model": a.model if a is not None else None,
-        "network_version": network_version or (__version__ if a is not None else None),
+        # which weights rated the take (assess.weights.weights_id; the app's version before 2026-12-07)
+        "network_version": network_version or ((a.weights_id or __version__) if a is not None else None),
         "network_ratings": ({k: round(float(v), 4) for k, v in a.ratings.items()} if a is not None else None),
         "network_embedding": ([round(float(v), 5) for v in a.embedding] if a is not None and a.embedding is not None
                               else None),

@@ -205,10 +205,15 @@ class CalibrationResult:
 
 
 def calibrate_from_store(store, model: str, grader: uuid.UUID | None = None,
-                         min_takes: int | None = None) -> CalibrationResult:
+                         min_takes: int | None = None, weights_id: str | None = None) -> CalibrationResult:
     """Learn the teacher's grading from their released grades and the analyses stored with them (no
     take is analysed again). Criteria with fewer than `min_takes` graded takes are left out; with none
-    left it refuses (calibration None) and says how many more grades it needs."""
+    left it refuses (calibration None) and says how many more grades it needs.
+
+    Only analyses rated by the network's current weights count (`weights_id`, default the shipped
+    file's: musicdesk.assess.weights.weights_id): an embedding of another training of the network
+    means something else. Analyses stored before the weights were recorded (their network_version is
+    the app's version) cannot say, and count."""
     from types import SimpleNamespace
 
     import numpy as np
@@ -218,10 +223,16 @@ def calibrate_from_store(store, model: str, grader: uuid.UUID | None = None,
 
     need = min_takes or MIN_TAKES
     name = DISPLAY_NAMES.get(model, model)
+    if weights_id is None:
+        weights_id = _shipped_weights_id(model)
     rows = store.released_grades(grader)
-    usable = [r for r in rows if r[3]["network_model"] == name and r[3]["network_embedding"]]
+    rated = [r for r in rows if r[3]["network_model"] == name and r[3]["network_embedding"]]
+    usable = [r for r in rated if _same_weights(r[3].get("network_version"), weights_id)]
+    stale = len(rated) - len(usable)
     if not usable:
-        more = f" ({len(rows)} released grades are on takes without that network's ratings)" if rows else ""
+        more = (f" ({stale} released grades are on takes rated by other weights of {name}, from an earlier "
+                "musicdesk: open those takes and analyse them again)" if stale else
+                f" ({len(rows)} released grades are on takes without that network's ratings)" if rows else "")
         return CalibrationResult(None, [], f"No released grades on takes rated by {name}{more}. Grade at least "
                                  f"{need} takes and release the grades, then calibrate.")
     feats = {}
@@ -249,7 +260,29 @@ def calibrate_from_store(store, model: str, grader: uuid.UUID | None = None,
            "your average grade).")
     if weak:
         msg += f" For {', '.join(weak)} it predicts little: grade more takes before relying on it."
-    return CalibrationResult(Calibration(model, crits), table, msg)
+    if stale:
+        msg += (f" {stale} released grades were left out: their takes were rated by other weights of {name} "
+                "(an earlier musicdesk).")
+    return CalibrationResult(Calibration(model, crits, weights_id), table, msg)
+
+
+def _shipped_weights_id(model: str) -> str:
+    """The fingerprint of the network's shipped weights ("" where the file is missing)."""
+    from musicdesk.assess.weights import weights_id, weights_path
+
+    p = weights_path(model)
+    return weights_id(p) if p.is_file() else ""
+
+
+def _same_weights(version: str | None, weights_id: str) -> bool:
+    """Whether an analysis stored with `version` (its network_version) was rated by the weights
+    `weights_id`; a version that is no weights fingerprint (the app's, before they were recorded)
+    cannot say, and is taken as the same."""
+    import re
+
+    if not weights_id or not version or not re.fullmatch(r"[0-9a-f]{12}", version):
+        return True
+    return version == weights_id
 
 
 __all__ = ["roster", "StudentTakes", "PieceTakes", "feedback", "Feedback", "CommentView", "GradeView", "pins", "Pin",

@@ -634,7 +634,8 @@ class Store:
     # ------------------------------------------------------------------ calibration
     def released_grades(self, grader: uuid.UUID | None = None) -> list[tuple[uuid.UUID, str, float, dict]]:
         """(take id, criterion, grade as a share of its scale, the take's current analysis as a dict with
-        summary, ratings, network_ratings and network_embedding) for every current released grade."""
+        summary, ratings, network_model, network_version, network_ratings and network_embedding) for every
+        current released grade."""
         with self.read() as s:
             q = select(m.Grade).order_by(m.Grade.created_at)
             if grader is not None:
@@ -648,7 +649,8 @@ class Store:
                 a = s.get(m.Analysis, aids[g.take_id])
                 out.append((g.take_id, g.criterion, g.value / g.scale_max,
                             {"summary": a.report.get("summary", {}), "ratings": a.report.get("ratings", {}),
-                             "network_model": a.network_model, "network_ratings": a.network_ratings,
+                             "network_model": a.network_model, "network_version": a.network_version,
+                             "network_ratings": a.network_ratings,
                              "network_embedding": a.network_embedding}))
             return out
 
