@@ -215,9 +215,9 @@ def default_path() -> Path:
 
 
 def calibrate(grades: Sequence[Grade], features_of: Callable[[str, str, str | None], np.ndarray], model: str,
-              progress: Callable[[int, int], None] | None = None, weights_id: str = "") -> Calibration:
-    """Fit one model per graded criterion. `features_of(audio, score, part)` gives a take's features,
-    from the network whose weights have the fingerprint `weights_id`."""
+              progress: Callable[[int, int], None] | None = None) -> Calibration:
+    """Fit one model per graded criterion. `features_of(audio, score, part)` gives a take's features
+    (the caller sets the calibration's `weights_id`: it knows which weights rated the takes)."""
     takes = sorted({(g.audio, g.score, g.part) for g in grades})
     feats: dict[tuple, np.ndarray] = {}
     for i, t in enumerate(takes):
@@ -229,4 +229,4 @@ def calibrate(grades: Sequence[Grade], features_of: Callable[[str, str, str | No
         rows = [g for g in grades if g.criterion == c]
         x = np.stack([feats[(g.audio, g.score, g.part)] for g in rows])
         crits[c] = fit_criterion(x, np.array([g.grade for g in rows]))
-    return Calibration(model, crits, weights_id)
+    return Calibration(model, crits)
