@@ -20,7 +20,8 @@ than written with its rest, costs extra) and an onset-time prior for repeated no
 first note and the next different note), so rhythm resolves stretches where the sound does not: a run of
 repeated notes with soft re-attacks, after a breath or a phrase-end hold. Then: a stable wrong-pitched
 stretch at the end of a note becomes an extra note; a single missed note with an extra note in its slot
-becomes a wrong note.
+becomes a wrong note; a note found at the held pitch of the note before, with no attack and no break in
+the sound, is that note held over it, and missed.
 
 Last, each onset is placed where the note begins (`_place_onsets`): the start of its attack (flux peak
 near the decoded boundary, walked back), but not before its pitch is established (the note's own pitch,
@@ -711,6 +712,51 @@ def _split_merged(on: np.ndarray, off: np.ndarray, expected_frames: np.ndarray, 
     return on, off
 
 
+def _merge_held_over(on: np.ndarray, off: np.ndarray, midi_n: np.ndarray, f: Frames, p: AlignParams,
+                     radius_s: float = 0.03) -> tuple[np.ndarray, np.ndarray]:
+    """A note found at the pitch of the note before it (another pitch in the score), with that note
+    played right, that begins with no attack and with no break in the sound since the note before
+    began (no silence, no dip of a re-attack's depth, `reattack_rise_db[1]`, after its first 0.1 s): the
+    player held the note before over it and missed it, so it is missed and the note before keeps the
+    whole stretch.
+
+    Why: without a pitch change, an attack (flux x rise factor, see `reattack_rise_db`, reaching
+    `attack_min`) or a break, no new note began; the HMM's "wrong note at the held pitch" and "missed
+    note" cost about the same, and a vibrato or a swell inside the long note tips it to the first (on
+    bowed renders of a note held over the next: 12 of 12 read as a wrong pitch). A wrong note re-attacked
+    at the held pitch keeps its reading."""
+    on, off = on.copy(), off.copy()
+    r0_db, r1_db = p.reattack_rise_db
+    strength = f.flux * np.clip((f.rise_db - r0_db) / (r1_db - r0_db), 0.0, 1.0)
+    radius = max(1, int(round(radius_s / FRAME_S)))
+    settle = int(round(0.1 / FRAME_S))   # the held note's own attack and decay are not a break
+    n_frames = len(strength)
+
+    def played(i: int) -> float | None:
+        seg = f.midi[on[i]:max(on[i] + 1, off[i])][f.stable[on[i]:max(on[i] + 1, off[i])]]
+        seg = seg[~np.isnan(seg)]
+        return float(np.median(seg)) if len(seg) >= 3 else None
+
+    for i in range(1, len(on)):
+        a = i - 1
+        if on[i] < 0 or on[a] < 0 or midi_n[i] == midi_n[a] or off[a] < on[i] - 1:
+            continue
+        pa, pb = played(a), played(i)
+        if pa is None or pb is None or abs(pa - midi_n[a]) > 0.5 or abs(pb - pa) > 0.5 or abs(pb - midi_n[i]) <= 0.5:
+            continue
+        lo, hi = max(0, on[i] - radius), min(n_frames, on[i] + radius + 1)
+        if f.silent[lo:hi].any() or strength[lo:hi].max() >= p.attack_min:
+            continue
+        # a release and a fresh start anywhere in the stretch (the HMM may put the boundary late): the
+        # level falls by a re-attack's rise (`reattack_rise_db[1]`) below its running peak, or goes silent
+        lv = f.level_db[min(on[a] + settle, hi - 1):hi]
+        if f.silent[on[a] + settle:hi].any() or float(np.max(np.maximum.accumulate(lv) - lv)) >= r1_db:
+            continue
+        off[a] = off[i]
+        on[i] = off[i] = -1
+    return on, off
+
+
 def _place_repeated(on: np.ndarray, off: np.ndarray, midi_n: np.ndarray, score_on_s: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Of two repeated notes (same pitch) of which only one was found, give the stretch to the one whose
@@ -845,6 +891,7 @@ def _align(score, contour: PitchContour, take: Take, params: AlignParams | None 
     on_f, extras = _merge_leading_extra(on_f, off_f, extras, f)
     on_f, off_f = _split_merged(on_f, off_f, expected, f.onset, min2)
     on_f, off_f = _place_repeated(on_f, off_f, midi_n, on_s)
+    on_f, off_f = _merge_held_over(on_f, off_f, midi_n, f, p)
     on_f = _place_onsets(on_f, off_f, f, p)
     out = []
     for i in range(n_notes):

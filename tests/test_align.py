@@ -245,3 +245,44 @@ def test_scratchy_soft_bow_start_is_not_the_onset(seed):
     err = _bowed(seed, legato_p=0.35, glide_s=(0, 0.06), early_pitch_s=(0.02, 0.05), early_p=0.5,
                  noisy_p=0.3, quiet_p=0.3, scratch_p=0.7, breath_s=(0.1, 0.5), hold_s=(0.2, 1.2))
     assert np.all(np.abs(err) <= 0.05), err
+
+
+@pytest.mark.parametrize("instrument", ["violin", "flute"])
+def test_a_note_held_over_the_next_leaves_the_next_missed_not_a_wrong_pitch(instrument):
+    """The player holds a note through the next one's time and never plays the next (no attack, no
+    pitch change, no break): the next note is missed, and the held one keeps the whole stretch. Before,
+    bowed renders read the second half as the next note played at the held pitch (12 of 12 such holds
+    in the example melody; now 10 of 12, the other two have a re-attack-like swell in the render)."""
+    from dataclasses import replace
+
+    from musicdesk.analysis import analyze
+    from musicdesk.score import example_score_path, load_score
+
+    score = load_score(example_score_path())
+    played, _ = perform(score.notes)
+    for k in (2, 5, 11):         # held over a note of another pitch, itself followed by another pitch
+        assert score.notes[k].midi != score.notes[k + 1].midi != score.notes[k + 2].midi
+        notes = list(played)
+        notes[k] = replace(notes[k], offset_s=notes[k + 1].offset_s)
+        del notes[k + 1]
+        rep = analyze(score, render_notes(notes, instrument)).report
+        assert rep.notes[k].status == "correct" and rep.notes[k + 1].status == "missed", (k, rep.notes[k + 1])
+        assert rep.notes[k].offset_s > played[k + 1].onset_s + 0.1
+
+
+def test_a_wrong_note_played_again_at_the_pitch_before_is_still_a_wrong_note():
+    """The same place played as a new note at the held pitch (a break and a fresh attack): a wrong
+    note, as before."""
+    from dataclasses import replace
+
+    from musicdesk.analysis import analyze
+    from musicdesk.score import example_score_path, load_score
+
+    score = load_score(example_score_path())
+    played, _ = perform(score.notes)
+    for k in (2, 5, 11):
+        notes = list(played)
+        notes[k + 1] = replace(notes[k + 1], midi=notes[k].midi)
+        rep = analyze(score, render_notes(notes, "violin")).report
+        assert rep.notes[k + 1].status == "wrong_pitch", (k, rep.notes[k + 1])
+        assert round(rep.notes[k + 1].played_midi) == score.notes[k].midi
