@@ -291,3 +291,29 @@ def test_an_output_underrun_midway_is_followed(duo, gap_s):
     rep = analyze(scores[0], Take(both.samples, SR)).report
     bad = [(x.index, x.status) for x in rep.notes if x.status != "correct"]
     assert not bad, (bad, both.echo_reduction_db)
+
+
+@pytest.mark.xfail(strict=True, reason="known, not fixed (2026-12-07): the delay path jumps to about 0.59 s for "
+                   "the last 3 s of this scene, and the echo there is not taken out (training/README.md)")
+def test_the_delay_is_followed_to_the_end_of_a_drifting_take_that_runs_on_after_the_accompaniment(duo):
+    """The player starts 0.5 s in, the output's clock runs 250 ppm fast, the echo is 3 dB below the
+    player and the recording runs on 1 s after the player stops: every note but the missed one judged
+    as played. Found while checking the held-note fix; the last four notes come out missed."""
+    from scipy.signal import resample_poly
+
+    from musicdesk.analysis import analyze
+    from musicdesk.simulate import Errors, perform
+
+    _path, scores, played, _take = duo
+    score = scores[0]
+    notes, _ = perform(score.notes, Errors(missed=frozenset({MISSED})), lead_s=0.5)
+    take = render_notes(notes, "flute", sr=SR, tail_s=0.5).samples
+    n = len(take) + SR
+    echo = np.concatenate([np.zeros(int(0.05 * SR), np.float32), resample_poly(played, 4001, 4000).astype(np.float32)])
+    echo = np.pad(echo[:n], (0, max(0, n - len(echo))))
+    mic = np.zeros(n, np.float32)
+    mic[:len(take)] += take
+    mic += echo * np.sqrt(np.mean(take ** 2) / np.mean(echo ** 2)) * 10 ** (-3 / 20)
+    c = minusone.remove_accompaniment(mic, SR, played, 0.05)
+    rep = analyze(score, Take(c.samples, SR)).report
+    assert [x.index for x in rep.notes if x.status != "correct"] == [MISSED]
