@@ -32,7 +32,6 @@ def write_safetensors(model: torch.nn.Module, path: str | os.PathLike, name: str
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    info = {k: v for k, v in info.items() if k != "weights_id"}   # a file's own id is read from it, not stored
     save_file(tensors, os.fspath(path), metadata={"name": name, "info": json.dumps(info)})
 
 
@@ -44,9 +43,9 @@ def weights_id(p: str | os.PathLike) -> str:
 
 
 def read_safetensors(p: Path, name: str, train_command: str, framework: str = "pt") -> tuple[dict, dict]:
-    """The tensors and info of a weights file written by `write_safetensors` for the model `name`, the
-    info with the file's `weights_id` added ("weights_id"); ModelError (saying what to do) if it is
-    missing, damaged or another model's. `framework` "np": numpy arrays, without importing torch."""
+    """The tensors and info of a weights file written by `write_safetensors` for the model `name`;
+    ModelError (saying what to do) if it is missing, damaged or another model's. `framework` "np":
+    numpy arrays, without importing torch."""
     from safetensors import SafetensorError, safe_open
 
     if framework == "np":
@@ -65,7 +64,7 @@ def read_safetensors(p: Path, name: str, train_command: str, framework: str = "p
         raise ModelError(f"The weights file {p} is damaged ({exc}); reinstall musicdesk.") from exc
     if meta.get("name", name) != name:
         raise ModelError(f"{p} holds the model {meta.get('name')!r}, not {name!r}.")
-    return state, {**json.loads(meta.get("info", "{}")), "weights_id": weights_id(p)}
+    return state, json.loads(meta.get("info", "{}"))
 
 
 def save(model: torch.nn.Module, path: str | os.PathLike, name: str, info: dict) -> None:
@@ -94,8 +93,10 @@ def load(name: str, path: str | os.PathLike | None = None, aligner_onsets_ok: bo
 
 
 def read_weights(p: Path, name: str, aligner_onsets_ok: bool = False, framework: str = "pt") -> tuple[dict, dict]:
-    """The state dict and info of the assessment network `name`'s weights at `p` (see `load`)."""
+    """The state dict and info of the assessment network `name`'s weights at `p` (see `load`), the
+    info with the file's fingerprint (`weights_id`, computed from the file, never stored in it)."""
     state, info = read_safetensors(p, name, f"python -m training.train --model {name}", framework)
+    info["weights_id"] = weights_id(p)
     if info.get("note_onsets", "dtw") != "dtw" and not aligner_onsets_ok:
         raise ModelError(f"The weights in {p} were trained on the aligner's note onsets (training.train "
                          "--note-onsets aligner), which the app does not pass to the networks; retrain them "
