@@ -301,6 +301,18 @@ def _rise_db(db: np.ndarray, frames: int = 6) -> np.ndarray:
     return win[frames - 1:frames - 1 + n].max(axis=1) - win[:n].min(axis=1)
 
 
+def _rise_factor(f: Frames, p: AlignParams) -> np.ndarray:
+    """Per frame, 0 -> 1 as the level rises out of a dip by `reattack_rise_db` (Frames.rise_db): a
+    re-attack's, not vibrato's or a swell's few dB."""
+    r0_db, r1_db = p.reattack_rise_db
+    return np.clip((f.rise_db - r0_db) / (r1_db - r0_db), 0.0, 1.0)
+
+
+def _attack_strength(f: Frames, p: AlignParams) -> np.ndarray:
+    """Per frame: spectral flux x `_rise_factor`; an attack where it reaches `attack_min`."""
+    return f.flux * _rise_factor(f, p)
+
+
 # --------------------------------------------------------------------------- costs
 
 def _note_costs(midi_notes: np.ndarray, f: Frames, p: AlignParams) -> np.ndarray:
@@ -334,8 +346,7 @@ def _run(note_cost, f, p, min_frames, start_cost, stop_cost, chain_len=None, loo
     bg = np.where(voiced, p.bg_voiced, p.bg_unvoiced)
     onset_cost = p.onset_weight * (1.0 - f.onset)
     # re-attack evidence: flux where the level rises out of a dip (not vibrato's or a swell's few dB)
-    r0_db, r1_db = p.reattack_rise_db
-    rise = np.clip((f.rise_db - r0_db) / (r1_db - r0_db), 0.0, 1.0)
+    rise = _rise_factor(f, p)
     lo_f, hi_f = p.repeat_flux
     repeat_cost = p.repeat_onset_weight * (1.0 - np.clip((f.flux - lo_f) / (hi_f - lo_f), 0.0, 1.0))
     r = 3  # onset peaks: local maxima within +-30 ms
@@ -528,8 +539,7 @@ def _place_onsets(on: np.ndarray, off: np.ndarray, f: Frames, p: AlignParams) ->
             steady[:-hold] &= np.abs(m0[j:n - hold + j] - m0[:-hold]) < 0.6
     lv = f.level_db
     clear = ~np.isnan(m) & steady
-    r0_db, r1_db = p.reattack_rise_db
-    strength = f.flux * np.clip((f.rise_db - r0_db) / (r1_db - r0_db), 0.0, 1.0)
+    strength = _attack_strength(f, p)
     attack = strength >= p.repeat_flux[1]
     out = on.copy()
     prev_on = -1
@@ -726,14 +736,15 @@ def _merge_held_over(on: np.ndarray, off: np.ndarray, midi_n: np.ndarray, f: Fra
     bowed renders of a note held over the next: 12 of 12 read as a wrong pitch). A wrong note re-attacked
     at the held pitch keeps its reading."""
     on, off = on.copy(), off.copy()
-    r0_db, r1_db = p.reattack_rise_db
-    strength = f.flux * np.clip((f.rise_db - r0_db) / (r1_db - r0_db), 0.0, 1.0)
+    strength = _attack_strength(f, p)
+    dip_db = p.reattack_rise_db[1]
     radius = max(1, int(round(radius_s / FRAME_S)))
     settle = int(round(0.1 / FRAME_S))   # the held note's own attack and decay are not a break
     n_frames = len(strength)
 
     def played(i: int) -> float | None:
-        seg = f.midi[on[i]:max(on[i] + 1, off[i])][f.stable[on[i]:max(on[i] + 1, off[i])]]
+        span = slice(on[i], max(on[i] + 1, off[i]))
+        seg = f.midi[span][f.stable[span]]
         seg = seg[~np.isnan(seg)]
         return float(np.median(seg)) if len(seg) >= 3 else None
 
@@ -745,12 +756,12 @@ def _merge_held_over(on: np.ndarray, off: np.ndarray, midi_n: np.ndarray, f: Fra
         if pa is None or pb is None or abs(pa - midi_n[a]) > 0.5 or abs(pb - pa) > 0.5 or abs(pb - midi_n[i]) <= 0.5:
             continue
         lo, hi = max(0, on[i] - radius), min(n_frames, on[i] + radius + 1)
-        if f.silent[lo:hi].any() or strength[lo:hi].max() >= p.attack_min:
+        if strength[lo:hi].max() >= p.attack_min:     # an attack at the boundary
             continue
-        # a release and a fresh start anywhere in the stretch (the HMM may put the boundary late): the
-        # level falls by a re-attack's rise (`reattack_rise_db[1]`) below its running peak, or goes silent
+        # silence, or a release and a fresh start anywhere in the stretch (the HMM may put the boundary
+        # late): the level falls by a re-attack's rise (`reattack_rise_db[1]`) below its running peak
         lv = f.level_db[min(on[a] + settle, hi - 1):hi]
-        if f.silent[on[a] + settle:hi].any() or float(np.max(np.maximum.accumulate(lv) - lv)) >= r1_db:
+        if f.silent[min(on[a] + settle, lo):hi].any() or float(np.max(np.maximum.accumulate(lv) - lv)) >= dip_db:
             continue
         off[a] = off[i]
         on[i] = off[i] = -1
