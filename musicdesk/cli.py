@@ -399,9 +399,7 @@ class _Calibration:
         if cal is None:
             return None
         if not cal.fits(analysis.assessment):
-            from musicdesk.assess import DISPLAY_NAMES
-
-            if DISPLAY_NAMES.get(cal.model, cal.model) == analysis.assessment.model and not self._warned:
+            if cal.on_network(analysis.assessment) and not self._warned:   # the same network, other weights
                 self._warned = True
                 print(f"musicdesk: the teacher calibration {self.path or 'saved by musicdesk calibrate'} was made "
                       f"on other weights of {analysis.assessment.model} (an earlier musicdesk), so its grades "

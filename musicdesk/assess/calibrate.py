@@ -176,14 +176,18 @@ class Calibration:
     criteria: dict   # criterion -> CriterionModel
     weights_id: str = ""
 
-    def fits(self, assessment) -> bool:
-        """Whether this calibration applies to a take's network ratings (musicdesk.assess.predict.
-        Assessment): the same network, and the same weights where both say which."""
+    def on_network(self, assessment) -> bool:
+        """Whether a take's network ratings (musicdesk.assess.predict.Assessment) come from the network
+        this calibration was made on (by name; `fits` also asks for the same weights)."""
         from musicdesk.assess import DISPLAY_NAMES
 
-        if DISPLAY_NAMES.get(self.model, self.model) != assessment.model:
-            return False
-        return not (self.weights_id and assessment.weights_id and self.weights_id != assessment.weights_id)
+        return DISPLAY_NAMES.get(self.model, self.model) == assessment.model
+
+    def fits(self, assessment) -> bool:
+        """Whether this calibration applies to a take's network ratings: the same network, and the
+        same weights where both say which."""
+        return self.on_network(assessment) and not (
+            self.weights_id and assessment.weights_id and self.weights_id != assessment.weights_id)
 
     def predict(self, features: np.ndarray) -> dict:
         return {c: float(m.predict(features)[0]) for c, m in self.criteria.items()}
