@@ -48,7 +48,7 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     steal = getattr(item, "_steal", None)
-    if rep.failed and steal is not None and steal._t0 is not None:   # no /proc/stat: nothing to say
+    if rep.failed and steal is not None and steal.measurable:   # no /proc/stat: nothing to say
         steal.__exit__(None, None, None)
         rep.sections.append(("CPU steal", f"the host took {100 * steal.share:.0f}% of this machine's CPU "
                                           "from the test's setup to here"))

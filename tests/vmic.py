@@ -154,6 +154,11 @@ class CpuSteal:
     def starved(self) -> bool:
         return self.share > self.LIMIT
 
+    @property
+    def measurable(self) -> bool:
+        """Whether this machine says what its host takes (/proc/stat was readable at the start)."""
+        return self._t0 is not None
+
 
 def retried_when_starved(test: Callable, tries: int = 3) -> Callable:
     """A real-time audio test, run again (up to `tries`) when it fails while the host took the CPU
