@@ -35,11 +35,19 @@ def write_safetensors(model: torch.nn.Module, path: str | os.PathLike, name: str
     save_file(tensors, os.fspath(path), metadata={"name": name, "info": json.dumps(info)})
 
 
+WEIGHTS_ID_DIGITS = 12
+
+
 def weights_id(p: str | os.PathLike) -> str:
-    """A short fingerprint of a weights file (the first 12 hex digits of its SHA-256): the ratings and
-    embeddings of two files with the same id are the same network's, so a teacher's calibration made
-    on one fits the other (a network retrained under the same name gets another id)."""
-    return hashlib.sha256(Path(p).read_bytes()).hexdigest()[:12]
+    """A short fingerprint of a weights file (the first WEIGHTS_ID_DIGITS hex digits of its SHA-256):
+    the ratings and embeddings of two files with the same id are the same network's, so a teacher's
+    calibration made on one fits the other (a network retrained under the same name gets another id)."""
+    return hashlib.sha256(Path(p).read_bytes()).hexdigest()[:WEIGHTS_ID_DIGITS]
+
+
+def is_weights_id(text: str | None) -> bool:
+    """Whether `text` is a `weights_id` (not, say, the app version analyses stored before 2026-12-07)."""
+    return bool(text) and len(text) == WEIGHTS_ID_DIGITS and all(c in "0123456789abcdef" for c in text)
 
 
 def read_safetensors(p: Path, name: str, train_command: str, framework: str = "pt") -> tuple[dict, dict]:

@@ -278,11 +278,9 @@ def _same_weights(version: str | None, weights_id: str) -> bool:
     """Whether an analysis stored with `version` (its network_version) was rated by the weights
     `weights_id`; a version that is no weights fingerprint (the app's, before they were recorded)
     cannot say, and is taken as the same."""
-    import re
+    from musicdesk.assess.weights import is_weights_id
 
-    if not weights_id or not version or not re.fullmatch(r"[0-9a-f]{12}", version):
-        return True
-    return version == weights_id
+    return not weights_id or not is_weights_id(version) or version == weights_id
 
 
 __all__ = ["roster", "StudentTakes", "PieceTakes", "feedback", "Feedback", "CommentView", "GradeView", "pins", "Pin",
