@@ -24,7 +24,8 @@ from musicdesk.synth import PerformedNote, render_notes
 PLAYBACK_SR = 44100          # Hz; reference renders for listening
 REFERENCE_ARTICULATION = 0.95  # fraction of the written length a reference note sounds (audible re-attacks)
 SPAN_PAD_S = 0.2             # padding around a measure range in the take
-TAIL_PAD_S = 0.05            # Player: silence after the end, beyond the output latency, before stopping
+TAIL_PAD_S = 0.05            # Player: silence after the last sample is heard, before stopping
+TAIL_MAX_S = 1.0             # ... and at most this beyond the reported latency, whatever the clock says
 _EPS = 1e-6
 
 
@@ -346,6 +347,8 @@ class Player:
         self._paused_at: int | None = None
         self._natural_end = False
         self._tail_left = 0    # samples of silence still to send after the end (callback state)
+        self._end_dac = -1.0   # stream time the last sample is heard (callback state; 0: the host
+        #                        gives no clock; -1: the end is not reached yet)
         self.underflows = 0    # callbacks the host said came too late (the output stuttered)
 
     # -- control -------------------------------------------------------------------------------
@@ -492,7 +495,7 @@ class Player:
         self._stream = stream
         try:
             self._latency_s = float(stream.latency)
-            self._tail_left = int((self._latency_s + TAIL_PAD_S) * self.sr)
+            self._end_dac = -1.0
             stream.start()
         except Exception as exc:
             self._close_stream()
@@ -515,12 +518,22 @@ class Player:
                 if self._loop:
                     self._cursor = self._a
                     continue
-                # The end: silence for the output latency first, so the last samples get through
-                # (some hosts drop what is still buffered when a stream stops).
+                # The end: silence until the last sample has been heard, so it gets through (hosts
+                # drop what is still buffered when a stream stops). The stream's clock says when
+                # that is; the latency it reports can be shorter than what the host buffers
+                # (PulseAudio: about 50 ms more with a 0.2-0.5 s buffer, and the take's last
+                # millisecond was lost), so the count of samples is the fallback only.
                 out[done:] = 0.0
+                if self._end_dac < 0.0:  # the first block past the end
+                    dac = time_info.outputBufferDacTime
+                    self._end_dac = dac + done / self.sr if dac > 0.0 else 0.0
+                    self._tail_left = int((self._latency_s + (TAIL_MAX_S if dac > 0.0 else TAIL_PAD_S))
+                                          * self.sr)
                 self._tail_left -= frames - done
                 self._sent += frames
-                if self._tail_left <= 0:
+                heard = (self._end_dac > 0.0
+                         and time_info.currentTime >= self._end_dac + TAIL_PAD_S)
+                if heard or self._tail_left <= 0:
                     self._natural_end = True
                     raise self._stop_exc
                 return

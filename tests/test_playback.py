@@ -311,7 +311,9 @@ def test_a_longer_output_buffer_starts_as_soon_and_its_cursor_follows_what_is_he
             assert player.wait(3.0)
             time.sleep(0.2)
         lag, corr = _lag(x, rec.samples())
-        assert corr > 0.999
+        # all of it, the last samples included: PulseAudio buffers about 50 ms more than the 0.2 s
+        # the stream reports, and a player that stopped by that figure lost the last millisecond
+        assert corr > 0.9999, (request, corr)
         starts_s[request] = (lag - rec.index_at(t_start)) / SR
         latency_s[request] = player.latency_s
         for t_stream, pos in cursor[10:-5]:
