@@ -18,8 +18,11 @@ from musicdesk.capture import STREAM_LATENCY, CaptureError, resolve_input_device
 CLICK_SPACING_S = 0.3        # mean gap between calibration clicks
 MAX_LATENCY_S = 0.8          # longest round trip we look for
 MIN_CLICK_CORR = 0.5         # normalised correlation for a click to count as heard
+MEASURE_TRIES = 3            # measurements made when the audio stuttered (a stutter moves the clicks)
 HEAR_ME_MESSAGE = ("Hold the microphone near the speaker and turn the volume up (or use a loopback "
                    "cable), then try again")
+STUTTER_MESSAGE = ("The audio stuttered while the clicks played (the computer was busy), {tries} times "
+                   "in a row: close other programs and try again")
 
 
 @dataclass(frozen=True)
@@ -106,23 +109,37 @@ def latency_from_recording(played: np.ndarray, recorded: np.ndarray, sr: int, cl
 def measure_latency(sr: int = 44100, input_device=None, output_device=None, n_clicks: int = 8
                     ) -> LatencyResult:
     """Play a click pattern on `output_device` while recording `input_device` (sounddevice.playrec);
-    return the round-trip latency. Raises CaptureError when no device is there or fewer than half of
-    the clicks were heard."""
+    return the round-trip latency. A measurement whose stream reported an under- or overflow is made
+    again (up to MEASURE_TRIES): a stutter shifts the clicks after it. Raises CaptureError when no
+    device is there or fewer than half of the clicks were heard."""
     import sounddevice as sd
 
     dev_in = resolve_input_device(input_device)
     played, starts = click_pattern(sr, n_clicks)
-    try:
-        rec = sd.playrec(played, samplerate=sr, channels=1, dtype="float32", latency=STREAM_LATENCY,
-                         device=(dev_in.index, output_device), blocking=True)
-    except sd.PortAudioError as exc:
-        raise CaptureError(f"Cannot play and record at the same time ({exc}); check the output and "
-                           "input devices in Settings.") from exc
-    res = latency_from_recording(played, rec[:, 0], sr, starts)
+    for _ in range(MEASURE_TRIES):
+        try:
+            rec = sd.playrec(played, samplerate=sr, channels=1, dtype="float32", latency=STREAM_LATENCY,
+                             device=(dev_in.index, output_device), blocking=True)
+        except sd.PortAudioError as exc:
+            raise CaptureError(f"Cannot play and record at the same time ({exc}); check the output and "
+                               "input devices in Settings.") from exc
+        res = latency_from_recording(played, rec[:, 0], sr, starts)
+        if not _stuttered(sd.get_status()):
+            break
+    else:
+        if res.n_detected < n_clicks:
+            raise CaptureError(STUTTER_MESSAGE.format(tries=MEASURE_TRIES) + ".")
     if res.n_detected < max(1, (n_clicks + 1) // 2):
         raise CaptureError(f"{HEAR_ME_MESSAGE}: only {res.n_detected} of {n_clicks} calibration "
                            "clicks were heard.")
     return res
+
+
+def _stuttered(flags) -> bool:
+    """Whether a stream's CallbackFlags say the output ran dry or input was lost. (An input underflow
+    is not counted: a duplex stream on PulseAudio's ALSA plugin reports one in every measurement, as
+    the input has nothing yet when the stream starts.)"""
+    return bool(flags.output_underflow or flags.input_overflow)
 
 
 def latency_from_taps(click_times_s, tap_times_s) -> float:

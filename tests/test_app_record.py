@@ -22,7 +22,7 @@ from musicdesk.app.settings import AppSettings  # noqa: E402
 from musicdesk.score import example_score_path, load_score  # noqa: E402
 from musicdesk.simulate import Errors, perform  # noqa: E402
 from musicdesk.synth import render_notes  # noqa: E402
-from vmic import VMIC_SR, virtual_microphone  # noqa: E402
+from vmic import VMIC_SR, retried_when_starved, virtual_microphone  # noqa: E402
 
 ORG = "musicdesk-tests-record"
 WRONG, FLAT, MISSED, LATE, EXTRA_AFTER = 8, 13, 20, 23, 5
@@ -231,6 +231,7 @@ def test_count_in_shifts_the_expected_notes_and_the_cursor_follows(mic, qtbot, t
 
 
 @pytest.mark.timeout(180)
+@retried_when_starved
 def test_settings_calibrate_measures_the_loopback_delay_the_test_sets(mic, qtbot):
     """Settings > Calibrate... (issue 16, 1: it raised ImportError and the label stayed at 0 ms): the
     calibration clicks go out through a delay line the test sets and come back through the virtual

@@ -433,6 +433,34 @@ def test_measure_latency_fails_clearly_when_clicks_are_not_heard(monkeypatch):
         latency.measure_latency(sr=SR)
 
 
+def test_measure_latency_measures_again_when_the_audio_stuttered(monkeypatch):
+    """A stream that reports an output underflow (or lost input) moved the clicks after it: measured
+    again, and a machine that stutters every time is told so, not to hold the microphone nearer.
+    (PortAudio stands in here: a stutter cannot be made on demand through the virtual microphone.)"""
+    import sounddevice as sd
+
+    played, starts = latency.click_pattern(SR, 8)
+    delay = 2000
+    heard = np.concatenate([np.zeros(delay), 0.3 * played])[:len(played)].astype(np.float32)[:, None]
+    shifted = heard.copy()
+    shifted[int(starts[2]):] = np.roll(heard[int(starts[2]):], 3000, axis=0)   # an underrun at click 3
+    calls = []
+    monkeypatch.setattr(latency, "resolve_input_device", lambda d: InputDevice(0, "Fake", 1, SR))
+    monkeypatch.setattr(sd, "playrec", lambda data, **k: calls.append(1) or (shifted if len(calls) == 1 else heard))
+    stutter, clean = sd.CallbackFlags(), sd.CallbackFlags()
+    stutter.output_underflow = True
+    monkeypatch.setattr(sd, "get_status", lambda: stutter if len(calls) == 1 else clean)
+    res = latency.measure_latency(sr=SR)
+    assert len(calls) == 2 and res.n_detected == 8
+    assert res.latency_ms == pytest.approx(delay * 1000 / SR, abs=0.05)
+    calls.clear()
+    monkeypatch.setattr(sd, "get_status", lambda: stutter)
+    monkeypatch.setattr(sd, "playrec", lambda data, **k: calls.append(1) or shifted)
+    with pytest.raises(CaptureError, match="stuttered .* 3 times in a row: close other programs"):
+        latency.measure_latency(sr=SR)
+    assert len(calls) == 3
+
+
 def test_latency_from_taps():
     clicks = np.arange(8) * 0.5
     taps = clicks[1:] + 0.12 + np.array([0.01, -0.01, 0.0, 0.02, -0.02, 0.0, 0.005])
@@ -457,3 +485,31 @@ def test_click_track_beats_accents_and_count_in():
     assert spec(starts[1]) == pytest.approx(metronome.CLICK_HZ, abs=5)
     flat = metronome.click_track(120, 8, sr, accent=False)
     assert np.abs(flat).max() < 0.5 and np.all(np.abs(flat) <= 1.0)
+
+
+def test_cpu_steal_sees_a_starved_second_that_the_average_hides(monkeypatch):
+    """tests/vmic.CpuSteal: a take in which the host took 80% of one second and nothing else averages
+    under LIMIT, yet counts as starved through its worst second; an even 10% does not."""
+    import vmic
+
+    def run(burst: bool) -> vmic.CpuSteal:
+        ticks = iter(range(10_000))
+
+        def jiffies():   # 100 jiffies per sample; in samples 21-24 (one window of 4), 80 stolen
+            k = next(ticks)
+            stolen = 10 * k if not burst else 80 * max(0, min(k, 24) - 20)
+            return stolen, 100 * k
+
+        monkeypatch.setattr(vmic, "_cpu_jiffies", jiffies)
+        with vmic.CpuSteal(sample_s=0.001, window_s=0.004) as steal:   # a second's 4 samples, fast
+            deadline = time.monotonic() + 5.0
+            while time.monotonic() < deadline and steal.peak_share == 0.0 and burst:
+                time.sleep(0.01)
+            time.sleep(0.2)
+        return steal
+
+    burst = run(True)
+    assert burst.share < vmic.CpuSteal.LIMIT and burst.peak_share == pytest.approx(0.8)
+    assert burst.starved and "worst second 80%" in burst.figures
+    even = run(False)
+    assert even.share == pytest.approx(0.1) and not even.starved
