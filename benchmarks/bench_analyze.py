@@ -4,8 +4,9 @@ under 2 s with the default network), `musicdesk --help` (target: under 0.5 s), a
 The takes are made here, offline: a folk tune from music21's corpus is repeated to 60 s (or 30 s) at its
 tempo, played by the simulated player with injected mistakes, and rendered with FluidSynth. We time
 (a) the whole command in a fresh process (start-up, imports, score, audio, analysis with the default
-network, JSON; numba's cache warm), median of 5 runs, and where that time goes (the same steps timed one
-by one in a fresh process); (b) `musicdesk --help` in a fresh process; (c) the batch form on 30 takes of
+network, JSON; the kernels compiled ahead of time, musicdesk.compiled, built first when stale), median
+of 5 runs, and where that time goes (the same steps timed one by one in a fresh process), beside the
+same command with numba's cached kernels instead (MUSICDESK_AOT=off, the way it ran before); (b) `musicdesk --help` in a fresh process; (c) the batch form on 30 takes of
 30 s (`analyze SCORE TAKE x30 --json-dir DIR`); (d) the pipeline in-process after warm-up, stage by
 stage, for the default tracker (with and without the network) and, side by side, with librosa's pYIN as
 the tracker (the classic choice). Results: benchmarks/results/analyze.{md,json}.
@@ -152,12 +153,12 @@ t0 = time.perf_counter()
 laps = []
 def lap(name, _t=[t0]):
     t = time.perf_counter(); laps.append((name, t - _t[0])); _t[0] = t
+from musicdesk.compiled import use_ahead_of_time; use_ahead_of_time()
 import numpy; lap("import numpy")
 from musicdesk.assess.predict import start_loading; start_loading(sys.argv[3]); lap("start the network (no GPU: nothing to start)")
 from musicdesk.score_process import PendingScore; ps = PendingScore(sys.argv[1]); lap("the score: from its cached parse, or a child starts reading it")
 from musicdesk.audio import load_take; take = load_take(sys.argv[2]); lap("read the take (soundfile)")
-import numba; lap("import numba")
-from musicdesk.pitch import track_pitch; c = track_pitch(take); lap("pitch (first call: numba's start-up, 4 kernels)")
+from musicdesk.pitch import track_pitch; c = track_pitch(take); lap("pitch (first call; its 3 kernels compiled ahead of time)")
 score = ps.result(); lap("wait for the score")
 from musicdesk.align import align; al = align(score, c, take); lap("align (first call)")
 from musicdesk.analysis import expected_midi_per_frame
@@ -165,7 +166,8 @@ from musicdesk.feedback import build_report
 from musicdesk.pitch import refine_with_score
 c = refine_with_score(c, expected_midi_per_frame(score, al, c.times_s)); rep = build_report(score, c, al); lap("report")
 from musicdesk.assess.predict import assess; a = assess(score, c, sys.argv[3]); lap("network ratings (load its weights, rate)")
-mods = sorted(m for m in ("torch", "librosa", "scipy.signal", "scipy.stats", "music21", "numba") if m in sys.modules)
+mods = sorted(m for m in ("torch", "librosa", "scipy.signal", "scipy.stats", "scipy.linalg", "music21", "numba")
+              if m in sys.modules)
 print(json.dumps({"laps": laps, "total": time.perf_counter() - t0, "modules": mods}))
 sys.stdout.flush(); os._exit(0)
 """
@@ -221,12 +223,21 @@ def main() -> None:
 
     from musicdesk.assess import DEFAULT_MODEL, DISPLAY_NAMES
 
+    from musicdesk import compiled
+
+    if compiled.built_path() is None:  # the kernels' sources changed since packaging/setup.sh built them
+        subprocess.run([sys.executable, "-m", "musicdesk.compiled", "build"], check=True, cwd=ROOT)
+    aot = compiled.built_path()[0].name
     load = os.getloadavg()[0]          # other work on the machine shows in every wall time below
     score, take, dur = make_inputs()
     bscore, btakes = make_batch_inputs()
     cli = time_cli(score, take)
     cli_none = time_cli(score, take, runs=3, extra=("--assess", "none"))
     cli_new_piece = time_cli(score, take, runs=3, score_cache=False)
+    # the way it ran before: numba's cached kernels (numba imported, its start-up on the first kernel)
+    jit_env = {"MUSICDESK_AOT": "off"}
+    cli_jit = time_cli(score, take, runs=3, env_extra=jit_env)
+    cli_jit_new_piece = time_cli(score, take, runs=3, score_cache=False, env_extra=jit_env)
     # the alternative: torch's network in a child process, as on a machine with a GPU (asked for the
     # GPU, torch falls back to the CPU here), and the score read before the take, in this process
     torch_env = {"MUSICDESK_DEVICE": "cuda", "MUSICDESK_SCORE_CHILD": "off"}
@@ -248,7 +259,10 @@ def main() -> None:
            "help_wall_s": helps["help"], "help_wall_median_s": statistics.median(helps["help"]),
            "analyze_help_wall_median_s": statistics.median(helps["analyze_help"]),
            "python_startup_median_s": statistics.median(helps["python"]),
-           "fresh_breakdown": breakdown, "fresh_breakdown_new_piece": breakdown_new_piece,
+           "fresh_breakdown": breakdown, "fresh_breakdown_new_piece": breakdown_new_piece, "aot_module": aot,
+           "cli_numba_wall_s": cli_jit, "cli_numba_wall_median_s": statistics.median(cli_jit),
+           "cli_numba_new_piece_wall_s": cli_jit_new_piece,
+           "cli_numba_new_piece_wall_median_s": statistics.median(cli_jit_new_piece),
            "cli_torch_child_wall_s": cli_torch, "cli_torch_child_wall_median_s": statistics.median(cli_torch),
            "cli_torch_child_new_piece_wall_s": cli_torch_new_piece,
            "cli_torch_child_new_piece_wall_median_s": statistics.median(cli_torch_new_piece),
@@ -267,15 +281,22 @@ def main() -> None:
              f"{res['cli_no_network_wall_median_s']:.2f} s. A piece never read before (the cache off, music21 imported "
              f"and parsing each run): median **{res['cli_new_piece_wall_median_s']:.2f} s** "
              f"({', '.join(f'{x:.2f}' for x in cli_new_piece)}).",
+             f"- Side by side, with numba's cached kernels instead of those compiled ahead of time (`MUSICDESK_AOT=off`, "
+             f"the way the command ran before; numba imported, and its start-up on the first kernel): median "
+             f"{res['cli_numba_wall_median_s']:.2f} s ({', '.join(f'{x:.2f}' for x in cli_jit)}) with the score read "
+             f"before, {res['cli_numba_new_piece_wall_median_s']:.2f} s "
+             f"({', '.join(f'{x:.2f}' for x in cli_jit_new_piece)}) for a piece never read before. The kernels "
+             f"compiled ahead of time: `musicdesk/_aot/{aot}` (`python -m musicdesk.compiled build`).",
              f"- `musicdesk --help` in a fresh process: median **{res['help_wall_median_s']:.3f} s** "
              f"(`musicdesk analyze --help` {res['analyze_help_wall_median_s']:.3f} s; a bare `python -c pass` "
              f"{res['python_startup_median_s']:.3f} s).",
              f"- Batch form, {b['n_takes']} takes of {b['take_s']:.0f} s in one command (`musicdesk analyze SCORE TAKE x{b['n_takes']} "
              f"--json-dir DIR --quiet`, {b['n_json']} JSONs, with {net}): median **{b['median_s']:.1f} s** in all "
              f"({', '.join(f'{x:.1f}' for x in b['walls_s'])}), {b['per_take_s']:.2f} s per take.",
-             f"- Side by side, the way the command ran until 2026-12-07 (torch's network loading in a child process "
-             f"on the other core, the score read in this process before the take; `MUSICDESK_DEVICE=cuda "
-             f"MUSICDESK_SCORE_CHILD=off`, torch falling back to the CPU): median "
+             f"- Side by side, the network and the score the way they ran until the morning of 2026-12-07 (torch's "
+             f"network loading in a child process on the other core, the score read in this process before the take; "
+             f"`MUSICDESK_DEVICE=cuda MUSICDESK_SCORE_CHILD=off`, torch falling back to the CPU; the kernels compiled "
+             f"ahead of time, as above): median "
              f"{res['cli_torch_child_wall_median_s']:.2f} s ({', '.join(f'{x:.2f}' for x in cli_torch)}) with the "
              f"score read before, {res['cli_torch_child_new_piece_wall_median_s']:.2f} s "
              f"({', '.join(f'{x:.2f}' for x in cli_torch_new_piece)}) for a piece never read before.",

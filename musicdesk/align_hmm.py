@@ -20,13 +20,14 @@ All costs are negative log-likelihoods (per frame for emissions).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from musicdesk.compiled import kernel
 
 # Codes of where a path was in each frame (returned by `decode`).
 LEAD, NOTE, GAP, EXTRA, TAIL = 0, 1, 2, 3, 4
 
 
-@njit(cache=True, nogil=True)
+@kernel(cache=True, nogil=True)
 def _viterbi(note_cost, gap_cost, extra_cost, bg_cost, onset_cost, stay_cost, chain_len, min_len, loop_cost,
              extra_len, start_cost, stop_cost, skip_cost, gap_enter_cost, extra_enter_cost, max_skip,
              band_lo, band_hi, repeat_onset_cost, is_repeat, end_cost, entry_at, entry_width, entry_weight,

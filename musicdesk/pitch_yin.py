@@ -13,15 +13,16 @@ Method, per 10 ms frame:
    real candidates instead of hundreds of pitch bins): pitch continuity, a cost for switching voicing,
    and an energy gate (quiet frames relative to the take are unvoiced).
 
-All loops are numba kernels (`cache=True`: the first call in a fresh install compiles for a few seconds).
+All loops are numba kernels (`cache=True`: the first call in a fresh install compiles for a few seconds;
+the command line uses them compiled ahead of time, musicdesk.compiled).
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from numba import njit
 
+from musicdesk.compiled import kernel
 from musicdesk.dsp import next_fast_len
 
 N_THRESHOLDS = 100
@@ -59,7 +60,7 @@ def cross_correlation_frames(xc: np.ndarray, starts: np.ndarray, win: int, max_l
     return np.fft.irfft(a * b, nfft, axis=1)[:, win - 1: win + max_lag]
 
 
-@njit(cache=True, nogil=True)
+@kernel(cache=True, nogil=True)
 def candidates_from_correlation(r, sq_cum, starts, win, min_lag, max_cands, thr, thr_mass, boltz,
                                 no_trough_prob):
     """CMNDF troughs -> (lag, cmndf value, probability) of the `max_cands` most probable per frame.
@@ -154,7 +155,7 @@ def candidates_from_correlation(r, sq_cum, starts, win, min_lag, max_cands, thr,
     return out_lag, out_val, out_p
 
 
-@njit(cache=True, fastmath=True, nogil=True)
+@kernel(cache=True, fastmath=True, nogil=True)
 def _diff_at(x, s, win, tau):
     """YIN difference sum_j (x[s+j] - x[s+j+tau])^2, j < win (float32 slices + fastmath: SIMD)."""
     a = x[s:s + win]
@@ -166,7 +167,7 @@ def _diff_at(x, s, win, tau):
     return acc
 
 
-@njit(cache=True, nogil=True)
+@kernel(cache=True, nogil=True)
 def refine_lags(x, starts, win, lags_coarse, q, max_lag, active):
     """Refine coarse lags (in coarse samples) to full-rate lags (in full-rate samples).
 
@@ -215,7 +216,7 @@ def refine_lags(x, starts, win, lags_coarse, q, max_lag, active):
     return out
 
 
-@njit(cache=True, nogil=True)
+@kernel(cache=True, nogil=True)
 def viterbi_candidates(midi, prob, gate, sigma_st, jump_cost, switch_cost):
     """Best path over states (candidate k voiced | candidate k unvoiced | no pitch) per frame.
 

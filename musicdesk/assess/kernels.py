@@ -7,12 +7,12 @@ that only runs them) does not import numba (about 0.2 s, and 0.3 s more to load 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from musicdesk.assess.features import REST_DISTANCE
+from musicdesk.compiled import kernel
 
 
-@njit(cache=True, nogil=True)
+@kernel(cache=True, nogil=True)
 def dist(x: float, y: float) -> float:
     if x <= 0.0 or y <= 0.0:
         return 0.0 if (x <= 0.0 and y <= 0.0) else REST_DISTANCE
@@ -21,14 +21,14 @@ def dist(x: float, y: float) -> float:
     return min(r, 12.0 - r) + min(1.0, np.floor(d / 12.0))
 
 
-@njit(cache=True, nogil=True)
+@kernel(cache=True, nogil=True)
 def fill_distance(a, b, out):
     for i in range(len(a)):
         for j in range(len(b)):
             out[i, j] = dist(a[i], b[j])
 
 
-@njit(cache=True, nogil=True)
+@kernel(cache=True, nogil=True)
 def dtw_path_rows(a, b):
     """DTW over the octave-tolerant distance, steps (1,1), (1,0), (0,1); for each row i of `a` the
     first column j of `b` on the optimal path."""
@@ -71,7 +71,7 @@ def dtw_path_rows(a, b):
     return first
 
 
-@njit(cache=True, nogil=True)
+@kernel(cache=True, nogil=True)
 def pooled_distance(a, b, size):
     """The distance matrix resized to (size, size): each axis is first stretched by repetition to at
     least `size`, then averaged over equal blocks (an area resize)."""
