@@ -35,6 +35,15 @@ LEVEL_WINDOW_S = 0.05     # `level_dbfs` is the peak over about this much audio
 SILENCE_DBFS = -120.0     # level reported for digital silence
 
 
+def lost_input_message(n_overflows: int) -> str:
+    """What to tell a player whose take lost input `n_overflows` times (PortAudio's input overflow: the
+    computer did not read the microphone in time, so the take is missing a moment there)."""
+    times = "once" if n_overflows == 1 else f"{n_overflows} times"
+    return (f"The recording lost a moment of audio {times}: the computer did not keep up with the "
+            "microphone. The take is kept and judged, but the timing of the notes near those moments may "
+            "be off. Close other programs and record again if the results look wrong.")
+
+
 class CaptureError(RuntimeError):
     """Recording cannot start (no input device, device busy, file not writable); says what to do."""
 
@@ -262,6 +271,7 @@ class Recorder:
         self.error: str | None = None
         self.clip_count = 0
         self.status_flags = 0              # callbacks that reported over/underflow
+        self.input_overflows = 0           # ... that said input was lost (the take has a gap there)
         self.n_callbacks = 0
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._chunks: list[np.ndarray] = []
@@ -390,6 +400,8 @@ class Recorder:
         self.n_callbacks += 1
         if status:
             self.status_flags += 1
+            if status.input_overflow:
+                self.input_overflows += 1
 
     def _on_finished(self) -> None:
         self._stream_finished = True

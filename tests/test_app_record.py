@@ -210,6 +210,38 @@ def test_disk_full_mid_take_keeps_recording_and_saves_a_complete_copy(mic, qtbot
 
 
 @pytest.mark.timeout(120)
+def test_input_lost_mid_take_is_said_and_the_take_kept_and_judged(mic, qtbot, tmp_path, take_wav, monkeypatch):
+    """PortAudio says the input overflowed (the computer did not read the microphone in time: the take
+    has a gap there). PulseAudio holds the input for a stalled reader instead, so the flag is set on one
+    of the real stream's callbacks here; the window says what happened and what to do, and keeps and
+    judges the take."""
+    import sounddevice as sd
+
+    path, played, _ = take_wav
+    lost = sd.CallbackFlags()
+    lost.input_overflow = True
+    real_callback, n = capture.Recorder._callback, [0]
+
+    def callback(self, indata, frames, time_info, status):
+        n[0] += 1
+        real_callback(self, indata, frames, time_info, lost if n[0] == 20 else status)
+
+    monkeypatch.setattr(capture.Recorder, "_callback", callback)
+    short = tmp_path / "short.wav"
+    sf.write(short, played[:int(6 * VMIC_SR)], VMIC_SR, subtype="PCM_16")
+    win = make_window(qtbot, tmp_path)
+    win.start_recording()
+    player = mic.play(str(short))
+    qtbot.waitUntil(lambda: player.poll() is not None, timeout=30000)
+    qtbot.wait(300)
+    with qtbot.waitSignal(win.analysis_shown, timeout=120000):
+        win.stop()
+    assert "lost a moment of audio once" in win.last_error and "record again" in win.last_error
+    assert win.take_path and os.path.exists(win.take_path)
+    assert by_category(win)["correct"][:3] == [0, 1, 2]     # the notes played are judged
+
+
+@pytest.mark.timeout(120)
 def test_count_in_shifts_the_expected_notes_and_the_cursor_follows(mic, qtbot, tmp_path, take_wav):
     """With a count-in the expected notes start after it and the cursor walks over the score."""
     path, _, _ = take_wav

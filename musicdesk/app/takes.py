@@ -252,8 +252,9 @@ class TakeController(QObject):
             self.stop_recording()
 
     def stop_recording(self) -> None:
-        """Stop the take; keep it whatever happened (device lost, disk full), then analyse it."""
+        """Stop the take; keep it whatever happened (device lost, disk full, input lost), then analyse it."""
         from musicdesk.audio import take_from_samples
+        from musicdesk.capture import lost_input_message
 
         s = self.s
         rec = s.recorder
@@ -277,6 +278,8 @@ class TakeController(QObject):
             if rec.disk_failed and result.recovered_path is None:
                 text += "\nUse File > Save take as… to save it somewhere with free space."
             s.error("Recording stopped", text)
+        elif rec.input_overflows:
+            s.error("Audio was lost while recording", lost_input_message(rec.input_overflows))
         s.update()
         if looped:                      # each pass is a take; the whole recording stays in its file
             self.loop.finish(samples, len(samples) / float(result.sr))
