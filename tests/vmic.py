@@ -170,7 +170,7 @@ class CpuSteal:
                 return
             window = (window + [t])[-(keep + 1):]
             d_total = t[1] - window[0][1]
-            if d_total > 0:
+            if len(window) == keep + 1 and d_total > 0:     # a whole window, not the first moments
                 self.peak_share = max(self.peak_share, (t[0] - window[0][0]) / d_total)
 
     def __exit__(self, *exc) -> None:
