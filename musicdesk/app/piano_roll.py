@@ -102,7 +102,16 @@ class PianoRoll(pg.PlotWidget):
     def declutter_labels(self) -> None:
         """Show the cents and ms labels that fit: where two would overlap at this zoom, the more
         important one (a wrong note's, then an out-of-tune one's, then the earlier) stays; zooming in
-        brings the others back."""
+        brings the others back.
+
+        A label's size on screen is only right once its transform follows the view's, which pyqtgraph
+        brings up to date when it paints, and for visible labels only: so the view's matrix and every
+        label's transform are updated here first (labels measured before the first paint, or while
+        hidden, came out at another size, and two overlapping ones were both shown)."""
+        self.getPlotItem().vb.updateMatrix()
+        for t in self._labels:
+            t.setVisible(True)               # updateTransform acts on visible labels only
+            t.updateTransform(force=True)
         shown = unoverlapping([_scene_rect(t) for t in self._labels])   # (_labels: most important first)
         for t, show in zip(self._labels, shown):
             t.setVisible(show)
