@@ -398,3 +398,21 @@ def test_the_new_assignment_dialog_gives_the_store_its_fields(qtbot):
     assert (v["title"], v["bars"], v["tempo_bpm"], v["criteria"], v["scale_max"], v["instructions"]) == \
         ("Zwei Koenigskinder, bars 3-5", (3, 5), 88.0, ["pitch", "rhythm", "tone"], 5.0, "Slowly first.")
     assert v["due"].tzinfo is not None and v["due"].date() == dt.date.today() + dt.timedelta(days=7)
+
+
+def test_with_the_review_open_the_take_summary_is_whole_and_the_score_stays_above_it(qtbot, tmp_path):
+    """The teacher-review screenshot cut the ratings box's summary off mid-line: with the review docked
+    below, the right-hand column was squeezed. It now scrolls instead, every line of the summary shows,
+    the window keeps the size asked for, and the dock opens at under half of it."""
+    win = window(qtbot, tmp_path)
+    win.resize(1400, 1000)
+    summary = win.results.ratings_box.summary_label
+    summary.setText("32 of 35 notes right, 3 wrong, 0 missed, 0 extra; median 3 cents off; played at about "
+                    "98 bpm; 0 early, 0 late\n⚠ a warning on a second line that wraps over the width of "
+                    "the column")
+    open_review(win, qtbot)
+    qtbot.wait(200)
+    assert win.height() <= 1000
+    assert summary.height() >= summary.heightForWidth(summary.width())
+    dock = win.docks.review_panel
+    assert dock.height() < 0.5 * win.height() and win.score_view.height() > 150

@@ -9,6 +9,8 @@ from musicdesk.app import bundles
 from musicdesk.app.comments import CommentsOverlay
 from musicdesk.app.session import Session, make_action
 
+DOCK_SHARE = 0.4    # of the window's height, for a history dock when it first opens
+
 
 class HistoryDocks(QObject):
     bundles_imported = Signal(list)      # [(path, ImportResult)] once the docks show what came in
@@ -35,6 +37,8 @@ class HistoryDocks(QObject):
     def _dock(self, panel) -> None:
         if not panel.property("docked"):
             self.w.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, panel)
+            # under half the window, so that the score and the roll stay readable above it
+            self.w.resizeDocks([panel], [int(DOCK_SHARE * self.w.height())], Qt.Orientation.Vertical)
             panel.setProperty("docked", True)
             panel.refresh()
         panel.show()

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
-from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QFrame, QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QScrollArea,
+                               QVBoxLayout, QWidget)
 
 from musicdesk.app import workers
 from musicdesk.app.colours import CATEGORY_COLOURS
@@ -34,7 +35,19 @@ class ResultsPanel(QWidget):
         self.problems: list = []
         self.task: workers.Task | None = None     # the analysis running
         self.setMinimumWidth(320)
-        sl = QVBoxLayout(self)
+        # The column scrolls when the window is too short for it (the teacher's review open below):
+        # squeezed, Qt cut the ratings box's summary off mid-line.
+        column = QWidget()
+        sl = QVBoxLayout(column)
+        sl.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea()
+        scroll.setWidget(column)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
         self.ratings_box = RatingsPanel()
         sl.addWidget(self.ratings_box)
         sl.addWidget(Legend())
@@ -43,6 +56,7 @@ class ResultsPanel(QWidget):
         self.problem_list.setWordWrap(True)
         self.problem_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.problem_list.itemClicked.connect(self.problem_clicked)
+        self.problem_list.setMinimumHeight(90)   # a few problems, then the column scrolls
         sl.addWidget(self.problem_list, 1)
         self.details = QLabel("")
         self.details.setWordWrap(True)
