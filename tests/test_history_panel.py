@@ -162,6 +162,7 @@ def test_comparing_two_takes_colours_what_improved_and_plays_them_following_the_
     assert f"bar {wrong.measure}" in panel.change_list.item(0).text()
     assert win.session.stored_take_id == str(ids[1])                            # B on show
     assert "green improved (1), red worse (0)" in panel.compare_label.text()
+    assert "1 note better, 0 worse" in win.statusBar().currentMessage()    # not "Comparing…" once done
     # A then B over the Bars range, through the real output device; the cursor follows the score
     win.loop_from.setValue(wrong.measure)
     win.loop_to.setValue(wrong.measure)

@@ -455,6 +455,9 @@ class HistoryPanel(QDockWidget):
             self.change_list.addItem("No note changed: both takes were judged the same.")
         self.tabs.setCurrentIndex(self.tabs.count() - 1)
         self._update_enabled()
+        n_better = len(c.improved)
+        self.s.status(f"Compared {when(a[0])} with {when(stored_b)}: {n_better} note{'' if n_better == 1 else 's'} "
+                      f"better, {len(c.worse)} worse.", 8000)   # not "Comparing…" left on once done
         self.compared.emit()
 
     def listen_bars(self) -> tuple[int, int] | None:
