@@ -31,8 +31,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 AOT_DIR = Path(__file__).resolve().parent / "_aot"
-# The modules whose kernels are compiled, and the ones whose constants those kernels read.
-SOURCES = ("pitch_yin.py", "align_hmm.py", "assess/kernels.py", "assess/features.py")
+KERNEL_MODULES = ("musicdesk.pitch_yin", "musicdesk.align_hmm", "musicdesk.assess.kernels")
+# The kernel modules' sources, and the ones whose constants those kernels read.
+SOURCES = (*(m.removeprefix("musicdesk.").replace(".", "/") + ".py" for m in KERNEL_MODULES),
+           "assess/features.py")
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 _kernels: dict[str, list["Kernel"]] = {}      # module name -> its kernels, in definition order
@@ -99,10 +101,11 @@ def _ahead_of_time_call(k: Kernel, args: tuple) -> tuple[Any] | None:
     if not built:
         return None
     module, specs = built
-    spec = specs.get(export_name(k.module, k.name))
+    name = export_name(k.module, k.name)
+    spec = specs.get(name)
     if spec is None or not _fits(args, spec):
         return None
-    return (getattr(module, export_name(k.module, k.name))(*args),)
+    return (getattr(module, name)(*args),)
 
 
 def _fits(args: tuple, spec: list) -> bool:
@@ -149,9 +152,9 @@ def source_id() -> str:
     return h.hexdigest()[:12]
 
 
-def built_path(directory: Path = AOT_DIR) -> tuple[Path, Path] | None:
-    """(extension module, its specs JSON) built for the current sources, or None."""
-    name = f"kernels_{source_id()}"
+def built_path(directory: Path = AOT_DIR, sid: str | None = None) -> tuple[Path, Path] | None:
+    """(extension module, its specs JSON) built for the current sources (`source_id`, or `sid`), or None."""
+    name = f"kernels_{sid or source_id()}"
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
         so = directory / f"{name}{suffix}"
         if so.exists() and (directory / f"{name}.json").exists():
@@ -185,8 +188,7 @@ def _spec(numba_type: Any) -> list:
     from numba import types
 
     if isinstance(numba_type, types.Array):
-        dtype = np.dtype(str(numba_type.dtype)) if str(numba_type.dtype) != "bool" else np.dtype(bool)
-        return ["array", dtype.str, numba_type.ndim, numba_type.layout]
+        return ["array", np.dtype(str(numba_type.dtype)).str, numba_type.ndim, numba_type.layout]
     if isinstance(numba_type, types.Boolean):
         return ["bool"]
     if isinstance(numba_type, types.Integer) and numba_type.bitwidth == 64 and numba_type.signed:
@@ -222,11 +224,12 @@ def build(directory: Path = AOT_DIR) -> Path:
     from numba.pycc import CC
 
     use_ahead_of_time(False)
-    for mod in ("musicdesk.pitch_yin", "musicdesk.align_hmm", "musicdesk.assess.kernels"):
+    for mod in KERNEL_MODULES:
         importlib.import_module(mod)
     _exercise()
     directory.mkdir(parents=True, exist_ok=True)
-    name = f"kernels_{source_id()}"
+    sid = source_id()
+    name = f"kernels_{sid}"
     cc = CC(name)
     cc.output_dir = str(directory)
     cc.verbose = False
@@ -245,9 +248,8 @@ def build(directory: Path = AOT_DIR) -> Path:
     for old in directory.glob("kernels_*"):
         old.unlink()
     cc.compile()
-    (directory / f"{name}.json").write_text(json.dumps({"source_id": source_id(), "exports": exports},
-                                                       indent=1))
-    found = built_path(directory)
+    (directory / f"{name}.json").write_text(json.dumps({"source_id": sid, "exports": exports}, indent=1))
+    found = built_path(directory, sid)
     if found is None:
         raise RuntimeError(f"numba.pycc wrote no module {name} into {directory}")
     return found[0]
@@ -261,13 +263,13 @@ def main(argv: list[str] | None = None) -> int:
                                 description="The command line's kernels, compiled ahead of time.")
     p.add_argument("action", choices=("build", "status"))
     a = p.parse_args(argv)
+    found = built_path()
     if a.action == "status":
-        found = built_path()
         print(f"built for these sources: {found[0]}" if found else
               "not built for these sources (numba compiles them); run: python -m musicdesk.compiled build")
         return 0 if found else 1
-    if built_path() is not None:
-        print(f"up to date: {built_path()[0]}")
+    if found is not None:
+        print(f"up to date: {found[0]}")
         return 0
     print(f"built: {build()}")
     return 0
