@@ -433,6 +433,11 @@ def test_measure_latency_fails_clearly_when_clicks_are_not_heard(monkeypatch):
         latency.measure_latency(sr=SR)
 
 
+def _loopback(played: np.ndarray, delay: int) -> np.ndarray:
+    """What a loopback hears of `played`, `delay` samples late, as playrec returns it ((n, 1) float32)."""
+    return np.concatenate([np.zeros(delay), 0.3 * played])[:len(played)].astype(np.float32)[:, None]
+
+
 def test_measure_latency_measures_again_when_the_audio_stuttered(monkeypatch):
     """A stream that reports an output underflow (or lost input) moved the clicks after it: measured
     again, and a machine that stutters every time is told so, not to hold the microphone nearer.
@@ -441,7 +446,7 @@ def test_measure_latency_measures_again_when_the_audio_stuttered(monkeypatch):
 
     played, starts = latency.click_pattern(SR, 8)
     delay = 2000
-    heard = np.concatenate([np.zeros(delay), 0.3 * played])[:len(played)].astype(np.float32)[:, None]
+    heard = _loopback(played, delay)
     shifted = heard.copy()
     shifted[int(starts[2]):] = np.roll(heard[int(starts[2]):], 3000, axis=0)   # an underrun at click 3
     calls = []
@@ -466,11 +471,7 @@ def test_measure_latency_takes_the_median_of_three_streams_when_two_disagree(mon
     43 ms): two streams that agree within AGREE_MS give their figure; when they do not, a third decides."""
     import sounddevice as sd
 
-    played, starts = latency.click_pattern(SR, 8)
-
-    def heard(delay: int) -> np.ndarray:
-        return np.concatenate([np.zeros(delay), 0.3 * played])[:len(played)].astype(np.float32)[:, None]
-
+    played, _ = latency.click_pattern(SR, 8)
     monkeypatch.setattr(latency, "resolve_input_device", lambda d: InputDevice(0, "Fake", 1, SR))
     monkeypatch.setattr(sd, "get_status", lambda: sd.CallbackFlags())
     for delays, want, n_streams in (([1900, 1950], 1925, 2), ([2470, 1900, 1910], 1910, 3),
@@ -479,7 +480,7 @@ def test_measure_latency_takes_the_median_of_three_streams_when_two_disagree(mon
 
         def playrec(data, **kwargs):
             calls.append(1)
-            return heard(delays[len(calls) - 1])
+            return _loopback(played, delays[len(calls) - 1])
 
         monkeypatch.setattr(sd, "playrec", playrec)
         res = latency.measure_latency(sr=SR)
