@@ -42,7 +42,8 @@ from musicdesk.analysis import analyze  # noqa: E402
 from musicdesk.assess.features import build_input, local_timing_s  # noqa: E402
 from musicdesk.assess import DEFAULT_MODEL, DISPLAY_NAMES  # noqa: E402
 from musicdesk.assess.models import CRITERIA, MODELS  # noqa: E402
-from musicdesk.assess.predict import Assessor, take_frames  # noqa: E402
+from musicdesk.assess.predict import (Assessor, aligned_onsets_s, input_options, score_onsets_s,  # noqa: E402
+                                      take_frames)
 from musicdesk.audio import Take, load_take  # noqa: E402
 from musicdesk.score import load_score  # noqa: E402
 from training.damage import DAMAGES, damage  # noqa: E402
@@ -85,7 +86,7 @@ def synthetic_r2(assessors: dict, data: Path) -> dict:
         res = json.loads(res_file.read_text()) if res_file.exists() else None
         row: dict = {}
         if (data / "test").is_dir():
-            te = load_split(data, "test", name == "distmatnet")
+            te = load_split(data, "test", name == "distmatnet", note_onsets=a.info.get("note_onsets", "dtw"))
             pred = a.rate_inputs(te.inputs)
             row["shipped_test_r2"] = dict(zip(CRITERIA, map(float, r2(te.labels, pred))))
             row["n_test"] = len(te.inputs)
@@ -153,7 +154,8 @@ def bach10_pairs(assessors: dict, quick: bool) -> dict:
                 perf, sc, onsets = take_frames(score, an.contour)
                 out = {"rule_based": dict(an.report.ratings), "_spread": timing_spread(perf, sc, onsets)}
                 for name, a in assessors.items():
-                    inp = build_input(perf, sc, onsets, with_distmat="distmat" in a.model.uses)
+                    inp = build_input(perf, sc, onsets, with_distmat="distmat" in a.model.uses,
+                                      **input_options(a.info, aligned_onsets_s(an.alignment), score_onsets_s(score)))
                     out[name] = dict(zip(a.criteria, map(float, a.rate_inputs([inp])[0])))
                 return out
 
@@ -188,7 +190,7 @@ def speed(names: list[str]) -> dict:
     score_path, take_path, dur = make_inputs()
     score = load_score(score_path)
     an = analyze(score, load_take(take_path))
-    frames = take_frames(score, an.contour)
+    frames = (*take_frames(score, an.contour), aligned_onsets_s(an.alignment), score_onsets_s(score))
     from musicdesk.assess.numpy_net import NUMPY_MODELS
     from musicdesk.assess.predict import NumpyAssessor
 

@@ -115,7 +115,7 @@ def analyze(score: Score, take: Take, *, tracker: str = DEFAULT_TRACKER,
         from musicdesk.assess.weights import ModelError
 
         try:
-            assessment = assess(score, contour, assess_model, device)
+            assessment = assess(score, contour, assess_model, device, alignment)
         except ModelError as exc:
             assessment_error = str(exc)
         timings["assess"] = time.perf_counter() - t

@@ -215,9 +215,50 @@ def test_note_timing_can_judge_the_aligners_onsets():
                                          note_onsets_s=aligned[:-1]).note_timing_s, dtw.note_timing_s)
 
 
+def _legato_take(on_s: np.ndarray, pitches: np.ndarray, lead_s: float = 0.5):
+    contour = np.zeros(int((on_s[-1] + lead_s + 1.5) / fe.FRAME_HOP_S), np.float32)
+    for a, b, m in zip(on_s, np.r_[on_s[1:], on_s[-1] + 0.5], pitches):
+        contour[int(round((a + lead_s) / fe.FRAME_HOP_S)):int(round((b + lead_s) / fe.FRAME_HOP_S))] = m
+    return contour, int(np.flatnonzero(contour > 0)[0]) - 3
+
+
+def test_the_pulse_rule_judges_the_aligners_onsets_as_the_report_does():
+    """note_rule="pulses" (the shipped network's note_timing): each aligner onset against the player's
+    pulse on both sides (musicdesk.feedback.pulse_errors_ms), at the score's own onsets, in seconds,
+    not frames. A note heard
+    120 ms late reads 0.12 on its frames and leaves its neighbours at 0; a held phrase end (everything
+    after it later) leaves no trace; a note the aligner did not find reads 0; with no onsets at all the
+    DTW path's note starts stand in."""
+    n = 24
+    pitches = np.array([60 + (i % 5) for i in range(n)])
+    on = np.arange(n) * 0.5
+    score = fe.score_frames(pitches, on, np.full(n, 0.5))
+    onsets = fe.score_onset_frames(on)
+    played = on.copy()
+    played[16:] += 0.8                 # note 15 held 0.8 s longer: a fermata
+    lead = 0.5
+    contour, trim = _legato_take(played, pitches, lead)
+    heard = played + lead
+    heard[8] += 0.12                   # note 8 played 120 ms late
+    heard[12] = np.nan                 # the aligner did not find note 12
+
+    def at(x, i):   # the value on note i's frames, just after its start
+        return x[int(round(heard[i] / fe.FRAME_HOP_S)) - trim + 2]
+
+    nt = fe.build_input(contour, score, onsets, with_distmat=False, note_onsets_s=heard,
+                        note_rule="pulses", score_onsets_s=on).note_timing_s
+    assert at(nt, 8) == pytest.approx(0.12, abs=0.002)
+    assert abs(at(nt, 12 - 1)) < 0.002 and abs(at(nt, 13)) < 0.002
+    others = [i for i in range(n) if i not in (8, 12)]
+    assert max(abs(at(nt, i)) for i in others) < 0.002      # the hold after note 15 among them
+    dtw = fe.build_input(contour, score, onsets, with_distmat=False, note_rule="pulses").note_timing_s
+    assert np.isfinite(dtw).all() and len(dtw) == len(nt)
+
+
 def test_weights_trained_on_the_aligners_onsets_are_refused(tmp_path):
-    """The app builds note_timing from the DTW path: weights trained on the aligner's onsets (a design
-    option of training.train) would be fed other inputs than they learnt on, so they are refused."""
+    """The app builds note_timing from the DTW path or judges the aligner's onsets by the pulse rule
+    (APP_NOTE_ONSETS): weights trained on the aligner's onsets judged another way (a design option of
+    training.train) would be fed other inputs than they learnt on, so they are refused."""
     m = build("siconvnet_delta").eval()
     p = tmp_path / "w.safetensors"
     weights.save(m, p, "siconvnet_delta", {"criteria": list(CRITERIA), "note_onsets": "aligner"})
@@ -261,3 +302,64 @@ def test_delta_weights_carry_their_input_channels(tmp_path):
         weights.load("siconvnet_delta", p)
     with pytest.raises(ValueError, match="Unknown"):
         build("siconvnet_delta", features=("tempo",))
+
+
+def test_the_timing_term_lowers_only_the_rhythm_rating_as_notes_move_off_their_pulse(tmp_path):
+    """SIConvNet-Delta with timing_term: the rhythm logit falls with note_timing's share through a weight
+    that cannot turn positive, so the same take with one note further off its pulse rates lower on
+    rhythm, whatever the encoders make of it, and the other criteria see only what the encoders see.
+    It round-trips through a weights file, and the numpy forward pass (musicdesk.assess.numpy_net)
+    rates as torch does."""
+    from musicdesk.assess import numpy_net
+
+    torch.manual_seed(0)
+    net = build("siconvnet_delta", timing_term=True).eval()
+    with torch.no_grad():
+        for enc in (net.enc, net.enc_sep):   # encoders blind to note_timing: only the term sees it
+            enc.conv[0].weight.zero_()
+    c = np.full(600, 61.0, np.float32)
+    z = np.zeros(600, np.float32)
+    takes = []
+    for off_s in (0.0, 0.06, 0.12, 0.3):
+        nt = z.copy()
+        nt[200:230] = off_s
+        takes.append(fe.AssessInput(c, c, None, z, nt))
+    r = predict.rate_inputs(net, takes)[0]
+    k = CRITERIA.index("rhythmic_accuracy")
+    assert all(np.diff(r[:, k]) < 0)
+    others = [i for i in range(len(CRITERIA)) if i != k]
+    assert np.allclose(r[:, others], r[0, others], atol=1e-6)
+    with pytest.raises(ValueError, match="note_timing"):
+        build("siconvnet_delta", features=("pitch", "voicing"), timing_term=True)
+    p = tmp_path / "w.safetensors"
+    weights.save(net, p, "siconvnet_delta", {"criteria": list(CRITERIA), "delta_features": list(net.features),
+                                             "delta_separate": list(net.separate), "delta_timing_term": True})
+    loaded, _ = weights.load("siconvnet_delta", p)
+    assert loaded.timing_term and np.allclose(predict.rate_inputs(loaded, takes)[0], r)
+    npnet, _ = numpy_net.load("siconvnet_delta", p)
+    got = predict._rate_inputs(npnet, takes, predict._numpy_forward(npnet))[0]
+    assert np.abs(got - r).max() < 1e-5
+
+
+def test_weights_that_judge_the_aligners_onsets_get_them_in_the_app(tmp_path):
+    """Weights trained with `--note-onsets aligner_pulses` load in the app (weights.APP_NOTE_ONSETS), and
+    an Assessor gives them the aligner's onsets and the score's, judged by the pulse rule, as training
+    did (predict.input_options); the shipped kind (the DTW path) gets none of them."""
+    net = build("siconvnet_delta", timing_term=True).eval()
+    p = tmp_path / "w.safetensors"
+    weights.save(net, p, "siconvnet_delta", {"criteria": list(CRITERIA), "note_onsets": "aligner_pulses",
+                                             "delta_features": list(net.features),
+                                             "delta_separate": list(net.separate), "delta_timing_term": True})
+    a = predict.Assessor("siconvnet_delta", "cpu", weights=str(p))
+    n = 24
+    pitches = np.array([60 + (i % 5) for i in range(n)])
+    on = np.arange(n) * 0.5
+    contour, _ = _legato_take(on, pitches)
+    score, onsets = fe.score_frames(pitches, on, np.full(n, 0.5)), fe.score_onset_frames(on)
+    heard = on + 0.5
+    heard[8] += 0.12
+    got = a.rate(contour, score, onsets, heard, on).ratings
+    want = fe.build_input(contour, score, onsets, with_distmat=False, note_onsets_s=heard, note_rule="pulses",
+                          score_onsets_s=on)
+    assert list(got.values()) == pytest.approx(list(a.rate_inputs([want])[0]), abs=1e-6)
+    assert predict.input_options({}, heard, on) == {}

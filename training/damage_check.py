@@ -114,10 +114,19 @@ def make(n: int, out: Path, seed: int = 0, max_swing: float = 0.08, pauses_per_m
         print(f"{made}/{n} takes, {time.perf_counter() - t0:.0f} s", flush=True)
 
 
-def evaluate(model, data: Path, aligner_onsets: bool = False) -> dict:
+def _input_options(note_onsets: str, onsets_s: np.ndarray, score_onsets_s: np.ndarray) -> dict:
+    """build_input's options for a network trained with `training.train --note-onsets note_onsets`."""
+    if note_onsets == "dtw":
+        return {}
+    return {"note_onsets_s": onsets_s, "note_rule": "pulses" if note_onsets == "aligner_pulses" else "grids",
+            "score_onsets_s": score_onsets_s}
+
+
+def evaluate(model, data: Path, note_onsets: str = "dtw") -> dict:
     """Per damage kind: pairs, how many `model` (a network from musicdesk.assess.models, in eval mode;
     None: the rule-based ratings of musicdesk's report) rates lower on the criterion the damage touches,
-    the mean drop."""
+    the mean drop. `note_onsets`: how the network's note_timing was made in training (its weights'
+    info "note_onsets")."""
     from musicdesk.assess.features import build_input, score_onset_frames
     from musicdesk.assess.models import CRITERIA
     from musicdesk.assess.predict import rate_inputs
@@ -132,10 +141,10 @@ def evaluate(model, data: Path, aligner_onsets: bool = False) -> dict:
         else:
             with_dm = "distmat" in model.uses
             onsets = score_onset_frames(z["score_notes"][:, 1]) if "score_notes" in z else None
-            if aligner_onsets and any(f"{v}_onsets" not in z for v in versions):
+            if note_onsets != "dtw" and any(f"{v}_onsets" not in z for v in versions):
                 raise SystemExit(f"{f} has no aligner onsets: remake the check with `damage_check make`.")
             inputs = [build_input(z[f"{v}_contour"], z["score_midi"], onsets, with_distmat=with_dm,
-                                  note_onsets_s=z[f"{v}_onsets"] if aligner_onsets else None) for v in versions]
+                                  **_input_options(note_onsets, z[f"{v}_onsets"], z["score_notes"][:, 1])) for v in versions]
             rated = dict(zip(versions, rate_inputs(model, inputs)[0]))
         for kind, crit in CHECKS.items():
             if kind not in rated:
@@ -222,7 +231,7 @@ def main(argv=None) -> int:
         from musicdesk.assess.weights import load
 
         model, info = (None, {}) if a.model == "rule_based" else load(a.model, a.weights, aligner_onsets_ok=True)
-        res = evaluate(model if model is None else model.eval(), Path(a.data), info.get("note_onsets") == "aligner")
+        res = evaluate(model if model is None else model.eval(), Path(a.data), info.get("note_onsets", "dtw"))
         if a.weights is None:   # the shipped weights: kept for the model cards, per check (its folder)
             out = ROOT / "training" / "results" / "damage_check.json"
             table = json.loads(out.read_text()) if out.exists() else {}

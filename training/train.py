@@ -70,10 +70,12 @@ def load_split(data: Path, split: str, with_distmat: bool, limit: int | None = N
         for f in files:
             z = np.load(f)
             onsets = score_onset_frames(z["score_notes"][:, 1]) if "score_notes" in z.files else None
-            if note_onsets == "aligner" and "note_onsets_s" not in z.files:
+            if note_onsets != "dtw" and "note_onsets_s" not in z.files:
                 raise SystemExit(f"{f} has no aligner onsets: remake the data with `python -m training.make_data`.")
             inp = build_input(z["contour_midi"], z["score_midi"], onsets, with_distmat=False,
-                              note_onsets_s=z["note_onsets_s"] if note_onsets == "aligner" else None)
+                              note_onsets_s=z["note_onsets_s"] if note_onsets != "dtw" else None,
+                              note_rule="pulses" if note_onsets == "aligner_pulses" else "grids",
+                              score_onsets_s=z["score_notes"][:, 1] if "score_notes" in z.files else None)
             contours.append(inp.contour_midi)
             aligned.append(inp.aligned_score_midi)
             timing.append(inp.timing_s)
@@ -232,8 +234,13 @@ def main(argv=None) -> int:
     ap.add_argument("--separate", nargs="+", default=None, choices=list(DELTA_FEATURE_NAMES),
                     help="siconvnet_delta's input channels that get an encoder of their own "
                          "(default: musicdesk.assess.features.DELTA_SEPARATE)")
-    ap.add_argument("--note-onsets", choices=["dtw", "aligner"], default="dtw",
-                    help="note_timing from the DTW path's note starts, or from musicdesk's aligner's onsets")
+    ap.add_argument("--note-onsets", choices=["dtw", "aligner", "aligner_pulses"], default="dtw",
+                    help="note_timing from the DTW path's note starts, from musicdesk's aligner's onsets "
+                         "(judged against the grids of their neighbours), or from the aligner's onsets judged "
+                         "by the report's pulse rule (aligner_pulses; the app can feed both dtw and aligner_pulses)")
+    ap.add_argument("--timing-term", action="store_true",
+                    help="siconvnet_delta: the rhythm output falls with note_timing's share through a weight that "
+                         "cannot turn positive (musicdesk.assess.models.note_timing_share)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -250,7 +257,8 @@ def main(argv=None) -> int:
                                 lr=args.lr, batch_size=args.batch_size, chunk=args.chunk,
                                 max_steps=args.max_steps, optimizer=args.optimizer, log=lambda m: print(m, flush=True),
                                 model_options={k: v for k, v in (("features", args.features),
-                                                                  ("separate", args.separate)) if v is not None})
+                                                                  ("separate", args.separate)) if v is not None}
+                                | ({"timing_term": True} if args.timing_term else {}))
         vr2, tr2 = r2(va.labels, predict(model, va)), r2(te.labels, predict(model, te))
         runs.append({"seed": seed, "val_r2": dict(zip(CRITERIA, map(float, vr2))),
                      "test_r2": dict(zip(CRITERIA, map(float, tr2))),
@@ -268,7 +276,7 @@ def main(argv=None) -> int:
         "rule_based_test_r2": dict(zip(CRITERIA, map(float, r2(te.labels, te.rule)))),
         "n_takes": {"train": len(tr.inputs), "val": len(va.inputs), "test": len(te.inputs)},
         "settings": {k: getattr(args, k) for k in ("epochs", "patience", "optimizer", "lr", "batch_size", "chunk", "max_steps",
-                                                    "limit", "features", "separate", "note_onsets")},
+                                                    "limit", "features", "separate", "note_onsets", "timing_term")},
         "command": "python -m training.train " + " ".join(sys.argv[1:] if argv is None else argv),
         "date": _dt.date.today().isoformat(), "torch": torch.__version__, "runs": runs,
     }
@@ -277,9 +285,10 @@ def main(argv=None) -> int:
     W.save(best_model, out, args.model, {k: summary[k] for k in
                                           ("criteria", "shipped_seed", "test_r2_shipped", "date", "command")}
            | {"chunk_frames": args.chunk, "frame_hop_s": 5 * 128 / 22050.0}
-           | ({"note_onsets": "aligner"} if args.note_onsets == "aligner" else {})
+           | ({"note_onsets": args.note_onsets} if args.note_onsets != "dtw" else {})
            | ({"delta_features": list(best_model.features), "delta_separate": list(best_model.separate)}
-              if hasattr(best_model, "features") else {}))
+              if hasattr(best_model, "features") else {})
+           | ({"delta_timing_term": True} if getattr(best_model, "timing_term", False) else {}))
     res = Path(args.results) if args.results else RESULTS_DIR / f"{args.model}.json"
     res.parent.mkdir(parents=True, exist_ok=True)
     res.write_text(json.dumps(summary, indent=1))

@@ -25,6 +25,10 @@ DISTMAT_SIZE = 600                # DistMatNet's input is DISTMAT_SIZE x DISTMAT
 MIN_FRAMES = 241                  # shortest input the 4-layer contour encoder accepts (kernel 7, stride 3)
 
 
+PULSE_SLACK_MS = 50.0  # note_pulse_frames: a note with a pulse on one side only counts beyond this (the report's)
+TERM_NOTE_S = 0.25    # SIConvNet-Delta's timing term: a note this far off its neighbours' grids counts in full
+                      # (the rubric's 250 ms; musicdesk.assess.models.note_timing_share)
+
 def contour_frames(times_s: np.ndarray, midi: np.ndarray, duration_s: float) -> np.ndarray:
     """Resample a pitch contour to the FRAME_HOP_S grid by nearest frame.
 
@@ -236,11 +240,52 @@ def note_timing_frames(score_index: np.ndarray, onset_frames: np.ndarray, perf_m
     return _per_frame(err, np.maximum.accumulate(np.clip(p, 0, len(perf_midi))), len(perf_midi))
 
 
+def note_pulse_frames(score_index: np.ndarray, onset_frames: np.ndarray, perf_midi: np.ndarray,
+                      note_onsets_s: np.ndarray, trim_frames: int, score_onsets_s: np.ndarray | None = None
+                      ) -> np.ndarray:
+    """note_timing from musicdesk's aligner's onsets (s; NaN: not found), judged as the report judges
+    them: each onset against the player's pulse on both sides (musicdesk.feedback.pulse_errors_ms,
+    three notes a side, holds and breaths ending phrases), per performance frame (s); a note the aligner
+    did not find counts 0 and is no anchor for the others. The score's positions are `score_onsets_s`
+    (the score's own note onsets, s) where given, else its onset frames, whose rounding to 29 ms
+    frames moves a pulse by up to 15 ms."""
+    from musicdesk.feedback import pulse_errors_ms
+
+    t = np.asarray(note_onsets_s, dtype=np.float64)
+    f = np.asarray(onset_frames, dtype=np.float64)
+    pos = f if score_onsets_s is None or len(score_onsets_s) != len(f) else np.asarray(score_onsets_s, dtype=np.float64)
+    ok = np.isfinite(t)
+    err = np.zeros(len(t))
+    if ok.sum() >= 3:
+        e = pulse_errors_ms(pos[ok], t[ok], 3, one_sided_slack_ms=PULSE_SLACK_MS) / 1000.0
+        err[ok] = np.nan_to_num(e)
+    err = np.clip(err, -NOTE_CLIP_S, NOTE_CLIP_S)
+    starts = fill_missing_starts(aligned_starts(t, trim_frames, len(perf_midi)), f)
+    if not np.isfinite(starts).all():
+        starts = note_starts(score_index, np.asarray(onset_frames, dtype=np.int64), perf_midi)
+    return _per_frame(err, np.maximum.accumulate(np.clip(starts, 0, len(perf_midi))), len(perf_midi))
+
+
 def aligned_starts(note_onsets_s: np.ndarray, trim_frames: int, n_frames: int) -> np.ndarray:
     """The performance frames (of the trimmed take, see `trim_silence`) of the note onsets musicdesk's
     aligner found (s from the start of the take; NaN where none), NaN kept."""
     st = np.asarray(note_onsets_s, dtype=np.float64) / FRAME_HOP_S - trim_frames
     return np.where(np.isfinite(st), np.clip(np.round(st), 0, max(0, n_frames - 1)), np.nan)
+
+
+def fill_missing_starts(starts: np.ndarray, onset_frames: np.ndarray) -> np.ndarray:
+    """`starts` (performance frames, NaN where the aligner found no onset) with each missing note placed
+    between the found notes around it, in proportion to its score position: a note the aligner did not
+    find is then on its neighbours' pulse (timing error 0), instead of where the DTW path, which cannot
+    tell repeated notes apart, starts it. All missing: unchanged (the path's starts are used)."""
+    st = np.asarray(starts, dtype=np.float64)
+    ok = np.isfinite(st)
+    if ok.all() or not ok.any():
+        return st
+    f = np.asarray(onset_frames, dtype=np.float64)
+    out = st.copy()
+    out[~ok] = np.round(np.interp(f[~ok], f[ok], st[ok]))
+    return out
 
 
 def voicing_mismatch(contour_midi: np.ndarray, aligned_score_midi: np.ndarray) -> np.ndarray:
@@ -259,9 +304,10 @@ def delta_channels(inp: "AssessInput", features: Sequence[str] | None = None) ->
     - timing: the timing deviation from the take's own steady tempo in seconds (`timing_deviation_s`);
     - local_timing: its note-level part (`local_timing_s`);
     - voicing: silence where a note is expected and sound in rests (`voicing_mismatch`);
-    - note_timing: each note's onset against the grids of its neighbours on both sides, which holds
-      and pauses leave alone (`note_onset_errors_s`; the input carries it), the onsets from the DTW
-      path or, for networks trained so, from musicdesk's aligner (`build_input`'s `note_onsets_s`).
+    - note_timing: each note's onset against its neighbours on both sides, which holds and pauses
+      leave alone (the input carries it): the DTW path's note starts against their grids
+      (`note_onset_errors_s`, the shipped network's), or, for networks trained so, musicdesk's
+      aligner's onsets against the player's pulse as the report judges them (`note_pulse_frames`).
     """
     c, s = inp.contour_midi, inp.aligned_score_midi
     t = inp.timing_s if inp.timing_s is not None else np.zeros(len(c), dtype=np.float32)
@@ -317,14 +363,17 @@ def _trim_bounds(perf_midi: np.ndarray, pad_frames: int = 3) -> tuple[int, int]:
 
 
 def build_input(perf_midi: np.ndarray, score_midi: np.ndarray, onset_frames: np.ndarray | None = None,
-                with_distmat: bool = True, note_onsets_s: np.ndarray | None = None) -> AssessInput:
+                with_distmat: bool = True, note_onsets_s: np.ndarray | None = None,
+                note_rule: str = "grids", score_onsets_s: np.ndarray | None = None) -> AssessInput:
     """Everything the networks need, from the contour and score frames (see `contour_frames`,
     `score_frames`) and the score's note onsets (`score_onset_frames`; without them, where the score
     frames change pitch). Leading and trailing silence of the take is dropped first.
 
     `note_onsets_s`: each score note's onset as musicdesk's aligner placed it (s; NaN: not found), for
-    networks trained on them (weights info "note_onsets": "aligner"): note_timing then judges those
-    onsets instead of the DTW path's note starts (29 ms frames, blind to repeated notes)."""
+    networks trained on them (weights info "note_onsets"): note_timing then judges those onsets instead
+    of the DTW path's note starts (29 ms frames, blind to repeated notes). `note_rule`: "grids"
+    (`note_onset_errors_s`) or "pulses" (`note_pulse_frames`, the report's pulse rule, at the score's
+    own onsets `score_onsets_s`, s; without aligner onsets the path's note starts stand in)."""
     perf_all = np.asarray(perf_midi, dtype=np.float32)
     a, b = _trim_bounds(perf_all)
     perf = perf_all[a:b]
@@ -334,7 +383,15 @@ def build_input(perf_midi: np.ndarray, score_midi: np.ndarray, onset_frames: np.
     dm = distance_image(perf, score) if with_distmat else None
     onsets = onsets_from_score_frames(score) if onset_frames is None else np.asarray(onset_frames)
     starts = None
-    if note_onsets_s is not None and len(note_onsets_s) == len(onsets):
+    have = note_onsets_s is not None and len(note_onsets_s) == len(onsets)
+    if note_rule == "pulses":
+        if have:
+            t = np.asarray(note_onsets_s, dtype=np.float64) - a * FRAME_HOP_S
+        else:   # no aligner: the DTW path's note starts stand in
+            t = note_starts(idx, np.asarray(onsets, dtype=np.int64), perf).astype(np.float64) * FRAME_HOP_S
+        nt = note_pulse_frames(idx, onsets, perf, t, 0, score_onsets_s)
+        return AssessInput(perf, aligned.astype(np.float32), dm, timing_deviation_s(idx, perf), nt)
+    if have:
         starts = aligned_starts(note_onsets_s, a, len(perf))
     return AssessInput(perf, aligned.astype(np.float32), dm, timing_deviation_s(idx, perf),
                        note_timing_frames(idx, onsets, perf, starts))

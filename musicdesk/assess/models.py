@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from musicdesk.assess import CRITERIA, DISPLAY_NAMES  # noqa: F401  (re-exported)
 from musicdesk.assess.features import (DELTA_FEATURE_NAMES, DELTA_FEATURES, DELTA_SEPARATE, DISTMAT_SIZE,  # noqa: F401
-                                       MIN_FRAMES)
+                                       MIN_FRAMES, TERM_NOTE_S)
 
 
 
@@ -93,11 +93,13 @@ class SIConvNetDelta(_EncoderNet):
     uses = ("delta",)
 
     def __init__(self, features: tuple[str, ...] | list[str] = DELTA_FEATURES, n_out: int = len(CRITERIA),
-                 separate: tuple[str, ...] | list[str] | None = None):
+                 separate: tuple[str, ...] | list[str] | None = None, timing_term: bool = False):
         """`separate`: input channels that get an encoder of their own (default: those of DELTA_SEPARATE
         among `features`); its pooled features join the main encoder's before the outputs, so what
         they see adds to the outputs' logits instead of mixing with the other channels inside one
-        encoder."""
+        encoder. `timing_term`: the rhythm logit also falls with `note_timing_share` through a learnt
+        weight that cannot turn positive (a design option, not the shipped network's: training/README.md,
+        fifth round); the share is the embedding's last feature."""
         if separate is None:
             separate = [f for f in DELTA_SEPARATE if f in features]
             separate = separate if len(separate) < len(features) else []
@@ -115,12 +117,41 @@ class SIConvNetDelta(_EncoderNet):
         if self._sep:
             self.enc_sep = ContourEncoder(len(self._sep))
             self.head = nn.Linear(self.enc.out_features + self.enc_sep.out_features, n_out)
+        self.timing_term = bool(timing_term)
+        if self.timing_term:
+            if "note_timing" not in self.features:
+                raise ValueError("SIConvNet-Delta: the timing term needs the note_timing input.")
+            self._nt = self.features.index("note_timing")
+            # softplus(term_w): how much the rhythm logit falls per unit of `note_timing_share`
+            self.term_w = nn.Parameter(torch.tensor(TERM_W_INIT))
 
     def embed(self, *inputs: torch.Tensor) -> torch.Tensor:
         x = torch.cat(inputs, dim=1)
         if not self._sep:
-            return self.enc(x)
-        return torch.cat([self.enc(x[:, self._main]), self.enc_sep(x[:, self._sep])], dim=1)
+            e = self.enc(x)
+        else:
+            e = torch.cat([self.enc(x[:, self._main]), self.enc_sep(x[:, self._sep])], dim=1)
+        if self.timing_term:
+            e = torch.cat([e, note_timing_share(x[:, self._nt])[:, None]], dim=1)
+        return e
+
+    def readout(self, e: torch.Tensor) -> torch.Tensor:
+        if not self.timing_term:
+            return torch.sigmoid(self.head(e))
+        z = self.head(e[:, :-1])
+        r = CRITERIA.index("rhythmic_accuracy")
+        z = torch.cat([z[:, :r], z[:, r:r + 1] - F.softplus(self.term_w) * e[:, -1:], z[:, r + 1:]], dim=1)
+        return torch.sigmoid(z)
+
+
+TERM_W_INIT = 4.0      # softplus(4) ~ 4: near the rubric's slope at a rhythm rating of 0.8 (0.7 / (0.8 * 0.2))
+
+
+def note_timing_share(nt: torch.Tensor) -> torch.Tensor:
+    """(B, T) note_timing (s) -> (B,): the mean over frames of |error| / TERM_NOTE_S, capped at 1. The
+    rhythm output falls with it through a weight that cannot turn positive, so that a note moved off
+    its neighbours' grids lowers the rating, whatever the rest of the network makes of it."""
+    return (nt.abs() / TERM_NOTE_S).clamp(max=1.0).mean(dim=1)
 
 
 class JointEmbedNet(nn.Module):

@@ -79,6 +79,8 @@ class NumpyNet:
         self.enc_sep = _Encoder(state, "enc_sep") if self._sep else None
         self.head_w = state["head.weight"].astype(np.float32)
         self.head_b = state["head.bias"].astype(np.float32)
+        # SIConvNet-Delta's timing term (musicdesk.assess.models.SIConvNetDelta, timing_term=True)
+        self.term_w = float(np.logaddexp(0.0, state["term_w"])) if "term_w" in state else None
         n_in = len(self._main) if self.features else len(self.uses)
         if self.enc.in_channels != n_in or (self.enc_sep and self.enc_sep.in_channels != len(self._sep)):
             raise ValueError("the weights' input channels do not match the network's inputs")
@@ -89,12 +91,25 @@ class NumpyNet:
             return self.enc(np.concatenate([batch[k] for k in self.uses], axis=1))
         x = batch["delta"]
         if self.enc_sep is None:
-            return self.enc(x)
-        return np.concatenate([self.enc(x[:, self._main]), self.enc_sep(x[:, self._sep])], axis=1)
+            e = self.enc(x)
+        else:
+            e = np.concatenate([self.enc(x[:, self._main]), self.enc_sep(x[:, self._sep])], axis=1)
+        if self.term_w is not None:
+            from musicdesk.assess.features import TERM_NOTE_S
+            nt = x[:, self.features.index("note_timing")]
+            share = np.minimum(np.abs(nt) / TERM_NOTE_S, 1.0).mean(axis=1)
+            e = np.concatenate([e, share[:, None]], axis=1).astype(np.float32)
+        return e
 
     def readout(self, e: np.ndarray) -> np.ndarray:
-        """(B, n_criteria) ratings from `embed`'s features (the linear units and a sigmoid)."""
-        z = e @ self.head_w.T + self.head_b
+        """(B, n_criteria) ratings from `embed`'s features (the linear units and a sigmoid; SIConvNet-Delta's
+        timing term taken off the rhythm unit)."""
+        if self.term_w is None:
+            z = e @ self.head_w.T + self.head_b
+        else:
+            from musicdesk.assess import CRITERIA
+            z = e[:, :-1] @ self.head_w.T + self.head_b
+            z[:, CRITERIA.index("rhythmic_accuracy")] -= self.term_w * e[:, -1]
         return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
 

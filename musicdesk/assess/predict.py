@@ -217,12 +217,14 @@ class Assessor:
         """(len(inputs), n_criteria) ratings in [0, 1] (see `rate_inputs`)."""
         return rate_inputs(self.model, inputs, self.device)[0]
 
-    def rate(self, perf_midi: np.ndarray, score_midi: np.ndarray, onset_frames: np.ndarray | None = None
-             ) -> Assessment:
+    def rate(self, perf_midi: np.ndarray, score_midi: np.ndarray, onset_frames: np.ndarray | None = None,
+             note_onsets_s: np.ndarray | None = None, score_onsets_s: np.ndarray | None = None) -> Assessment:
         """Ratings of one take from its contour frames, score frames and the score's onset frames (see
-        musicdesk.assess.features and `take_frames`)."""
+        musicdesk.assess.features and `take_frames`), and, for networks that judge them, the aligner's
+        note onsets (`aligned_onsets_s`) and the score's own (s)."""
         t = time.perf_counter()
-        inp = build_input(perf_midi, score_midi, onset_frames, with_distmat="distmat" in self.model.uses)
+        inp = build_input(perf_midi, score_midi, onset_frames, with_distmat="distmat" in self.model.uses,
+                          **input_options(self.info, note_onsets_s, score_onsets_s))
         vals, emb = rate_inputs(self.model, [inp], self.device)
         return Assessment(self.display_name, self.device_name, dict(zip(self.criteria, map(float, vals[0]))),
                           time.perf_counter() - t, emb[0], self.weights_id)
@@ -246,6 +248,28 @@ class NumpyAssessor(Assessor):
     @property
     def device_name(self) -> str:
         return "cpu"
+
+
+def input_options(info: dict, note_onsets_s: np.ndarray | None, score_onsets_s: np.ndarray | None = None) -> dict:
+    """`build_input`'s options for a network with weights `info`: networks trained on the aligner's
+    onsets (info "note_onsets": "aligner_pulses") get them (s), judged against the player's pulse at
+    the score's own onsets (s); without them (None) the DTW path's note starts and the score's onset
+    frames stand in, judged the same way."""
+    if info.get("note_onsets", "dtw") == "aligner_pulses":
+        return {"note_onsets_s": note_onsets_s, "note_rule": "pulses", "score_onsets_s": score_onsets_s}
+    return {}
+
+
+def aligned_onsets_s(alignment) -> np.ndarray:
+    """Each score note's onset as musicdesk's aligner placed it (s; NaN where not found)."""
+    from musicdesk.feedback import onsets_s
+
+    return onsets_s(alignment.notes)
+
+
+def score_onsets_s(score) -> np.ndarray:
+    """The score's note onsets (s, at its written tempo): where the pulse rule places each note."""
+    return np.array([n.onset_s for n in score.notes], dtype=np.float64)
 
 
 def take_frames(score, contour) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -308,6 +332,8 @@ def assessor(name: str = DEFAULT_MODEL, device: str | None = None) -> Assessor:
         return _CACHE[key]
 
 
-def assess(score, contour, model: str = DEFAULT_MODEL, device: str | None = None) -> Assessment:
-    """The network's ratings of a take of `score`, from its pitch contour (as the analysis refined it)."""
-    return assessor(model, device).rate(*take_frames(score, contour))
+def assess(score, contour, model: str = DEFAULT_MODEL, device: str | None = None, alignment=None) -> Assessment:
+    """The network's ratings of a take of `score`, from its pitch contour (as the analysis refined it)
+    and its alignment (musicdesk.align.Alignment: the note onsets, for networks that judge them)."""
+    onsets = aligned_onsets_s(alignment) if alignment is not None else None
+    return assessor(model, device).rate(*take_frames(score, contour), onsets, score_onsets_s(score))

@@ -48,25 +48,29 @@ class NetworkProcess:
         except OSError:
             self._proc = None
 
-    def rate(self, perf_midi: np.ndarray, score_midi: np.ndarray, onset_frames: np.ndarray | None = None):
+    def rate(self, perf_midi: np.ndarray, score_midi: np.ndarray, onset_frames: np.ndarray | None = None,
+             note_onsets_s: np.ndarray | None = None, score_onsets_s: np.ndarray | None = None):
         """As Assessor.rate: the network's Assessment of one take from its contour frames, score frames
-        and score onset frames (musicdesk.assess.predict.take_frames)."""
+        and score onset frames (musicdesk.assess.predict.take_frames), and the aligner's note onsets."""
         with self._lock:
             if self._local is None:
-                result = self._rate_in_child(perf_midi, score_midi, onset_frames)
+                result = self._rate_in_child(perf_midi, score_midi, onset_frames, note_onsets_s, score_onsets_s)
                 if result is not None:
                     return result
                 self._fall_back()
-        return self._local.rate(perf_midi, score_midi, onset_frames)
+        return self._local.rate(perf_midi, score_midi, onset_frames, note_onsets_s, score_onsets_s)
 
-    def _rate_in_child(self, perf_midi, score_midi, onset_frames):
+    def _rate_in_child(self, perf_midi, score_midi, onset_frames, note_onsets_s=None, score_onsets_s=None):
         """The child's Assessment, or None if the child is not there or failed."""
-        from musicdesk.assess.predict import Assessment
+        from musicdesk.assess.predict import Assessment, input_options
 
         if self._proc is None:
             return None
         t = time.perf_counter()
-        inp = build_input(perf_midi, score_midi, onset_frames, with_distmat=False)
+        # built while the child loads, for the shipped kind of network (note_timing from the DTW path);
+        # built again if the child's weights judge the aligner's onsets
+        guess = input_options({}, note_onsets_s, score_onsets_s)
+        inp = build_input(perf_midi, score_midi, onset_frames, with_distmat=False, **guess)
         hello = self._read_hello()
         if hello.get("model_error"):
             from musicdesk.assess.weights import ModelError
@@ -74,6 +78,9 @@ class NetworkProcess:
             raise ModelError(hello["model_error"])
         if not hello.get("ok"):
             return None
+        opts = input_options(hello.get("info", {}), note_onsets_s, score_onsets_s)
+        if opts.get("note_rule") != guess.get("note_rule"):
+            inp = build_input(perf_midi, score_midi, onset_frames, with_distmat=False, **opts)
         if "distmat" in hello["uses"]:   # as build_input(with_distmat=True) would
             inp = replace(inp, distmat=distance_image(inp.contour_midi, score_midi))
         reply = self._ask(inp)
@@ -150,7 +157,8 @@ def _child(name: str, device: str | None) -> None:
         send({"ok": False})
         return
     send({"ok": True, "display_name": a.display_name, "device": a.device.type, "criteria": tuple(a.criteria),
-          "uses": tuple(a.model.uses), "weights_id": a.weights_id})
+          "uses": tuple(a.model.uses), "weights_id": a.weights_id,
+          "info": {k: v for k, v in a.info.items() if k == "note_onsets"}})
     while True:
         try:
             x = pickle.load(inp)

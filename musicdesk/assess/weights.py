@@ -18,6 +18,11 @@ class ModelError(RuntimeError):
     """Weights are missing or do not fit the network; the message says what to do."""
 
 
+# the ways of making note_timing the app knows (musicdesk.assess.predict.input_options): the DTW path's
+# note starts, or the aligner's onsets judged against the player's pulse (training.train --note-onsets)
+APP_NOTE_ONSETS = ("dtw", "aligner_pulses")
+
+
 def models_dir() -> Path:
     """Where shipped weights live (MUSICDESK_MODELS_DIR overrides, for tests and packaging)."""
     return Path(os.environ.get("MUSICDESK_MODELS_DIR") or MODELS_DIR)
@@ -90,7 +95,7 @@ def load(name: str, path: str | os.PathLike | None = None, aligner_onsets_ok: bo
     p = Path(path) if path is not None else weights_path(name)
     state, info = read_weights(p, name, aligner_onsets_ok)
     try:
-        opts = {k: info[f"delta_{k}"] for k in ("features", "separate") if f"delta_{k}" in info}
+        opts = {k: info[f"delta_{k}"] for k in ("features", "separate", "timing_term") if f"delta_{k}" in info}
         model = build(name, **opts)
         model.load_state_dict(state, strict=True)
     except (RuntimeError, ValueError, TypeError) as exc:
@@ -105,8 +110,8 @@ def read_weights(p: Path, name: str, aligner_onsets_ok: bool = False, framework:
     info with the file's fingerprint (`weights_id`, computed from the file, never stored in it)."""
     state, info = read_safetensors(p, name, f"python -m training.train --model {name}", framework)
     info["weights_id"] = weights_id(p)
-    if info.get("note_onsets", "dtw") != "dtw" and not aligner_onsets_ok:
-        raise ModelError(f"The weights in {p} were trained on the aligner's note onsets (training.train "
-                         "--note-onsets aligner), which the app does not pass to the networks; retrain them "
+    if info.get("note_onsets", "dtw") not in APP_NOTE_ONSETS and not aligner_onsets_ok:
+        raise ModelError(f"The weights in {p} were trained with note_timing made another way (training.train "
+                         f"--note-onsets {info['note_onsets']}) than the app makes it; retrain them "
                          f"with `python -m training.train --model {name}`.")
     return state, info
