@@ -92,13 +92,13 @@ def card(name: str) -> str:
         L.append("")
     dc_file = ROOT / "training" / "results" / "damage_check.json"
     checks = json.loads(dc_file.read_text()) if dc_file.exists() else {}
-    for folder, (what, opts) in DAMAGE_CHECKS.items():
+    for folder, (what, opts, takes) in DAMAGE_CHECKS.items():
         dc = checks.get(folder, {}).get(name)
         if not dc:
             continue
         n_takes = max(v["pairs"] for v in dc.values())
         L += [f"Synthetic damage check, {what} (`python -m training.damage_check eval --model {name}{opts}`; "
-              f"{n_takes} clean takes of validation melodies, each damaged as in the Bach10 checks (bench_assess; "
+              f"{n_takes} {takes}, each damaged as in the Bach10 checks (bench_assess; "
               "moved_late and moved_early: bench_timing's four notes moved 120 ms); what network designs are "
               "chosen on): the damaged take rated lower:", "", "| damage | criterion | rated lower |",
               "| --- | --- | --- |"]
@@ -121,9 +121,12 @@ def card(name: str) -> str:
 TABLE_START, TABLE_END = "<!-- assess-table -->", "<!-- /assess-table -->"
 # the synthetic damage checks (training/damage_check.py): folder -> (what the clean player does, eval options)
 DAMAGE_CHECKS = {
-    "damage_val": ("clean players with mild rubato", ""),
+    "damage_val": ("clean players with mild rubato", "", "clean takes of validation melodies"),
     "damage_val_holds": ("clean players who hold every phrase end 0.2-1.2 s (like a chorale's fermatas)",
-                         " --data training/cache/damage_val_holds"),
+                         " --data training/cache/damage_val_holds", "clean takes of validation melodies"),
+    "damage_val_chorales": ("chorale players (fermatas held, ritardandi into them; the moved notes only)",
+                            " --data training/cache/damage_val_chorales",
+                            "parts of music21 chorales (none of Bach10's), played clean"),
 }
 ORDER = ["siconvnet_delta", "siconvnet", "jointembednet", "distmatnet", "pcconvnet"]
 ROLE = {"siconvnet_delta": "default, ours", "pcconvnet": "reference, no score"}
