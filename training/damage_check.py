@@ -118,14 +118,6 @@ def make(n: int, out: Path, seed: int = 0, max_swing: float = 0.08, pauses_per_m
         print(f"{made}/{n} takes, {time.perf_counter() - t0:.0f} s", flush=True)
 
 
-def _input_options(note_onsets: str, onsets_s: np.ndarray, score_onsets_s: np.ndarray) -> dict:
-    """build_input's options for a network trained with `training.train --note-onsets note_onsets`."""
-    if note_onsets == "dtw":
-        return {}
-    return {"note_onsets_s": onsets_s, "note_rule": "pulses" if note_onsets == "aligner_pulses" else "grids",
-            "score_onsets_s": score_onsets_s}
-
-
 def make_chorales(n: int, out: Path, seed: int = 2) -> None:
     """The moved-note check on chorale players (training/chorale_player.py: music21 chorales, none of
     Bach10's; fermatas held, ritardandi into them, breaths): each part played clean and with four notes
@@ -175,7 +167,7 @@ def evaluate(model, data: Path, note_onsets: str = "dtw") -> dict:
     info "note_onsets")."""
     from musicdesk.assess.features import build_input, score_onset_frames
     from musicdesk.assess.models import CRITERIA
-    from musicdesk.assess.predict import rate_inputs
+    from musicdesk.assess.predict import input_options, rate_inputs
 
     res = {k: {"pairs": 0, "lower": 0, "drops": []} for k in CHECKS}
     for f in sorted(data.glob("*.npz")):
@@ -190,7 +182,8 @@ def evaluate(model, data: Path, note_onsets: str = "dtw") -> dict:
             if note_onsets != "dtw" and any(f"{v}_onsets" not in z for v in versions):
                 raise SystemExit(f"{f} has no aligner onsets: remake the check with `damage_check make`.")
             inputs = [build_input(z[f"{v}_contour"], z["score_midi"], onsets, with_distmat=with_dm,
-                                  **_input_options(note_onsets, z[f"{v}_onsets"], z["score_notes"][:, 1])) for v in versions]
+                                  **input_options({"note_onsets": note_onsets}, z[f"{v}_onsets"], z["score_notes"][:, 1]))
+                      for v in versions]
             rated = dict(zip(versions, rate_inputs(model, inputs)[0]))
         for kind, crit in CHECKS.items():
             if kind not in rated:

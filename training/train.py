@@ -27,6 +27,7 @@ from musicdesk.assess.features import (DELTA_FEATURE_NAMES, MIDI_SCALE, AssessIn
                                        distance_image, score_onset_frames)
 from musicdesk.assess.models import CRITERIA, MIN_FRAMES, build, run
 from musicdesk.assess import weights as W
+from musicdesk.assess.predict import input_options
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "training" / "results"
@@ -73,9 +74,9 @@ def load_split(data: Path, split: str, with_distmat: bool, limit: int | None = N
             if note_onsets != "dtw" and "note_onsets_s" not in z.files:
                 raise SystemExit(f"{f} has no aligner onsets: remake the data with `python -m training.make_data`.")
             inp = build_input(z["contour_midi"], z["score_midi"], onsets, with_distmat=False,
-                              note_onsets_s=z["note_onsets_s"] if note_onsets != "dtw" else None,
-                              note_rule="pulses" if note_onsets == "aligner_pulses" else "grids",
-                              score_onsets_s=z["score_notes"][:, 1] if "score_notes" in z.files else None)
+                              **input_options({"note_onsets": note_onsets},
+                                              z["note_onsets_s"] if note_onsets != "dtw" else None,
+                                              z["score_notes"][:, 1] if "score_notes" in z.files else None))
             contours.append(inp.contour_midi)
             aligned.append(inp.aligned_score_midi)
             timing.append(inp.timing_s)

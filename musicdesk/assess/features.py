@@ -241,12 +241,12 @@ def note_timing_frames(score_index: np.ndarray, onset_frames: np.ndarray, perf_m
 
 
 def note_pulse_frames(score_index: np.ndarray, onset_frames: np.ndarray, perf_midi: np.ndarray,
-                      note_onsets_s: np.ndarray, trim_frames: int, score_onsets_s: np.ndarray | None = None
-                      ) -> np.ndarray:
-    """note_timing from musicdesk's aligner's onsets (s; NaN: not found), judged as the report judges
-    them: each onset against the player's pulse on both sides (musicdesk.feedback.pulse_errors_ms,
-    three notes a side, holds and breaths ending phrases), per performance frame (s); a note the aligner
-    did not find counts 0 and is no anchor for the others. The score's positions are `score_onsets_s`
+                      note_onsets_s: np.ndarray, score_onsets_s: np.ndarray | None = None) -> np.ndarray:
+    """note_timing from musicdesk's aligner's onsets (s from the start of `perf_midi`, the trimmed
+    take; NaN: not found), judged as the report judges them: each onset against the player's pulse on
+    both sides (musicdesk.feedback.pulse_errors_ms, three notes a side, holds and breaths ending
+    phrases), per performance frame (s); a note the aligner did not find counts 0 and is no anchor for
+    the others. The score's positions are `score_onsets_s`
     (the score's own note onsets, s) where given, else its onset frames, whose rounding to 29 ms
     frames moves a pulse by up to 15 ms."""
     from musicdesk.feedback import pulse_errors_ms
@@ -260,7 +260,7 @@ def note_pulse_frames(score_index: np.ndarray, onset_frames: np.ndarray, perf_mi
         e = pulse_errors_ms(pos[ok], t[ok], 3, one_sided_slack_ms=PULSE_SLACK_MS) / 1000.0
         err[ok] = np.nan_to_num(e)
     err = np.clip(err, -NOTE_CLIP_S, NOTE_CLIP_S)
-    starts = fill_missing_starts(aligned_starts(t, trim_frames, len(perf_midi)), f)
+    starts = fill_missing_starts(aligned_starts(t, 0, len(perf_midi)), f)
     if not np.isfinite(starts).all():
         starts = note_starts(score_index, np.asarray(onset_frames, dtype=np.int64), perf_midi)
     return _per_frame(err, np.maximum.accumulate(np.clip(starts, 0, len(perf_midi))), len(perf_midi))
@@ -275,8 +275,8 @@ def aligned_starts(note_onsets_s: np.ndarray, trim_frames: int, n_frames: int) -
 
 def fill_missing_starts(starts: np.ndarray, onset_frames: np.ndarray) -> np.ndarray:
     """`starts` (performance frames, NaN where the aligner found no onset) with each missing note placed
-    between the found notes around it, in proportion to its score position: a note the aligner did not
-    find is then on its neighbours' pulse (timing error 0), instead of where the DTW path, which cannot
+    between the found notes around it, in proportion to its score position: where `note_pulse_frames`
+    paints such a note's value (0) and ends its neighbour's, instead of where the DTW path, which cannot
     tell repeated notes apart, starts it. All missing: unchanged (the path's starts are used)."""
     st = np.asarray(starts, dtype=np.float64)
     ok = np.isfinite(st)
@@ -389,7 +389,7 @@ def build_input(perf_midi: np.ndarray, score_midi: np.ndarray, onset_frames: np.
             t = np.asarray(note_onsets_s, dtype=np.float64) - a * FRAME_HOP_S
         else:   # no aligner: the DTW path's note starts stand in
             t = note_starts(idx, np.asarray(onsets, dtype=np.int64), perf).astype(np.float64) * FRAME_HOP_S
-        nt = note_pulse_frames(idx, onsets, perf, t, 0, score_onsets_s)
+        nt = note_pulse_frames(idx, onsets, perf, t, score_onsets_s)
         return AssessInput(perf, aligned.astype(np.float32), dm, timing_deviation_s(idx, perf), nt)
     if have:
         starts = aligned_starts(note_onsets_s, a, len(perf))

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from musicdesk.assess import CRITERIA
+from musicdesk.assess.features import TERM_NOTE_S
+
 NUMPY_MODELS = ("pcconvnet", "siconvnet", "siconvnet_delta")
 BN_EPS = 1e-5          # torch.nn.BatchNorm1d's default
 KERNEL, STRIDE = 7, 3  # musicdesk.assess.models.ContourEncoder's
@@ -95,7 +98,6 @@ class NumpyNet:
         else:
             e = np.concatenate([self.enc(x[:, self._main]), self.enc_sep(x[:, self._sep])], axis=1)
         if self.term_w is not None:
-            from musicdesk.assess.features import TERM_NOTE_S
             nt = x[:, self.features.index("note_timing")]
             share = np.minimum(np.abs(nt) / TERM_NOTE_S, 1.0).mean(axis=1)
             e = np.concatenate([e, share[:, None]], axis=1).astype(np.float32)
@@ -107,7 +109,6 @@ class NumpyNet:
         if self.term_w is None:
             z = e @ self.head_w.T + self.head_b
         else:
-            from musicdesk.assess import CRITERIA
             z = e[:, :-1] @ self.head_w.T + self.head_b
             z[:, CRITERIA.index("rhythmic_accuracy")] -= self.term_w * e[:, -1]
         return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)

@@ -251,12 +251,17 @@ class NumpyAssessor(Assessor):
 
 
 def input_options(info: dict, note_onsets_s: np.ndarray | None, score_onsets_s: np.ndarray | None = None) -> dict:
-    """`build_input`'s options for a network with weights `info`: networks trained on the aligner's
-    onsets (info "note_onsets": "aligner_pulses") get them (s), judged against the player's pulse at
-    the score's own onsets (s); without them (None) the DTW path's note starts and the score's onset
-    frames stand in, judged the same way."""
-    if info.get("note_onsets", "dtw") == "aligner_pulses":
+    """`build_input`'s options for a network with weights `info` (its "note_onsets", as training.train
+    made note_timing): networks trained on the aligner's onsets judged by the pulse rule
+    ("aligner_pulses") get them (s), judged against the player's pulse at the score's own onsets (s);
+    without them (None) the DTW path's note starts and the score's onset frames stand in, judged the
+    same way. "aligner" (the onsets against the grids; a design option the app's weights.load refuses)
+    gets the onsets only; "dtw", nothing."""
+    mode = info.get("note_onsets", "dtw")
+    if mode == "aligner_pulses":
         return {"note_onsets_s": note_onsets_s, "note_rule": "pulses", "score_onsets_s": score_onsets_s}
+    if mode == "aligner":
+        return {"note_onsets_s": note_onsets_s}
     return {}
 
 

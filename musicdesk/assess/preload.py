@@ -67,10 +67,9 @@ class NetworkProcess:
         if self._proc is None:
             return None
         t = time.perf_counter()
-        # built while the child loads, for the shipped kind of network (note_timing from the DTW path);
-        # built again if the child's weights judge the aligner's onsets
-        guess = input_options({}, note_onsets_s, score_onsets_s)
-        inp = build_input(perf_midi, score_midi, onset_frames, with_distmat=False, **guess)
+        # built while the child loads, as the shipped network takes it (note_timing from the DTW path);
+        # built again below if the child's weights judge the aligner's onsets
+        inp = build_input(perf_midi, score_midi, onset_frames, with_distmat=False)
         hello = self._read_hello()
         if hello.get("model_error"):
             from musicdesk.assess.weights import ModelError
@@ -79,7 +78,7 @@ class NetworkProcess:
         if not hello.get("ok"):
             return None
         opts = input_options(hello.get("info", {}), note_onsets_s, score_onsets_s)
-        if opts.get("note_rule") != guess.get("note_rule"):
+        if opts:
             inp = build_input(perf_midi, score_midi, onset_frames, with_distmat=False, **opts)
         if "distmat" in hello["uses"]:   # as build_input(with_distmat=True) would
             inp = replace(inp, distmat=distance_image(inp.contour_midi, score_midi))
