@@ -281,6 +281,24 @@ def test_one_take_end_to_end(tmp_path):
     assert make_data.run_job(job) == row  # an existing take is reused, not made again
 
 
+def test_holds_share_gives_players_who_hold_and_leaves_others_as_they_were():
+    """`make_data --holds-share`: a take drawn to hold gets p_phrase_hold in HOLD_P, its other error
+    levels the same as without the option (the draw comes after them)."""
+    from musicdesk.synth import available_soundfonts
+    from training import make_data
+
+    fonts = available_soundfonts()
+    if not fonts:
+        pytest.skip("no soundfont installed")
+    mel = generated_etudes(1, seed=0)[0]
+    mel = replace(mel, midi=mel.midi[:24], onset_beats=mel.onset_beats[:24], duration_beats=mel.duration_beats[:24])
+    plain = make_data.make_take(mel, "test", 123, "oboe", fonts[0])["meta"]["params"]
+    held = make_data.make_take(mel, "test", 123, "oboe", fonts[0], holds_share=1.0)["meta"]["params"]
+    assert plain["p_phrase_hold"] == 0.0
+    assert make_data.HOLD_P[0] <= held["p_phrase_hold"] <= make_data.HOLD_P[1]
+    assert {k: v for k, v in held.items() if k != "p_phrase_hold"} == {k: v for k, v in plain.items() if k != "p_phrase_hold"}
+
+
 # ----------------------------------------------------------------------------------------------------
 # known damage (the Bach10 check and its synthetic twin)
 

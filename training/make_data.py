@@ -2,11 +2,14 @@
 
     python -m training.make_data --out training/cache/fba --n-train 1600 --n-val 200 --n-test 300 --jobs 2
     python -m training.make_data --out training/cache/fba_quick --quick
+    python -m training.make_data --out training/cache/fba_holds --holds-share 0.5   # players who hold phrase ends
 
 Per take: a melody (folk tune or etude of the split), an instrument and a soundfont of the split, a
 tempo; the simulated student plays it (training.student), FluidSynth renders it, a simulated room and
-microphone colour it (training.room), musicdesk's analysis tracks and aligns it. Written per take:
-OUT/<split>/NNNNN.npz with
+microphone colour it (training.room), musicdesk's analysis tracks and aligns it. With `--holds-share S`,
+that share of the takes (drawn per take) is played by a student who holds phrase ends as fermatas
+(`StudentParams.p_phrase_hold` uniform in HOLD_P; holds are not graded), as the Bach10 players do.
+Written per take: OUT/<split>/NNNNN.npz with
 
 - contour_midi  float32 (T,): the analysis pitch contour per FRAME_HOP_S frame (MIDI, 0 = unvoiced)
 - score_midi    float32 (S,): the score the student was asked to play, per frame at its nominal tempo
@@ -26,7 +29,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -91,9 +94,14 @@ def note_onsets_s(alignment) -> np.ndarray:
     return onsets_s(alignment.notes).astype(np.float32)
 
 
-def make_take(melody: Melody, split: str, seed: int, instrument: str, soundfont: str) -> dict | None:
+HOLD_P = (0.3, 1.0)   # with --holds-share: the chance that each phrase end of such a take is held
+
+
+def make_take(melody: Melody, split: str, seed: int, instrument: str, soundfont: str,
+              holds_share: float = 0.0) -> dict | None:
     """One take: returns the arrays to store (see the module docstring) and 'meta' (a dict), or None
-    if the analysis finds the take silent."""
+    if the analysis finds the take silent. `holds_share`: the chance that the player holds phrase ends
+    (drawn after everything else, so 0 leaves every take as it was)."""
     from musicdesk.analysis import AnalysisError, analyze
     from musicdesk.assess.features import contour_frames, score_frames
     from musicdesk.audio import Take
@@ -105,6 +113,8 @@ def make_take(melody: Melody, split: str, seed: int, instrument: str, soundfont:
     tempo = choose_tempo(melody, rng, MIN_SHORT_NOTE_S_BY_INSTRUMENT.get(instrument, MIN_SHORT_NOTE_S))
     mel = fit_to_duration(melody, tempo, *TAKE_S)
     params = sample_params(rng)
+    if holds_share > 0 and rng.random() < holds_share:
+        params = replace(params, p_phrase_hold=float(rng.uniform(*HOLD_P)))
     score, performed, log = play(mel, tempo, (lo, hi), rng, params)
     take = render_notes(performed, program, soundfont=soundfont, tail_s=float(rng.uniform(0.3, 1.0)))
     samples = room(take.samples, take.sr, rng)
@@ -151,6 +161,7 @@ class Job:
     soundfont: str
     seed: int
     path: str
+    holds_share: float = 0.0
 
 
 def melody_pools(max_per_source: int, seed: int, progress=None) -> dict[str, dict[str, list[Melody]]]:
@@ -163,7 +174,7 @@ def melody_pools(max_per_source: int, seed: int, progress=None) -> dict[str, dic
 
 
 def plan(pools: dict[str, dict[str, list[Melody]]], split: str, k: int, seed: int, fonts: list[str],
-         out: Path) -> Job:
+         out: Path, holds_share: float = 0.0) -> Job:
     """Draw take k of `split`: a source (uniformly), a melody of that source, an instrument of the split,
     a soundfont, and the take's own seed; all from (seed, split, k)."""
     rng = np.random.default_rng([seed, _SPLIT_CODE[split], k])
@@ -173,7 +184,8 @@ def plan(pools: dict[str, dict[str, list[Melody]]], split: str, k: int, seed: in
     melody = by_source[source][int(rng.integers(len(by_source[source])))]
     instrument = SPLIT_INSTRUMENTS[split][int(rng.integers(len(SPLIT_INSTRUMENTS[split])))]
     font = fonts[int(rng.integers(len(fonts)))]
-    return Job(split, k, melody, instrument, font, int(rng.integers(2 ** 62)), str(out / split / f"{k:05d}.npz"))
+    return Job(split, k, melody, instrument, font, int(rng.integers(2 ** 62)), str(out / split / f"{k:05d}.npz"),
+               holds_share)
 
 
 def run_job(job: Job) -> dict | None:
@@ -183,7 +195,8 @@ def run_job(job: Job) -> dict | None:
             return _row(job, json.loads(str(z["meta"])), z["labels"], z["rule_ratings"])
     for attempt in range(MAX_ATTEMPTS):
         t0 = time.perf_counter()
-        res = make_take(job.melody, job.split, job.seed + attempt, job.instrument, job.soundfont)
+        res = make_take(job.melody, job.split, job.seed + attempt, job.instrument, job.soundfont,
+                        job.holds_share)
         if res is None:
             continue
         res["meta"]["make_s"] = round(time.perf_counter() - t0, 3)
@@ -259,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (each runs its own FluidSynth)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-per-source", type=int, default=400, help="folk tunes per corpus (and etudes)")
+    ap.add_argument("--holds-share", type=float, default=0.0,
+                    help="share of the takes whose player holds phrase ends (fermatas; not graded)")
     ap.add_argument("--quick", action="store_true", help="tiny sets (8/3/3 takes, 20 tunes per corpus)")
     a = ap.parse_args(argv)
     if a.quick:
@@ -274,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
 
     fonts = soundfonts()
     counts = {"train": a.n_train, "val": a.n_val, "test": a.n_test}
-    jobs = [plan(pools, s, k, a.seed, fonts, out) for s in SPLITS for k in range(counts[s])]
+    jobs = [plan(pools, s, k, a.seed, fonts, out, a.holds_share) for s in SPLITS for k in range(counts[s])]
     for s in SPLITS:
         (out / s).mkdir(parents=True, exist_ok=True)
     rows: dict[str, list[dict]] = {s: [] for s in SPLITS}
@@ -302,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
             for i, (job, row) in enumerate(zip(jobs, pool.imap(run_job, jobs, chunksize=1))):
                 report(i, row, job)
 
-    summary: dict = {"seed": a.seed, "seconds": round(time.perf_counter() - t_start, 1), "failed": failed,
+    summary: dict = {"seed": a.seed, "holds_share": a.holds_share, "seconds": round(time.perf_counter() - t_start, 1), "failed": failed,
                      "instruments": SPLIT_INSTRUMENTS, "soundfonts": [os.path.basename(f) for f in fonts]}
     for s in SPLITS:
         with open(out / s / "index.jsonl", "w") as f:
