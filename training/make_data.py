@@ -88,10 +88,11 @@ def choose_tempo(melody: Melody, rng: np.random.Generator, min_note_s: float = M
 
 
 def note_onsets_s(alignment) -> np.ndarray:
-    """Each score note's onset as the aligner placed it (s; NaN where not found), float32."""
-    from musicdesk.feedback import onsets_s
+    """Each score note's onset as the aligner placed it (s; NaN where not found), float32: what the app
+    gives the networks (musicdesk.assess.predict.aligned_onsets_s), as stored."""
+    from musicdesk.assess.predict import aligned_onsets_s
 
-    return onsets_s(alignment.notes).astype(np.float32)
+    return aligned_onsets_s(alignment).astype(np.float32)
 
 
 HOLD_P = (0.3, 1.0)   # with --holds-share: the chance that each phrase end of such a take is held
@@ -317,8 +318,8 @@ def main(argv: list[str] | None = None) -> int:
             for i, (job, row) in enumerate(zip(jobs, pool.imap(run_job, jobs, chunksize=1))):
                 report(i, row, job)
 
-    summary: dict = {"seed": a.seed, "holds_share": a.holds_share, "seconds": round(time.perf_counter() - t_start, 1), "failed": failed,
-                     "instruments": SPLIT_INSTRUMENTS, "soundfonts": [os.path.basename(f) for f in fonts]}
+    summary: dict = {"seed": a.seed, "holds_share": a.holds_share, "seconds": round(time.perf_counter() - t_start, 1),
+                     "failed": failed, "instruments": SPLIT_INSTRUMENTS, "soundfonts": [os.path.basename(f) for f in fonts]}
     for s in SPLITS:
         with open(out / s / "index.jsonl", "w") as f:
             for row in rows[s]:
