@@ -42,8 +42,9 @@ from musicdesk.analysis import analyze  # noqa: E402
 from musicdesk.assess.features import build_input, local_timing_s  # noqa: E402
 from musicdesk.assess import DEFAULT_MODEL, DISPLAY_NAMES  # noqa: E402
 from musicdesk.assess.models import CRITERIA, MODELS  # noqa: E402
-from musicdesk.assess.predict import (Assessor, aligned_onsets_s, input_options, score_onsets_s,  # noqa: E402
+from musicdesk.assess.predict import (Assessor, aligned_onsets_s, build_inputs, score_onsets_s,  # noqa: E402
                                       take_frames)
+from musicdesk.assess.weights import member_infos  # noqa: E402
 from musicdesk.audio import Take, load_take  # noqa: E402
 from musicdesk.score import load_score  # noqa: E402
 from training.damage import DAMAGES, damage  # noqa: E402
@@ -86,8 +87,11 @@ def synthetic_r2(assessors: dict, data: Path) -> dict:
         res = json.loads(res_file.read_text()) if res_file.exists() else None
         row: dict = {}
         if (data / "test").is_dir():
-            te = load_split(data, "test", name == "distmatnet", note_onsets=a.info.get("note_onsets", "dtw"))
-            pred = a.rate_inputs(te.inputs)
+            modes = [m.get("note_onsets", "dtw") for m in member_infos(a.info)]   # an ensemble: each member's
+            splits = {m: load_split(data, "test", name == "distmatnet", note_onsets=m) for m in dict.fromkeys(modes)}
+            te = splits[modes[0]]
+            pred = a.rate_inputs(te.inputs if "members" not in a.info else
+                                 [tuple(splits[m].inputs[k] for m in modes) for k in range(len(te.inputs))])
             row["shipped_test_r2"] = dict(zip(CRITERIA, map(float, r2(te.labels, pred))))
             row["n_test"] = len(te.inputs)
             out["rule_based"] = {"shipped_test_r2": dict(zip(CRITERIA, map(float, r2(te.labels, te.rule)))),
@@ -124,7 +128,7 @@ def synthetic_damage(assessors: dict, data: Path) -> dict:
 
     if not any(data.glob("*.npz")):
         return {}
-    out = {name: evaluate(a.model, data) for name, a in assessors.items()}
+    out = {name: evaluate(a.model, data, a.info) for name, a in assessors.items()}
     out["rule_based"] = evaluate(None, data)
     spread = {"clean": [], "timing": []}
     for f in sorted(data.glob("*.npz")):
@@ -154,8 +158,8 @@ def bach10_pairs(assessors: dict, quick: bool) -> dict:
                 perf, sc, onsets = take_frames(score, an.contour)
                 out = {"rule_based": dict(an.report.ratings), "_spread": timing_spread(perf, sc, onsets)}
                 for name, a in assessors.items():
-                    inp = build_input(perf, sc, onsets, with_distmat="distmat" in a.model.uses,
-                                      **input_options(a.info, aligned_onsets_s(an.alignment), score_onsets_s(score)))
+                    inp = build_inputs(a.info, perf, sc, onsets, "distmat" in a.model.uses,
+                                       aligned_onsets_s(an.alignment), score_onsets_s(score))
                     out[name] = dict(zip(a.criteria, map(float, a.rate_inputs([inp])[0])))
                 return out
 

@@ -62,12 +62,14 @@ def test_default_network_rates_a_clean_take_above_one_with_many_wrong_notes(scor
 
 
 def test_ratings_are_deterministic_and_batched_like_single(score, takes):
-    from musicdesk.assess.features import build_input
-    from musicdesk.assess.predict import take_frames
+    from musicdesk.assess.predict import aligned_onsets_s, build_inputs, score_onsets_s, take_frames
 
     a = Assessor(DEFAULT_MODEL, "cpu")
-    inputs = [build_input(*take_frames(score, analyze(score, t).contour), with_distmat=False)
-              for t in takes.values()]
+    inputs = []
+    for t in takes.values():
+        an = analyze(score, t)
+        inputs.append(build_inputs(a.info, *take_frames(score, an.contour), False, aligned_onsets_s(an.alignment),
+                                   score_onsets_s(score)))
     both = a.rate_inputs(inputs)
     one = np.stack([a.rate_inputs([x])[0] for x in inputs])
     assert np.allclose(both, one, atol=1e-6)

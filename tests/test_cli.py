@@ -226,12 +226,13 @@ def test_the_command_never_imports_torch_and_rates_as_the_network_in_process(tmp
     assert res.stdout.strip().splitlines()[-1] == "RC 0 False", (res.stdout, res.stderr)
     from musicdesk.analysis import analyze
     from musicdesk.assess import DEFAULT_MODEL
-    from musicdesk.assess.predict import Assessor, take_frames
+    from musicdesk.assess.predict import Assessor, aligned_onsets_s, score_onsets_s, take_frames
     from musicdesk.audio import load_take
 
     score = load_score(example_score_path())
-    contour = analyze(score, load_take(take)).contour
-    local = Assessor(DEFAULT_MODEL).rate(*take_frames(score, contour))
+    an = analyze(score, load_take(take))   # the command gives the network the aligner's onsets too
+    local = Assessor(DEFAULT_MODEL).rate(*take_frames(score, an.contour), aligned_onsets_s(an.alignment),
+                                         score_onsets_s(score))
     got = json.loads(out.read_text())["assessment"]
     assert got["model"] == local.model
     assert got["ratings"] == {k: round(v, 4) for k, v in local.ratings.items()}

@@ -42,6 +42,42 @@ def test_few_step_training_makes_loadable_weights(name, tiny_data, tmp_path):
     assert out.shape == (len(te.inputs), len(CRITERIA)) and np.all((out >= 0) & (out <= 1))
 
 
+
+def test_networks_trained_two_ways_join_into_one_weights_file_the_app_loads(tiny_data, tmp_path):
+    """training/join_networks.py: a member on the DTW path's note starts and one on the aligner's onsets
+    (the rhythm term too), rhythm from both and note accuracy from the first; the joined file rates as
+    its members' weighted mean, and its results file has what the model card reads."""
+    from musicdesk.assess.predict import Assessor, NumpyAssessor
+    from training import join_networks, train
+
+    members = []
+    for i, extra in enumerate(([], ["--note-onsets", "aligner_pulses", "--timing-term"])):
+        w = tmp_path / f"m{i}.safetensors"
+        assert train.main(["--data", str(tiny_data), "--model", "siconvnet_delta", "--seeds", str(i), "--epochs", "1",
+                           "--max-steps", "2", "--batch-size", "3", "--out", str(w),
+                           "--results", str(tmp_path / f"m{i}.json"), *extra]) == 0
+        members.append(str(w))
+    out, res = tmp_path / "joined.safetensors", tmp_path / "joined.json"
+    assert join_networks.main(["--data", str(tiny_data), "--members", *members, "--criterion-members",
+                               "note_accuracy=0", "--out", str(out), "--results", str(res)]) == 0
+    r = json.loads(res.read_text())
+    assert r["criterion_members"] == {"note_accuracy": [0], "rhythmic_accuracy": [0, 1], "intonation": [0, 1]}
+    assert [m["note_onsets"] for m in r["members"]] == ["dtw", "aligner_pulses"]
+    assert all(np.isfinite(r["test_r2_shipped"][c]) for c in CRITERIA)
+    rng = np.random.default_rng(0)
+    perf = 60 + rng.integers(0, 5, 600).astype(np.float32)
+    score = perf.copy()
+    got = Assessor("siconvnet_delta", "cpu", weights=str(out)).rate(perf, score)
+    alone = [Assessor("siconvnet_delta", "cpu", weights=m).rate(perf, score).ratings for m in members]
+    assert got.ratings["note_accuracy"] == pytest.approx(alone[0]["note_accuracy"], abs=1e-6)
+    for c in ("rhythmic_accuracy", "intonation"):
+        assert got.ratings[c] == pytest.approx((alone[0][c] + alone[1][c]) / 2, abs=1e-6)
+    n = NumpyAssessor("siconvnet_delta", weights=str(out)).rate(perf, score)
+    assert max(abs(n.ratings[c] - got.ratings[c]) for c in CRITERIA) < 1e-5
+    with pytest.raises(SystemExit, match="CRITERION"):
+        join_networks.main(["--data", str(tiny_data), "--members", *members, "--criterion-members", "tone=0",
+                            "--out", str(out), "--results", str(res)])
+
 def test_damage_check_makes_takes_with_held_phrase_ends_and_rates_the_pairs(tmp_path):
     """The synthetic twin of the Bach10 check, end to end on one take: clean players who hold their
     phrase ends, each kind of damage, and the shipped default network's verdict per pair."""
@@ -59,7 +95,8 @@ def test_damage_check_makes_takes_with_held_phrase_ends_and_rates_the_pairs(tmp_
         # bench_timing's four notes moved 120 ms: the aligner's onsets of the moved take move with them
         moved = z["moved_late_onsets"] - z["clean_onsets"]
         assert np.sum(np.abs(moved - 0.12) < 0.04) >= 3
-    res = damage_check.evaluate(load(DEFAULT_MODEL)[0].eval(), tmp_path)
+    model, info = load(DEFAULT_MODEL)
+    res = damage_check.evaluate(model.eval(), tmp_path, info)
     assert set(res) == set(damage_check.CHECKS) and {"moved_late", "moved_early"} <= set(res)
     assert all(r["pairs"] == 1 and r["rated_lower"] in (0, 1) for r in res.values())
     assert res["wrong"]["rated_lower"] == 1     # 25% of the notes a tone off: rated lower on note accuracy
@@ -81,7 +118,8 @@ def test_the_chorale_check_makes_clean_and_moved_takes_and_rates_the_pairs(tmp_p
         for v, sign in (("moved_late", 1), ("moved_early", -1)):
             moved = z[f"{v}_onsets"] - z["clean_onsets"]
             assert np.sum(np.abs(moved - sign * 0.12) < 0.04) >= 3
-    res = damage_check.evaluate(load(DEFAULT_MODEL)[0].eval(), tmp_path)
+    model, info = load(DEFAULT_MODEL)
+    res = damage_check.evaluate(model.eval(), tmp_path, info)
     assert set(res) == {"moved_late", "moved_early"} and all(r["pairs"] == 2 for r in res.values())
 
 

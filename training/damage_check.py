@@ -160,14 +160,18 @@ def make_chorales(n: int, out: Path, seed: int = 2) -> None:
         print(f"{k + 1}/{n} {part.name}, {time.perf_counter() - t0:.0f} s", flush=True)
 
 
-def evaluate(model, data: Path, note_onsets: str = "dtw") -> dict:
+def evaluate(model, data: Path, info: dict | str = "dtw") -> dict:
     """Per damage kind: pairs, how many `model` (a network from musicdesk.assess.models, in eval mode;
     None: the rule-based ratings of musicdesk's report) rates lower on the criterion the damage touches,
-    the mean drop. `note_onsets`: how the network's note_timing was made in training (its weights'
-    info "note_onsets")."""
-    from musicdesk.assess.features import build_input, score_onset_frames
+    the mean drop. `info`: its weights' info (how its note_timing, or each member's, was made in
+    training), or just that way ("note_onsets")."""
+    from musicdesk.assess.features import score_onset_frames
     from musicdesk.assess.models import CRITERIA
-    from musicdesk.assess.predict import input_options, rate_inputs
+    from musicdesk.assess.predict import build_inputs, rate_inputs
+    from musicdesk.assess.weights import member_infos
+
+    info = {"note_onsets": info} if isinstance(info, str) else info
+    aligner = any(m.get("note_onsets", "dtw") != "dtw" for m in member_infos(info))
 
     res = {k: {"pairs": 0, "lower": 0, "drops": []} for k in CHECKS}
     for f in sorted(data.glob("*.npz")):
@@ -179,11 +183,10 @@ def evaluate(model, data: Path, note_onsets: str = "dtw") -> dict:
         else:
             with_dm = "distmat" in model.uses
             onsets = score_onset_frames(z["score_notes"][:, 1]) if "score_notes" in z else None
-            if note_onsets != "dtw" and any(f"{v}_onsets" not in z for v in versions):
+            if aligner and any(f"{v}_onsets" not in z for v in versions):
                 raise SystemExit(f"{f} has no aligner onsets: remake the check with `damage_check make`.")
-            inputs = [build_input(z[f"{v}_contour"], z["score_midi"], onsets, with_distmat=with_dm,
-                                  **input_options({"note_onsets": note_onsets}, z[f"{v}_onsets"], z["score_notes"][:, 1]))
-                      for v in versions]
+            inputs = [build_inputs(info, z[f"{v}_contour"], z["score_midi"], onsets, with_dm,
+                                   z.get(f"{v}_onsets"), z["score_notes"][:, 1]) for v in versions]
             rated = dict(zip(versions, rate_inputs(model, inputs)[0]))
         for kind, crit in CHECKS.items():
             if kind not in rated:
@@ -276,7 +279,7 @@ def main(argv=None) -> int:
         from musicdesk.assess.weights import load
 
         model, info = (None, {}) if a.model == "rule_based" else load(a.model, a.weights, aligner_onsets_ok=True)
-        res = evaluate(model if model is None else model.eval(), Path(a.data), info.get("note_onsets", "dtw"))
+        res = evaluate(model if model is None else model.eval(), Path(a.data), info)
         if a.weights is None:   # the shipped weights: kept for the model cards, per check (its folder)
             out = ROOT / "training" / "results" / "damage_check.json"
             table = json.loads(out.read_text()) if out.exists() else {}

@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from musicdesk.assess import DISPLAY_NAMES
 from musicdesk.assess.models import CRITERIA, MODELS, build
 from musicdesk.assess.weights import weights_path
@@ -48,10 +50,12 @@ def card(name: str) -> str:
     res = json.loads((ROOT / "training" / "results" / f"{name}.json").read_text())
     bench_file = ROOT / "benchmarks" / "results" / "assess.json"
     bench = json.loads(bench_file.read_text()) if bench_file.exists() else {}
-    n_params = sum(p.numel() for p in build(name).parameters())
+    members = res.get("members")
+    n_params = sum(p.numel() for p in build(name).parameters()) * (len(members) if members else 1)
     L = [f"# {DISPLAY_NAMES[name]} (musicdesk assessment network)", ""]
-    L.append(f"Weights: `{weights_path(name).relative_to(ROOT)}` (safetensors; {n_params} parameters). "
-             f"Trained {res['date']} with torch {res['torch']} on a 2-core CPU.")
+    L.append(f"Weights: `{weights_path(name).relative_to(ROOT)}` (safetensors; {n_params} parameters"
+             + (f", {len(members)} networks whose ratings are averaged" if members else "") + "). "
+             + (f"Joined {res['date']}" if members else f"Trained {res['date']}") + f" with torch {res['torch']} on a 2-core CPU.")
     L += ["", "## What it does", "",
           "Rates a take of a monophonic part against its score on three criteria, each in [0, 1]: "
           + ", ".join(CRITERIA) + ". Musicality and tone are not rated: the simulation cannot label them "
@@ -68,18 +72,15 @@ def card(name: str) -> str:
           f"Takes: {res['n_takes']['train']} train, {res['n_takes']['val']} validation, "
           f"{res['n_takes']['test']} test; the splits share no melody and no instrument. No real recording "
           f"was used for training or tuning.", "",
-          "## Command", "", "```", res["command"], "```", "",
-          "Settings: " + ", ".join(f"{k} {v}" for k, v in res["settings"].items() if v is not None)
-          + (". Adam (weight decay 1e-4)" if res["settings"].get("optimizer") == "adam"
-             else ". SGD (momentum 0.9, weight decay 1e-4) as the reference")
-          + ", lr divided by 2*(epoch//70)+1, MSE loss, random "
-            "chunks, transposition augmentation (-5..+5 semitones), early stopping on the validation MSE. "
-            f"The seed with the best validation R² is shipped (seed {res['shipped_seed']}).", "",
+          *(_ensemble_note(res) if members else []),
+          *(_ensemble_commands(res) if members else _train_command(res)),
           "## Metrics", "",
           f"R² on the held-out test split ({res['n_takes']['test']} takes: unseen melodies and instruments).", "",
           "| | " + " | ".join(CRITERIA) + " |", "| --- | " + " | ".join("---" for _ in CRITERIA) + " |",
           "| shipped weights | " + " | ".join(f"{res['test_r2_shipped'][c]:.3f}" for c in CRITERIA) + " |",
-          f"| mean ± sd over {len(res['seeds'])} seeds | " + " | ".join(
+          *([f"| member {i}, alone | " + " | ".join(f"{m['test_r2'][c]:.3f}" for c in CRITERIA) + " |"
+             for i, m in enumerate(members)] if members else []),
+          f"| mean ± sd over {len(res['seeds'])} {'members' if members else 'seeds'} | " + " | ".join(
               f"{res['test_r2_mean'][c]:.3f} ± {res['test_r2_sd'][c]:.3f}" for c in CRITERIA) + " |",
           "| rule-based ratings of musicdesk's report (no learning) | " + " | ".join(
               f"{res['rule_based_test_r2'][c]:.3f}" for c in CRITERIA) + " |", ""]
@@ -118,6 +119,51 @@ def card(name: str) -> str:
     return "\n".join(L)
 
 
+def _train_command(res: dict) -> list[str]:
+    return ["## Command", "", "```", res["command"], "```", "",
+            "Settings: " + ", ".join(f"{k} {v}" for k, v in res["settings"].items() if v is not None)
+            + (". Adam (weight decay 1e-4)" if res["settings"].get("optimizer") == "adam"
+               else ". SGD (momentum 0.9, weight decay 1e-4) as the reference")
+            + ", lr divided by 2*(epoch//70)+1, MSE loss, random "
+              "chunks, transposition augmentation (-5..+5 semitones), early stopping on the validation MSE. "
+              f"The seed with the best validation R² is shipped (seed {res['shipped_seed']}).", ""]
+
+
+def _ensemble_note(res: dict) -> list[str]:
+    """What the joined networks are and which of them rate each criterion."""
+    kinds = {"dtw": "note_timing from the DTW path's note starts, judged against the grids of their neighbours",
+             "aligner_pulses": "note_timing from musicdesk's aligner's onsets, judged by the report's pulse rule, "
+                               "and the rhythm term (the rhythm output falls with note_timing's share through a "
+                               "weight that cannot turn positive)"}
+    groups: dict[str, list[int]] = {}
+    for i, m in enumerate(res["members"]):
+        groups.setdefault(m["note_onsets"], []).append(i)
+    L = [f"The shipped weights join {len(res['members'])} such networks (training/join_networks.py), each fed "
+         "its own input: " + "; ".join(f"member{'s' if len(ix) > 1 else ''} {', '.join(map(str, ix))}: "
+                                      f"{kinds.get(k, k)}" for k, ix in groups.items()) + ". Each criterion is the mean of "
+         "the members named: " + "; ".join(f"{c}: members {', '.join(map(str, ms))}"
+                                          for c, ms in res["criterion_members"].items())
+         + ". Why: the members on the aligner's onsets find moved notes the first misses, and their note accuracy "
+           "moves more with a detuned take (training/README.md, \"Seventh round\").", ""]
+    return L
+
+
+def _ensemble_commands(res: dict) -> list[str]:
+    """The Command section of weights joined by training/join_networks.py: each member's own training
+    command, then the join."""
+    L = ["## Command", "", "Each member was trained by its own command (Adam, weight decay 1e-4, lr divided by "
+         "2*(epoch//70)+1, MSE loss, random chunks, transposition augmentation (-5..+5 semitones), early "
+         "stopping on the validation MSE; one seed each, `--out` its own file; the paths are where that run kept "
+         "them), then the members were joined; each criterion's rating is the mean of the members named above:", "",
+         "| member | trained | note_timing from | command | val R² (mean) |", "| --- | --- | --- | --- | --- |"]
+    for i, m in enumerate(res["members"]):
+        L.append(f"| {i} | {m['date']} | {m['note_onsets']} | `{m['command']}` | {np.mean(list(m['val_r2'].values())):.3f} |")
+    L += ["", "```", res["command"], "```", "",
+          f"The joined weights: val R² {np.mean(list(res['val_r2'].values())):.3f} ("
+          + ", ".join(f"{c} {v:.3f}" for c, v in res["val_r2"].items()) + ").", ""]
+    return L
+
+
 TABLE_START, TABLE_END = "<!-- assess-table -->", "<!-- /assess-table -->"
 # the synthetic damage checks (training/damage_check.py): folder -> (what the clean player does, eval options)
 DAMAGE_CHECKS = {
@@ -146,7 +192,7 @@ def summary_table() -> str:
     def pcts(d: dict | None) -> str:
         return " / ".join(f"{d[k]['pct']:.0f}%" for k in kinds) if d else "-"
 
-    rows = ["| network | note acc. R² | rhythm R² | intonation R² | seeds | Bach10: wrong / detuned / moved / cut notes "
+    rows = ["| network | note acc. R² | rhythm R² | intonation R² | seeds (test R²: mean ± sd over them) | Bach10: wrong / detuned / moved / cut notes "
             "| synthetic twin: the same | synthetic twin, phrase ends held |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     rule = None
     for name in ORDER:
@@ -155,9 +201,14 @@ def summary_table() -> str:
             continue
         res = json.loads(f.read_text())
         rule = res["rule_based_test_r2"]
-        cells = [f"{res['test_r2_mean'][c]:.3f} ± {res['test_r2_sd'][c]:.3f}" for c in CRITERIA]
+        if "members" in res:   # joined networks: the shipped mean's own figures
+            cells = [f"{res['test_r2_shipped'][c]:.3f}" for c in CRITERIA]
+            seeds = f"{len(res['members'])} joined"
+        else:
+            cells = [f"{res['test_r2_mean'][c]:.3f} ± {res['test_r2_sd'][c]:.3f}" for c in CRITERIA]
+            seeds = str(len(res["seeds"]))
         rows.append(f"| [{DISPLAY_NAMES[name]}](assess-{name}.md) ({ROLE.get(name, 'reference')}) | " + " | ".join(cells)
-                    + f" | {len(res['seeds'])} | {pcts(b10.get(name))} | {pcts(dmg.get(name))} | {pcts(held.get(name))} |")
+                    + f" | {seeds} | {pcts(b10.get(name))} | {pcts(dmg.get(name))} | {pcts(held.get(name))} |")
     if rule:
         rows.append("| rule-based ratings of the report (no learning) | " + " | ".join(f"{rule[c]:.3f}" for c in CRITERIA)
                     + f" | - | {pcts(b10.get('rule_based'))} | {pcts(dmg.get('rule_based'))} | {pcts(held.get('rule_based'))} |")

@@ -225,6 +225,25 @@ class DistMatNet(nn.Module):
         return self.readout(self.embed(distmat))
 
 
+class Ensemble(nn.Module):
+    """Networks of one kind (`members`) whose ratings are averaged, per criterion with the weights
+    `member_weights` (members x criteria, each column summing to 1; None: equal). Each member takes its
+    own input (its weights' info says how its note_timing is made), so musicdesk.assess.predict.
+    rate_inputs gets a tuple of AssessInputs per take, one per member (`build_inputs`); the features
+    are the members' joined."""
+
+    def __init__(self, members: list[nn.Module], member_weights: list[list[float]] | None = None):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+        self.member_weights = member_weights
+
+    @property
+    def uses(self) -> tuple[str, ...]:
+        return tuple(self.members[0].uses)
+
+
 MODELS: dict[str, type[nn.Module]] = {
     "pcconvnet": PCConvNet, "siconvnet": SIConvNet, "jointembednet": JointEmbedNet, "distmatnet": DistMatNet,
     "siconvnet_delta": SIConvNetDelta,

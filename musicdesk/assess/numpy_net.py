@@ -114,16 +114,33 @@ class NumpyNet:
         return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
 
-def load(name: str, path: str | os.PathLike | None = None) -> tuple[NumpyNet, dict]:
+class NumpyEnsemble:
+    """musicdesk.assess.models.Ensemble in numpy: `members` (NumpyNets) whose ratings are averaged (per
+    criterion with `member_weights`, as there)."""
+
+    def __init__(self, members: list[NumpyNet], member_weights: list[list[float]] | None = None):
+        self.members = members
+        self.member_weights = member_weights
+        self.uses = members[0].uses
+
+
+def load(name: str, path: str | os.PathLike | None = None) -> tuple[NumpyNet | NumpyEnsemble, dict]:
     """The network `name` (one of NUMPY_MODELS) with its shipped (or given) weights, and its info;
-    ModelError as musicdesk.assess.weights.load gives it."""
-    from musicdesk.assess.weights import ModelError, read_weights, weights_path
+    ModelError as musicdesk.assess.weights.load gives it. Weights of several networks give a
+    NumpyEnsemble."""
+    from musicdesk.assess.weights import ModelError, member_weights, read_weights, weights_path
 
     if name not in NUMPY_MODELS:
         raise ValueError(f"{name!r} has no numpy forward pass; use musicdesk.assess.weights.load")
     p = Path(path) if path is not None else weights_path(name)
     state, info = read_weights(p, name, framework="np")
     try:
+        if "members" in info:
+            nets = []
+            for i, m in enumerate(info["members"]):
+                pre = f"members.{i}."
+                nets.append(NumpyNet(name, {k[len(pre):]: v for k, v in state.items() if k.startswith(pre)}, m))
+            return NumpyEnsemble(nets, member_weights(info)), info
         return NumpyNet(name, state, info), info
     except (KeyError, ValueError, IndexError) as exc:
         raise ModelError(f"The weights in {p} do not fit the {name} network ({exc}); retrain them with "

@@ -115,9 +115,21 @@ def rate_inputs(model: torch.nn.Module, inputs: Sequence[AssessInput], device: t
     """Whole-take ratings in [0, 1], (len(inputs), n_criteria), and the network's features averaged over
     each take's windows, (len(inputs), D). The windows of all takes go through the network in one batch
     where their lengths allow. `model` must be in eval mode; or a musicdesk.assess.numpy_net.NumpyNet
-    (then `device` is not used)."""
+    (then `device` is not used). An ensemble (a `members` attribute: musicdesk.assess.models.Ensemble,
+    numpy_net.NumpyEnsemble) takes per take a tuple of inputs, one per member (`build_inputs`): the
+    members' ratings averaged (per criterion with its `member_weights`), their features joined."""
     from musicdesk.assess.numpy_net import NumpyNet
 
+    members = getattr(model, "members", None)
+    if members is not None:
+        if any(not isinstance(x, tuple) or len(x) != len(members) for x in inputs):
+            raise ValueError(f"an ensemble of {len(members)} networks rates a tuple of inputs per take, one per "
+                             f"member: build them with build_inputs(its weights' info, ...)")
+        per = [rate_inputs(m, [x[i] for x in inputs], device) for i, m in enumerate(members)]
+        r = np.stack([r for r, _ in per])                             # (members, takes, criteria)
+        w = getattr(model, "member_weights", None)
+        w = np.full((len(per), r.shape[2]), 1.0 / len(per)) if w is None else np.asarray(w, dtype=np.float64)
+        return (w[:, None, :] * r).sum(axis=0), np.concatenate([e for _, e in per], axis=1)
     if isinstance(model, NumpyNet):
         return _rate_inputs(model, inputs, _numpy_forward(model))
     import torch
@@ -223,8 +235,8 @@ class Assessor:
         musicdesk.assess.features and `take_frames`), and, for networks that judge them, the aligner's
         note onsets (`aligned_onsets_s`) and the score's own (s)."""
         t = time.perf_counter()
-        inp = build_input(perf_midi, score_midi, onset_frames, with_distmat="distmat" in self.model.uses,
-                          **input_options(self.info, note_onsets_s, score_onsets_s))
+        inp = build_inputs(self.info, perf_midi, score_midi, onset_frames, "distmat" in self.model.uses,
+                           note_onsets_s, score_onsets_s)
         vals, emb = rate_inputs(self.model, [inp], self.device)
         return Assessment(self.display_name, self.device_name, dict(zip(self.criteria, map(float, vals[0]))),
                           time.perf_counter() - t, emb[0], self.weights_id)
@@ -263,6 +275,26 @@ def input_options(info: dict, note_onsets_s: np.ndarray | None, score_onsets_s: 
     if mode == "aligner":
         return {"note_onsets_s": note_onsets_s}
     return {}
+
+
+def build_inputs(info: dict, perf_midi: np.ndarray, score_midi: np.ndarray, onset_frames: np.ndarray | None,
+                 with_distmat: bool = False, note_onsets_s: np.ndarray | None = None,
+                 score_onsets_s: np.ndarray | None = None, built: dict | None = None
+                 ) -> AssessInput | tuple[AssessInput, ...]:
+    """`build_input` for the network whose weights' info is `info` (`input_options`); for an ensemble
+    (info "members"), a tuple with each member's input, members trained alike sharing one. `built`:
+    inputs already made, by their weights' "note_onsets" (made here when missing)."""
+    from musicdesk.assess.weights import member_infos
+
+    built = {} if built is None else built
+    out = []
+    for m in member_infos(info):
+        key = m.get("note_onsets", "dtw")
+        if key not in built:
+            built[key] = build_input(perf_midi, score_midi, onset_frames, with_distmat=with_distmat,
+                                     **input_options(m, note_onsets_s, score_onsets_s))
+        out.append(built[key])
+    return tuple(out) if "members" in info else out[0]
 
 
 def aligned_onsets_s(alignment) -> np.ndarray:

@@ -62,14 +62,14 @@ class NetworkProcess:
 
     def _rate_in_child(self, perf_midi, score_midi, onset_frames, note_onsets_s=None, score_onsets_s=None):
         """The child's Assessment, or None if the child is not there or failed."""
-        from musicdesk.assess.predict import Assessment, input_options
+        from musicdesk.assess.predict import Assessment, build_inputs
 
         if self._proc is None:
             return None
         t = time.perf_counter()
-        # built while the child loads, as the shipped network takes it (note_timing from the DTW path);
-        # built again below if the child's weights judge the aligner's onsets
-        inp = build_input(perf_midi, score_midi, onset_frames, with_distmat=False)
+        # built while the child loads, as the DTW-path networks take it (note_timing from the DTW path);
+        # inputs for weights that judge the aligner's onsets are built below, once the child says so
+        built = {"dtw": build_input(perf_midi, score_midi, onset_frames, with_distmat=False)}
         hello = self._read_hello()
         if hello.get("model_error"):
             from musicdesk.assess.weights import ModelError
@@ -77,9 +77,8 @@ class NetworkProcess:
             raise ModelError(hello["model_error"])
         if not hello.get("ok"):
             return None
-        opts = input_options(hello.get("info", {}), note_onsets_s, score_onsets_s)
-        if opts:
-            inp = build_input(perf_midi, score_midi, onset_frames, with_distmat=False, **opts)
+        inp = build_inputs(hello.get("info", {}), perf_midi, score_midi, onset_frames, False, note_onsets_s,
+                           score_onsets_s, built)
         if "distmat" in hello["uses"]:   # as build_input(with_distmat=True) would
             inp = replace(inp, distmat=distance_image(inp.contour_midi, score_midi))
         reply = self._ask(inp)
@@ -131,6 +130,14 @@ class NetworkProcess:
                 p.stdout.close()
 
 
+def _input_info(info: dict) -> dict:
+    """What the parent needs of the weights' info to build the network's inputs (predict.build_inputs)."""
+    out = {k: v for k, v in info.items() if k == "note_onsets"}
+    if "members" in info:
+        out["members"] = [{k: v for k, v in m.items() if k == "note_onsets"} for m in info["members"]]
+    return out
+
+
 def _child(name: str, device: str | None) -> None:
     """Load the network, say so (or why not), then rate AssessInputs from stdin until it closes."""
     out = os.fdopen(os.dup(1), "wb")   # the answers; anything printed goes to stderr instead
@@ -157,7 +164,7 @@ def _child(name: str, device: str | None) -> None:
         return
     send({"ok": True, "display_name": a.display_name, "device": a.device.type, "criteria": tuple(a.criteria),
           "uses": tuple(a.model.uses), "weights_id": a.weights_id,
-          "info": {k: v for k, v in a.info.items() if k == "note_onsets"}})
+          "info": _input_info(a.info)})
     while True:
         try:
             x = pickle.load(inp)

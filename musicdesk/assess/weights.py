@@ -88,21 +88,85 @@ def save(model: torch.nn.Module, path: str | os.PathLike, name: str, info: dict)
 def load(name: str, path: str | os.PathLike | None = None, aligner_onsets_ok: bool = False
          ) -> tuple[torch.nn.Module, dict]:
     """The network `name` with its shipped (or given) weights, in eval mode on the CPU, and its info.
-    `aligner_onsets_ok`: also weights trained on the aligner's note onsets (for design checks that
-    build those inputs themselves, training/damage_check.py)."""
-    from musicdesk.assess.models import build
+    Weights of several networks (info "members", written by `save_ensemble`) give a
+    musicdesk.assess.models.Ensemble of them. `aligner_onsets_ok`: also weights trained on the aligner's
+    note onsets (for design checks that build those inputs themselves, training/damage_check.py)."""
+    from musicdesk.assess.models import Ensemble, build
 
     p = Path(path) if path is not None else weights_path(name)
     state, info = read_weights(p, name, aligner_onsets_ok)
     try:
-        opts = {k: info[f"delta_{k}"] for k in ("features", "separate", "timing_term") if f"delta_{k}" in info}
-        model = build(name, **opts)
+        if "members" in info:
+            model = Ensemble([build(name, **_build_options(m)) for m in info["members"]], member_weights(info))
+        else:
+            model = build(name, **_build_options(info))
         model.load_state_dict(state, strict=True)
-    except (RuntimeError, ValueError, TypeError) as exc:
+    except (RuntimeError, ValueError, TypeError, KeyError) as exc:
         raise ModelError(f"The weights in {p} do not fit the {name} network ({str(exc).splitlines()[0]}); "
                          f"retrain them with `python -m training.train --model {name}`.") from exc
     model.eval()
     return model, info
+
+
+def _build_options(info: dict) -> dict:
+    """The network's constructor options stored in its weights' info (SIConvNet-Delta's inputs)."""
+    return {k: info[f"delta_{k}"] for k in ("features", "separate", "timing_term") if f"delta_{k}" in info}
+
+
+def member_infos(info: dict) -> list[dict]:
+    """The info of each network in weights `info`: its members', or itself for one network."""
+    return list(info["members"]) if "members" in info else [info]
+
+
+def member_weights(info: dict) -> list[list[float]]:
+    """Per member, per criterion (info "criteria" order), its weight in the ensemble's rating of that
+    criterion (each criterion's weights sum to 1): info "member_weights", or equal weights."""
+    n = len(info["members"])
+    w = info.get("member_weights") or [[1.0 / n] * len(info.get("criteria", ())) for _ in range(n)]
+    return [[float(x) for x in row] for row in w]
+
+
+def save_ensemble(paths: list[str | os.PathLike], out: str | os.PathLike, name: str, info: dict,
+                  criterion_members: dict[str, list[int]] | None = None) -> None:
+    """Write the weights of the networks at `paths` (all of the model `name`) as one file: their tensors
+    under members.I., their infos as `info`'s "members" (see `load`). `criterion_members`: for a
+    criterion, the members (indices into `paths`) whose mean rates it; every member for the others."""
+    from safetensors.torch import save_file
+
+    tensors, infos = {}, []
+    for i, p in enumerate(paths):
+        state, minfo = read_weights(Path(p), name)
+        if "members" in minfo:
+            raise ModelError(f"{p} is already an ensemble; give its members' own weights.")
+        minfo.pop("weights_id", None)
+        tensors.update({f"members.{i}.{k}": v.contiguous() for k, v in state.items()})
+        infos.append(minfo)
+    criteria = info.get("criteria") or infos[0].get("criteria", [])
+    weights = [[0.0] * len(criteria) for _ in infos]
+    for c, crit in enumerate(criteria):
+        use = (criterion_members or {}).get(crit, range(len(infos)))
+        if not use or any(not 0 <= i < len(infos) for i in use):
+            raise ValueError(f"criterion {crit}: members {list(use)} are not among the {len(infos)} given")
+        for i in use:
+            weights[i][c] = 1.0 / len(use)
+    save_file(tensors, os.fspath(out), metadata={"name": name, "info": json.dumps(
+        {**info, "criteria": criteria, "members": infos, "member_weights": weights})})
+
+
+def _members_ok(info: dict) -> bool:
+    """Whether an ensemble's info lists its members and their weights in a readable form."""
+    members, n_crit = info.get("members"), len(info.get("criteria", ()))
+    if not isinstance(members, list) or not members or not all(isinstance(m, dict) for m in members):
+        return False
+    w = info.get("member_weights")
+    if w is None:
+        return True
+    try:
+        a = [[float(x) for x in row] for row in w]
+    except (TypeError, ValueError):
+        return False
+    return len(a) == len(members) and all(len(r) == n_crit for r in a) and all(
+        abs(sum(r[c] for r in a) - 1.0) < 1e-6 for c in range(n_crit))
 
 
 def read_weights(p: Path, name: str, aligner_onsets_ok: bool = False, framework: str = "pt") -> tuple[dict, dict]:
@@ -110,8 +174,11 @@ def read_weights(p: Path, name: str, aligner_onsets_ok: bool = False, framework:
     info with the file's fingerprint (`weights_id`, computed from the file, never stored in it)."""
     state, info = read_safetensors(p, name, f"python -m training.train --model {name}", framework)
     info["weights_id"] = weights_id(p)
-    if info.get("note_onsets", "dtw") not in APP_NOTE_ONSETS and not aligner_onsets_ok:
-        raise ModelError(f"The weights in {p} were trained with note_timing made another way (training.train "
-                         f"--note-onsets {info['note_onsets']}) than the app makes it; retrain them "
-                         f"with `python -m training.train --model {name}`.")
+    if "members" in info and not _members_ok(info):
+        raise ModelError(f"The weights file {p} is damaged (its list of networks is unreadable); reinstall musicdesk.")
+    for m in member_infos(info):
+        if m.get("note_onsets", "dtw") not in APP_NOTE_ONSETS and not aligner_onsets_ok:
+            raise ModelError(f"The weights in {p} were trained with note_timing made another way (training.train "
+                             f"--note-onsets {m['note_onsets']}) than the app makes it; retrain them "
+                             f"with `python -m training.train --model {name}`.")
     return state, info
