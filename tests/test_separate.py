@@ -185,7 +185,11 @@ def test_chunks_cross_fade_to_one():
 
 
 def test_long_recording_path_equals_full_path(piece, monkeypatch):
-    """The coarse-to-fine path (for long recordings) finds the full DTW's path on this piece."""
+    """The coarse-to-fine path (for long recordings) is as cheap as the full DTW's on this piece, and
+    follows it. Where several paths cost the same (a flat stretch of the cost), the two may take
+    different ones: with the packages a fresh set-up installed on 2026-12-07 they part by up to 0.2 s
+    at mean costs equal to 1e-9, so the paths are held to each other within half a note (0.33 s of the
+    score's 0.67 s notes) and their costs to 1e-6."""
     from musicdesk.separate import align as A
 
     d, score, mix, stems, onsets = piece
@@ -197,8 +201,8 @@ def test_long_recording_path_equals_full_path(piece, monkeypatch):
     monkeypatch.setattr(A, "COARSE_CELLS", S_T / 16)   # coarse frames 4x longer (80 ms)
     fine, c_fine = A.global_path(parts, f)
     t = np.linspace(2.0, 10.0, 40)
-    assert np.max(np.abs(np.interp(t, full[:, 1], full[:, 0]) - np.interp(t, fine[:, 1], fine[:, 0]))) < 0.03
-    assert abs(c_full - c_fine) < 0.01
+    assert np.max(np.abs(np.interp(t, full[:, 1], full[:, 0]) - np.interp(t, fine[:, 1], fine[:, 0]))) < 0.33
+    assert abs(c_full - c_fine) <= 1e-6 * c_full
 
 
 def test_stem_pitch_contour_follows_its_part(piece, result):
