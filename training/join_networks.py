@@ -28,8 +28,8 @@ def main(argv=None) -> int:
     import torch
 
     from musicdesk.assess.models import CRITERIA
-    from musicdesk.assess.predict import rate_inputs
-    from musicdesk.assess.weights import load, save_ensemble
+    from musicdesk.assess.predict import members_mean, rate_inputs
+    from musicdesk.assess.weights import criterion_weights, load, save_ensemble
     from training.train import load_split, r2
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -50,31 +50,30 @@ def main(argv=None) -> int:
         if crit not in CRITERIA or not idx:
             raise SystemExit(f"--criterion-members {item!r}: give CRITERION=I,J with a criterion of {', '.join(CRITERIA)}")
         crit_members[crit] = [int(i) for i in idx.split(",")]
-    w = np.zeros((len(members), len(CRITERIA)))
-    for c, crit in enumerate(CRITERIA):
-        use = crit_members.get(crit, list(range(len(members))))
-        w[use, c] = 1.0 / len(use)
+    w = criterion_weights(len(members), CRITERIA, crit_members)
+    used = {c: [i for i, row in enumerate(w) if row[k] > 0] for k, c in enumerate(CRITERIA)}
     splits: dict = {}
     preds = {"val": [], "test": []}
-    labels = {}
+    first = {}   # per split, the first member's (its labels, the report's ratings and the take count)
     for model, info in members:
         mode = info.get("note_onsets", "dtw")
         for s in preds:
             if (s, mode) not in splits:
                 splits[(s, mode)] = load_split(data, s, False, args.limit, mode)
             sp = splits[(s, mode)]
+            first.setdefault(s, sp)
             preds[s].append(rate_inputs(model, sp.inputs)[0])
-            labels[s] = sp.labels
+    labels = {s: sp.labels for s, sp in first.items()}
     per_member = []
     for i, (p, (_, info)) in enumerate(zip(args.members, members)):
         per_member.append({"weights": Path(p).name, "command": info.get("command", ""), "date": info.get("date", ""),
                            "note_onsets": info.get("note_onsets", "dtw"),
                            "val_r2": dict(zip(CRITERIA, map(float, r2(labels["val"], preds["val"][i])))),
                            "test_r2": dict(zip(CRITERIA, map(float, r2(labels["test"], preds["test"][i]))))})
-    val = r2(labels["val"], (w[:, None, :] * np.stack(preds["val"])).sum(0))
-    test = r2(labels["test"], (w[:, None, :] * np.stack(preds["test"])).sum(0))
+    val = r2(labels["val"], members_mean(preds["val"], w))
+    test = r2(labels["test"], members_mean(preds["test"], w))
     member_test = np.array([[m["test_r2"][c] for c in CRITERIA] for m in per_member])
-    te = next(v for (s, _), v in splits.items() if s == "test")
+    te = first["test"]
     command = "python -m training.join_networks " + " ".join(sys.argv[1:] if argv is None else argv)
     today = _dt.date.today().isoformat()
     save_ensemble(args.members, args.out, args.model,
@@ -82,15 +81,14 @@ def main(argv=None) -> int:
                    "test_r2_shipped": dict(zip(CRITERIA, map(float, test)))}, crit_members)
     summary = {
         "model": args.model, "criteria": list(CRITERIA), "ensemble": "mean", "members": per_member,
-        "criterion_members": {c: crit_members.get(c, list(range(len(members)))) for c in CRITERIA},
+        "criterion_members": used,
         "seeds": list(range(len(per_member))), "shipped_seed": "the mean of all members",
         "val_r2": dict(zip(CRITERIA, map(float, val))),
         "test_r2_shipped": dict(zip(CRITERIA, map(float, test))),
         "test_r2_mean": dict(zip(CRITERIA, map(float, member_test.mean(0)))),
         "test_r2_sd": dict(zip(CRITERIA, map(float, member_test.std(0)))),
         "rule_based_test_r2": dict(zip(CRITERIA, map(float, r2(te.labels, te.rule)))),
-        "n_takes": {s: len(next(v for (k, _), v in splits.items() if k == s).inputs) for s in ("val", "test")}
-        | {"train": len(list((data / "train").glob("*.npz")))},
+        "n_takes": {s: len(sp.inputs) for s, sp in first.items()} | {"train": len(list((data / "train").glob("*.npz")))},
         "command": command, "date": today, "torch": torch.__version__,
     }
     res = Path(args.results)
@@ -98,7 +96,7 @@ def main(argv=None) -> int:
     res.write_text(json.dumps(summary, indent=1))
     for m in per_member:
         print(f"{m['weights']}: val R2 {np.round(list(m['val_r2'].values()), 3)}, test R2 {np.round(list(m['test_r2'].values()), 3)}")
-    print(f"the join of {len(per_member)} ({', '.join(f'{c}: {crit_members.get(c, list(range(len(members))))}' for c in CRITERIA)}): val R2 {np.round(val, 3)} (mean {val.mean():.3f}), "
+    print(f"the join of {len(per_member)} ({', '.join(f'{c}: {ix}' for c, ix in used.items())}): val R2 {np.round(val, 3)} (mean {val.mean():.3f}), "
           f"test R2 {np.round(test, 3)} -> {args.out}", flush=True)
     return 0
 

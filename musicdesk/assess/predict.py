@@ -126,16 +126,24 @@ def rate_inputs(model: torch.nn.Module, inputs: Sequence[AssessInput], device: t
             raise ValueError(f"an ensemble of {len(members)} networks rates a tuple of inputs per take, one per "
                              f"member: build them with build_inputs(its weights' info, ...)")
         per = [rate_inputs(m, [x[i] for x in inputs], device) for i, m in enumerate(members)]
-        r = np.stack([r for r, _ in per])                             # (members, takes, criteria)
-        w = getattr(model, "member_weights", None)
-        w = np.full((len(per), r.shape[2]), 1.0 / len(per)) if w is None else np.asarray(w, dtype=np.float64)
-        return (w[:, None, :] * r).sum(axis=0), np.concatenate([e for _, e in per], axis=1)
+        return (members_mean([r for r, _ in per], getattr(model, "member_weights", None)),
+                np.concatenate([e for _, e in per], axis=1))
     if isinstance(model, NumpyNet):
         return _rate_inputs(model, inputs, _numpy_forward(model))
     import torch
 
     with torch.inference_mode():
         return _rate_inputs(model, inputs, _torch_forward(model, device))
+
+
+def members_mean(ratings: Sequence[np.ndarray], member_weights: Sequence[Sequence[float]] | None = None
+                 ) -> np.ndarray:
+    """An ensemble's ratings (takes, criteria) from its members' (each (takes, criteria)): per criterion
+    the mean weighted by `member_weights` (members x criteria; None: equal)."""
+    r = np.stack(ratings)
+    w = (np.full((len(r), r.shape[2]), 1.0 / len(r)) if member_weights is None
+         else np.asarray(member_weights, dtype=np.float64))
+    return (w[:, None, :] * r).sum(axis=0)
 
 
 def _numpy_forward(net):

@@ -142,15 +142,23 @@ def save_ensemble(paths: list[str | os.PathLike], out: str | os.PathLike, name: 
         tensors.update({f"members.{i}.{k}": v.contiguous() for k, v in state.items()})
         infos.append(minfo)
     criteria = info.get("criteria") or infos[0].get("criteria", [])
-    weights = [[0.0] * len(criteria) for _ in infos]
-    for c, crit in enumerate(criteria):
-        use = (criterion_members or {}).get(crit, range(len(infos)))
-        if not use or any(not 0 <= i < len(infos) for i in use):
-            raise ValueError(f"criterion {crit}: members {list(use)} are not among the {len(infos)} given")
-        for i in use:
-            weights[i][c] = 1.0 / len(use)
+    weights = criterion_weights(len(infos), criteria, criterion_members)
     save_file(tensors, os.fspath(out), metadata={"name": name, "info": json.dumps(
         {**info, "criteria": criteria, "members": infos, "member_weights": weights})})
+
+
+def criterion_weights(n_members: int, criteria, criterion_members: dict[str, list[int]] | None = None
+                      ) -> list[list[float]]:
+    """Per member, per criterion, its weight in an ensemble's rating (see `member_weights`): equal over
+    the members `criterion_members` names for a criterion (indices), over all of them for the others."""
+    weights = [[0.0] * len(criteria) for _ in range(n_members)]
+    for c, crit in enumerate(criteria):
+        use = (criterion_members or {}).get(crit, range(n_members))
+        if not use or any(not 0 <= i < n_members for i in use):
+            raise ValueError(f"criterion {crit}: members {list(use)} are not among the {n_members} given")
+        for i in use:
+            weights[i][c] = 1.0 / len(use)
+    return weights
 
 
 def _members_ok(info: dict) -> bool:
