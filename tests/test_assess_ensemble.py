@@ -15,7 +15,7 @@ from musicdesk.assess.features import build_input
 from musicdesk.assess.models import Ensemble, build
 from musicdesk.assess.predict import (Assessor, NumpyAssessor, aligned_onsets_s, build_inputs, input_options,
                                       rate_inputs, score_onsets_s, take_frames)
-from musicdesk.assess.weights import ModelError, load, save, save_ensemble
+from musicdesk.assess.weights import ModelError, load, member_infos, save, save_ensemble
 from musicdesk.audio import load_take
 from musicdesk.resources import example_take_path
 from musicdesk.score import example_score_path, load_score
@@ -76,6 +76,25 @@ def test_the_ensemble_rates_the_mean_of_its_members_each_on_its_own_input(take, 
     inputs = build_inputs(info, *frames, False, onsets, score_on)
     assert len(inputs) == 3 and inputs[1] is inputs[2] and inputs[0] is not inputs[1]
     assert not np.array_equal(inputs[0].note_timing_s, inputs[1].note_timing_s)
+
+
+def test_the_members_inputs_share_one_dtw_of_the_take(take, joined, monkeypatch):
+    """Rating a take with an ensemble aligns it to the score once, and the shared path gives each member
+    the input it would get on its own."""
+    from musicdesk.assess import features as fe
+
+    frames, onsets, score_on = take
+    _, out = joined
+    _, info = load(NAME, out)
+    calls = []
+    real = fe.align_path
+    monkeypatch.setattr(fe, "align_path", lambda *a: calls.append(1) or real(*a))
+    inputs = build_inputs(info, *frames, False, onsets, score_on)
+    assert len(calls) == 1
+    for inp, minfo in zip(inputs[:2], member_infos(info)[:2]):
+        alone = build_input(*frames, with_distmat=False, **input_options(minfo, onsets, score_on))
+        for f in ("contour_midi", "aligned_score_midi", "timing_s", "note_timing_s"):
+            assert np.array_equal(getattr(inp, f), getattr(alone, f)), f
 
 
 def test_the_numpy_ensemble_rates_as_the_torch_one(take, joined, monkeypatch):

@@ -362,9 +362,18 @@ def _trim_bounds(perf_midi: np.ndarray, pad_frames: int = 3) -> tuple[int, int]:
     return int(max(0, v[0] - pad_frames)), int(v[-1] + 1 + pad_frames)
 
 
+def take_path(perf_midi: np.ndarray, score_midi: np.ndarray) -> tuple[int, int, np.ndarray]:
+    """The take's sounding stretch (first and end frame, silence trimmed as `build_input` trims it) and
+    the DTW path of its frames to the score frames (`align_path`): what every input of one take shares."""
+    perf_all = np.asarray(perf_midi, dtype=np.float32)
+    a, b = _trim_bounds(perf_all)
+    return a, b, align_path(perf_all[a:b], np.asarray(score_midi, dtype=np.float32))
+
+
 def build_input(perf_midi: np.ndarray, score_midi: np.ndarray, onset_frames: np.ndarray | None = None,
                 with_distmat: bool = True, note_onsets_s: np.ndarray | None = None,
-                note_rule: str = "grids", score_onsets_s: np.ndarray | None = None) -> AssessInput:
+                note_rule: str = "grids", score_onsets_s: np.ndarray | None = None,
+                path: tuple[int, int, np.ndarray] | None = None) -> AssessInput:
     """Everything the networks need, from the contour and score frames (see `contour_frames`,
     `score_frames`) and the score's note onsets (`score_onset_frames`; without them, where the score
     frames change pitch). Leading and trailing silence of the take is dropped first.
@@ -373,12 +382,12 @@ def build_input(perf_midi: np.ndarray, score_midi: np.ndarray, onset_frames: np.
     networks trained on them (weights info "note_onsets"): note_timing then judges those onsets instead
     of the DTW path's note starts (29 ms frames, blind to repeated notes). `note_rule`: "grids"
     (`note_onset_errors_s`) or "pulses" (`note_pulse_frames`, the report's pulse rule, at the score's
-    own onsets `score_onsets_s`, s; without aligner onsets the path's note starts stand in)."""
+    own onsets `score_onsets_s`, s; without aligner onsets the path's note starts stand in). `path`:
+    `take_path` of the same frames, when the caller has it (an ensemble's inputs share one DTW)."""
     perf_all = np.asarray(perf_midi, dtype=np.float32)
-    a, b = _trim_bounds(perf_all)
+    a, b, idx = take_path(perf_all, score_midi) if path is None else path
     perf = perf_all[a:b]
     score = np.asarray(score_midi, dtype=np.float32)
-    idx = align_path(perf, score)
     aligned = score[idx] if len(score) and len(perf) else np.zeros(len(perf), dtype=np.float32)
     dm = distance_image(perf, score) if with_distmat else None
     onsets = onsets_from_score_frames(score) if onset_frames is None else np.asarray(onset_frames)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from musicdesk.assess.features import (MIDI_SCALE, MIN_FRAMES, AssessInput, build_input, contour_frames,
-                                       delta_channels, score_frames, score_onset_frames)
+                                       delta_channels, score_frames, score_onset_frames, take_path)
 from musicdesk.assess import CRITERIA, DEFAULT_MODEL, DISPLAY_NAMES
 
 if TYPE_CHECKING:
@@ -287,11 +287,12 @@ def input_options(info: dict, note_onsets_s: np.ndarray | None, score_onsets_s: 
 
 def build_inputs(info: dict, perf_midi: np.ndarray, score_midi: np.ndarray, onset_frames: np.ndarray | None,
                  with_distmat: bool = False, note_onsets_s: np.ndarray | None = None,
-                 score_onsets_s: np.ndarray | None = None, built: dict | None = None
-                 ) -> AssessInput | tuple[AssessInput, ...]:
+                 score_onsets_s: np.ndarray | None = None, built: dict | None = None,
+                 path: tuple | None = None) -> AssessInput | tuple[AssessInput, ...]:
     """`build_input` for the network whose weights' info is `info` (`input_options`); for an ensemble
-    (info "members"), a tuple with each member's input, members trained alike sharing one. `built`:
-    inputs already made, by their weights' "note_onsets" (made here when missing)."""
+    (info "members"), a tuple with each member's input, members trained alike sharing one, and all of
+    them one DTW path (`features.take_path`; `path`: the caller's). `built`: inputs already made, by
+    their weights' "note_onsets" (made here when missing)."""
     from musicdesk.assess.weights import member_infos
 
     built = {} if built is None else built
@@ -299,8 +300,9 @@ def build_inputs(info: dict, perf_midi: np.ndarray, score_midi: np.ndarray, onse
     for m in member_infos(info):
         key = m.get("note_onsets", "dtw")
         if key not in built:
+            path = take_path(perf_midi, score_midi) if path is None else path
             built[key] = build_input(perf_midi, score_midi, onset_frames, with_distmat=with_distmat,
-                                     **input_options(m, note_onsets_s, score_onsets_s))
+                                     path=path, **input_options(m, note_onsets_s, score_onsets_s))
         out.append(built[key])
     return tuple(out) if "members" in info else out[0]
 

@@ -23,7 +23,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from musicdesk.assess.features import build_input, distance_image
+from musicdesk.assess.features import build_input, distance_image, take_path
 
 
 class NetworkProcess:
@@ -69,7 +69,8 @@ class NetworkProcess:
         t = time.perf_counter()
         # built while the child loads, as the DTW-path networks take it (note_timing from the DTW path);
         # inputs for weights that judge the aligner's onsets are built below, once the child says so
-        built = {"dtw": build_input(perf_midi, score_midi, onset_frames, with_distmat=False)}
+        path = take_path(perf_midi, score_midi)   # the DTW every member's input shares
+        built = {"dtw": build_input(perf_midi, score_midi, onset_frames, with_distmat=False, path=path)}
         hello = self._read_hello()
         if hello.get("model_error"):
             from musicdesk.assess.weights import ModelError
@@ -78,7 +79,7 @@ class NetworkProcess:
         if not hello.get("ok"):
             return None
         inp = build_inputs(hello.get("info", {}), perf_midi, score_midi, onset_frames, False, note_onsets_s,
-                           score_onsets_s, built)
+                           score_onsets_s, built, path)
         if "distmat" in hello["uses"]:   # as build_input(with_distmat=True) would
             inp = replace(inp, distmat=distance_image(inp.contour_midi, score_midi))
         reply = self._ask(inp)
