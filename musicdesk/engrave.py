@@ -264,6 +264,7 @@ _FONT_FACE_STYLE = re.compile(r"<style[^>]*>\s*@font-face.*?</style>", re.S)
 _TEXT = re.compile(r"(<text\b[^>]*(?<!/)>)(.*?)(</text>)", re.S)   # not an empty <text ... /> (a tempo
                                                                     # mark with no words), which has no end tag
 _EMPTY_TEXT = re.compile(r"<text\b[^>]*/>")
+_FAMILY_LIST = re.compile(r'font-family="\s*[\'"]?([^",\']+)[\'"]?\s*,[^"]*"')   # "Times, serif"
 _LEAF_TSPAN = re.compile(r"<tspan\b([^>]*)>([^<]*)</tspan>")
 _ATTR = re.compile(r'([\w:-]+)="([^"]*)"')
 
@@ -299,6 +300,10 @@ def _qt_compatible(svg: str) -> tuple[str, tuple[float, float], tuple[float, flo
     svg = _FONT_FACE_STYLE.sub("", svg)
     svg = _EMPTY_TEXT.sub("", svg)          # draws nothing; Qt warns about its font size of 0
     svg = _TEXT.sub(_flatten_text, svg)
+    # QSvgRenderer reads a family list as one name that no font has, and draws the default sans-serif in
+    # its place: verovio's text ("Times, serif") came out in DejaVu Sans, wider than the Times widths it
+    # spaced the notes for, so the lab's note names ran into each other
+    svg = _FAMILY_LIST.sub(r'font-family="\1"', svg)
 
     nums = [float(v) for v in vb.group(1).replace(",", " ").split()]
     size = (nums[2], nums[3])
@@ -323,7 +328,7 @@ def _flatten_text(m: re.Match) -> str:
                                                      "fill", "x", "y", "dx", "dy", "text-anchor")}
         if keep.get("font-family", "").strip("'\"") == "Leipzig" or any(ch in _SMUFL_TEXT for ch in text):
             text = "".join(_SMUFL_TEXT.get(ch, ch) for ch in text)
-            keep["font-family"] = "DejaVu Sans, sans-serif"
+            keep["font-family"] = "DejaVu Sans"
             if "font-size" in keep:  # Leipzig glyphs are drawn larger than text; Unicode ones need less
                 keep["font-size"] = _scale_px(keep["font-size"], 0.6)
         if "font-size" in keep:

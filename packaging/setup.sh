@@ -8,6 +8,8 @@ STAMP="$VENV/.musicdesk-setup"
 APT_PACKAGES=(python3-venv fluidsynth fluid-soundfont-gm timgm6mb-soundfont libportaudio2 libsndfile1
   pulseaudio pulseaudio-utils libasound2-plugins libpulse0 libegl1 libgl1 libxkbcommon0 libfontconfig1
   libdbus-1-3 ffmpeg
+  # a font with Times' widths: verovio spaces note names for them, and Qt draws the score's text ("Times")
+  fonts-liberation2
   # Qt's X11 (xcb) platform: without these the window cannot open on an X display
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xinerama0 libxcb-xkb1
   libxkbcommon-x11-0 libxcb-shape0 libxcb-randr0 libx11-xcb1

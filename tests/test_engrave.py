@@ -273,3 +273,36 @@ def test_an_empty_tempo_mark_engraves():
     assert len(eng.note_ids_in_order) == 2
     assert not re.search(r"<text\b[^>]*/>", eng.pages[0])   # the empty mark is gone (it draws nothing)
     assert "dolce" in eng.pages[0]
+
+
+def test_note_names_under_sixteenth_notes_do_not_run_into_each_other(qapp):
+    """Verovio spaces the notes for their lyrics (the lab's note names) with Times' widths. QSvgRenderer
+    read the page's "Times, serif" as one family name no font has and drew DejaVu Sans, 17% wider:
+    "Bb4" under a quarter note ran into the next name and a bar of sixteenths read "G4Bb4F4G4G4E4"
+    (docs/screenshots/melody_lab.png, 2026-12-07). The page Qt gets names one family, and Times is a
+    font with Times' widths (Liberation Serif, set up by packaging/setup.sh), so every name stays
+    clear of the next."""
+    from dataclasses import replace
+
+    from PySide6.QtGui import QFont, QFontMetricsF
+
+    from musicdesk.melody.io import load_melody
+    from musicdesk.melody.notation import engrave_melody
+    from musicdesk.melody.tokens import Note
+
+    mel = load_melody(example_score_path(), 0)
+    busy = [Note(67 + (k % 3) * 2, 6 + 0.25 * k, 0.25) for k in range(12)]   # bar 2 in sixteenths
+    mel = replace(mel, notes=tuple(sorted([n for n in mel.notes if not 6 <= n.onset_beats < 9] + busy,
+                                          key=lambda n: n.onset_beats)))
+    svg = engrave_melody(mel, names=True).engraving.pages[0]
+    family = re.search(r'class="definition-scale"[^>]*font-family="([^"]*)"', svg).group(1)
+    syl = [(float(x), float(y), float(size), text) for x, y, size, text in re.findall(
+        r'class="syl">\s*<text x="([\d.]+)" y="([\d.]+)" font-size="([\d.]+)px"><tspan[^>]*>([^<]*)</tspan>', svg)]
+    assert len(syl) == len(mel.notes)
+    assert "," not in family, family          # as QSvgRenderer reads it: one family name
+    font = QFont(family)
+    font.setPixelSize(int(syl[0][2]))
+    metrics = QFontMetricsF(font)
+    tight = [(a[3], b[3], round(b[0] - a[0] - metrics.horizontalAdvance(a[3])))
+             for a, b in zip(syl, syl[1:]) if a[1] == b[1] and b[0] - a[0] < metrics.horizontalAdvance(a[3]) + 50]
+    assert not tight, (QFontMetricsF(font).horizontalAdvance("Bb4"), tight)

@@ -5,8 +5,9 @@ it played and when it started it, so the take is cleaned by echo cancellation be
 
 1. the delay from the accompaniment's start to its arrival in the take is found by GCC-PHAT (whitened
    cross-correlation), searched around the calibrated round-trip latency, then followed along the take
-   (an output underrun shifts what follows; the two clocks drift apart smoothly, so the followed delays
-   are smoothed and the accompaniment placed at them block by block);
+   (an output underrun shifts what follows; the two clocks drift apart smoothly, so the drift read off
+   the followed delays is taken out of each stretch and the delays followed again, then smoothed, and
+   the accompaniment placed at them block by block);
 2. the path from speaker to microphone (gain, colour, the room's first reflections) is estimated per
    frequency bin as a short convolutive transfer function over STFT frames: least squares over the whole
    take, reweighted so that frames where the player dominates count less;
@@ -149,11 +150,72 @@ def delay_track_s(take: np.ndarray, played: np.ndarray, sr: int, delay_s: float)
     the next it moves by up to TRACK_S freely (clock drift) or jumps later at a cost of JUMP_COST
     typical peaks (an underrun); never earlier. So a spurious peak in a reverberant room does not pull
     it away, and an underrun of any length is followed once the later peaks outweigh the jump. Quiet
-    stretches keep the delay before them."""
+    stretches keep the delay before them.
+
+    The two clocks' drift (`drift_lines`, read off this path) is then taken out of each stretch of the
+    accompaniment before it is correlated again, and the path found again: 250 ppm smears a stretch's
+    echo over 16 samples, which lowers its whitened peak below what the player's own notes, sharing the
+    accompaniment's harmony, give at the player's lag (a take played half a second behind it followed
+    the player for its last 3 s); with the drift taken out the echo's peak is two to four times higher.
+    The second path starts where that line says the first stretch's delay is: the whole take's delay
+    is itself smeared by the drift (6 ms over a 25 s take at 250 ppm) and can be 70-250 ms off, which
+    kept the first path wrong for its first stretches, or on the player's own notes for most of the
+    take. So each of the DRIFT_CANDIDATES longest runs of the first path gives a line, and of the paths
+    found again along them (and the first) the one whose stretches correlate most in all is kept."""
     x = np.asarray(take, np.float64)
     r = np.asarray(played, np.float64)
+    first = _track(x, r, sr, delay_s, 0.0)
+    best = first
+    for rate, start_s in drift_lines(first[0], first[1], first[2])[:DRIFT_CANDIDATES]:
+        rate = rate if abs(rate) >= MIN_DRIFT else 0.0
+        if rate or abs(start_s - delay_s) > GRID_S:
+            again = _track(x, r, sr, max(0.0, start_s), rate)
+            if again[3] > best[3]:
+                best = again
+    return best[0], best[1]
+
+
+MIN_DRIFT = 20e-6        # clocks closer than this (20 ppm: under 1.5 samples over a stretch) are not corrected
+MAX_DRIFT = 2000e-6      # a slope beyond this is no clock drift (sound cards are specified to 100 ppm or so)
+RUN_BREAK_S = 0.002      # a step this large between stretches (an underrun, a jump) ends a run of the path
+DRIFT_CANDIDATES = 2     # the first path's longest runs whose lines are tried (the echo's, the player's)
+
+
+def drift_lines(starts_s: np.ndarray, delays_s: np.ndarray, measured: np.ndarray | None = None
+                ) -> list[tuple[float, float]]:
+    """The output clock's drift against the input's, as lines through the tracked delays, longest run
+    first: (slope, s of delay per s, + the delay grows; the delay at the first stretch, s). One robust
+    (Theil-Sen) line per run without a step (RUN_BREAK_S) of at least 8 stretches whose delay was
+    measured (`measured`; not those that kept their neighbour's), unless its slope is beyond MAX_DRIFT
+    (no clock drifts that fast)."""
+    from scipy.stats import theilslopes
+
+    t = np.asarray(starts_s, np.float64)
+    d = np.asarray(delays_s, np.float64)
+    ok = np.ones(len(d), bool) if measured is None else np.asarray(measured, bool)
+    if len(d) < 8 or not ok.any():
+        return []
+    run = np.concatenate([[0], np.cumsum(np.abs(np.diff(d)) >= RUN_BREAK_S)])
+    counts = np.bincount(run[ok], minlength=run[-1] + 1)
+    out = []
+    for k in np.argsort(-counts, kind="stable"):
+        sel = ok & (run == k)
+        if sel.sum() < 8:
+            break
+        slope, icpt = theilslopes(d[sel], t[sel])[:2]
+        if abs(slope) <= MAX_DRIFT:
+            out.append((float(slope), float(icpt + slope * t[0])))
+    return out
+
+
+def _track(x: np.ndarray, r: np.ndarray, sr: int, delay_s: float, rate: float
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """`delay_track_s`'s path, each stretch of `r` stretched by 1 + `rate` first (the clocks' drift
+    within it); also which stretches' delays were measured (not kept from a neighbour), and the sum of
+    the stretches' correlation peaks on the path (its evidence)."""
     seg, step = int(SEGMENT_S * sr), int(TRACK_STEP_S * sr)
     taper = np.hanning(seg)
+    stretched = int(round(seg * (1 + rate)))
     level = float(np.sqrt(np.mean(r ** 2))) if len(r) else 0.0
     lo_s = max(0.0, delay_s - SEARCH_S)
     g = max(1, int(round(GRID_S * sr)))                  # samples per grid bin
@@ -165,11 +227,16 @@ def delay_track_s(take: np.ndarray, played: np.ndarray, sr: int, delay_s: float)
     for si, c in enumerate(centres):
         a = max(0, c + step // 2 - seg // 2)
         piece = r[a:a + seg]
-        window = x[a + lo:a + lo + n_bins * g + len(piece)]
-        if len(piece) < seg or len(window) <= len(piece) or np.sqrt(np.mean(piece ** 2)) < 0.1 * level:
+        window = x[a + lo:a + lo + n_bins * g + stretched]
+        if len(piece) < seg or len(window) <= stretched or np.sqrt(np.mean(piece ** 2)) < 0.1 * level:
             continue
         # tapered: with PHAT, the piece's cut ends would otherwise line up with the window's as a peak
-        cc = _gcc_phat(window, piece * taper)[:len(window) - len(piece) + 1]
+        piece = piece * taper
+        if stretched != seg:
+            from scipy.signal import resample
+
+            piece = resample(piece, stretched)
+        cc = _gcc_phat(window, piece)[:len(window) - len(piece) + 1]
         m = (len(cc) // g) * g
         if m == 0:
             continue
@@ -178,8 +245,9 @@ def delay_track_s(take: np.ndarray, played: np.ndarray, sr: int, delay_s: float)
         E[si, :len(k)] = np.maximum(blocks[np.arange(len(k)), k], 0.0)
         fine[si, :len(k)] = np.arange(len(k)) * g + k
     loud = (fine >= 0).any(axis=1)
+    times = np.array([c / sr for c in centres])
     if not loud.any():
-        return np.array([c / sr for c in centres]), np.full(len(centres), delay_s)
+        return times, np.full(len(centres), delay_s), np.zeros(len(centres), bool), 0.0
     typical = float(np.median(E[loud].max(axis=1)))
     jump, w = JUMP_COST * typical, max(1, int(round(TRACK_S * sr / g)))
     move = MOVE_COST * typical * np.abs(np.arange(-w, w + 1))   # a small cost per bin moved
@@ -207,16 +275,20 @@ def delay_track_s(take: np.ndarray, played: np.ndarray, sr: int, delay_s: float)
     for si in range(len(centres) - 1, 0, -1):
         path[si - 1] = back[si, path[si]]
     delays = np.full(len(centres), np.nan)
+    # a stretched piece's peak is the delay at its first sample; the stretch's own is at its middle
+    mid = rate * seg / 2
     for si, b_ in enumerate(path):
         if fine[si, b_] >= 0 and E[si, b_] > 0:
-            delays[si] = (lo + fine[si, b_]) / sr
+            delays[si] = (lo + fine[si, b_] + mid) / sr
     # quiet stretches keep the delay before them (the first ones the one after them)
-    ok = np.flatnonzero(np.isfinite(delays))
+    measured = np.isfinite(delays)
+    evidence = float(E[np.arange(len(centres)), path].sum())
+    ok = np.flatnonzero(measured)
     if not len(ok):
-        return np.array([c / sr for c in centres]), np.full(len(centres), delay_s)
-    held = np.maximum.accumulate(np.where(np.isfinite(delays), np.arange(len(delays)), -1))
+        return times, np.full(len(centres), delay_s), measured, evidence
+    held = np.maximum.accumulate(np.where(measured, np.arange(len(delays)), -1))
     delays = np.where(held >= 0, delays[np.maximum(held, 0)], delays[ok[0]])
-    return np.array([c / sr for c in centres]), delays
+    return times, delays, measured, evidence
 
 
 PLACE_BLOCK = 256        # the reference is placed on the take's time line in blocks of this many samples,
@@ -263,9 +335,9 @@ def _block_delays_s(starts: np.ndarray, delays: np.ndarray, n: int, sr: int) -> 
     return delays[i] + frac * (delays[jc] - delays[i])
 
 
-def _aligned_reference(x: np.ndarray, r: np.ndarray, sr: int, delay_s: float) -> np.ndarray:
+def _aligned_reference(x: np.ndarray, r: np.ndarray, sr: int, delay_s: float) -> tuple[np.ndarray, float]:
     """`r` placed on the take's time line at its tracked delay (delay_track_s), block by block
-    (_block_delays_s), one hop early."""
+    (_block_delays_s), one hop early; and the tracked delay where it starts (s)."""
     starts, delays = delay_track_s(x, r, sr, delay_s)
     ref = np.zeros(len(x), np.float32)
     for k, d in enumerate(_block_delays_s(starts, delays, len(r), sr)):
@@ -274,7 +346,7 @@ def _aligned_reference(x: np.ndarray, r: np.ndarray, sr: int, delay_s: float) ->
         lo, hi = max(a + shift, 0), min(b + shift, len(x))
         if hi > lo:
             ref[lo:hi] = r[lo - shift:hi - shift]
-    return ref
+    return ref, float(delays[0])
 
 
 def _stft(x: np.ndarray) -> np.ndarray:
@@ -304,7 +376,7 @@ def remove_accompaniment(take: np.ndarray, sr: int, played: np.ndarray, expected
     delay_s = find_delay_s(x, r, sr, expected_delay_s)
     # the reference aligned so that its direct path falls on tap 1 (tap 0 takes a slightly early arrival),
     # following the delay segment by segment
-    ref = _aligned_reference(x, r, sr, delay_s)
+    ref, delay_s = _aligned_reference(x, r, sr, delay_s)   # the delay as tracked, for the message
     X = _stft(x)
     R = _stft(ref)
     A = _delayed(R, taps)                                        # (K, F, T)
