@@ -175,6 +175,18 @@ def test_loop_bars_and_speed(win, qtbot, ens):
     win.bar_from.setValue(2)
     win.bar_to.setValue(3)
     assert win.play_span_s() == mixer.bars_span_s(ens, 2, 3)
+    # every lane shades the looped bars, and nothing once Loop is off
+    for lane in win.lanes:
+        assert lane.loop_region.isVisible() and lane.loop_region in lane.plot.getPlotItem().items
+        assert lane.loop_region.getRegion() == pytest.approx(mixer.bars_span_s(ens, 2, 3))
+    win.bar_to.setValue(4)
+    assert win.lanes[0].loop_region.getRegion() == pytest.approx(mixer.bars_span_s(ens, 2, 4))
+    win.loop_check.setChecked(False)
+    assert not any(lane.loop_region.isVisible() for lane in win.lanes)
+    win.loop_check.setChecked(True)
+    # the pitch axis names notes, as the practice window's contour does
+    ticks = [label for _m, label in win.lanes[0].plot.getAxis("left")._tickLevels[0]]
+    assert ticks and all(label[0] in "CEG" and label[-1].isdigit() for label in ticks), ticks
     win.speed_combo.setCurrentIndex(mixer.SPEEDS.index(0.5))
     qtbot.waitUntil(lambda: 0.5 in win._stretched and win._task is None, timeout=60_000)
     assert win.speed == 0.5

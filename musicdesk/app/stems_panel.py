@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, Q
 from musicdesk.app import workers
 from musicdesk.app.session import FRAME_MS, Session, make_action, stop_quietly, user_errors
 from musicdesk.app.settings import AppSettings
+from musicdesk.describe import note_name
 from musicdesk.separate import mixer
 from musicdesk.separate.core import METHODS, SeparationError
 
@@ -135,8 +136,18 @@ class Lane(QWidget):
         row.addWidget(self.plot, 1)
         self.setFixedHeight(LANE_HEIGHT_PX)
         self.cursor = pg.InfiniteLine(pos=0.0, angle=90, pen=pg.mkPen("#ff9800", width=2))
+        # the bars being looped, shaded as the practice window's score shades them
+        self.loop_region = pg.LinearRegionItem((0.0, 0.0), movable=False, brush=pg.mkBrush(255, 152, 0, 40),
+                                               pen=pg.mkPen("#ffb74d", width=1))
+        self.loop_region.setVisible(False)
         self.contour = None
         self.hide()
+
+    def show_loop(self, span_s: tuple[float, float] | None) -> None:
+        """Shade the looped stretch (start, end in s), or nothing (None)."""
+        if span_s is not None:
+            self.loop_region.setRegion(span_s)
+        self.loop_region.setVisible(span_s is not None)
 
     def bind(self, k: int, ens: mixer.EnsembleStems) -> None:
         """Make this the lane of stem k of `ens`: its name, tool tips and menu, the mixer at unity
@@ -188,6 +199,9 @@ class Lane(QWidget):
             self._draw_notes(window, colour, notes, mids, hi, drawable_trace)
             return
         p.setYRange(lo, hi + 0.5, padding=0)
+        # note names, as the practice window's contour has them (C, E and G of each octave)
+        p.getAxis("left").setTicks([[(m, note_name(m)) for m in range(int(np.ceil(lo)), int(hi) + 1)
+                                     if m % 12 in (0, 4, 7)], []])
         p.setXRange(0.0, ens.duration_s, padding=0.01)
         # activity: shaded where the part plays (the network's head, or the aligned score for the NMF)
         act = ens.stems.activity[k]
@@ -220,6 +234,7 @@ class Lane(QWidget):
                 label = pg.TextItem(str(bar), color="#607d8b", anchor=(0, 0))
                 label.setPos(t0, hi)
                 p.addItem(label)
+        p.addItem(self.loop_region)
         p.addItem(self.cursor)
 
 
@@ -324,6 +339,9 @@ class StemsWindow(QMainWindow):
         self.loop_check = QCheckBox("Loop")
         self.loop_check.setToolTip("Play the bars chosen, over and over")
         tr.addWidget(self.loop_check)
+        self.loop_check.toggled.connect(self.show_loop)
+        self.bar_from.valueChanged.connect(self.show_loop)
+        self.bar_to.valueChanged.connect(self.show_loop)
         tr.addWidget(QLabel(" Speed "))
         self.speed_combo = QComboBox()
         for f in mixer.SPEEDS:
@@ -523,6 +541,7 @@ class StemsWindow(QMainWindow):
             sp.setRange(min(bars), max(bars))
         self.bar_from.setValue(min(bars))
         self.bar_to.setValue(max(bars))
+        self.show_loop()
         self.info.setText(f"{os.path.basename(ens.audio_path) or 'The take'}: {len(ens.parts)} stems "
                           f"({', '.join(ens.parts)}), {ens.duration_s:.1f} s, separated by {ens.stems.method}.")
         self._update_enabled()
@@ -557,6 +576,17 @@ class StemsWindow(QMainWindow):
         if self.loop_check.isChecked():
             return mixer.bars_span_s(self.ens, self.bar_from.value(), self.bar_to.value())
         return 0.0, None
+
+    def show_loop(self, *_args) -> None:
+        """Shade the bars chosen on every lane while Loop is on."""
+        span = None
+        if self.loop_check.isChecked() and self.ens is not None:
+            try:
+                span = mixer.bars_span_s(self.ens, self.bar_from.value(), self.bar_to.value())
+            except SeparationError:
+                span = None
+        for lane in self.lanes:
+            lane.show_loop(span)
 
     def play(self, from_s: float | None = None) -> None:
         from musicdesk.playback import PlaybackError, Player
