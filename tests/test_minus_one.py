@@ -62,6 +62,17 @@ def duo(tmp_path_factory):
     return path, scores, played, take
 
 
+def _mic(take: np.ndarray, echo_source: np.ndarray, delay_s: float, n: int, below_db: float = 0.0) -> np.ndarray:
+    """n samples of microphone: the take, and `echo_source` arriving `delay_s` late, `below_db` under
+    the take's level (cut, or padded with silence, to n)."""
+    echo = np.concatenate([np.zeros(int(delay_s * SR), np.float32), echo_source.astype(np.float32)])[:n]
+    echo = np.pad(echo, (0, n - len(echo)))
+    mic = np.zeros(n, np.float32)
+    mic[:min(n, len(take))] += take[:n]
+    mic += echo * np.sqrt(np.mean(take ** 2) / np.mean(echo ** 2)) * 10 ** (-below_db / 20)
+    return mic
+
+
 def test_rendered_accompaniment_is_the_other_part(duo):
     _path, scores, played, _take = duo
     assert [sc.part for sc in scores] == ["Violin", "Bassoon"]
@@ -252,11 +263,7 @@ def test_clock_drift_between_output_and_input_is_followed(duo):
 
     _path, scores, played, take = duo
     n = len(played)
-    late = resample_poly(played, 4001, 4000).astype(np.float32)
-    echo = np.concatenate([np.zeros(int(0.07 * SR), np.float32), late])[:n]
-    mic = np.zeros(n, np.float32)
-    mic[:min(n, len(take))] += take[:n]
-    mic += echo * np.sqrt(np.mean(take ** 2) / np.mean(echo ** 2))
+    mic = _mic(take, resample_poly(played, 4001, 4000), 0.07, n)
     c = minusone.remove_accompaniment(mic, SR, played, 0.07)
     assert c.echo_reduction_db > 22, c.echo_reduction_db
     rep = analyze(scores[0], Take(c.samples, SR)).report
@@ -291,12 +298,7 @@ def test_a_whole_take_delay_far_off_is_not_followed_at_the_start(duo):
     from scipy.signal import resample_poly
 
     _path, _scores, played, take = duo
-    n = len(played)
-    echo = np.concatenate([np.zeros(int(0.07 * SR), np.float32),
-                           resample_poly(played, 4001, 4000).astype(np.float32)])[:n]
-    mic = np.zeros(n, np.float32)
-    mic[:min(n, len(take))] += take[:n]
-    mic += echo * np.sqrt(np.mean(take ** 2) / np.mean(echo ** 2))
+    mic = _mic(take, resample_poly(played, 4001, 4000), 0.07, len(played))
     starts, delays = minusone.delay_track_s(mic, played, SR, 0.07 + 0.2)
     truth = 0.07 + 250e-6 * (starts + 0.125)                           # at each stretch's middle
     assert np.max(np.abs(delays - truth)) < 0.001, np.round(1000 * (delays - truth), 2)
@@ -317,10 +319,7 @@ def test_an_output_underrun_midway_is_followed(duo, gap_s):
     n = len(played)
     half = n // 2
     late = np.concatenate([played[:half], np.zeros(int(gap_s * SR), np.float32), played[half:]])
-    echo = np.concatenate([np.zeros(int(0.07 * SR), np.float32), late])[:n]
-    mic = np.zeros(n, np.float32)
-    mic[:min(n, len(take))] += take[:n]
-    mic += echo * np.sqrt(np.mean(take ** 2) / np.mean(echo ** 2))
+    mic = _mic(take, late, 0.07, n)
     starts, delays = minusone.delay_track_s(mic, played, SR, minusone.find_delay_s(mic, played, SR, 0.07))
     assert abs(delays[1] - 0.07) < 0.002 and abs(delays[-4] - 0.07 - gap_s) < 0.002
     both = minusone.remove_accompaniment(mic, SR, played, 0.07)
@@ -349,12 +348,7 @@ def test_the_delay_is_followed_to_the_end_of_a_drifting_take_that_runs_on_after_
     score = scores[0]
     notes, _ = perform(score.notes, Errors(missed=frozenset({MISSED})), lead_s=0.5)
     take = render_notes(notes, "flute", sr=SR, tail_s=0.5).samples
-    n = len(take) + SR
-    echo = np.concatenate([np.zeros(int(0.05 * SR), np.float32), resample_poly(played, 4001, 4000).astype(np.float32)])
-    echo = np.pad(echo[:n], (0, max(0, n - len(echo))))
-    mic = np.zeros(n, np.float32)
-    mic[:len(take)] += take
-    mic += echo * np.sqrt(np.mean(take ** 2) / np.mean(echo ** 2)) * 10 ** (-3 / 20)
+    mic = _mic(take, resample_poly(played, 4001, 4000), 0.05, len(take) + SR, below_db=3)
     c = minusone.remove_accompaniment(mic, SR, played, 0.05)
     rep = analyze(score, Take(c.samples, SR)).report
     assert [x.index for x in rep.notes if x.status != "correct"] == [MISSED]

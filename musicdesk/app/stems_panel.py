@@ -578,13 +578,14 @@ class StemsWindow(QMainWindow):
         return 0.0, None
 
     def show_loop(self, *_args) -> None:
-        """Shade the bars chosen on every lane while Loop is on."""
+        """Shade the bars chosen on every lane while Loop is on (the span `play_span_s` plays)."""
         span = None
-        if self.loop_check.isChecked() and self.ens is not None:
+        if self.ens is not None:
             try:
-                span = mixer.bars_span_s(self.ens, self.bar_from.value(), self.bar_to.value())
+                start, end = self.play_span_s()
+                span = None if end is None else (start, end)
             except SeparationError:
-                span = None
+                pass
         for lane in self.lanes:
             lane.show_loop(span)
 

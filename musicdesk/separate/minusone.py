@@ -195,7 +195,7 @@ def drift_lines(starts_s: np.ndarray, delays_s: np.ndarray, measured: np.ndarray
     ok = np.ones(len(d), bool) if measured is None else np.asarray(measured, bool)
     if len(d) < 8 or not ok.any():
         return []
-    run = np.concatenate([[0], np.cumsum(np.abs(np.diff(d)) >= RUN_BREAK_S)])
+    run = _runs(d, RUN_BREAK_S)
     counts = np.bincount(run[ok], minlength=run[-1] + 1)
     out = []
     for k in np.argsort(-counts, kind="stable"):
@@ -208,11 +208,18 @@ def drift_lines(starts_s: np.ndarray, delays_s: np.ndarray, measured: np.ndarray
     return out
 
 
+def _runs(delays_s: np.ndarray, step_s: float) -> np.ndarray:
+    """Per stretch, the number of its run: a step of `step_s` or more between neighbours starts the next."""
+    return np.concatenate([[0], np.cumsum(np.abs(np.diff(delays_s)) >= step_s)])
+
+
 def _track(x: np.ndarray, r: np.ndarray, sr: int, delay_s: float, rate: float
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """`delay_track_s`'s path, each stretch of `r` stretched by 1 + `rate` first (the clocks' drift
     within it); also which stretches' delays were measured (not kept from a neighbour), and the sum of
     the stretches' correlation peaks on the path (its evidence)."""
+    from scipy.signal import resample
+
     seg, step = int(SEGMENT_S * sr), int(TRACK_STEP_S * sr)
     taper = np.hanning(seg)
     stretched = int(round(seg * (1 + rate)))
@@ -233,8 +240,6 @@ def _track(x: np.ndarray, r: np.ndarray, sr: int, delay_s: float, rate: float
         # tapered: with PHAT, the piece's cut ends would otherwise line up with the window's as a peak
         piece = piece * taper
         if stretched != seg:
-            from scipy.signal import resample
-
             piece = resample(piece, stretched)
         cc = _gcc_phat(window, piece)[:len(window) - len(piece) + 1]
         m = (len(cc) // g) * g
@@ -308,7 +313,7 @@ def smooth_delays_s(delays: np.ndarray) -> np.ndarray:
     peak is smeared by the drift within its SEGMENT_S (250 ppm: 16 samples at 44.1 kHz), and scatters
     by several samples; the clocks drift smoothly."""
     d = np.asarray(delays, np.float64)
-    run = np.concatenate([[0], np.cumsum(np.abs(np.diff(d)) >= DRIFT_S)])
+    run = _runs(d, DRIFT_S)
     out = d.copy()
     for i in range(len(d)):
         idx = np.arange(max(0, i - SMOOTH_STRETCHES), min(len(d), i + SMOOTH_STRETCHES + 1))
