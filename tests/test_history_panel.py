@@ -89,6 +89,9 @@ def test_the_core_views_of_a_piece_history(two_takes):
     assert most_improved_bars(h.progress)[0][0] == bar
     assert piece_history(store, "Nobody", score.source_path, score.part).takes == []
     assert grade_text({"pitch": (6.0, 10.0, "released"), "tone": (7.0, 10.0, "draft")}) == "pitch 6/10"
+    assert grade_text({"pitch": (6.0, 10.0, "released"), "tone": (7.0, 10.0, "draft"), "rhythm": (8.0, 10.0, "draft")},
+                      released_only=False) == "pitch 6/10; draft: rhythm 8/10, tone 7/10"      # "draft" said once
+    assert grade_text({"tone": (7.0, 10.0, "draft")}, released_only=False) == "draft: tone 7/10"
     rgb = heat_rgb(np.array([[1.0, 0.0, np.nan]]), "right")
     assert tuple(rgb[0, 0]) == (44, 160, 44) and tuple(rgb[0, 1]) == (214, 39, 40) and tuple(rgb[0, 2]) == (225, 225, 225)
 

@@ -204,6 +204,13 @@ def test_teacher_opens_a_take_comments_on_a_note_grades_draft_then_released(qtbo
     panel.comment_button.click()
     qtbot.waitUntil(lambda: any(t.startswith("Ms Berg, bars 2-3:") for t in win.results.comment_lines()),
                     timeout=30000)
+    # ... shades those bars on the score, with its text as their tooltip (the loop's shading is apart)
+    assert [(a, b) for a, b, _ in win.score_view.comment_bars()] == [(2, 3)]
+    shaded = win.score_view.comment_bar_items()
+    assert len(shaded) == 2 and all("one breath" in it.toolTip() for it in shaded)
+    eng = win.score_view.engraving()
+    k = eng.px_per_unit(win.score_view.current_page())
+    assert sorted(round(it.rect().x()) for it in shaded) == sorted(round(eng.measure_bbox(m)[1] * k) for m in (2, 3))
     # a comment on a time of the take: on the notes played then
     panel.pin_buttons["time"].setChecked(True)
     panel.time_from.setValue(r.onset_s - 0.02)

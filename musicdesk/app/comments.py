@@ -1,6 +1,6 @@
 """Comments on the take on show: once a take from the practice history is drawn, its comments are
 fetched (musicdesk.history.review, in a worker) and shown as a pen below each note they are pinned to,
-with their text as its tooltip, and first in the problems list. The student sees the teacher's comments
+with their text as its tooltip (a comment on bars also shades those bars), and first in the problems list. The student sees the teacher's comments
 on the take they came back with; the teacher sees their own as they add them."""
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ class CommentsOverlay(QObject):
         if take_id is None or score is None or analysis is None:     # a take not from the history: none
             self.pins = []
             self.results.score_view.set_comment_marks({})
+            self.results.score_view.set_comment_bars([])
             self.results.show_comments([])
             return
         from musicdesk.history.review import feedback, pins
@@ -61,5 +62,7 @@ class CommentsOverlay(QObject):
                 if nid in element:
                     marks.setdefault(element[nid], []).append(f"{p.comment.author}: {p.comment.text}")
         self.results.score_view.set_comment_marks({k: "\n".join(v) for k, v in marks.items()})
+        self.results.score_view.set_comment_bars([(*p.comment.bars, f"{p.where}: {p.comment.author}: {p.comment.text}")
+                                                  for p in pins if p.comment.bars is not None and not p.comment.note_ids])
         self.results.show_comments(pins)
         self.shown.emit()

@@ -47,13 +47,12 @@ def heat_rgb(values: np.ndarray, measure: str) -> np.ndarray:
 
 
 def grade_text(grades: dict, released_only: bool = True) -> str:
-    """ "pitch 7/10, rhythm 8/10" from TakeRow.grades or .released (drafts left out unless asked for)."""
-    out = []
-    for c, (v, mx, status) in sorted(grades.items()):
-        if released_only and status != "released":
-            continue
-        out.append(f"{c} {v:g}/{mx:g}" + (" (draft)" if status != "released" else ""))
-    return ", ".join(out)
+    """ "pitch 7/10, rhythm 8/10" from TakeRow.grades or .released; drafts left out unless asked for,
+    and then named once after the released ones: "pitch 7/10; draft: rhythm 8/10, tone 6/10"."""
+    done = [f"{c} {v:g}/{mx:g}" for c, (v, mx, st) in sorted(grades.items()) if st == "released"]
+    drafts = [] if released_only else [f"{c} {v:g}/{mx:g}" for c, (v, mx, st) in sorted(grades.items())
+                                       if st != "released"]
+    return "; ".join(filter(None, (", ".join(done), "draft: " + ", ".join(drafts) if drafts else "")))
 
 
 def page() -> tuple[QWidget, QVBoxLayout]:

@@ -145,6 +145,7 @@ class ResultsPanel(QWidget):
             self.roll.clear_live()
         self.score_view.set_timing_marks({})
         self.score_view.set_comment_marks({})
+        self.score_view.set_comment_bars([])
         self.ratings_box.clear()
 
     def show_analysis(self, analysis) -> None:

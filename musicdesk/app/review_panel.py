@@ -26,6 +26,7 @@ from musicdesk.app.session import Session
 TAKE_ROLE = Qt.ItemDataRole.UserRole
 PIECE_ROLE = Qt.ItemDataRole.UserRole + 1
 STUDENT_ROLE = Qt.ItemDataRole.UserRole + 2
+GRADE_COLUMN_MAX_PX = 300       # the roster's grade column at most this wide (longer text elided, whole as tooltip)
 PIN_KINDS = (("note", "the note I click on the score"), ("bars", "bars"), ("time", "a time (s)"),
              ("take", "the whole take"))
 
@@ -216,6 +217,7 @@ class ReviewPanel(QDockWidget):
                              grade_text(t.grades, released_only=False) or "not graded",
                              f"✎ {t.n_comments}" if t.n_comments else ""]
                     ti = QTreeWidgetItem(cells)
+                    ti.setToolTip(3, cells[3])
                     ti.setData(0, TAKE_ROLE, str(t.id))
                     ti.setData(0, PIECE_ROLE, str(p.piece_id))
                     ti.setData(0, STUDENT_ROLE, str(st.student_id))
@@ -225,6 +227,8 @@ class ReviewPanel(QDockWidget):
             top.setExpanded(True)
         for i in range(5):
             self.tree.resizeColumnToContents(i)
+        if self.tree.columnWidth(3) > GRADE_COLUMN_MAX_PX:      # a long rubric: elided, whole in the tooltip
+            self.tree.setColumnWidth(3, GRADE_COLUMN_MAX_PX)
         self._update_enabled()
         self.loaded.emit()
 

@@ -26,6 +26,7 @@ CLICK_TOLERANCE_PX = 6.0          # a click this close (screen pixels) to a note
 LINE_MARGIN_PX = 30.0             # space kept above a line scrolled to the top (page pixels)
 CURSOR_COLOUR = QColor(30, 144, 255, 70)
 LOOP_COLOUR = QColor(255, 200, 0, 45)
+COMMENT_BARS_ALPHA = 34           # a comment's bars: the comment colour, this opaque (of 255)
 
 
 class _PageView(QGraphicsView):
@@ -77,6 +78,7 @@ class ScoreView(QWidget):
         self._marks: dict[str, str] = {}
         self._timing_marks: dict[str, str] = {}
         self._comment_marks: dict[str, str] = {}
+        self._comment_bars: list[tuple[int, int, str]] = []
 
         self.scene = QGraphicsScene(self)
         self.view = _PageView(self.scene, self)
@@ -106,6 +108,7 @@ class ScoreView(QWidget):
         self.scene.addItem(self.cursor_item)
         self._loop_items: list[QGraphicsRectItem] = []
         self._mark_items: list[QGraphicsSimpleTextItem] = []
+        self._comment_bar_items: list[QGraphicsRectItem] = []
         self._placeholder = self.scene.addText("No score loaded: open one with File > Open, or drop a file here.")
         self._placeholder.setDefaultTextColor(QColor(110, 110, 110))
 
@@ -150,6 +153,7 @@ class ScoreView(QWidget):
         self._marks = {}
         self._timing_marks = {}
         self._comment_marks = {}
+        self._comment_bars = []
         self.cursor_item.hide()
         self._placeholder.setVisible(eng is None)
         self.page_item.setVisible(eng is not None)
@@ -303,6 +307,16 @@ class ScoreView(QWidget):
         self._comment_marks = {k: v for k, v in marks.items() if v}
         self._place_marks()
 
+    def set_comment_bars(self, spans: list[tuple[int, int, str]]) -> None:
+        """Shade the bars each comment on bars is about, in the comment colour, with its text as the
+        tooltip: (first, last printed bar number, text) per comment. [] removes them."""
+        self._comment_bars = [(int(a), int(b), t) for a, b, t in spans]
+        self._place_marks()
+
+    def comment_bars(self) -> list[tuple[int, int, str]]:
+        """The comments' bar spans now set (first, last, text), on any page."""
+        return list(self._comment_bars)
+
     def comment_marks(self) -> dict[str, str]:
         """The comment marks now set (element id -> text), on any page."""
         return dict(self._comment_marks)
@@ -318,6 +332,10 @@ class ScoreView(QWidget):
     def mark_items(self) -> list[QGraphicsSimpleTextItem]:
         """The mark items drawn on the current page (for tests)."""
         return list(self._mark_items)
+
+    def comment_bar_items(self) -> list[QGraphicsRectItem]:
+        """The comments' bar shadings drawn on the current page (for tests)."""
+        return list(self._comment_bar_items)
 
     def note_rect(self, element_id: str) -> QRectF:
         """The note head's rectangle in scene coordinates (page pixels) on its page."""
@@ -379,8 +397,19 @@ class ScoreView(QWidget):
         self._loop_items = []
         if self._eng is None or self._loop is None:
             return
-        first, last = self._loop
+        for r in self._bar_rects(*self._loop):
+            it = QGraphicsRectItem(r)
+            it.setBrush(QBrush(LOOP_COLOUR))
+            it.setPen(QPen(Qt.PenStyle.NoPen))
+            it.setZValue(1)
+            self.scene.addItem(it)
+            self._loop_items.append(it)
+
+    def _bar_rects(self, first: int, last: int) -> list[QRectF]:
+        """Rectangles (page pixels) over the measures first..last (printed numbers) on the page on show,
+        from a little above the staff to a little below it."""
         k = self._eng.px_per_unit(self._page)
+        out = []
         for num in self._eng.measure_numbers():
             try:
                 n = int(num)
@@ -389,19 +418,14 @@ class ScoreView(QWidget):
             if not first <= n <= last:
                 continue
             page, x, y, w, h = self._eng.measure_bbox(num)
-            if page != self._page:
-                continue
-            it = QGraphicsRectItem(QRectF(x * k, (y - 0.3 * h) * k, w * k, 1.6 * h * k))
-            it.setBrush(QBrush(LOOP_COLOUR))
-            it.setPen(QPen(Qt.PenStyle.NoPen))
-            it.setZValue(1)
-            self.scene.addItem(it)
-            self._loop_items.append(it)
+            if page == self._page:
+                out.append(QRectF(x * k, (y - 0.3 * h) * k, w * k, 1.6 * h * k))
+        return out
 
     def _place_marks(self) -> None:
-        for it in self._mark_items:
+        for it in self._mark_items + self._comment_bar_items:
             self.scene.removeItem(it)
-        self._mark_items = []
+        self._mark_items, self._comment_bar_items = [], []
         if self._eng is None:
             return
         for nid, colour in self._marks.items():
@@ -437,6 +461,17 @@ class ScoreView(QWidget):
             self.scene.addItem(it)
             self._mark_items.append(it)
 
+        bars_colour = QColor(COMMENT_COLOUR)
+        bars_colour.setAlpha(COMMENT_BARS_ALPHA)
+        for first, last, text in self._comment_bars:
+            for r in self._bar_rects(first, last):
+                it = QGraphicsRectItem(r)
+                it.setBrush(QBrush(bars_colour))
+                it.setPen(QPen(QColor(COMMENT_COLOUR), 0, Qt.PenStyle.DotLine))
+                it.setToolTip(text)
+                it.setZValue(1)
+                self.scene.addItem(it)
+                self._comment_bar_items.append(it)
         for nid, text in self._comment_marks.items():
             if self._eng.note_page.get(nid) != self._page:
                 continue
