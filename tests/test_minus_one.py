@@ -304,6 +304,24 @@ def test_a_whole_take_delay_far_off_is_not_followed_at_the_start(duo):
     assert np.max(np.abs(delays - truth)) < 0.001, np.round(1000 * (delays - truth), 2)
 
 
+@pytest.mark.parametrize("beyond_samples", [0.7, 1.5, 3.0])
+def test_the_whole_take_delay_is_no_edge_of_the_search_window(beyond_samples):
+    """A stronger arrival just beyond the search window (expected 50 ms, +-250 ms): its slope and ringing
+    at the window's edge were returned as the delay (0.3 s, or one sample before it); the echo at 70 ms
+    is the only delay inside the window."""
+    rng = np.random.default_rng(3)
+    ref = rng.standard_normal(3 * SR)
+
+    def delayed(d_s: float) -> np.ndarray:
+        n = len(ref) + SR // 2
+        f = np.fft.rfftfreq(n, 1 / SR)
+        return np.fft.irfft(np.fft.rfft(ref, n) * np.exp(-2j * np.pi * f * d_s), n)
+
+    edge_s = int((0.05 + minusone.SEARCH_S) * SR) / SR
+    mic = 0.2 * delayed(0.07) + delayed(edge_s + beyond_samples / SR)
+    assert abs(minusone.find_delay_s(mic, ref, SR, 0.05) - 0.07) < 1 / SR
+
+
 def test_smoothed_delays_keep_an_underrun_a_step():
     d = np.r_[np.full(10, 0.070), np.full(10, 0.220)] + 1e-5 * np.arange(20)
     sm = minusone.smooth_delays_s(d)
@@ -335,10 +353,11 @@ def test_the_delay_is_followed_to_the_end_of_a_drifting_take_that_runs_on_after_
     """The player starts 0.5 s in (half a second behind the accompaniment all through), the output's
     clock runs 250 ppm fast, the echo is 3 dB below the player and the recording runs on 1 s after the
     player stops: every note but the missed one judged as played. Found while checking the held-note
-    fix (2026-12-07): the player's own part, half a second behind the accompaniment, correlated with it
-    more than the drift-smeared echo did, the delay path followed it to about 0.59 s for the last 3 s
-    and the last four notes came out missed. Fixed by taking the drift out of each stretch before it is
-    correlated (minusone.delay_track_s)."""
+    fix (2026-12-07): the delay path followed a peak at about 0.59 s for the last 3 s and the last four
+    notes came out missed. That peak was FluidSynth's dither, which the take's render shared with the
+    accompaniment's a lag apart (renders are floats since 2026-12-08, musicdesk.synth._get), not the
+    player's notes; taking the drift out of each stretch before it is correlated (minusone.
+    delay_track_s) had mended it too."""
     from scipy.signal import resample_poly
 
     from musicdesk.analysis import analyze

@@ -130,19 +130,23 @@ def test_mute_solo_and_faders_shape_the_mix(win, ens):
     st, scale = ens.stems.stems, mixer.headroom(ens.stems.stems)
     v, b = win.lanes
     assert win.current_mix() == pytest.approx(mixer.mix(st, [1, 1], scale), abs=1e-6)
+    assert v.audible() and b.audible()
     v.mute.setChecked(True)
     assert win.current_mix() == pytest.approx(np.clip(scale * st[1], -1, 1), abs=1e-6)
+    assert not v.audible() and b.audible()                 # the muted lane is drawn faded
     v.mute.setChecked(False)
     v.solo.setChecked(True)
-    assert list(win.gains()) == [1, 0]
+    assert list(win.gains()) == [1, 0] and v.audible() and not b.audible()
     b.solo.setChecked(True)
-    assert list(win.gains()) == [1, 1]
+    assert list(win.gains()) == [1, 1] and v.audible() and b.audible()
     v.solo.setChecked(False)
     b.solo.setChecked(False)
     b.fader.setValue(-6)
     assert win.gains()[1] == pytest.approx(10 ** (-6 / 20), abs=1e-6) and b.db_label.text() == "-6 dB"
     b.fader.setValue(int(mixer.FADER_MIN_DB))
-    assert win.gains()[1] == 0 and b.db_label.text() == "off"
+    assert win.gains()[1] == 0 and b.db_label.text() == "off" and not b.audible()
+    win.show_stems(ens)                                    # the next separation: every lane heard again
+    assert all(ln.audible() for ln in win.lanes)
 
 
 def test_lanes_are_built_ahead_and_reused_for_the_next_recording(win, qtbot, ens):

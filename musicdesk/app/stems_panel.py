@@ -36,6 +36,7 @@ AXIS_WIDTH_PX = 52        # fixed, so that a new lane does not resize (and repai
 SPARE_LANES = 4           # lanes built ahead, when the window opens and while a separation runs (a quartet's;
                           # more are built as needed)
 AUDIO_EXT = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
+SILENT_OPACITY = 0.3       # a lane whose stem is not heard (muted, or another soloed) is drawn this opaque
 
 
 _CHILD = None     # musicdesk.separate.child.ChildSeparator: every separation runs there
@@ -143,6 +144,16 @@ class Lane(QWidget):
         self.contour = None
         self.hide()
 
+    def set_audible(self, audible: bool) -> None:
+        """Draw the lane's plot and name faded (SILENT_OPACITY) while its stem is not heard (muted, or
+        another soloed), as a mixer greys a muted channel."""
+        self.plot.getPlotItem().setOpacity(1.0 if audible else SILENT_OPACITY)
+        self.name.setEnabled(audible)
+
+    def audible(self) -> bool:
+        """Whether the lane is drawn as heard."""
+        return self.plot.getPlotItem().opacity() == 1.0
+
     def show_loop(self, span_s: tuple[float, float] | None) -> None:
         """Shade the looped stretch (start, end in s), or nothing (None)."""
         if span_s is not None:
@@ -171,6 +182,7 @@ class Lane(QWidget):
         for w in (self.mute, self.solo, self.fader):
             w.blockSignals(False)
         self._fader_moved(0)
+        self.set_audible(True)
         self.plot.setXLink(None)
         self.plot.clear()
         self.contour = None
@@ -567,6 +579,8 @@ class StemsWindow(QMainWindow):
         return mixer.mix(self._stretched[self.speed], self.gains(), self._scale)
 
     def gains_changed(self, *_args) -> None:
+        for ln, g in zip(self.lanes, self.gains()):     # a stem that is not heard is drawn faded
+            ln.set_audible(bool(g > 0))
         if self.player is not None and self.player.is_playing and self.speed in self._stretched:
             self.player.replace(self.current_mix())
 

@@ -30,6 +30,7 @@ HOP = 512
 TAPS = 10                # STFT frames of echo path per bin (10 x 512 / 44.1 kHz: about 116 ms of room);
                          # chosen on training/minusone_design.py (3: 84.0% notes right, 6: 94.7%, 10: 96.8%)
 SEARCH_S = 0.25          # the delay is searched this far either side of the expected one
+EDGE_GUARD_S = 0.005     # a peak just beyond the search window: its slope this far inside is no delay
 ITERATIONS = 3           # least-squares passes (the later ones reweighted)
 RIDGE = 1e-3             # regularisation, relative to each bin's accompaniment power
 SUPPRESS_FLOOR = 0.1     # the residual suppressor's smallest gain (-20 dB)
@@ -122,14 +123,31 @@ def find_delay_s(take: np.ndarray, played: np.ndarray, sr: int, expected_s: floa
                  search_s: float = SEARCH_S) -> float:
     """Delay (s) of `played` inside `take` (both at `sr`, `played` started at take time 0), by GCC-PHAT
     within expected_s +- search_s (never negative): the whitened cross-correlation peaks at the
-    direct path even when the player plays the same harmony."""
+    direct path even when the player plays the same harmony. Not the edge of the window on the slope of
+    a higher peak beyond it (`_highest_peak`): that was returned as the delay before."""
     x = np.asarray(take, np.float64)
     cc = _gcc_phat(x, np.asarray(played, np.float64))
     lo = max(0, int((expected_s - search_s) * sr))
     hi = min(len(x), int((expected_s + search_s) * sr) + 1)
     if hi <= lo:
         return max(0.0, expected_s)
-    return (lo + int(np.argmax(cc[lo:hi]))) / sr
+    return (lo + _highest_peak(cc, lo, hi, int(EDGE_GUARD_S * sr))) / sr
+
+
+def _highest_peak(cc: np.ndarray, lo: int, hi: int, guard: int) -> int:
+    """Index (from `lo`) of the highest value of cc[lo:hi] that is no edge of a peak beyond the window:
+    where cc's highest value over the window widened by `guard` samples lies outside it, the `guard`
+    samples next to that side (the peak's slope and its sinc ringing) are left out."""
+    a, b = max(0, lo - guard), min(len(cc), hi + guard)
+    k = a + int(np.argmax(cc[a:b]))
+    seg = cc[lo:hi].copy()
+    if k >= hi:
+        seg[max(0, len(seg) - guard):] = -np.inf
+    elif k < lo:
+        seg[:guard] = -np.inf
+    if not np.isfinite(seg).any():
+        return int(np.argmax(cc[lo:hi]))
+    return int(np.argmax(seg))
 
 
 def _gcc_phat(x: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -153,20 +171,23 @@ def delay_track_s(take: np.ndarray, played: np.ndarray, sr: int, delay_s: float)
     stretches keep the delay before them.
 
     The two clocks' drift (`drift_lines`, read off this path) is then taken out of each stretch of the
-    accompaniment before it is correlated again, and the path found again: 250 ppm smears a stretch's
-    echo over 16 samples, which lowers its whitened peak below what the player's own notes, sharing the
-    accompaniment's harmony, give at the player's lag (a take played half a second behind it followed
-    the player for its last 3 s); with the drift taken out the echo's peak is two to four times higher.
-    The second path starts where that line says the first stretch's delay is: the whole take's delay
-    is itself smeared by the drift (6 ms over a 25 s take at 250 ppm) and can be 70-250 ms off, which
-    kept the first path wrong for its first stretches, or on the player's own notes for most of the
-    take. So each of the DRIFT_CANDIDATES longest runs of the first path gives a line, and of the paths
-    found again along them (and the first) the one whose stretches correlate most in all is kept."""
+    accompaniment before it is correlated again, and the path found again from where that line says the
+    first stretch's delay is: 250 ppm smears a stretch's echo over 16 samples, which lowers its whitened
+    peak, and the whole take's delay, smeared likewise, can be far off (a first path begun 200 ms off
+    stayed there for its first stretches). Each of the DRIFT_CANDIDATES longest runs of the first path
+    gives a line, and of the paths found again along them (and the first) the one whose stretches
+    correlate most in all is kept. A first path that is one run, begun where the whole take's delay
+    put it, is kept as it is: on twelve drift scenes the second pass judged every note as the first
+    did, at two to three times the cost."""
     x = np.asarray(take, np.float64)
     r = np.asarray(played, np.float64)
     first = _track(x, r, sr, delay_s, 0.0)
     best = first
-    for rate, start_s in drift_lines(first[0], first[1], first[2])[:DRIFT_CANDIDATES]:
+    lines = drift_lines(first[0], first[1], first[2])
+    runs = np.unique(_runs(first[1], RUN_BREAK_S)[first[2]])
+    if len(runs) == 1 and lines and abs(lines[0][1] - delay_s) <= RUN_BREAK_S:
+        return first[0], first[1]       # one arrival followed from where it was found: nothing to correct
+    for rate, start_s in lines[:DRIFT_CANDIDATES]:
         rate = rate if abs(rate) >= MIN_DRIFT else 0.0
         if rate or abs(start_s - delay_s) > GRID_S:
             again = _track(x, r, sr, max(0.0, start_s), rate)
