@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMenu,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGraphicsOpacityEffect, QHBoxLayout, QLabel, QMainWindow, QMenu,
                                QProgressBar, QPushButton, QScrollArea, QSlider, QSpinBox, QToolBar, QVBoxLayout,
                                QWidget)
 
@@ -148,7 +148,11 @@ class Lane(QWidget):
         """Draw the lane's plot and name faded (SILENT_OPACITY) while its stem is not heard (muted, or
         another soloed), as a mixer greys a muted channel."""
         self.plot.getPlotItem().setOpacity(1.0 if audible else SILENT_OPACITY)
-        self.name.setEnabled(audible)
+        effect = self.name.graphicsEffect()
+        if effect is None:
+            effect = QGraphicsOpacityEffect(self.name)
+            self.name.setGraphicsEffect(effect)
+        effect.setOpacity(1.0 if audible else SILENT_OPACITY + 0.2)
 
     def audible(self) -> bool:
         """Whether the lane is drawn as heard."""
