@@ -1,7 +1,8 @@
 """Comments on the take on show: once a take from the practice history is drawn, its comments are
 fetched (musicdesk.history.review, in a worker) and shown as a pen below each note they are pinned to,
-with their text as its tooltip (a comment on bars also shades those bars), and first in the problems list. The student sees the teacher's comments
-on the take they came back with; the teacher sees their own as they add them."""
+with their text as its tooltip (a comment on bars also shades those bars), and first in the problems
+list. The student sees the teacher's comments on the take they came back with; the teacher sees their
+own as they add them."""
 from __future__ import annotations
 
 import uuid

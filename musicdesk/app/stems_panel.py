@@ -15,9 +15,9 @@ from typing import Callable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGraphicsOpacityEffect, QHBoxLayout, QLabel, QMainWindow, QMenu,
-                               QProgressBar, QPushButton, QScrollArea, QSlider, QSpinBox, QToolBar, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGraphicsOpacityEffect, QHBoxLayout, QLabel,
+                               QMainWindow, QMenu, QProgressBar, QPushButton, QScrollArea, QSlider, QSpinBox,
+                               QToolBar, QVBoxLayout, QWidget)
 
 from musicdesk.app import workers
 from musicdesk.app.session import FRAME_MS, Session, make_action, stop_quietly, user_errors
