@@ -219,6 +219,8 @@ def test_teacher_opens_a_take_comments_on_a_note_grades_draft_then_released(qtbo
     panel.comment_button.click()
     qtbot.waitUntil(lambda: "rushed into this one" in win.score_view.comment_marks().get(wrong.element_id, ""),
                     timeout=30000)
+    # ... and shades that stretch of the piano roll
+    assert win.results.roll.comment_spans() == [pytest.approx((panel.time_from.value(), panel.time_to.value()))]
     # grades on the teacher's rubric: a draft the student does not see, then released
     assert list(panel.grade_spins) == ["pitch", "rhythm", "intonation", "tone"]
     assert panel.grade_spins["pitch"].value() == 6                    # released before by Ms Berg

@@ -1,7 +1,7 @@
 """Comments on the take on show: once a take from the practice history is drawn, its comments are
 fetched (musicdesk.history.review, in a worker) and shown as a pen below each note they are pinned to,
-with their text as its tooltip (a comment on bars also shades those bars), and first in the problems
-list. The student sees the teacher's comments on the take they came back with; the teacher sees their
+with their text as its tooltip (a comment on bars also shades those bars on the score, one on a time
+of the take that stretch of the piano roll), and first in the problems list. The student sees the teacher's comments on the take they came back with; the teacher sees their
 own as they add them."""
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ class CommentsOverlay(QObject):
             self.pins = []
             self.results.score_view.set_comment_marks({})
             self.results.score_view.set_comment_bars([])
+            self.results.roll.set_comment_spans([])
             self.results.show_comments([])
             return
         from musicdesk.history.review import feedback, pins
@@ -65,5 +66,8 @@ class CommentsOverlay(QObject):
         self.results.score_view.set_comment_marks({k: "\n".join(v) for k, v in marks.items()})
         self.results.score_view.set_comment_bars([(*p.comment.bars, f"{p.where}: {p.comment.author}: {p.comment.text}")
                                                   for p in pins if p.comment.bars is not None and not p.comment.note_ids])
+        self.results.roll.set_comment_spans([(*p.comment.times_s, f"{p.where}: {p.comment.author}: {p.comment.text}")
+                                             for p in pins if p.comment.times_s is not None
+                                             and p.comment.bars is None and not p.comment.note_ids])
         self.results.show_comments(pins)
         self.shown.emit()

@@ -43,6 +43,7 @@ class PianoRoll(pg.PlotWidget):
         self._cursor.setVisible(False)
         self.addItem(self._cursor)
         self._labels: list[pg.TextItem] = []
+        self._comment_regions: list[pg.LinearRegionItem] = []
         self._notes: list[RollNote] = []
         self._live_t = np.zeros(0)
         self._live_m = np.zeros(0)
@@ -151,6 +152,28 @@ class PianoRoll(pg.PlotWidget):
     def set_contour(self, times_s: np.ndarray, midi: np.ndarray) -> None:
         """The take's pitch contour (MIDI, NaN unvoiced), drawn in segments (musicdesk.trace)."""
         self._contour.setData(*drawable_trace(times_s, midi))
+
+    def set_comment_spans(self, spans: list[tuple[float, float, str]]) -> None:
+        """Shade each stretch of the take a comment is pinned to (start s, end s, the comment's text,
+        shown as its tooltip) in the comment colour; [] removes them."""
+        from musicdesk.app.colours import COMMENT_COLOUR
+
+        for it in self._comment_regions:
+            self.removeItem(it)
+        self._comment_regions = []
+        c = pg.mkColor(COMMENT_COLOUR)
+        for a, b, text in spans:
+            fill = pg.mkColor(COMMENT_COLOUR)
+            fill.setAlpha(40)
+            it = pg.LinearRegionItem((float(a), float(b)), movable=False, brush=pg.mkBrush(fill), pen=pg.mkPen(c))
+            it.setToolTip(text)
+            it.setZValue(-5)
+            self.addItem(it)
+            self._comment_regions.append(it)
+
+    def comment_spans(self) -> list[tuple[float, float]]:
+        """The shaded comment stretches now drawn (start s, end s)."""
+        return [tuple(float(v) for v in it.getRegion()) for it in self._comment_regions]
 
     def set_cursor(self, t_s: float | None) -> None:
         if t_s is None:

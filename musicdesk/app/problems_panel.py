@@ -146,6 +146,7 @@ class ResultsPanel(QWidget):
         self.score_view.set_timing_marks({})
         self.score_view.set_comment_marks({})
         self.score_view.set_comment_bars([])
+        self.roll.set_comment_spans([])
         self.ratings_box.clear()
 
     def show_analysis(self, analysis) -> None:
