@@ -459,3 +459,24 @@ def test_player_errors_are_clear():
         player.play(np.zeros(SR, np.float32), SR, start_s=2.0)
     with pytest.raises(PlaybackError, match="empty"):
         player.play(np.zeros(0, np.float32), SR)
+
+
+def test_renders_share_no_noise_and_match_the_16_bit_samples(monkeypatch):
+    """Renders are FluidSynth's floats: silence is silent, so two renders share no noise (the 16-bit
+    samples carried FluidSynth's dither, one table stepped through render after render, which the
+    minus-one echo search found between a rendered take and its rendered accompaniment); the 16-bit
+    fallback (a pyfluidsynth without write_float) sounds the same to 60 dB."""
+    from musicdesk import synth
+    from musicdesk.separate.minusone import _gcc_phat
+
+    notes = [PerformedNote(0.3 + 0.4 * i, 0.65 + 0.4 * i, m, 0.0, 90) for i, m in enumerate([60, 64, 67, 72])]
+    a = render_notes(notes, "clarinet").samples.astype(np.float64)
+    assert not a[:int(0.25 * a.size / 2.3)].any()                   # before the first note: zeros
+    bass = [PerformedNote(0.1 + 0.8 * i, 0.85 + 0.8 * i, m, 0.0, 90) for i, m in enumerate([36, 43, 41])]
+    b = render_notes(bass, "bassoon").samples.astype(np.float64)
+    cc = _gcc_phat(a, b)
+    assert np.max(cc[:len(a)]) < 0.03                  # 0.018-0.019 (16-bit: 0.052-0.054, the shared dither)
+    monkeypatch.setattr(synth, "_WRITE_FLOAT", [None])
+    c = render_notes(notes, "clarinet").samples.astype(np.float64)
+    assert len(c) == len(a)
+    assert 20 * np.log10(np.sqrt(np.mean(a ** 2) / np.mean((a - c) ** 2))) > 60
