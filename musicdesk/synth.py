@@ -6,6 +6,7 @@ N cents sharp or flat.
 """
 from __future__ import annotations
 
+import functools
 import glob
 import os
 from dataclasses import dataclass
@@ -89,6 +90,7 @@ _RENDERED: dict[tuple[str, int], int] = {}  # samples rendered so far per synth
 _BLOCK = 64  # FluidSynth renders in blocks of 64 samples and applies events at block boundaries
 
 
+@functools.cache
 def _write_float():
     """libfluidsynth's fluid_synth_write_float, typed (None where the library lacks it)."""
     import ctypes
@@ -102,9 +104,6 @@ def _write_float():
     return f
 
 
-_WRITE_FLOAT: list = []
-
-
 def _get(fs, key: tuple[str, int], n: int) -> np.ndarray:
     """Render n mono samples, keeping count (see `_align_block`). As floats, not pyfluidsynth's 16-bit
     samples: FluidSynth dithers those with one table it steps through render after render, so two
@@ -112,9 +111,7 @@ def _get(fs, key: tuple[str, int], n: int) -> np.ndarray:
     search) found as sharply as the echo itself (peaks of 0.07-0.08 against the echo's 0.01, in 3 of
     5 takes rendered after the accompaniment)."""
     _RENDERED[key] += n
-    if not _WRITE_FLOAT:
-        _WRITE_FLOAT.append(_write_float())
-    write = _WRITE_FLOAT[0]
+    write = _write_float()
     if write is None:               # (an old pyfluidsynth: the dithered 16-bit samples, scale aside)
         return np.asarray(fs.get_samples(n)[::2], dtype=np.float64)
     left, right = np.zeros(n, np.float32), np.zeros(n, np.float32)

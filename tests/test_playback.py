@@ -476,7 +476,7 @@ def test_renders_share_no_noise_and_match_the_16_bit_samples(monkeypatch):
     b = render_notes(bass, "bassoon").samples.astype(np.float64)
     cc = _gcc_phat(a, b)
     assert np.max(cc[:len(a)]) < 0.03                  # 0.018-0.019 (16-bit: 0.052-0.054, the shared dither)
-    monkeypatch.setattr(synth, "_WRITE_FLOAT", [None])
+    monkeypatch.setattr(synth, "_write_float", lambda: None)
     c = render_notes(notes, "clarinet").samples.astype(np.float64)
     assert len(c) == len(a)
     assert 20 * np.log10(np.sqrt(np.mean(a ** 2) / np.mean((a - c) ** 2))) > 60

@@ -59,15 +59,21 @@ class CommentsOverlay(QObject):
         self.pins = pins
         element = {n.id: n.element_id for n in self.s.judged_score.notes}
         marks: dict[str, list[str]] = {}
+        bars, spans = [], []             # comments on bars (the score shades them), on a time (the roll)
         for p in pins:
+            c = p.comment
+            said = f"{c.author}: {c.text}"
             for nid in p.note_ids:
                 if nid in element:
-                    marks.setdefault(element[nid], []).append(f"{p.comment.author}: {p.comment.text}")
+                    marks.setdefault(element[nid], []).append(said)
+            if c.note_ids:
+                continue
+            if c.bars is not None:
+                bars.append((*c.bars, f"{p.where}: {said}"))
+            elif c.times_s is not None:
+                spans.append((*c.times_s, f"{p.where}: {said}"))
         self.results.score_view.set_comment_marks({k: "\n".join(v) for k, v in marks.items()})
-        self.results.score_view.set_comment_bars([(*p.comment.bars, f"{p.where}: {p.comment.author}: {p.comment.text}")
-                                                  for p in pins if p.comment.bars is not None and not p.comment.note_ids])
-        self.results.roll.set_comment_spans([(*p.comment.times_s, f"{p.where}: {p.comment.author}: {p.comment.text}")
-                                             for p in pins if p.comment.times_s is not None
-                                             and p.comment.bars is None and not p.comment.note_ids])
+        self.results.score_view.set_comment_bars(bars)
+        self.results.roll.set_comment_spans(spans)
         self.results.show_comments(pins)
         self.shown.emit()

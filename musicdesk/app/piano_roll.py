@@ -161,11 +161,11 @@ class PianoRoll(pg.PlotWidget):
         for it in self._comment_regions:
             self.removeItem(it)
         self._comment_regions = []
-        c = pg.mkColor(COMMENT_COLOUR)
+        fill = pg.mkColor(COMMENT_COLOUR)
+        fill.setAlpha(40)
         for a, b, text in spans:
-            fill = pg.mkColor(COMMENT_COLOUR)
-            fill.setAlpha(40)
-            it = pg.LinearRegionItem((float(a), float(b)), movable=False, brush=pg.mkBrush(fill), pen=pg.mkPen(c))
+            it = pg.LinearRegionItem((float(a), float(b)), movable=False, brush=pg.mkBrush(fill),
+                                     pen=pg.mkPen(COMMENT_COLOUR))
             it.setToolTip(text)
             it.setZValue(-5)
             self.addItem(it)
